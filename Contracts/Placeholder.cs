@@ -1,0 +1,1 @@
+namespace Orchestrator.Contracts; internal static class Placeholder {}

@@ -1,0 +1,1 @@
+namespace Orchestrator.Scheduler; internal static class Placeholder {}

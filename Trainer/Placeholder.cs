@@ -1,0 +1,1 @@
+namespace Orchestrator.Trainer; internal static class Placeholder {}
