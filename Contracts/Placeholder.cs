@@ -1,1 +1,0 @@
-namespace Orchestrator.Contracts; internal static class Placeholder {}

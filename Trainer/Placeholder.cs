@@ -1,1 +1,0 @@
-namespace Orchestrator.Trainer; internal static class Placeholder {}
