@@ -1,1 +1,7 @@
-Console.WriteLine(TorchSharp.torch.ones(2,2).sum().item<float>());
+using System.CommandLine;
+using Orchestrator.Silos.Commands;
+
+var root = new RootCommand("orchestrator: distributed large-batch training on TorchSharp, MPI and Orleans");
+root.Subcommands.Add(TrainCommand.Create());
+root.Subcommands.Add(BenchCommand.Create());
+return root.Parse(args).Invoke();

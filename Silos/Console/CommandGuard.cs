@@ -1,0 +1,26 @@
+using Orchestrator.Contracts;
+using Spectre.Console;
+
+namespace Orchestrator.Silos.Console;
+
+/// <summary>
+/// Runs a command body: a <see cref="UserFacingException"/> becomes its message and exit code 2
+/// (no stack trace: the user can fix it); anything else is a bug and keeps its stack trace.
+/// </summary>
+public static class CommandGuard
+{
+    public const int UserError = 2;
+
+    public static int Run(Func<int> body)
+    {
+        try
+        {
+            return body();
+        }
+        catch (UserFacingException e)
+        {
+            AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {e.Message}");
+            return UserError;
+        }
+    }
+}

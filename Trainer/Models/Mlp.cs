@@ -1,0 +1,30 @@
+using Orchestrator.Trainer.Normalization;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Orchestrator.Trainer.Models;
+
+/// <summary>Two hidden layers of <c>8 x width</c> units, each linear -> norm -> ReLU.</summary>
+public sealed class Mlp : nn.Module<Tensor, Tensor>
+{
+    private readonly Sequential layers;
+
+    public Mlp(ModelInput input, int width, INormalizationFactory norms) : base(nameof(Mlp))
+    {
+        long hidden = 8L * width;
+        long inputs = (long)input.Channels * input.Height * input.Width;
+        layers = nn.Sequential(
+            ("flatten", nn.Flatten()),
+            ("fc1", nn.Linear(inputs, hidden, hasBias: !norms.Normalizes)),
+            ("norm1", norms.Norm1d(hidden)),
+            ("relu1", nn.ReLU()),
+            ("fc2", nn.Linear(hidden, hidden, hasBias: !norms.Normalizes)),
+            ("norm2", norms.Norm1d(hidden)),
+            ("relu2", nn.ReLU()),
+            ("classifier", nn.Linear(hidden, input.Classes)));
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x) => layers.forward(x);
+}

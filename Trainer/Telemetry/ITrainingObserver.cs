@@ -1,0 +1,11 @@
+namespace Orchestrator.Trainer.Telemetry;
+
+/// <summary>Receives training progress as it happens (progress bars, logs, later heartbeats).</summary>
+public interface ITrainingObserver
+{
+    void OnStart(TrainingPlan plan);
+    void OnStep(StepRecord step);
+    void OnEvaluation(EvalRecord evaluation);
+    /// <summary>Something the user should know that is not an error (e.g. a corrupt checkpoint was skipped).</summary>
+    void OnNotice(string message);
+}

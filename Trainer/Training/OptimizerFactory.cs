@@ -1,0 +1,29 @@
+using Orchestrator.Contracts;
+using Orchestrator.Contracts.Spec;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Orchestrator.Trainer.Training;
+
+/// <summary>
+/// Builds the optimizer with two parameter groups: weights (decayed) and biases plus normalization
+/// parameters (never decayed: decaying a BN scale or a bias only fights the normalization).
+/// </summary>
+public static class OptimizerFactory
+{
+    /// <summary>Biases and normalization scales/shifts are the one-dimensional parameters.</summary>
+    public static bool IsDecayed(Parameter p) => p.dim() > 1;
+
+    public static optim.Optimizer Create(OptimizerSpec spec, IEnumerable<Parameter> parameters)
+    {
+        if (spec.Kind != "sgd") throw new UserFacingException($"training.optimizer.kind: unknown optimizer '{spec.Kind}' (known: sgd)");
+        var all = parameters.Where(p => p.requires_grad).ToList();
+        var groups = new List<SGD.ParamGroup>
+        {
+            new(all.Where(IsDecayed), spec.Lr, spec.Momentum, 0, spec.WeightDecay, spec.Nesterov),
+            new(all.Where(p => !IsDecayed(p)), spec.Lr, spec.Momentum, 0, 0, spec.Nesterov),
+        };
+        return optim.SGD(groups, spec.Lr, spec.Momentum, 0, 0, spec.Nesterov);
+    }
+}

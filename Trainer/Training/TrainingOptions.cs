@@ -1,0 +1,18 @@
+using Orchestrator.Trainer.Collectives;
+using Orchestrator.Trainer.Telemetry;
+using static TorchSharp.torch;
+
+namespace Orchestrator.Trainer.Training;
+
+/// <summary>How and where a <see cref="TrainingRun"/> executes (everything that is not the job spec).</summary>
+/// <param name="Output">Run directory; null writes nothing (benchmarks).</param>
+/// <param name="StopAfterStep">Stop abruptly after this step, as if the process were killed (no final
+/// checkpoint, no summary). For tests of recovery and for fixed-length benchmarks.</param>
+/// <param name="Resume">Continue from the newest valid checkpoint in the output directory, if any.</param>
+public sealed record TrainingOptions(
+    Device Device,
+    RunDirectory? Output,
+    IGradientSynchronizer Synchronizer,
+    ITrainingObserver Observer,
+    long? StopAfterStep = null,
+    bool Resume = true);

@@ -1,0 +1,196 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Orchestrator.Contracts;
+using Orchestrator.Contracts.Spec;
+using Orchestrator.Trainer.Checkpointing;
+using Orchestrator.Trainer.Data;
+using Orchestrator.Trainer.Models;
+using Orchestrator.Trainer.Telemetry;
+using TorchSharp;
+using Parameter = TorchSharp.Modules.Parameter;
+using static TorchSharp.torch;
+
+namespace Orchestrator.Trainer.Training;
+
+/// <summary>
+/// The training loop of one worker: sample its shard of each global batch, augment, forward,
+/// backward, synchronize gradients, step; evaluate every epoch; checkpoint every N steps.
+/// Everything random is a function of (seed, position), so a resumed run continues bit-exactly.
+/// </summary>
+public sealed class TrainingRun : IDisposable
+{
+    private readonly JobSpec spec;
+    private readonly TrainingOptions options;
+    private readonly TensorDataset train;
+    private readonly TensorDataset test;
+    private readonly nn.Module<Tensor, Tensor> model;
+    private readonly optim.Optimizer optimizer;
+    private readonly List<Parameter> parameters;
+    private readonly ShardedSampler sampler;
+    private readonly BatchAugmenter augmenter;
+    private readonly string fingerprint;
+    private readonly CheckpointStore? checkpoints;
+    private readonly bool isLeader;
+
+    public TrainingRun(JobSpec spec, DatasetSplits data, TrainingOptions options)
+    {
+        this.spec = spec;
+        this.options = options;
+        isLeader = options.Synchronizer.Rank == 0;
+        train = data.Train.To(options.Device);
+        test = data.Test.To(options.Device);
+
+        var input = new ModelInput(train.Channels, train.Height, train.Width, train.Classes);
+        fingerprint = $"{spec.Model.Kind}/w{spec.Model.Width}/{spec.Model.Norm}/{input.Channels}x{input.Height}x{input.Width}/{input.Classes}";
+        torch.random.manual_seed(spec.Training.Seed);
+        model = ModelRegistry.Create(spec.Model, input);
+        model.to(options.Device);
+        options.Synchronizer.BroadcastInitialState(model);
+        parameters = model.parameters().ToList();
+        optimizer = OptimizerFactory.Create(spec.Training.Optimizer, parameters);
+
+        sampler = new ShardedSampler(train.Count, spec.Training.GlobalBatch, spec.Training.Seed, options.Synchronizer.Rank, options.Synchronizer.WorldSize);
+        augmenter = new BatchAugmenter(spec.Data.Augment);
+        if (options.Output is not null)
+            checkpoints = new CheckpointStore(options.Output.Checkpoints, spec.Checkpoint.Keep);
+    }
+
+    public nn.Module<Tensor, Tensor> Model => model;
+    public long TotalSteps => (long)sampler.StepsPerEpoch * spec.Training.Epochs;
+    public long ParameterCount => parameters.Sum(p => p.numel());
+
+    /// <summary>Trains to the end (or to <see cref="TrainingOptions.StopAfterStep"/>, or until cancelled:
+    /// then a checkpoint is written at the step boundary) and returns the summary.</summary>
+    public RunSummary Run(CancellationToken cancellation = default)
+    {
+        var wall = Stopwatch.StartNew();
+        var position = options.Resume ? RestoreNewest() : TrainingPosition.Start;
+        long resumedFrom = position.Step;
+        using var metrics = isLeader && options.Output is not null ? new MetricsLog(options.Output.Metrics, position.Step) : null;
+        options.Observer.OnStart(new TrainingPlan(TotalSteps, sampler.StepsPerEpoch, spec.Training.Epochs, position.Step,
+            options.Device.ToString(), torch.get_num_threads(), ParameterCount));
+
+        double stepSeconds = 0;
+        long stepSamples = 0;
+        EvalRecord? last = null;
+        double best = 0;
+        bool stoppedEarly = false;
+        while (position.Epoch < spec.Training.Epochs)
+        {
+            if (cancellation.IsCancellationRequested) { stoppedEarly = true; break; }
+            var started = Stopwatch.GetTimestamp();
+            var (loss, accuracy, samples) = TrainStep(position);
+            double seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
+            stepSeconds += seconds;
+            stepSamples += samples;
+
+            long offset = position.Offset + samples;
+            position = offset >= train.Count
+                ? new TrainingPosition(position.Step + 1, position.Epoch + 1, 0)
+                : position with { Step = position.Step + 1, Offset = offset };
+            var record = new StepRecord(position.Step, offset >= train.Count ? position.Epoch - 1 : position.Epoch,
+                CurrentLearningRate(), loss, accuracy, samples, seconds, wall.Elapsed.TotalSeconds);
+            metrics?.Write(record);
+            options.Observer.OnStep(record);
+
+            if (position.Offset == 0)
+            {
+                var (testLoss, testAccuracy) = Evaluator.Evaluate(model, test);
+                last = new EvalRecord(position.Step, position.Epoch - 1, testLoss, testAccuracy);
+                best = Math.Max(best, testAccuracy);
+                metrics?.Write(last);
+                options.Observer.OnEvaluation(last);
+            }
+
+            if (position.Step == options.StopAfterStep) return Summary(position, last, best, stepSamples, stepSeconds, wall, resumedFrom);
+            bool finished = position.Epoch >= spec.Training.Epochs;
+            if (finished || (spec.Checkpoint.EverySteps > 0 && position.Step % spec.Checkpoint.EverySteps == 0))
+                SaveCheckpoint(position);
+        }
+        if (stoppedEarly) SaveCheckpoint(position);
+
+        last ??= EvaluateNow(position);
+        var summary = Summary(position, last, Math.Max(best, last.TestAccuracy), stepSamples, stepSeconds, wall, resumedFrom);
+        if (isLeader && options.Output is not null && !stoppedEarly)
+            WriteOutputs(summary);
+        return summary;
+    }
+
+    /// <summary>One optimizer step on this worker's shard of the global batch at <paramref name="position"/>.</summary>
+    public (double Loss, double Accuracy, int GlobalSamples) TrainStep(TrainingPosition position)
+    {
+        using var scope = NewDisposeScope();
+        var indices = sampler.LocalBatch(position.Epoch, position.Offset);
+        int globalSamples = sampler.GlobalBatchSizeAt(position.Offset);
+        var index = torch.tensor(indices, device: options.Device);
+        var x = train.Images.index_select(0, index);
+        var y = train.Labels.index_select(0, index);
+        using (var generator = new Generator((ulong)StepSeed.For(spec.Training.Seed, position.Step, options.Synchronizer.Rank)))
+            x = augmenter.Apply(x, generator);
+
+        optimizer.zero_grad();
+        var logits = model.forward(x);
+        var loss = nn.functional.cross_entropy(logits, y);
+        loss.backward();
+        if (options.Synchronizer.Synchronize(parameters))
+            optimizer.step();
+        long correct = logits.argmax(1).eq(y).sum().item<long>();
+        return (loss.item<float>(), (double)correct / indices.Length, globalSamples);
+    }
+
+    private double CurrentLearningRate() => optimizer.ParamGroups.First().LearningRate;
+
+    private EvalRecord EvaluateNow(TrainingPosition position)
+    {
+        var (loss, accuracy) = Evaluator.Evaluate(model, test);
+        return new EvalRecord(position.Step, Math.Max(0, position.Epoch - 1), loss, accuracy);
+    }
+
+    private TrainingPosition RestoreNewest()
+    {
+        if (checkpoints is null) return TrainingPosition.Start;
+        var found = checkpoints.List();
+        if (found.Count == 0) return TrainingPosition.Start;
+        var checkpoint = checkpoints.LoadNewestValid(options.Observer.OnNotice)
+            ?? throw new UserFacingException($"{checkpoints.Directory}: none of the {found.Count} checkpoints is valid; delete the directory or pass --fresh to start over");
+        if (checkpoint.ModelFingerprint != fingerprint)
+            throw new UserFacingException($"{checkpoint.Path}: written for model {checkpoint.ModelFingerprint}, but the spec builds {fingerprint}; use another --out or --fresh");
+        using (var stream = new MemoryStream(checkpoint.ModelState)) model.load(stream);
+        using (var reader = new BinaryReader(new MemoryStream(checkpoint.OptimizerState))) optimizer.load_state_dict(reader);
+        options.Observer.OnNotice($"resumed from {checkpoint.Path} (step {checkpoint.Position.Step}, epoch {checkpoint.Position.Epoch}, sample offset {checkpoint.Position.Offset})");
+        return checkpoint.Position;
+    }
+
+    private void SaveCheckpoint(TrainingPosition position)
+    {
+        if (checkpoints is null || !isLeader) return;
+        using var modelBytes = new MemoryStream();
+        model.save(modelBytes);
+        using var optimizerBytes = new MemoryStream();
+        using (var writer = new BinaryWriter(optimizerBytes, System.Text.Encoding.UTF8, leaveOpen: true))
+            optimizer.save_state_dict(writer);
+        checkpoints.Save(position, fingerprint, modelBytes.GetBuffer().AsSpan(0, (int)modelBytes.Length),
+            optimizerBytes.GetBuffer().AsSpan(0, (int)optimizerBytes.Length));
+    }
+
+    private RunSummary Summary(TrainingPosition position, EvalRecord? last, double best, long samples, double seconds, Stopwatch wall, long resumedFrom) =>
+        new(spec.Name, position.Step, position.Epoch, last?.TestAccuracy ?? double.NaN, last?.TestLoss ?? double.NaN, best,
+            seconds > 0 ? samples / seconds : 0, wall.Elapsed.TotalSeconds, options.Device.ToString(), torch.get_num_threads(),
+            ParameterCount, train.Count, test.Count, resumedFrom);
+
+    private void WriteOutputs(RunSummary summary)
+    {
+        var output = options.Output!;
+        File.WriteAllText(output.Summary, JsonSerializer.Serialize(summary, JsonFormat.Indented));
+        var (steps, evaluations) = MetricsLog.Read(output.Metrics);
+        TrainingPlots.Write(output.Path, steps, evaluations);
+    }
+
+    public void Dispose()
+    {
+        optimizer.Dispose();
+        model.Dispose();
+        train.Dispose();
+        test.Dispose();
+    }
+}
