@@ -1,0 +1,93 @@
+using YamlDotNet.Core;
+using YamlDotNet.RepresentationModel;
+
+namespace Orchestrator.Contracts.Spec;
+
+/// <summary>
+/// Reads a job spec: YAML text, then <c>--set</c> overrides, then defaults, type checks and validation.
+/// Every problem found is reported at once in a <see cref="SpecException"/>.
+/// </summary>
+public static class JobSpecLoader
+{
+    /// <summary>Reads and parses the spec file at <paramref name="path"/>.</summary>
+    /// <param name="path">The YAML file; also the source name shown in errors.</param>
+    /// <param name="overrides"><c>dotted.path=value</c> strings, applied in order (later wins).</param>
+    /// <exception cref="UserFacingException">The file cannot be read.</exception>
+    /// <exception cref="SpecException">The spec is invalid.</exception>
+    public static JobSpec LoadFile(string path, IReadOnlyList<string> overrides)
+    {
+        string yaml;
+        try
+        {
+            yaml = File.ReadAllText(path);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        {
+            throw new UserFacingException($"cannot read job spec {path}: {ex.Message}", ex);
+        }
+        return Parse(yaml, path, overrides);
+    }
+
+    /// <summary>Parses spec text; no I/O.</summary>
+    /// <param name="yaml">The YAML document.</param>
+    /// <param name="sourceName">Shown in error messages, e.g. the file name.</param>
+    /// <param name="overrides"><c>dotted.path=value</c> strings, applied in order (later wins).</param>
+    /// <exception cref="SpecException">The spec is invalid.</exception>
+    public static JobSpec Parse(string yaml, string sourceName, IReadOnlyList<string> overrides)
+    {
+        var context = new SpecReadContext();
+        var root = ReadRoot(yaml, context);
+        // Override syntax is checked even when the file is broken, so both get fixed in one pass.
+        var parsed = OverrideApplier.Parse(overrides, context);
+        if (root is null)
+            throw Failure(sourceName, context.Errors);
+
+        OverrideApplier.Apply(root, parsed, context);
+        var reader = new MappingReader(root, "", context);
+        var spec = JobSpecBinder.Bind(reader);
+        reader.ReportUnknown();
+
+        var errors = context.Errors.ToList();
+        // A value that failed binding was replaced by its default; do not also complain about that default.
+        var reported = errors.Select(e => e.Path).ToHashSet(StringComparer.Ordinal);
+        errors.AddRange(JobSpecValidator.Validate(spec, context.LocationOf).Where(e => !reported.Contains(e.Path)));
+        if (errors.Count > 0)
+            throw Failure(sourceName, errors);
+        return spec;
+    }
+
+    /// <summary>The top-level mapping, or null (with an error recorded) when there is none to bind.</summary>
+    private static YamlMappingNode? ReadRoot(string yaml, SpecReadContext context)
+    {
+        var stream = new YamlStream();
+        try
+        {
+            stream.Load(new StringReader(yaml));
+        }
+        catch (YamlException ex)
+        {
+            context.Add(new SpecError("", $"malformed YAML: {YamlErrors.Describe(ex)}", checked((int)ex.Start.Line)));
+            return null;
+        }
+        if (stream.Documents.Count == 0)
+            return new YamlMappingNode(); // empty file: all defaults, and "name: is required"
+        if (stream.Documents.Count > 1)
+        {
+            var second = stream.Documents[1].RootNode;
+            context.Add(new SpecError("", "expected a single YAML document, found several", checked((int)second.Start.Line)));
+            return null;
+        }
+        var node = stream.Documents[0].RootNode;
+        if (MappingReader.IsNull(node))
+            return new YamlMappingNode(); // a file holding only comments or "---"
+        if (node is YamlMappingNode mapping)
+            return mapping;
+        context.Add(new SpecError("", $"the top level must be a mapping of fields, got {MappingReader.Describe(node)}",
+            checked((int)node.Start.Line)));
+        return null;
+    }
+
+    private static SpecException Failure(string sourceName, IEnumerable<SpecError> errors) =>
+        // Stable sort: file order first, then errors that have no line (missing fields, --set problems).
+        new(sourceName, errors.OrderBy(e => e.Line ?? int.MaxValue).ToList());
+}

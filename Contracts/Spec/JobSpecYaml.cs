@@ -1,0 +1,104 @@
+using System.Globalization;
+using System.Text;
+using System.Text.RegularExpressions;
+
+namespace Orchestrator.Contracts.Spec;
+
+/// <summary>Writes a resolved <see cref="JobSpec"/> as YAML that <see cref="JobSpecLoader.Parse"/> reads back unchanged.</summary>
+public static partial class JobSpecYaml
+{
+    /// <summary>
+    /// The spec with every field spelled out (defaults included), so the file next to a run records
+    /// exactly what ran even if the defaults change later.
+    /// </summary>
+    public static string ToYaml(JobSpec spec)
+    {
+        var w = new Writer();
+        w.Field(0, "name", Text(spec.Name));
+        w.Field(0, "device", spec.Device.ToString().ToLowerInvariant());
+
+        w.Section(0, "model");
+        w.Field(1, "kind", Text(spec.Model.Kind));
+        w.Field(1, "width", Int(spec.Model.Width));
+        w.Field(1, "norm", Text(spec.Model.Norm));
+
+        var data = spec.Data;
+        w.Section(0, "data");
+        w.Field(1, "dataset", Text(data.Dataset));
+        w.Field(1, "root", Text(data.Root));
+        w.Field(1, "train_subset", Int(data.TrainSubset));
+        w.Field(1, "test_subset", Int(data.TestSubset));
+        w.Section(1, "augment");
+        w.Field(2, "crop_padding", Int(data.Augment.CropPadding));
+        w.Field(2, "flip", Bool(data.Augment.Flip));
+        w.Field(2, "cutout", Int(data.Augment.Cutout));
+
+        var training = spec.Training;
+        w.Section(0, "training");
+        w.Field(1, "epochs", Int(training.Epochs));
+        w.Field(1, "global_batch", Int(training.GlobalBatch));
+        w.Section(1, "optimizer");
+        w.Field(2, "kind", Text(training.Optimizer.Kind));
+        w.Field(2, "lr", Double(training.Optimizer.Lr));
+        w.Field(2, "momentum", Double(training.Optimizer.Momentum));
+        w.Field(2, "nesterov", Bool(training.Optimizer.Nesterov));
+        w.Field(2, "weight_decay", Double(training.Optimizer.WeightDecay));
+        w.Field(1, "seed", training.Seed.ToString(CultureInfo.InvariantCulture));
+        w.Field(1, "threads", Int(training.Threads));
+
+        w.Section(0, "checkpoint");
+        w.Field(1, "every_steps", Int(spec.Checkpoint.EverySteps));
+        w.Field(1, "keep", Int(spec.Checkpoint.Keep));
+        return w.ToString();
+    }
+
+    private static string Int(int value) => value.ToString(CultureInfo.InvariantCulture);
+
+    private static string Bool(bool value) => value ? "true" : "false";
+
+    // "R" round-trips every finite double exactly; the reader parses the result back with the invariant culture.
+    private static string Double(double value) => value.ToString("R", CultureInfo.InvariantCulture);
+
+    /// <summary>Plain when unambiguous (names, keys, paths), double-quoted otherwise.</summary>
+    private static string Text(string value)
+    {
+        if (PlainSafe().IsMatch(value) && !Reserved.Contains(value))
+            return value;
+        var quoted = new StringBuilder("\"");
+        foreach (var c in value)
+        {
+            quoted.Append(c switch
+            {
+                '"' => "\\\"",
+                '\\' => "\\\\",
+                '\n' => "\\n",
+                '\t' => "\\t",
+                '\r' => "\\r",
+                _ when char.IsControl(c) => $"\\u{(int)c:x4}",
+                _ => c.ToString(),
+            });
+        }
+        return quoted.Append('"').ToString();
+    }
+
+    // Words YAML 1.1 or 1.2 readers would take for booleans or null if written plain.
+    private static readonly HashSet<string> Reserved = new(StringComparer.OrdinalIgnoreCase)
+        { "true", "false", "yes", "no", "on", "off", "y", "n", "null", "~" };
+
+    // Starts with a letter, '/' or '_' so it cannot read as a number, indicator or tag.
+    [GeneratedRegex(@"^[A-Za-z_/][A-Za-z0-9_./-]*$")]
+    private static partial Regex PlainSafe();
+
+    private sealed class Writer
+    {
+        private readonly StringBuilder text = new();
+
+        public void Section(int depth, string key) => Line(depth, $"{key}:");
+
+        public void Field(int depth, string key, string value) => Line(depth, $"{key}: {value}");
+
+        private void Line(int depth, string line) => text.Append(' ', depth * 2).Append(line).Append('\n');
+
+        public override string ToString() => text.ToString();
+    }
+}

@@ -1,0 +1,80 @@
+using Orchestrator.Contracts;
+
+namespace Orchestrator.Trainer.Data;
+
+/// <summary>
+/// Loads an MNIST-layout directory (train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte,
+/// t10k-labels-idx1-ubyte, each optionally <c>.gz</c>) into normalized [N, 1, H, W] float32 images and int64
+/// labels. Serves both the <c>fashion-mnist</c> and <c>mnist-idx</c> sources, which differ only in their
+/// statistics, default location and install hint.
+/// </summary>
+public static class MnistIdxDataset
+{
+    /// <summary>Where the Debian package <c>dataset-fashion-mnist</c> installs the files.</summary>
+    public const string FashionMnistDefaultRoot = "/usr/share/datasets/fashion-mnist";
+
+    private const int Classes = 10;
+
+    private const string FashionMnistHint =
+        "install it with `apt-get install dataset-fashion-mnist` (installs to " + FashionMnistDefaultRoot + ") or set data.root";
+
+    /// <summary>Fashion-MNIST from <paramref name="root"/>, or the Debian package's directory when it is empty.</summary>
+    public static DatasetSplits LoadFashionMnist(string root) =>
+        Load(string.IsNullOrWhiteSpace(root) ? FashionMnistDefaultRoot : root, ChannelStats.FashionMnist, "fashion-mnist", FashionMnistHint);
+
+    /// <summary>MNIST (or any 10-class IDX set with MNIST statistics) from <paramref name="root"/>.</summary>
+    public static DatasetSplits LoadMnist(string root)
+    {
+        if (string.IsNullOrWhiteSpace(root))
+            throw new UserFacingException("mnist-idx: data.root must name the directory holding the IDX files");
+        return Load(root, ChannelStats.Mnist, "mnist-idx", "set data.root to the directory holding the IDX files");
+    }
+
+    /// <summary>Loads both splits from <paramref name="root"/> and normalizes them with <paramref name="stats"/>.</summary>
+    /// <param name="name">Dataset name used in error messages.</param>
+    /// <param name="hint">How the user gets the files, appended to missing-file errors.</param>
+    public static DatasetSplits Load(string root, ChannelStats stats, string name, string hint)
+    {
+        if (!Directory.Exists(root))
+            throw new UserFacingException($"{name}: directory {root} not found; {hint}");
+        var train = LoadSplit(root, "train", stats, name, hint);
+        try
+        {
+            return new DatasetSplits(train, LoadSplit(root, "t10k", stats, name, hint));
+        }
+        catch
+        {
+            train.Dispose();
+            throw;
+        }
+    }
+
+    private static TensorDataset LoadSplit(string root, string prefix, ChannelStats stats, string name, string hint)
+    {
+        var imagesPath = Find(root, $"{prefix}-images-idx3-ubyte", name, hint);
+        var labelsPath = Find(root, $"{prefix}-labels-idx1-ubyte", name, hint);
+        var images = IdxReader.ReadImages(imagesPath);
+        var labels = IdxReader.ReadLabels(labelsPath);
+        if (images.Count != labels.Count)
+            throw new UserFacingException(
+                $"{name}: {imagesPath} has {images.Count} images but {labelsPath} has {labels.Count} labels");
+        int bad = Array.FindIndex(labels.Data, l => l >= Classes);
+        if (bad >= 0)
+            throw new UserFacingException($"{labelsPath}: label {labels.Data[bad]} at index {bad} is not in 0..{Classes - 1}");
+
+        var x = stats.Normalize(images.Data, [images.Dims[0], 1, images.Dims[1], images.Dims[2]]);
+        var y = ChannelStats.Labels(labels.Data);
+        return new TensorDataset(x, y, Classes);
+    }
+
+    /// <summary>The file under either its plain or its <c>.gz</c> name; distributions ship one or the other.</summary>
+    private static string Find(string root, string baseName, string name, string hint)
+    {
+        foreach (var candidate in new[] { baseName, baseName + ".gz" })
+        {
+            var path = Path.Combine(root, candidate);
+            if (File.Exists(path)) return path;
+        }
+        throw new UserFacingException($"{name}: {Path.Combine(root, baseName)}(.gz) not found; {hint}");
+    }
+}
