@@ -15,7 +15,7 @@ public static class OptimizerFactory
     /// <summary>Biases and normalization scales/shifts are the one-dimensional parameters.</summary>
     public static bool IsDecayed(Parameter p) => p.dim() > 1;
 
-    public static optim.Optimizer Create(OptimizerSpec spec, IEnumerable<Parameter> parameters)
+    public static OptimizerHelper Create(OptimizerSpec spec, IEnumerable<Parameter> parameters)
     {
         if (spec.Kind != "sgd") throw new UserFacingException($"training.optimizer.kind: unknown optimizer '{spec.Kind}' (known: sgd)");
         var all = parameters.Where(p => p.requires_grad).ToList();

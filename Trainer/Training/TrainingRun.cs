@@ -24,7 +24,7 @@ public sealed class TrainingRun : IDisposable
     private readonly TensorDataset train;
     private readonly TensorDataset test;
     private readonly nn.Module<Tensor, Tensor> model;
-    private readonly optim.Optimizer optimizer;
+    private readonly TorchSharp.Modules.OptimizerHelper optimizer;
     private readonly List<Parameter> parameters;
     private readonly ShardedSampler sampler;
     private readonly BatchAugmenter augmenter;
@@ -164,13 +164,13 @@ public sealed class TrainingRun : IDisposable
     private void SaveCheckpoint(TrainingPosition position)
     {
         if (checkpoints is null || !isLeader) return;
-        using var modelBytes = new MemoryStream();
+        // TorchSharp closes the stream it saves to; ToArray still works on a closed MemoryStream.
+        var modelBytes = new MemoryStream();
         model.save(modelBytes);
-        using var optimizerBytes = new MemoryStream();
-        using (var writer = new BinaryWriter(optimizerBytes, System.Text.Encoding.UTF8, leaveOpen: true))
+        var optimizerBytes = new MemoryStream();
+        using (var writer = new BinaryWriter(optimizerBytes))
             optimizer.save_state_dict(writer);
-        checkpoints.Save(position, fingerprint, modelBytes.GetBuffer().AsSpan(0, (int)modelBytes.Length),
-            optimizerBytes.GetBuffer().AsSpan(0, (int)optimizerBytes.Length));
+        checkpoints.Save(position, fingerprint, modelBytes.ToArray(), optimizerBytes.ToArray());
     }
 
     private RunSummary Summary(TrainingPosition position, EvalRecord? last, double best, long samples, double seconds, Stopwatch wall, long resumedFrom) =>
