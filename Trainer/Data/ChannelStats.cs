@@ -29,7 +29,7 @@ public sealed record ChannelStats(float[] Mean, float[] Std)
         if (shape.Length != 4 || shape[1] != Mean.Length || Std.Length != Mean.Length)
             throw new ArgumentException($"shape must be [N,{Mean.Length},H,W]", nameof(shape));
         using var scope = NewDisposeScope();
-        using var bytes = ByteTensor(pixels, shape);
+        var bytes = ByteTensor(pixels, shape); // freed by the scope
         var mean = tensor(Mean).view(1, Mean.Length, 1, 1);
         var std = tensor(Std).view(1, Std.Length, 1, 1);
         var images = bytes.to(ScalarType.Float32).div_(255f).sub_(mean).div_(std);
