@@ -1,11 +1,11 @@
-namespace Orchestrator.Tests.Data;
+namespace Orchestrator.Tests;
 
-/// <summary>A fresh directory under the system temp path, deleted on dispose, for tests that write dataset files.</summary>
+/// <summary>A fresh directory under the system temp path, deleted on dispose, for tests that write files.</summary>
 internal sealed class TempDirectory : IDisposable
 {
     public TempDirectory()
     {
-        Path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "orch-data-" + Guid.NewGuid().ToString("N"));
+        Path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "orch-test-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(Path);
     }
 
