@@ -1,4 +1,3 @@
-using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 
 namespace Orchestrator.Contracts.Spec;
@@ -59,14 +58,9 @@ public static class JobSpecLoader
     /// <summary>The top-level mapping, or null (with an error recorded) when there is none to bind.</summary>
     private static YamlMappingNode? ReadRoot(string yaml, SpecReadContext context)
     {
-        var stream = new YamlStream();
-        try
+        if (!YamlErrors.TryLoad(yaml, out var stream, out var problem, out var line))
         {
-            stream.Load(new StringReader(yaml));
-        }
-        catch (YamlException ex)
-        {
-            context.Add(new SpecError("", $"malformed YAML: {YamlErrors.Describe(ex)}", checked((int)ex.Start.Line)));
+            context.Add(new SpecError("", $"malformed YAML: {problem}", line));
             return null;
         }
         if (stream.Documents.Count == 0)

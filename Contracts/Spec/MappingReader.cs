@@ -109,10 +109,12 @@ internal sealed class MappingReader
                 context.Add(context.Origins.Locate(item).Error(path, $"expected a mapping, got {Describe(item)}"));
                 return (false, default!);
             }
+            var errorsBefore = context.Errors.Count;
             var child = new MappingReader(mapping, path, context);
             var result = bindItem(child);
             child.ReportUnknown();
-            return (true, result);
+            // Getters fall back silently after recording an error; a new error means the item is not what was written.
+            return (context.Errors.Count == errorsBefore, result);
         });
 
     /// <summary>A list of scalars; items are addressed as <c>path[i]</c>.</summary>

@@ -1,4 +1,3 @@
-using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 
 namespace Orchestrator.Contracts.Spec;
@@ -82,26 +81,17 @@ internal static class OverrideApplier
 
     private static bool TryParseValue(string text, out YamlNode value, out string problem)
     {
-        problem = "";
-        try
+        value = null!;
+        if (!YamlErrors.TryLoad(text, out var stream, out problem, out _))
+            return false;
+        if (stream.Documents.Count > 1)
         {
-            var stream = new YamlStream();
-            stream.Load(new StringReader(text));
-            // "path=" means an empty value; YAML reads it as null, which the typed getters then reject.
-            value = stream.Documents.Count == 0 ? new YamlScalarNode("") : stream.Documents[0].RootNode;
-            if (stream.Documents.Count > 1)
-            {
-                problem = "more than one YAML document";
-                return false;
-            }
-            return true;
-        }
-        catch (YamlException ex)
-        {
-            value = null!;
-            problem = YamlErrors.Describe(ex);
+            problem = "more than one YAML document";
             return false;
         }
+        // "path=" means an empty value; YAML reads it as null, which the typed getters then reject.
+        value = stream.Documents.Count == 0 ? new YamlScalarNode("") : stream.Documents[0].RootNode;
+        return true;
     }
 
     private static SpecError SetError(string message) => new("--set", message, null) { FromOverride = true };
