@@ -1,1 +1,0 @@
-namespace Orchestrator.Scheduler; internal static class Placeholder {}
