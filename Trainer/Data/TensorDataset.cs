@@ -32,8 +32,9 @@ public sealed class TensorDataset : IDisposable
     public TensorDataset Take(int count) =>
         count <= 0 || count >= Count ? this : new TensorDataset(Images.narrow(0, 0, count), Labels.narrow(0, 0, count), Classes);
 
-    /// <summary>Moves (copies) the set to <paramref name="device"/>.</summary>
-    public TensorDataset To(Device device) => new(Images.to(device), Labels.to(device), Classes);
+    /// <summary>The set on <paramref name="device"/>: this instance when it is already there, else a copy.</summary>
+    public TensorDataset To(Device device) =>
+        Images.device.type == device.type && Images.device.index == device.index ? this : new(Images.to(device), Labels.to(device), Classes);
 
     public void Dispose()
     {

@@ -31,6 +31,7 @@ public sealed class TrainingRun : IDisposable
     private readonly string fingerprint;
     private readonly CheckpointStore? checkpoints;
     private readonly bool isLeader;
+    private readonly bool ownsData;
 
     public TrainingRun(JobSpec spec, DatasetSplits data, TrainingOptions options)
     {
@@ -39,6 +40,7 @@ public sealed class TrainingRun : IDisposable
         isLeader = options.Synchronizer.Rank == 0;
         train = data.Train.To(options.Device);
         test = data.Test.To(options.Device);
+        ownsData = !ReferenceEquals(train, data.Train); // copies on another device are ours; the caller's data is not
 
         var input = new ModelInput(train.Channels, train.Height, train.Width, train.Classes);
         fingerprint = $"{spec.Model.Kind}/w{spec.Model.Width}/{spec.Model.Norm}/{input.Channels}x{input.Height}x{input.Width}/{input.Classes}";
@@ -190,7 +192,10 @@ public sealed class TrainingRun : IDisposable
     {
         optimizer.Dispose();
         model.Dispose();
-        train.Dispose();
-        test.Dispose();
+        if (ownsData)
+        {
+            train.Dispose();
+            test.Dispose();
+        }
     }
 }
