@@ -124,7 +124,17 @@ public sealed class SpecErrorCliTests
 
         var result = CliRunner.Train(dir.Path, missing);
 
-        CliAssert.UserError(result, $"cannot read job spec {missing}");
+        CliAssert.UserError(result, $"cannot read job spec {missing}: file not found");
         Assert.False(Directory.Exists(Path.Combine(dir.Path, "runs")), "nothing is written for a spec that cannot be read");
+    }
+
+    [Fact]
+    public void Spec_path_that_is_a_directory_is_named()
+    {
+        using var dir = new TempDirectory();
+
+        var result = CliRunner.Train(dir.Path, dir.Path);
+
+        CliAssert.UserError(result, $"cannot read job spec {dir.Path}: it is a directory");
     }
 }
