@@ -1,5 +1,8 @@
 using System.CommandLine;
 using Orchestrator.Silos.Commands;
+using Orchestrator.Silos.Console;
+
+ConsoleSetup.Configure();
 
 var root = new RootCommand("orchestrator: distributed large-batch training on TorchSharp, MPI and Orleans");
 root.Subcommands.Add(TrainCommand.Create());

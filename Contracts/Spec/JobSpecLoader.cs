@@ -18,7 +18,14 @@ public static class JobSpecLoader
         string yaml;
         try
         {
+            // Reading a directory fails with "access denied", which sends the user after permissions.
+            if (Directory.Exists(path))
+                throw new UserFacingException($"cannot read job spec {path}: it is a directory, not a YAML file");
             yaml = File.ReadAllText(path);
+        }
+        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw new UserFacingException($"cannot read job spec {path}: file not found", ex);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
         {

@@ -5,7 +5,7 @@ namespace Orchestrator.Silos.Console;
 
 /// <summary>
 /// Runs a command body: a <see cref="UserFacingException"/> becomes its message and exit code 2
-/// (no stack trace: the user can fix it); anything else is a bug and keeps its stack trace.
+/// on standard error (no stack trace: the user can fix it); anything else is a bug and keeps its stack trace.
 /// </summary>
 public static class CommandGuard
 {
@@ -19,7 +19,7 @@ public static class CommandGuard
         }
         catch (UserFacingException e)
         {
-            AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {e.Message}");
+            ConsoleSetup.Error.MarkupLineInterpolated($"[red]error:[/] {e.Message}");
             return UserError;
         }
     }

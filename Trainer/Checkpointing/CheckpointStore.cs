@@ -72,19 +72,22 @@ public sealed class CheckpointStore
     /// </summary>
     public Checkpoint? LoadNewestValid(Action<string> onSkipped)
     {
-        foreach (var path in List())
+        var paths = List();
+        for (int i = 0; i < paths.Count; i++)
         {
+            var path = paths[i];
+            var next = i + 1 < paths.Count ? "falling back to the previous one" : "no older checkpoint to fall back to";
             try
             {
                 return Read(path);
             }
             catch (InvalidDataException e)
             {
-                onSkipped($"checkpoint {path} is unusable ({e.Message}); falling back to the previous one");
+                onSkipped($"checkpoint {path} is unusable ({e.Message}); {next}");
             }
             catch (IOException e)
             {
-                onSkipped($"checkpoint {path} could not be read ({e.Message}); falling back to the previous one");
+                onSkipped($"checkpoint {path} could not be read ({e.Message}); {next}");
             }
         }
         return null;

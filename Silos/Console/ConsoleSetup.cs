@@ -1,0 +1,30 @@
+using Spectre.Console;
+
+namespace Orchestrator.Silos.Console;
+
+/// <summary>
+/// Console settings for the CLI. Spectre.Console hard-wraps every line at 80 columns when the output is
+/// not a terminal, which splits paths in errors and notices across lines in logs and pipes; redirected
+/// output therefore gets a width no message reaches, so each message stays on one line.
+/// </summary>
+public static class ConsoleSetup
+{
+    /// <summary>Width used for redirected output: wider than any message, so nothing is wrapped.</summary>
+    public const int RedirectedWidth = 4096;
+
+    private static readonly Lazy<IAnsiConsole> ErrorConsole = new(() =>
+    {
+        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(System.Console.Error) });
+        if (System.Console.IsErrorRedirected) console.Profile.Width = RedirectedWidth;
+        return console;
+    });
+
+    /// <summary>The console for errors: standard error, so they reach the user even when stdout goes to a file.</summary>
+    public static IAnsiConsole Error => ErrorConsole.Value;
+
+    /// <summary>Call once at startup, before anything is written.</summary>
+    public static void Configure()
+    {
+        if (System.Console.IsOutputRedirected) AnsiConsole.Profile.Width = RedirectedWidth;
+    }
+}
