@@ -16,8 +16,9 @@ public enum DeviceKind { Auto, Cpu, Cuda }
 
 /// <param name="Kind">Registry key: mlp | cnn | resnet20 | resnet44.</param>
 /// <param name="Width">Channel (or hidden unit) count of the first stage; later stages scale from it.</param>
-/// <param name="Norm">Normalization layer factory key: batch | none.</param>
-public sealed record ModelSpec(string Kind, int Width, string Norm);
+/// <param name="Norm">Normalization layer factory key: batch | ghost_batch | none.</param>
+/// <param name="Classifier">Final layer: linear (learned) | hadamard (fixed Hadamard rows, learned scale and bias).</param>
+public sealed record ModelSpec(string Kind, int Width, string Norm, string Classifier = "linear");
 
 /// <param name="Dataset">Registry key: fashion-mnist | mnist-idx | cifar10 | synthetic.</param>
 /// <param name="Root">Directory holding the dataset files.</param>
@@ -32,7 +33,61 @@ public sealed record AugmentSpec(int CropPadding, bool Flip, int Cutout);
 
 /// <param name="GlobalBatch">Samples per optimizer step summed over all workers.</param>
 /// <param name="Threads">Torch intra-op threads per worker; 0 = all cores.</param>
-public sealed record TrainingSpec(int Epochs, int GlobalBatch, OptimizerSpec Optimizer, long Seed, int Threads);
+/// <param name="GhostBatch">Ghost batch size for <c>model.norm: ghost_batch</c>; 0 when unused.</param>
+/// <param name="BatchAugmentation">M: augmented copies of every sample in the same step (1 = off).</param>
+/// <param name="MixedSize">Mix &amp; Match image sizes; mode off by default.</param>
+/// <param name="Regime">Learning-rate regime; null = constant optimizer settings.</param>
+public sealed record TrainingSpec(
+    int Epochs,
+    int GlobalBatch,
+    OptimizerSpec Optimizer,
+    long Seed,
+    int Threads,
+    int GhostBatch = 0,
+    int BatchAugmentation = 1,
+    MixedSizeSpec? MixedSize = null,
+    RegimeSpec? Regime = null)
+{
+    /// <summary>Mixed-size settings with the default (off) filled in.</summary>
+    public MixedSizeSpec MixedSizeOrOff => MixedSize ?? MixedSizeSpec.Off;
+}
+
+/// <summary>Mix &amp; Match: per epoch the samples are split by fractions over image sizes.</summary>
+/// <param name="Mode">off | B+ (batch scales with (base/size)^2) | D+ (batch-augmentation copies scale instead).</param>
+/// <param name="Sizes">Image side lengths in pixels.</param>
+/// <param name="Probabilities">Fraction of each epoch's samples at each size; sums to 1.</param>
+public sealed record MixedSizeSpec(string Mode, ValueList<int> Sizes, ValueList<double> Probabilities)
+{
+    public static MixedSizeSpec Off { get; } = new("off", [], []);
+    public bool Enabled => Mode != "off";
+}
+
+/// <summary>A learning-rate regime (ALGORITHMS.md sections 1-2).</summary>
+/// <param name="LrScaling">none | sqrt | linear: every phase lr is multiplied by 1, sqrt(B/base) or B/base.</param>
+/// <param name="BaseBatch">The batch size the phases' learning rates were tuned for.</param>
+/// <param name="AdaptUpdates">Multiply training.epochs and every phase epoch by ceil(global_batch/base_batch).</param>
+/// <param name="WarmupEpochs">Linear ramp from 0 to the scaled lr over this many epochs (not adapted).</param>
+/// <param name="GradClipNorm">Clip the global L2 norm of the gradient to this; 0 = off.</param>
+/// <param name="Phases">Ordered by epoch; each overrides the settings it names.</param>
+public sealed record RegimeSpec(
+    string LrScaling,
+    int BaseBatch,
+    bool AdaptUpdates,
+    double WarmupEpochs,
+    double GradClipNorm,
+    ValueList<RegimePhase> Phases);
+
+/// <summary>One phase of a regime, starting at <paramref name="Epoch"/>; null members keep the earlier setting.</summary>
+/// <param name="Schedule">constant | linear | cosine | exp: the lr path from this phase's lr to <paramref name="EndLr"/> at the next phase (or the end).</param>
+/// <param name="EndLr">Target of a non-constant schedule; null = 0 for linear/cosine, lr/100 for exp.</param>
+public sealed record RegimePhase(
+    double Epoch,
+    double? Lr = null,
+    double? Momentum = null,
+    double? WeightDecay = null,
+    bool? Nesterov = null,
+    string Schedule = "constant",
+    double? EndLr = null);
 
 /// <param name="Kind">sgd.</param>
 /// <param name="WeightDecay">L2 penalty applied to weights only (never to biases or normalization parameters).</param>
