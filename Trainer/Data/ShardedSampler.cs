@@ -62,9 +62,17 @@ public sealed class ShardedSampler
     /// This rank's dataset indices for the global batch at (<paramref name="epoch"/>, <paramref name="globalOffset"/>).
     /// May be empty when the epoch's last batch has fewer samples than there are ranks.
     /// </summary>
-    public long[] LocalBatch(int epoch, long globalOffset)
+    public long[] LocalBatch(int epoch, long globalOffset) => LocalBatch(epoch, globalOffset, GlobalBatchSizeAt(globalOffset));
+
+    /// <summary>
+    /// This rank's slice of a global batch of <paramref name="count"/> samples at (<paramref name="epoch"/>,
+    /// <paramref name="globalOffset"/>): for plans whose batches vary in size (mixed image sizes).
+    /// </summary>
+    public long[] LocalBatch(int epoch, long globalOffset, int count)
     {
-        int count = GlobalBatchSizeAt(globalOffset);
+        CheckOffset(globalOffset);
+        if (count < 0 || globalOffset + count > DatasetSize)
+            throw new ArgumentOutOfRangeException(nameof(count), count, $"batch runs past the epoch's {DatasetSize} samples");
         var (start, length) = Shard(count, Rank, WorldSize);
         var permutation = Permutation(epoch);
         var indices = new long[length];

@@ -1,0 +1,127 @@
+using Orchestrator.Contracts.Spec;
+
+namespace Orchestrator.Trainer.Data;
+
+/// <summary>
+/// Lays out the optimizer steps of each epoch. Without mixed sizes every step takes the next global
+/// batch at the dataset's size. With Mix &amp; Match (ALGORITHMS.md section 4) the epoch's samples are
+/// split exactly by the size fractions, each size gets its own batch ("B+": batch scales with
+/// (base/size)^2) or copy count ("D+": batch-augmentation copies scale instead), and the steps of the
+/// sizes are interleaved in an order that is a pure function of (seed, epoch). Since the permutation is
+/// random, giving each step the next samples of it is the same as drawing the per-size subsets at random.
+/// </summary>
+public sealed class EpochPlanner
+{
+    private readonly int datasetSize;
+    private readonly int globalBatch;
+    private readonly long seed;
+    private readonly int nativeSize;
+    private readonly int duplicates;
+    private readonly int batchMultiple;
+    private readonly MixedSizeSpec mixed;
+    private readonly (int Size, int Batch, int Duplicates, int Samples)[] sizes;
+    private int cachedEpoch = -1;
+    private PlannedStep[] cached = [];
+
+    /// <param name="nativeSize">The dataset's image side: the base size of the (base/size)^2 rule.</param>
+    /// <param name="duplicates">Batch-augmentation copies M at the base size.</param>
+    /// <param name="batchMultiple">B+ batches are rounded to a multiple of this (ghost batch x workers), so
+    /// ghost batches stay whole.</param>
+    public EpochPlanner(int datasetSize, int globalBatch, long seed, MixedSizeSpec mixed, int nativeSize, int duplicates = 1, int batchMultiple = 1)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(datasetSize);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(globalBatch);
+        this.datasetSize = datasetSize;
+        this.globalBatch = globalBatch;
+        this.seed = seed;
+        this.mixed = mixed;
+        this.nativeSize = nativeSize;
+        this.duplicates = Math.Max(1, duplicates);
+        this.batchMultiple = Math.Max(1, batchMultiple);
+        sizes = mixed.Enabled ? SizeTable() : [(nativeSize, globalBatch, this.duplicates, datasetSize)];
+        StepsPerEpoch = sizes.Sum(s => (s.Samples + s.Batch - 1) / s.Batch);
+    }
+
+    /// <summary>Optimizer steps in every epoch.</summary>
+    public int StepsPerEpoch { get; }
+
+    /// <summary>Per size: its side, global batch, copies and samples per epoch.</summary>
+    public IReadOnlyList<(int Size, int Batch, int Duplicates, int Samples)> Sizes => sizes;
+
+    /// <summary>The steps of <paramref name="epoch"/> in order (cached; do not modify).</summary>
+    public IReadOnlyList<PlannedStep> Plan(int epoch)
+    {
+        if (epoch == cachedEpoch) return cached;
+        var order = new List<int>(StepsPerEpoch);
+        for (int s = 0; s < sizes.Length; s++)
+            order.AddRange(Enumerable.Repeat(s, (sizes[s].Samples + sizes[s].Batch - 1) / sizes[s].Batch));
+        if (sizes.Length > 1)
+        {
+            var rng = new SplitMix64(SplitMix64.Mix((ulong)seed ^ 0xA11C_E5_12E5UL) ^ SplitMix64.Mix((ulong)epoch + 1));
+            for (int i = order.Count - 1; i > 0; i--)
+            {
+                int j = (int)rng.NextBelow((ulong)i + 1);
+                (order[i], order[j]) = (order[j], order[i]);
+            }
+        }
+        var left = sizes.Select(s => s.Samples).ToArray();
+        var steps = new PlannedStep[order.Count];
+        long offset = 0;
+        for (int i = 0; i < order.Count; i++)
+        {
+            var (size, batch, copies, _) = sizes[order[i]];
+            int count = Math.Min(batch, left[order[i]]);
+            left[order[i]] -= count;
+            steps[i] = new PlannedStep(offset, count, size, copies);
+            offset += count;
+        }
+        cached = steps;
+        cachedEpoch = epoch;
+        return steps;
+    }
+
+    /// <summary>The step that starts at <paramref name="offset"/> of <paramref name="epoch"/>.</summary>
+    public PlannedStep StepAt(int epoch, long offset)
+    {
+        var plan = Plan(epoch);
+        int lo = 0, hi = plan.Count - 1;
+        while (lo <= hi)
+        {
+            int mid = (lo + hi) / 2;
+            if (plan[mid].Offset == offset) return plan[mid];
+            if (plan[mid].Offset < offset) lo = mid + 1; else hi = mid - 1;
+        }
+        throw new ArgumentOutOfRangeException(nameof(offset), offset, $"no step of epoch {epoch} starts at sample offset {offset}");
+    }
+
+    private (int, int, int, int)[] SizeTable()
+    {
+        var probabilities = mixed.Probabilities;
+        var samples = ExactShares(probabilities, datasetSize);
+        var table = new (int, int, int, int)[mixed.Sizes.Count];
+        for (int i = 0; i < table.Length; i++)
+        {
+            int size = mixed.Sizes[i];
+            double scale = Math.Pow((double)nativeSize / size, 2);
+            int batch = globalBatch, copies = duplicates;
+            if (mixed.Mode == "B+")
+                batch = Math.Max(batchMultiple, (int)Math.Round(scale * globalBatch / batchMultiple) * batchMultiple);
+            else
+                copies = Math.Max(1, (int)Math.Round(scale * duplicates));
+            table[i] = (size, batch, copies, samples[i]);
+        }
+        return table;
+    }
+
+    /// <summary>Integer shares of <paramref name="total"/> proportional to <paramref name="fractions"/>
+    /// that sum to it exactly (largest remainders get the leftover samples).</summary>
+    public static int[] ExactShares(IReadOnlyList<double> fractions, int total)
+    {
+        var raw = fractions.Select(p => p * total).ToArray();
+        var shares = raw.Select(r => (int)Math.Floor(r)).ToArray();
+        int leftover = total - shares.Sum();
+        foreach (int i in Enumerable.Range(0, raw.Length).OrderByDescending(i => raw[i] - shares[i]).ThenBy(i => i).Take(leftover))
+            shares[i]++;
+        return shares;
+    }
+}
