@@ -1,0 +1,38 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Orchestrator.Trainer.Normalization;
+
+/// <summary>
+/// Recomputes the running statistics of every batch-norm layer as the cumulative average over
+/// training batches at one image size (Mix &amp; Match evaluates at a size the running stats were not
+/// collected at). Momentum 1/i on the i-th batch makes the exponential average a plain mean.
+/// </summary>
+public static class RunningStatsReestimation
+{
+    public static void Reestimate(nn.Module<Tensor, Tensor> model, IEnumerable<Tensor> batches)
+    {
+        var norms = model.modules().OfType<NormBase>().Where(n => n.track_running_stats).ToList();
+        if (norms.Count == 0) return;
+        var momenta = norms.Select(n => n.momentum).ToList();
+        foreach (var norm in norms) norm.reset_running_stats();
+        model.train();
+        try
+        {
+            using var noGrad = no_grad();
+            int i = 0;
+            foreach (var batch in batches)
+            {
+                i++;
+                foreach (var norm in norms) norm.momentum = 1.0 / i;
+                using var scope = NewDisposeScope();
+                model.forward(batch);
+            }
+        }
+        finally
+        {
+            for (int n = 0; n < norms.Count; n++) norms[n].momentum = momenta[n];
+        }
+    }
+}
