@@ -1,0 +1,40 @@
+using Orchestrator.Contracts;
+
+namespace Orchestrator.Trainer.Regimes;
+
+/// <summary>
+/// The learning-rate scaling rule of a regime (ALGORITHMS.md section 1): the phases' learning rates
+/// were tuned for <c>base_batch</c>; at global batch B every one of them (each phase's <c>lr</c> and
+/// <c>end_lr</c>, and the optimizer's own <c>lr</c>) is multiplied by the same factor.
+/// </summary>
+public static class LrScaling
+{
+    /// <summary>The rule names accepted in <c>training.regime.lr_scaling</c>.</summary>
+    public static IReadOnlyList<string> Rules { get; } = ["none", "sqrt", "linear"];
+
+    /// <summary>
+    /// 1 for <c>none</c>; sqrt(B / base) for <c>sqrt</c> (Hoffer et al.: keeps the gradient noise
+    /// scale of the small batch); B / base for <c>linear</c> (Goyal et al., usually with warm-up).
+    /// </summary>
+    /// <param name="rule">none | sqrt | linear.</param>
+    /// <param name="globalBatch">B: samples per optimizer step over all workers.</param>
+    /// <param name="baseBatch">The batch size the learning rates were tuned for; unused by <c>none</c>.</param>
+    /// <exception cref="UserFacingException">Unknown rule, or a non-positive batch where the rule needs it.</exception>
+    public static double Factor(string rule, int globalBatch, int baseBatch)
+    {
+        if (rule == "none") return 1.0;
+        if (rule != "sqrt" && rule != "linear")
+            throw new UserFacingException($"training.regime.lr_scaling: unknown rule '{rule}' (known: {string.Join(", ", Rules)})");
+        RequirePositive(globalBatch, baseBatch, "training.regime.lr_scaling");
+        double ratio = (double)globalBatch / baseBatch;
+        return rule == "sqrt" ? Math.Sqrt(ratio) : ratio;
+    }
+
+    internal static void RequirePositive(int globalBatch, int baseBatch, string what)
+    {
+        if (baseBatch <= 0)
+            throw new UserFacingException($"{what} needs training.regime.base_batch > 0 (got {baseBatch})");
+        if (globalBatch <= 0)
+            throw new UserFacingException($"{what} needs training.global_batch > 0 (got {globalBatch})");
+    }
+}
