@@ -1,6 +1,7 @@
 using Orchestrator.Contracts;
 using Orchestrator.Contracts.Spec;
 using TorchSharp;
+using Orchestrator.Trainer.Regimes;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -25,5 +26,20 @@ public static class OptimizerFactory
             new(all.Where(p => !IsDecayed(p)), spec.Lr, spec.Momentum, 0, 0, spec.Nesterov),
         };
         return optim.SGD(groups, spec.Lr, spec.Momentum, 0, 0, spec.Nesterov);
+    }
+
+    /// <summary>Applies one step's regime settings to both groups (weight decay to the decayed group only).</summary>
+    public static void Apply(OptimizerHelper optimizer, OptimizerSettings settings)
+    {
+        bool decayed = true; // Create puts the decayed group first
+        foreach (var group in optimizer.ParamGroups.Cast<SGD.ParamGroup>())
+        {
+            group.LearningRate = settings.Lr;
+            var options = (SGD.Options)group.Options;
+            options.momentum = settings.Momentum;
+            options.nesterov = settings.Nesterov;
+            options.weight_decay = decayed ? settings.WeightDecay : 0;
+            decayed = false;
+        }
     }
 }

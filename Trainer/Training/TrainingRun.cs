@@ -5,6 +5,8 @@ using Orchestrator.Contracts.Spec;
 using Orchestrator.Trainer.Checkpointing;
 using Orchestrator.Trainer.Data;
 using Orchestrator.Trainer.Models;
+using Orchestrator.Trainer.Normalization;
+using Orchestrator.Trainer.Regimes;
 using Orchestrator.Trainer.Telemetry;
 using TorchSharp;
 using Parameter = TorchSharp.Modules.Parameter;
@@ -27,6 +29,8 @@ public sealed class TrainingRun : IDisposable
     private readonly TorchSharp.Modules.OptimizerHelper optimizer;
     private readonly List<Parameter> parameters;
     private readonly ShardedSampler sampler;
+    private readonly EpochPlanner planner;
+    private readonly Regime regime;
     private readonly BatchAugmenter augmenter;
     private readonly string fingerprint;
     private readonly CheckpointStore? checkpoints;
@@ -51,14 +55,21 @@ public sealed class TrainingRun : IDisposable
         parameters = model.parameters().ToList();
         optimizer = OptimizerFactory.Create(spec.Training.Optimizer, parameters);
 
-        sampler = new ShardedSampler(train.Count, spec.Training.GlobalBatch, spec.Training.Seed, options.Synchronizer.Rank, options.Synchronizer.WorldSize);
+        var training = spec.Training;
+        sampler = new ShardedSampler(train.Count, training.GlobalBatch, training.Seed, options.Synchronizer.Rank, options.Synchronizer.WorldSize);
+        planner = new EpochPlanner(train.Count, training.GlobalBatch, training.Seed, training.MixedSizeOrOff, train.Height,
+            training.BatchAugmentation, Math.Max(1, training.GhostBatch) * options.Synchronizer.WorldSize);
+        regime = new Regime(training, planner.StepsPerEpoch);
         augmenter = new BatchAugmenter(spec.Data.Augment);
         if (options.Output is not null)
             checkpoints = new CheckpointStore(options.Output.Checkpoints, spec.Checkpoint.Keep);
     }
 
     public nn.Module<Tensor, Tensor> Model => model;
-    public long TotalSteps => (long)sampler.StepsPerEpoch * spec.Training.Epochs;
+    public long TotalSteps => regime.TotalSteps;
+
+    /// <summary>The learning-rate regime (epochs adapted, rates scaled) this run follows.</summary>
+    public Regime Regime => regime;
     public long ParameterCount => parameters.Sum(p => p.numel());
 
     /// <summary>Trains to the end (or to <see cref="TrainingOptions.StopAfterStep"/>, or until cancelled:
@@ -69,7 +80,7 @@ public sealed class TrainingRun : IDisposable
         var position = options.Resume ? RestoreNewest() : TrainingPosition.Start;
         long resumedFrom = position.Step;
         using var metrics = isLeader && options.Output is not null ? new MetricsLog(options.Output.Metrics, position.Step) : null;
-        options.Observer.OnStart(new TrainingPlan(TotalSteps, sampler.StepsPerEpoch, spec.Training.Epochs, position.Step,
+        options.Observer.OnStart(new TrainingPlan(TotalSteps, planner.StepsPerEpoch, regime.TotalEpochs, position.Step,
             options.Device.ToString(), torch.get_num_threads(), ParameterCount));
 
         double stepSeconds = 0;
@@ -77,35 +88,33 @@ public sealed class TrainingRun : IDisposable
         EvalRecord? last = null;
         double best = 0;
         bool stoppedEarly = false;
-        while (position.Epoch < spec.Training.Epochs)
+        while (position.Epoch < regime.TotalEpochs)
         {
             if (cancellation.IsCancellationRequested) { stoppedEarly = true; break; }
             var started = Stopwatch.GetTimestamp();
-            var (loss, accuracy, samples) = TrainStep(position);
+            var settings = regime.At(position.Step);
+            var (loss, accuracy, samples) = TrainStep(position, settings);
             double seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
             stepSeconds += seconds;
             stepSamples += samples;
 
-            long offset = position.Offset + samples;
-            position = offset >= train.Count
-                ? new TrainingPosition(position.Step + 1, position.Epoch + 1, 0)
-                : position with { Step = position.Step + 1, Offset = offset };
-            var record = new StepRecord(position.Step, offset >= train.Count ? position.Epoch - 1 : position.Epoch,
-                CurrentLearningRate(), loss, accuracy, samples, seconds, wall.Elapsed.TotalSeconds);
+            var trainedEpoch = position.Epoch;
+            position = Next(position);
+            var record = new StepRecord(position.Step, trainedEpoch,
+                settings.Lr, settings.Momentum, loss, accuracy, samples, seconds, wall.Elapsed.TotalSeconds);
             metrics?.Write(record);
             options.Observer.OnStep(record);
 
             if (position.Offset == 0)
             {
-                var (testLoss, testAccuracy) = Evaluator.Evaluate(model, test);
-                last = new EvalRecord(position.Step, position.Epoch - 1, testLoss, testAccuracy);
-                best = Math.Max(best, testAccuracy);
+                last = EvaluateNow(position);
+                best = Math.Max(best, last.TestAccuracy);
                 metrics?.Write(last);
                 options.Observer.OnEvaluation(last);
             }
 
             if (position.Step == options.StopAfterStep) return Summary(position, last, best, stepSamples, stepSeconds, wall, resumedFrom);
-            bool finished = position.Epoch >= spec.Training.Epochs;
+            bool finished = position.Epoch >= regime.TotalEpochs;
             if (finished || (spec.Checkpoint.EverySteps > 0 && position.Step % spec.Checkpoint.EverySteps == 0))
                 SaveCheckpoint(position);
         }
@@ -118,34 +127,67 @@ public sealed class TrainingRun : IDisposable
         return summary;
     }
 
-    /// <summary>One optimizer step on this worker's shard of the global batch at <paramref name="position"/>.</summary>
-    public (double Loss, double Accuracy, int GlobalSamples) TrainStep(TrainingPosition position)
+    /// <summary>
+    /// One optimizer step on this worker's shard of the global batch at <paramref name="position"/>,
+    /// with the regime's <paramref name="settings"/>: gather, resize (mixed sizes), repeat (batch
+    /// augmentation), augment, forward, backward, synchronize, clip, update.
+    /// </summary>
+    public (double Loss, double Accuracy, int GlobalSamples) TrainStep(TrainingPosition position, OptimizerSettings settings)
     {
         using var scope = NewDisposeScope();
-        var indices = sampler.LocalBatch(position.Epoch, position.Offset);
-        int globalSamples = sampler.GlobalBatchSizeAt(position.Offset);
+        var planned = planner.StepAt(position.Epoch, position.Offset);
+        var indices = sampler.LocalBatch(position.Epoch, position.Offset, planned.Count);
         var index = torch.tensor(indices, device: options.Device);
-        var x = train.Images.index_select(0, index);
+        var x = ImageResizer.Resize(train.Images.index_select(0, index), planned.Size);
         var y = train.Labels.index_select(0, index);
+        (x, y) = BatchAugmentation.Expand(x, y, planned.Duplicates);
         using (var generator = new Generator((ulong)StepSeed.For(spec.Training.Seed, position.Step, options.Synchronizer.Rank)))
             x = augmenter.Apply(x, generator);
 
+        OptimizerFactory.Apply(optimizer, settings);
         optimizer.zero_grad();
         var logits = model.forward(x);
         var loss = nn.functional.cross_entropy(logits, y);
         loss.backward();
         if (options.Synchronizer.Synchronize(parameters))
+        {
+            if (regime.GradClipNorm > 0)
+                nn.utils.clip_grad_norm_(parameters, regime.GradClipNorm);
             optimizer.step();
+        }
         long correct = logits.argmax(1).eq(y).sum().item<long>();
-        return (loss.item<float>(), (double)correct / indices.Length, globalSamples);
+        return (loss.item<float>(), (double)correct / Math.Max(1, y.shape[0]), planned.Count);
     }
 
-    private double CurrentLearningRate() => optimizer.ParamGroups.First().LearningRate;
+    /// <summary>The step at <paramref name="position"/> with the regime's settings for it.</summary>
+    public (double Loss, double Accuracy, int GlobalSamples) TrainStep(TrainingPosition position) =>
+        TrainStep(position, regime.At(position.Step));
+
+    /// <summary>The position after the step at <paramref name="position"/>.</summary>
+    public TrainingPosition Next(TrainingPosition position)
+    {
+        long offset = position.Offset + planner.StepAt(position.Epoch, position.Offset).Count;
+        return offset >= train.Count
+            ? new TrainingPosition(position.Step + 1, position.Epoch + 1, 0)
+            : new TrainingPosition(position.Step + 1, position.Epoch, offset);
+    }
 
     private EvalRecord EvaluateNow(TrainingPosition position)
     {
+        if (spec.Training.MixedSizeOrOff.Enabled)
+            RunningStatsReestimation.Reestimate(model, ReestimationBatches());
         var (loss, accuracy) = Evaluator.Evaluate(model, test);
         return new EvalRecord(position.Step, Math.Max(0, position.Epoch - 1), loss, accuracy);
+    }
+
+    /// <summary>Training images at the evaluation (native) size, in dataset order: the same batches on
+    /// every worker and after every resume.</summary>
+    private IEnumerable<Tensor> ReestimationBatches()
+    {
+        const int batches = 20;
+        int batch = Math.Min(train.Count, Math.Max(spec.Training.GlobalBatch / options.Synchronizer.WorldSize, 32));
+        for (int b = 0; b < batches && (b + 1) * batch <= train.Count; b++)
+            yield return train.Images.narrow(0, (long)b * batch, batch);
     }
 
     private TrainingPosition RestoreNewest()
