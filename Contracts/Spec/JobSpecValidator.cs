@@ -111,7 +111,12 @@ public static class JobSpecValidator
             $"model.kind {modelKind} takes only the dataset's image size");
 
         var sizes = mixed.Sizes;
-        check(sizes.Count > 0, $"{at}.sizes", $"must list at least one size when mode is {mixed.Mode}");
+        if (sizes.Count == 0)
+        {
+            // Without sizes there is nothing to hold probabilities against.
+            check(false, $"{at}.sizes", $"must list at least one size when mode is {mixed.Mode}");
+            return;
+        }
         for (var i = 0; i < sizes.Count; i++)
         {
             check(sizes[i] >= SpecVocabulary.MinImageSize, $"{at}.sizes[{i}]",
@@ -133,7 +138,7 @@ public static class JobSpecValidator
             check(ok, $"{at}.probabilities[{i}]", "must be > 0 and <= 1");
         }
         // One bad entry already explains a wrong sum.
-        if (allInRange && sizes.Count > 0)
+        if (allInRange)
         {
             var sum = probabilities.Sum();
             check(Math.Abs(sum - 1) <= 1e-6, $"{at}.probabilities", $"must sum to 1, got {Number(sum)}");
