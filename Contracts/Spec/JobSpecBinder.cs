@@ -21,7 +21,8 @@ internal static class JobSpecBinder
         return new ModelSpec(
             Kind: r.OneOf("kind", SpecVocabulary.ModelKinds, d.Kind),
             Width: r.Int("width", d.Width),
-            Norm: r.OneOf("norm", SpecVocabulary.Norms, d.Norm));
+            Norm: r.OneOf("norm", SpecVocabulary.Norms, d.Norm),
+            Classifier: r.OneOf("classifier", SpecVocabulary.Classifiers, d.Classifier));
     }
 
     private static DataSpec BindData(MappingReader r)
@@ -47,13 +48,53 @@ internal static class JobSpecBinder
     private static TrainingSpec BindTraining(MappingReader r)
     {
         var d = JobSpecDefaults.Training;
-        return new TrainingSpec(
-            Epochs: r.Int("epochs", d.Epochs),
-            GlobalBatch: r.Int("global_batch", d.GlobalBatch),
-            Optimizer: r.Mapping("optimizer", BindOptimizer),
-            Seed: r.Long("seed", d.Seed),
-            Threads: r.Int("threads", d.Threads));
+        var epochs = r.Int("epochs", d.Epochs);
+        var globalBatch = r.Int("global_batch", d.GlobalBatch);
+        var optimizer = r.Mapping("optimizer", BindOptimizer);
+        var seed = r.Long("seed", d.Seed);
+        var threads = r.Int("threads", d.Threads);
+        var ghostBatch = r.Int("ghost_batch", d.GhostBatch);
+        var batchAugmentation = r.Int("batch_augmentation", d.BatchAugmentation);
+        // Absent sections stay null (= off / no regime), so specs written without them compare equal to their YAML.
+        var mixedSize = r.Has("mixed_size") ? r.Mapping("mixed_size", BindMixedSize) : d.MixedSize;
+        var regime = r.Has("regime") ? r.Mapping("regime", x => BindRegime(x, globalBatch, ghostBatch)) : d.Regime;
+        return new TrainingSpec(epochs, globalBatch, optimizer, seed, threads, ghostBatch, batchAugmentation, mixedSize, regime);
     }
+
+    private static MixedSizeSpec BindMixedSize(MappingReader r)
+    {
+        var d = JobSpecDefaults.MixedSize;
+        return new MixedSizeSpec(
+            Mode: r.OneOf("mode", SpecVocabulary.MixedSizeModes, d.Mode),
+            Sizes: new(r.List("sizes", d.Sizes, ScalarParsers.Int32)),
+            Probabilities: new(r.List("probabilities", d.Probabilities, ScalarParsers.Double)));
+    }
+
+    /// <summary>The regime; <c>base_batch</c> defaults from the batch sizes bound just before it.</summary>
+    private static RegimeSpec BindRegime(MappingReader r, int globalBatch, int ghostBatch)
+    {
+        var d = JobSpecDefaults.Regime(globalBatch, ghostBatch);
+        return new RegimeSpec(
+            LrScaling: r.OneOf("lr_scaling", SpecVocabulary.LrScalings, d.LrScaling),
+            BaseBatch: r.Int("base_batch", d.BaseBatch),
+            AdaptUpdates: r.Bool("adapt_updates", d.AdaptUpdates),
+            WarmupEpochs: r.Double("warmup_epochs", d.WarmupEpochs),
+            GradClipNorm: r.Double("grad_clip_norm", d.GradClipNorm),
+            Phases: new(r.List("phases", d.Phases, BindPhase)));
+    }
+
+    private static RegimePhase BindPhase(MappingReader r) => new(
+        // No default: a phase without a start is a mistake, not "epoch 0" (which would put it out of order).
+        Epoch: r.Require("epoch") ? r.Double("epoch", 0) : 0,
+        Lr: OptionalDouble(r, "lr"),
+        Momentum: OptionalDouble(r, "momentum"),
+        WeightDecay: OptionalDouble(r, "weight_decay"),
+        Nesterov: r.Has("nesterov") ? r.Bool("nesterov", false) : null,
+        Schedule: r.OneOf("schedule", SpecVocabulary.Schedules, SpecVocabulary.ConstantSchedule),
+        EndLr: OptionalDouble(r, "end_lr"));
+
+    /// <summary>Null when absent: a phase's missing setting keeps the one in force before it.</summary>
+    private static double? OptionalDouble(MappingReader r, string key) => r.Has(key) ? r.Double(key, 0) : null;
 
     private static OptimizerSpec BindOptimizer(MappingReader r)
     {

@@ -7,7 +7,7 @@ public static class JobSpecDefaults
     public static DeviceKind Device => DeviceKind.Auto;
 
     /// <summary>Default model section.</summary>
-    public static ModelSpec Model { get; } = new("cnn", 32, "batch");
+    public static ModelSpec Model { get; } = new("cnn", 32, "batch", "linear");
 
     /// <summary>Default augmentation: none.</summary>
     public static AugmentSpec Augment { get; } = new(0, false, 0);
@@ -19,7 +19,32 @@ public static class JobSpecDefaults
     public static OptimizerSpec Optimizer { get; } = new("sgd", 0.05, 0.9, false, 5e-4);
 
     /// <summary>Default training section.</summary>
-    public static TrainingSpec Training { get; } = new(5, 256, Optimizer, 1, 0);
+    /// <remarks>Ghost batch unused (0), batch augmentation off (1), mixed size off (null), no regime (null).</remarks>
+    public static TrainingSpec Training { get; } = new(5, 256, Optimizer, 1, 0, GhostBatch: 0, BatchAugmentation: 1, MixedSize: null, Regime: null);
+
+    /// <summary>
+    /// Mixed-size settings when <c>training.mixed_size</c> is given with keys left out: mode off, no sizes.
+    /// (With the section absent <see cref="TrainingSpec.MixedSize"/> stays null, which also means off.)
+    /// </summary>
+    public static MixedSizeSpec MixedSize => MixedSizeSpec.Off;
+
+    /// <summary>Default <c>training.regime.lr_scaling</c>: phase learning rates are used as written.</summary>
+    public const string LrScaling = "none";
+
+    /// <summary>
+    /// Default <c>training.regime.base_batch</c>: the batch each normalization layer sees, i.e. the ghost batch
+    /// when one is set, else the global batch (so that with no scaling asked for, none happens).
+    /// </summary>
+    public static int BaseBatch(int globalBatch, int ghostBatch) => ghostBatch > 0 ? ghostBatch : globalBatch;
+
+    /// <summary>
+    /// Default <c>training.regime.phases</c>: one phase from epoch 0 that keeps <c>training.optimizer</c>'s settings.
+    /// </summary>
+    public static ValueList<RegimePhase> Phases { get; } = [new RegimePhase(0)];
+
+    /// <summary>A regime section given with every key left out.</summary>
+    public static RegimeSpec Regime(int globalBatch, int ghostBatch) =>
+        new(LrScaling, BaseBatch(globalBatch, ghostBatch), AdaptUpdates: false, WarmupEpochs: 0, GradClipNorm: 0, Phases);
 
     /// <summary>Default checkpoint section.</summary>
     public static CheckpointSpec Checkpoint { get; } = new(200, 3);

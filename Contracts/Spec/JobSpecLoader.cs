@@ -55,8 +55,11 @@ public static class JobSpecLoader
 
         var errors = context.Errors.ToList();
         // A value that failed binding was replaced by its default; do not also complain about that default.
-        var reported = errors.Select(e => e.Path).ToHashSet(StringComparer.Ordinal);
-        errors.AddRange(JobSpecValidator.Validate(spec, context.LocationOf).Where(e => !reported.Contains(e.Path)));
+        // A bad list item (sizes[1]) makes the whole list fall back, and a bad section all its keys, so rule
+        // errors on the enclosing list or section, or inside a bad one, are about defaults too.
+        var reported = errors.Select(e => e.Path).ToList();
+        errors.AddRange(JobSpecValidator.Validate(spec, context.LocationOf)
+            .Where(e => !reported.Any(path => path == e.Path || IsInside(path, e.Path) || IsInside(e.Path, path))));
         if (errors.Count > 0)
             throw Failure(sourceName, errors);
         return spec;
@@ -87,6 +90,11 @@ public static class JobSpecLoader
             checked((int)node.Start.Line)));
         return null;
     }
+
+    /// <summary>True when <paramref name="path"/> is a field or item of <paramref name="outer"/> (at any depth).</summary>
+    private static bool IsInside(string path, string outer) =>
+        outer.Length > 0 && path.Length > outer.Length && path.StartsWith(outer, StringComparison.Ordinal)
+        && path[outer.Length] is '.' or '[';
 
     private static SpecException Failure(string sourceName, IEnumerable<SpecError> errors) =>
         // Stable sort: file order first, then errors that have no line (missing fields, --set problems).

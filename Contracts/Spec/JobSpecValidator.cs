@@ -1,3 +1,5 @@
+using System.Globalization;
+
 namespace Orchestrator.Contracts.Spec;
 
 /// <summary>
@@ -32,6 +34,7 @@ public static class JobSpecValidator
         OneOf(model.Kind, SpecVocabulary.ModelKinds, "model.kind");
         Check(model.Width >= 1, "model.width", "must be >= 1");
         OneOf(model.Norm, SpecVocabulary.Norms, "model.norm");
+        OneOf(model.Classifier, SpecVocabulary.Classifiers, "model.classifier");
 
         var data = spec.Data;
         OneOf(data.Dataset, SpecVocabulary.Datasets, "data.dataset");
@@ -46,6 +49,10 @@ public static class JobSpecValidator
         Check(training.Epochs >= 1, "training.epochs", "must be >= 1");
         Check(training.GlobalBatch >= 1, "training.global_batch", "must be >= 1");
         Check(training.Threads >= 0, "training.threads", "must be >= 0");
+        CheckGhostBatch(spec, Check);
+        Check(training.BatchAugmentation >= 1, "training.batch_augmentation", "must be >= 1 (1 = off)");
+        if (training.MixedSize is { } mixedSize)
+            CheckMixedSize(mixedSize, model.Kind, Check, OneOf);
 
         var optimizer = training.Optimizer;
         OneOf(optimizer.Kind, SpecVocabulary.OptimizerKinds, "training.optimizer.kind");
@@ -55,10 +62,152 @@ public static class JobSpecValidator
         Check(optimizer.WeightDecay >= 0, "training.optimizer.weight_decay", "must be >= 0");
         // Nesterov's look-ahead is defined through the momentum buffer; without momentum it is meaningless.
         Check(!optimizer.Nesterov || optimizer.Momentum > 0, "training.optimizer.nesterov", "requires momentum > 0");
+        if (training.Regime is { } regime)
+            CheckRegime(regime, optimizer, Check, OneOf);
 
         var checkpoint = spec.Checkpoint;
         Check(checkpoint.EverySteps >= 0, "checkpoint.every_steps", "must be >= 0");
         Check(checkpoint.Keep >= 1, "checkpoint.keep", "must be >= 1");
         return errors;
     }
+
+    private static void CheckGhostBatch(JobSpec spec, Action<bool, string, string> check)
+    {
+        var training = spec.Training;
+        var ghost = training.GhostBatch;
+        if (spec.Model.Norm == SpecVocabulary.GhostBatchNorm)
+        {
+            if (ghost == 0)
+            {
+                check(false, "training.ghost_batch", "is required when model.norm is ghost_batch");
+            }
+            else if (!(ghost >= 2))
+            {
+                check(false, "training.ghost_batch", "must be >= 2 (batch statistics of one sample are degenerate)");
+            }
+            else if (training.GlobalBatch >= 1) // a global batch < 1 is reported on its own
+            {
+                check(training.GlobalBatch % ghost == 0, "training.global_batch", "must be a positive multiple of training.ghost_batch");
+            }
+        }
+        else
+        {
+            check(ghost >= 0, "training.ghost_batch", "must be >= 0 (0 = unused)");
+            check(ghost <= 0, "training.ghost_batch", "is only used with model.norm: ghost_batch");
+        }
+    }
+
+    private static void CheckMixedSize(MixedSizeSpec mixed, string modelKind,
+        Action<bool, string, string> check, Action<string, IReadOnlyList<string>, string> oneOf)
+    {
+        const string at = "training.mixed_size";
+        oneOf(mixed.Mode, SpecVocabulary.MixedSizeModes, $"{at}.mode");
+        // Sizes and probabilities may stay in the file while the mode is off; they are kept but not checked.
+        if (!mixed.Enabled || !SpecVocabulary.MixedSizeModes.Contains(mixed.Mode, StringComparer.Ordinal))
+            return;
+
+        check(SpecVocabulary.GlobalPoolingModelKinds.Contains(modelKind, StringComparer.Ordinal), $"{at}.mode",
+            $"needs a model with global pooling ({string.Join(", ", SpecVocabulary.GlobalPoolingModelKinds)}); " +
+            $"model.kind {modelKind} takes only the dataset's image size");
+
+        var sizes = mixed.Sizes;
+        if (sizes.Count == 0)
+        {
+            // Without sizes there is nothing to hold probabilities against.
+            check(false, $"{at}.sizes", $"must list at least one size when mode is {mixed.Mode}");
+            return;
+        }
+        for (var i = 0; i < sizes.Count; i++)
+        {
+            check(sizes[i] >= SpecVocabulary.MinImageSize, $"{at}.sizes[{i}]",
+                $"{sizes[i]} is smaller than the model accepts ({SpecVocabulary.MinImageSize} px)");
+        }
+
+        var probabilities = mixed.Probabilities;
+        if (probabilities.Count != sizes.Count)
+        {
+            check(false, $"{at}.probabilities",
+                $"must have one entry per size ({sizes.Count} size{(sizes.Count == 1 ? "" : "s")}, got {probabilities.Count})");
+            return;
+        }
+        var allInRange = true;
+        for (var i = 0; i < probabilities.Count; i++)
+        {
+            var ok = probabilities[i] is > 0 and <= 1;
+            allInRange &= ok;
+            check(ok, $"{at}.probabilities[{i}]", "must be > 0 and <= 1");
+        }
+        // One bad entry already explains a wrong sum.
+        if (allInRange)
+        {
+            var sum = probabilities.Sum();
+            check(Math.Abs(sum - 1) <= 1e-6, $"{at}.probabilities", $"must sum to 1, got {Number(sum)}");
+        }
+    }
+
+    private static void CheckRegime(RegimeSpec regime, OptimizerSpec optimizer,
+        Action<bool, string, string> check, Action<string, IReadOnlyList<string>, string> oneOf)
+    {
+        const string at = "training.regime";
+        oneOf(regime.LrScaling, SpecVocabulary.LrScalings, $"{at}.lr_scaling");
+        check(regime.BaseBatch >= 1, $"{at}.base_batch", "must be >= 1");
+        check(regime.WarmupEpochs >= 0, $"{at}.warmup_epochs", "must be >= 0");
+        check(regime.GradClipNorm >= 0, $"{at}.grad_clip_norm", "must be >= 0 (0 = off)");
+
+        var phases = regime.Phases;
+        check(phases.Count > 0, $"{at}.phases", "must have at least one phase");
+        // The settings in force as each phase starts: a phase changes only what it names.
+        var momentum = optimizer.Momentum;
+        var nesterov = optimizer.Nesterov;
+        for (var i = 0; i < phases.Count; i++)
+        {
+            var phase = phases[i];
+            var path = $"{at}.phases[{i}]";
+            if (i == 0)
+            {
+                check(phase.Epoch == 0, $"{path}.epoch", $"the first phase must start at epoch 0; got {Number(phase.Epoch)}");
+            }
+            else if (!(phase.Epoch >= 0))
+            {
+                check(false, $"{path}.epoch", "must be >= 0");
+            }
+            else
+            {
+                // Epochs beyond training.epochs are allowed: such a phase simply never starts.
+                var previous = phases[i - 1].Epoch;
+                check(phase.Epoch != previous, $"{path}.epoch", $"two phases start at epoch {Number(phase.Epoch)}");
+                check(!(phase.Epoch < previous), $"{path}.epoch",
+                    $"phases out of order: epoch {Number(phase.Epoch)} after {Number(previous)}");
+            }
+
+            // Phase 0 without lr takes training.optimizer.lr; later phases without lr keep the one before.
+            if (phase.Lr is { } lr)
+                check(lr > 0, $"{path}.lr", "must be > 0");
+            oneOf(phase.Schedule, SpecVocabulary.Schedules, $"{path}.schedule");
+            if (phase.EndLr is { } endLr)
+            {
+                if (phase.Schedule == SpecVocabulary.ConstantSchedule)
+                    check(false, $"{path}.end_lr", "is only used with a linear, cosine or exp schedule");
+                else if (phase.Schedule == SpecVocabulary.ExpSchedule)
+                    check(endLr > 0, $"{path}.end_lr", "must be > 0 for schedule exp");
+                else
+                    check(endLr >= 0, $"{path}.end_lr", "must be >= 0");
+            }
+            if (phase.Momentum is { } m)
+                check(m is >= 0 and < 1, $"{path}.momentum", "must be >= 0 and < 1");
+            if (phase.WeightDecay is { } wd)
+                check(wd >= 0, $"{path}.weight_decay", "must be >= 0");
+
+            momentum = phase.Momentum ?? momentum;
+            nesterov = phase.Nesterov ?? nesterov;
+            // Report only where a phase changes the pair; an inherited bad pair was reported where it began.
+            if (nesterov && !(momentum > 0) && (phase.Nesterov is not null || phase.Momentum is not null))
+            {
+                check(false, phase.Nesterov is not null ? $"{path}.nesterov" : $"{path}.momentum",
+                    phase.Nesterov is not null ? "requires momentum > 0" : "must be > 0 while nesterov is on");
+            }
+        }
+    }
+
+    private static string Number(double value) => value.ToString("G10", CultureInfo.InvariantCulture);
 }

@@ -21,6 +21,7 @@ public static partial class JobSpecYaml
         w.Field(1, "kind", Text(spec.Model.Kind));
         w.Field(1, "width", Int(spec.Model.Width));
         w.Field(1, "norm", Text(spec.Model.Norm));
+        w.Field(1, "classifier", Text(spec.Model.Classifier));
 
         var data = spec.Data;
         w.Section(0, "data");
@@ -45,12 +46,61 @@ public static partial class JobSpecYaml
         w.Field(2, "weight_decay", Double(training.Optimizer.WeightDecay));
         w.Field(1, "seed", training.Seed.ToString(CultureInfo.InvariantCulture));
         w.Field(1, "threads", Int(training.Threads));
+        w.Field(1, "ghost_batch", Int(training.GhostBatch));
+        w.Field(1, "batch_augmentation", Int(training.BatchAugmentation));
+        // Null sections are left out, which reads back as null (mixed size off, no regime).
+        if (training.MixedSize is { } mixed)
+        {
+            w.Section(1, "mixed_size");
+            w.Field(2, "mode", Text(mixed.Mode));
+            w.Field(2, "sizes", Flow(mixed.Sizes.Select(Int)));
+            w.Field(2, "probabilities", Flow(mixed.Probabilities.Select(Double)));
+        }
+        if (training.Regime is { } regime)
+        {
+            w.Section(1, "regime");
+            w.Field(2, "lr_scaling", Text(regime.LrScaling));
+            w.Field(2, "base_batch", Int(regime.BaseBatch));
+            w.Field(2, "adapt_updates", Bool(regime.AdaptUpdates));
+            w.Field(2, "warmup_epochs", Double(regime.WarmupEpochs));
+            w.Field(2, "grad_clip_norm", Double(regime.GradClipNorm));
+            if (regime.Phases.Count == 0)
+            {
+                w.Field(2, "phases", "[]");
+            }
+            else
+            {
+                w.Section(2, "phases");
+                foreach (var phase in regime.Phases)
+                    w.Item(3, Phase(phase));
+            }
+        }
 
         w.Section(0, "checkpoint");
         w.Field(1, "every_steps", Int(spec.Checkpoint.EverySteps));
         w.Field(1, "keep", Int(spec.Checkpoint.Keep));
         return w.ToString();
     }
+
+    /// <summary>One phase as a flow mapping; settings the phase leaves unset (null) are left out, as in the input.</summary>
+    private static string Phase(RegimePhase phase)
+    {
+        var fields = new List<string> { $"epoch: {Double(phase.Epoch)}" };
+        if (phase.Lr is { } lr)
+            fields.Add($"lr: {Double(lr)}");
+        if (phase.Momentum is { } momentum)
+            fields.Add($"momentum: {Double(momentum)}");
+        if (phase.WeightDecay is { } weightDecay)
+            fields.Add($"weight_decay: {Double(weightDecay)}");
+        if (phase.Nesterov is { } nesterov)
+            fields.Add($"nesterov: {Bool(nesterov)}");
+        fields.Add($"schedule: {Text(phase.Schedule)}");
+        if (phase.EndLr is { } endLr)
+            fields.Add($"end_lr: {Double(endLr)}");
+        return "{ " + string.Join(", ", fields) + " }";
+    }
+
+    private static string Flow(IEnumerable<string> items) => "[" + string.Join(", ", items) + "]";
 
     private static string Int(int value) => value.ToString(CultureInfo.InvariantCulture);
 
@@ -85,8 +135,8 @@ public static partial class JobSpecYaml
     private static readonly HashSet<string> Reserved = new(StringComparer.OrdinalIgnoreCase)
         { "true", "false", "yes", "no", "on", "off", "y", "n", "null", "~" };
 
-    // Starts with a letter, '/' or '_' so it cannot read as a number, indicator or tag.
-    [GeneratedRegex(@"^[A-Za-z_/][A-Za-z0-9_./-]*$")]
+    // Starts with a letter, '/' or '_' so it cannot read as a number, indicator or tag; '+' only later (B+, D+).
+    [GeneratedRegex(@"^[A-Za-z_/][A-Za-z0-9_./+-]*$")]
     private static partial Regex PlainSafe();
 
     private sealed class Writer
@@ -96,6 +146,9 @@ public static partial class JobSpecYaml
         public void Section(int depth, string key) => Line(depth, $"{key}:");
 
         public void Field(int depth, string key, string value) => Line(depth, $"{key}: {value}");
+
+        /// <summary>A block-sequence item (<c>- value</c>) of the section one level up.</summary>
+        public void Item(int depth, string value) => Line(depth, $"- {value}");
 
         private void Line(int depth, string line) => text.Append(' ', depth * 2).Append(line).Append('\n');
 

@@ -14,6 +14,7 @@ internal sealed class MappingReader
     private readonly SpecReadContext context;
     private readonly Dictionary<string, (YamlNode Key, YamlNode Value)> entries = new(StringComparer.Ordinal);
     private readonly List<string> known = [];
+    private readonly YamlMappingNode? node;
 
     /// <param name="node">The mapping; null binds every key to its fallback (section absent or invalid).</param>
     /// <param name="path">Dotted path of the mapping itself; empty for the document root.</param>
@@ -21,6 +22,7 @@ internal sealed class MappingReader
     {
         Path = path;
         this.context = context;
+        this.node = node;
         if (node is null)
             return;
         foreach (var (key, value) in node.Children)
@@ -40,6 +42,21 @@ internal sealed class MappingReader
 
     /// <summary>True when the key is present (with any value). Marks it known.</summary>
     public bool Has(string key) => TryGet(key, out _);
+
+    /// <summary>
+    /// True when the key is present; otherwise records "is required" at the mapping's own line (a key that
+    /// is not there has none). Marks the key known.
+    /// </summary>
+    public bool Require(string key)
+    {
+        if (Has(key))
+            return true;
+        var error = node is null
+            ? new SpecError(PathOf(key), "is required", null)
+            : context.Origins.Locate(node).Error(PathOf(key), "is required");
+        context.Add(error);
+        return false;
+    }
 
     public int Int(string key, int fallback) => Scalar(key, fallback, ScalarParsers.Int32);
 
@@ -159,7 +176,10 @@ internal sealed class MappingReader
         var ok = true;
         for (var i = 0; i < sequence.Children.Count; i++)
         {
-            var (itemOk, item) = convert(sequence.Children[i], $"{PathOf(key)}[{i}]");
+            var itemPath = $"{PathOf(key)}[{i}]";
+            // Range checks on single items (sizes[2]) then cite the item's own line.
+            context.RecordLocation(itemPath, context.Origins.Locate(sequence.Children[i]));
+            var (itemOk, item) = convert(sequence.Children[i], itemPath);
             ok &= itemOk;
             items.Add(item);
         }

@@ -35,6 +35,7 @@ public class JobSpecYamlTests
               kind: resnet20
               width: 16
               norm: none
+              classifier: linear
             data:
               dataset: cifar10
               root: /data/cifar
@@ -55,6 +56,8 @@ public class JobSpecYamlTests
                 weight_decay: 0.0001
               seed: 42
               threads: 3
+              ghost_batch: 0
+              batch_augmentation: 1
             checkpoint:
               every_steps: 50
               keep: 2
