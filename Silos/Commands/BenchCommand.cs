@@ -15,6 +15,7 @@ public static class BenchCommand
     {
         var command = new Command("bench", "Benchmarks against peer systems; prints tables to record in bench/results");
         command.Subcommands.Add(CreateTrain());
+        command.Subcommands.Add(LargeBatchBenchCommand.Create());
         return command;
     }
 
@@ -61,7 +62,7 @@ public static class BenchCommand
         return 0;
     }
 
-    private static double Median(List<double> values)
+    internal static double Median(IReadOnlyList<double> values)
     {
         var sorted = values.Order().ToArray();
         return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;

@@ -9,10 +9,13 @@ namespace Orchestrator.Trainer.Training;
 /// <param name="StopAfterStep">Stop abruptly after this step, as if the process were killed (no final
 /// checkpoint, no summary). For tests of recovery and for fixed-length benchmarks.</param>
 /// <param name="Resume">Continue from the newest valid checkpoint in the output directory, if any.</param>
+/// <param name="EvaluateEverySteps">Also evaluate every N steps (besides every epoch end); for
+/// benchmarks that need updates-to-accuracy curves. 0 = only at epoch ends.</param>
 public sealed record TrainingOptions(
     Device Device,
     RunDirectory? Output,
     IGradientSynchronizer Synchronizer,
     ITrainingObserver Observer,
     long? StopAfterStep = null,
-    bool Resume = true);
+    bool Resume = true,
+    int EvaluateEverySteps = 0);

@@ -105,7 +105,7 @@ public sealed class TrainingRun : IDisposable
             metrics?.Write(record);
             options.Observer.OnStep(record);
 
-            if (position.Offset == 0)
+            if (position.Offset == 0 || (options.EvaluateEverySteps > 0 && position.Step % options.EvaluateEverySteps == 0))
             {
                 last = EvaluateNow(position);
                 best = Math.Max(best, last.TestAccuracy);
@@ -177,7 +177,7 @@ public sealed class TrainingRun : IDisposable
         if (spec.Training.MixedSizeOrOff.Enabled)
             RunningStatsReestimation.Reestimate(model, ReestimationBatches());
         var (loss, accuracy) = Evaluator.Evaluate(model, test);
-        return new EvalRecord(position.Step, Math.Max(0, position.Epoch - 1), loss, accuracy);
+        return new EvalRecord(position.Step, position.Offset == 0 ? Math.Max(0, position.Epoch - 1) : position.Epoch, loss, accuracy);
     }
 
     /// <summary>Training images at the evaluation (native) size, in dataset order: the same batches on
