@@ -218,7 +218,7 @@ public sealed class TrainingRun : IDisposable
     }
 
     private RunSummary Summary(TrainingPosition position, EvalRecord? last, double best, long samples, double seconds, Stopwatch wall, long resumedFrom) =>
-        new(spec.Name, position.Step, position.Epoch, last?.TestAccuracy ?? double.NaN, last?.TestLoss ?? double.NaN, best,
+        new(spec.Name, position.Step, position.Step, position.Epoch, last?.TestAccuracy ?? double.NaN, last?.TestLoss ?? double.NaN, best,
             seconds > 0 ? samples / seconds : 0, wall.Elapsed.TotalSeconds, options.Device.ToString(), torch.get_num_threads(),
             ParameterCount, train.Count, test.Count, resumedFrom);
 
