@@ -85,6 +85,17 @@ public sealed class HadamardClassifierTests
     }
 
     [Fact]
+    public void Converting_the_classifier_converts_the_fixed_weight()
+    {
+        using var scope = NewDisposeScope();
+        using var classifier = new HadamardClassifier(8, 3);
+        classifier.to(ScalarType.Float64);
+        Assert.Equal(ScalarType.Float64, classifier.Weight.dtype);
+        Assert.Equal(ScalarType.Float64, classifier.forward(randn(2, 8, dtype: ScalarType.Float64)).dtype);
+        Assert.False(classifier.Weight.requires_grad);
+    }
+
+    [Fact]
     public void A_model_with_the_fixed_classifier_does_not_optimize_its_weight()
     {
         using var scope = NewDisposeScope();

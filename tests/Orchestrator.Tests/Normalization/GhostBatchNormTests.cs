@@ -288,6 +288,22 @@ public sealed class GhostBatchNormTests
     }
 
     [Fact]
+    public void Converting_the_layer_converts_the_tensors_it_uses()
+    {
+        using var scope = NewDisposeScope();
+        using var ghost = Ghost(true, 4);
+        ghost.to(ScalarType.Float64);
+        Assert.All(ghost.parameters(), p => Assert.Equal(ScalarType.Float64, p.dtype));
+        Assert.Equal(ScalarType.Float64, ghost.RunningMean.dtype);
+        var y = ghost.forward(Input(true, 8).to(ScalarType.Float64));
+        Assert.Equal(ScalarType.Float64, y.dtype);
+        // The registered buffer is the one the layer updates, so a checkpoint saves the live statistics.
+        var saved = ghost.state_dict()["running_mean"];
+        Assert.True(Same(ghost.RunningMean, saved));
+        Assert.False(Same(zeros(Channels, dtype: ScalarType.Float64), saved), "running mean was updated after conversion");
+    }
+
+    [Fact]
     public void Ghost_batch_norm_needs_a_positive_ghost_size()
     {
         Assert.IsType<GhostBatchNormFactory>(NormalizationRegistry.Create("ghost_batch", 32));
