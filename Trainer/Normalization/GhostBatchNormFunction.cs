@@ -79,6 +79,9 @@ public static class GhostBatchNormFunction
         // At most two groups of equal chunks: the chunks of exactly `chunk` rows, and the last chunk
         // when the remainder made it longer.
         var groups = new List<(long start, long count, long size)>();
+        // Statistics in the running buffers' type (else the parameters'), as plain BatchNorm keeps them,
+        // so reduced-precision activations still get full-precision statistics.
+        var statsType = runningMean?.dtype ?? weight?.dtype ?? input.dtype;
         if (equal > 0) groups.Add((0, equal, chunk));
         if (equal < sizes.Length) groups.Add((equal * chunk, 1, sizes[^1]));
         var outputs = new List<Tensor>();
@@ -86,7 +89,7 @@ public static class GhostBatchNormFunction
         var vars = new List<Tensor>();
         foreach (var (start, count, size) in groups)
         {
-            var (output, stats) = NormalizeEqualChunks(x.narrow(0, start, count * size), count, size, weight, bias, eps);
+            var (output, stats) = NormalizeEqualChunks(x.narrow(0, start, count * size), count, size, weight, bias, eps, statsType);
             outputs.Add(output);
             means.Add(stats.mean);
             vars.Add(stats.var);
@@ -111,14 +114,14 @@ public static class GhostBatchNormFunction
     /// </summary>
     /// <returns>The normalized chunks [k*g, C, L] and each chunk's mean and unbiased variance [k, C].</returns>
     private static (Tensor output, (Tensor mean, Tensor var) stats) NormalizeEqualChunks(
-        Tensor x, long k, long g, Tensor? weight, Tensor? bias, double eps)
+        Tensor x, long k, long g, Tensor? weight, Tensor? bias, double eps, ScalarType statsType)
     {
         long channels = x.shape[1], l = x.shape[2];
         var folded = k == 1 ? x : x.reshape(k, g, channels, l).permute(1, 0, 2, 3).reshape(g, k * channels, l);
         // Scratch running stats with momentum 1 receive exactly this call's per-channel mean and
         // unbiased variance: the kernel hands back the chunk statistics without a second reduction.
-        var chunkMean = zeros(k * channels, dtype: x.dtype, device: x.device);
-        var chunkVar = ones(k * channels, dtype: x.dtype, device: x.device);
+        var chunkMean = zeros(k * channels, dtype: statsType, device: x.device);
+        var chunkVar = ones(k * channels, dtype: statsType, device: x.device);
         var y = nn.functional.batch_norm(folded, chunkMean, chunkVar,
             k == 1 ? weight : weight?.repeat(k), k == 1 ? bias : bias?.repeat(k), true, 1.0, eps);
         if (k > 1) y = y.reshape(g, k, channels, l).permute(1, 0, 2, 3).reshape(k * g, channels, l);
