@@ -5,12 +5,12 @@ using static TorchSharp.torch;
 
 namespace Orchestrator.Trainer.Models;
 
-/// <summary>Two hidden layers of <c>8 x width</c> units, each linear -> norm -> ReLU.</summary>
+/// <summary>Two hidden layers of <c>8 x width</c> units, each linear -> norm -> ReLU, then the classifier.</summary>
 public sealed class Mlp : nn.Module<Tensor, Tensor>
 {
     private readonly Sequential layers;
 
-    public Mlp(ModelInput input, int width, INormalizationFactory norms) : base(nameof(Mlp))
+    public Mlp(ModelInput input, int width, INormalizationFactory norms, string classifier = "linear") : base(nameof(Mlp))
     {
         long hidden = 8L * width;
         long inputs = (long)input.Channels * input.Height * input.Width;
@@ -22,7 +22,7 @@ public sealed class Mlp : nn.Module<Tensor, Tensor>
             ("fc2", nn.Linear(hidden, hidden, hasBias: !norms.Normalizes)),
             ("norm2", norms.Norm1d(hidden)),
             ("relu2", nn.ReLU()),
-            ("classifier", nn.Linear(hidden, input.Classes)));
+            ("classifier", ClassifierRegistry.Create(classifier, hidden, input.Classes)));
         RegisterComponents();
     }
 

@@ -7,14 +7,15 @@ namespace Orchestrator.Trainer.Models;
 
 /// <summary>
 /// CIFAR-style ResNet of depth 6n+2 (resnet20: n=3, resnet44: n=7): a 3x3 stem, three stages of n
-/// residual blocks with w, 2w, 4w channels (stride 2 between stages), global average pool, linear.
+/// residual blocks with w, 2w, 4w channels (stride 2 between stages), global average pool, classifier
+/// (linear, or fixed Hadamard).
 /// </summary>
 public sealed class ResNet : nn.Module<Tensor, Tensor>
 {
     private readonly Sequential body;
     private readonly nn.Module<Tensor, Tensor> classifier;
 
-    public ResNet(ModelInput input, int depth, int width, INormalizationFactory norms) : base($"ResNet{depth}")
+    public ResNet(ModelInput input, int depth, int width, INormalizationFactory norms, string classifier = "linear") : base($"ResNet{depth}")
     {
         if ((depth - 2) % 6 != 0) throw new ArgumentException($"ResNet depth must be 6n+2, got {depth}", nameof(depth));
         int blocksPerStage = (depth - 2) / 6;
@@ -38,7 +39,7 @@ public sealed class ResNet : nn.Module<Tensor, Tensor>
         modules.Add(("pool", nn.AdaptiveAvgPool2d(1)));
         modules.Add(("flatten", nn.Flatten()));
         body = nn.Sequential(modules);
-        classifier = nn.Linear(channels, input.Classes);
+        this.classifier = ClassifierRegistry.Create(classifier, channels, input.Classes);
         RegisterComponents();
     }
 

@@ -15,7 +15,7 @@ public sealed class SmallCnn : nn.Module<Tensor, Tensor>
     private readonly Sequential features;
     private readonly Sequential head;
 
-    public SmallCnn(ModelInput input, int width, INormalizationFactory norms) : base(nameof(SmallCnn))
+    public SmallCnn(ModelInput input, int width, INormalizationFactory norms, string classifier = "linear") : base(nameof(SmallCnn))
     {
         bool bias = !norms.Normalizes;
         features = nn.Sequential(
@@ -32,7 +32,7 @@ public sealed class SmallCnn : nn.Module<Tensor, Tensor>
             ("flatten", nn.Flatten()),
             ("fc1", nn.Linear(flat, 128)),
             ("relu3", nn.ReLU()),
-            ("classifier", nn.Linear(128, input.Classes)));
+            ("classifier", ClassifierRegistry.Create(classifier, 128, input.Classes)));
         RegisterComponents();
     }
 
