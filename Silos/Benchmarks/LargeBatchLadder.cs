@@ -33,12 +33,13 @@ public sealed record LadderRun(int Row, long Seed, double TestAccuracy, long Upd
 /// </summary>
 public sealed class LargeBatchLadder(LadderSettings settings)
 {
-    /// <summary>The baseline every rung starts from: small CNN, crop+flip, step regime (x0.1 at 2/3).</summary>
+    /// <summary>The baseline every rung starts from: small CNN, crop+flip, step regime (x0.1 at 2/3),
+    /// gradient clipping at 5 (the reference code's default).</summary>
     public JobSpec Baseline(long seed) => new(
         "large-batch-ladder", DeviceKind.Cpu, new ModelSpec("cnn", settings.Width, "batch"),
         new DataSpec("fashion-mnist", settings.Root, settings.TrainSubset, 0, new AugmentSpec(2, true, 0)),
         new TrainingSpec(settings.Epochs, settings.SmallBatch, new OptimizerSpec("sgd", settings.Lr, 0.9, false, 5e-4), seed, 0,
-            Regime: new RegimeSpec("none", settings.SmallBatch, false, 0, 0,
+            Regime: new RegimeSpec("none", settings.SmallBatch, false, 0, GradClipNorm: 5.0,
                 [new RegimePhase(0, Lr: settings.Lr), new RegimePhase(Math.Round(settings.Epochs * 2 / 3.0, 3), Lr: settings.Lr / 10)])),
         new CheckpointSpec(0, 1));
 

@@ -55,11 +55,20 @@ public sealed class GhostBatchNorm : nn.Module<Tensor, Tensor>
     /// <summary>Channels normalized.</summary>
     public long Features { get; }
 
-    /// <summary>Rows per ghost batch.</summary>
-    public long GhostBatch { get; }
+    /// <summary>Rows per ghost batch (settable so running statistics can be re-estimated over whole batches).</summary>
+    public long GhostBatch { get; set; }
 
-    /// <summary>Running-statistics momentum.</summary>
-    public double Momentum { get; }
+    /// <summary>Running-statistics momentum (settable for re-estimation as a cumulative average).</summary>
+    public double Momentum { get; set; }
+
+    /// <summary>Running statistics back to their initial values (mean 0, variance 1, no batches).</summary>
+    public void ResetRunningStats()
+    {
+        using var noGrad = no_grad();
+        running_mean.zero_();
+        running_var.fill_(1);
+        num_batches_tracked.zero_();
+    }
 
     /// <summary>Added to the variance.</summary>
     public double Eps { get; }

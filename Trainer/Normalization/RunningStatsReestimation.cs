@@ -11,12 +11,21 @@ namespace Orchestrator.Trainer.Normalization;
 /// </summary>
 public static class RunningStatsReestimation
 {
+    /// <remarks>Ghost batch norm layers use whole batches while re-estimating, so every batch
+    /// contributes exactly one statistic to the average.</remarks>
     public static void Reestimate(nn.Module<Tensor, Tensor> model, IEnumerable<Tensor> batches)
     {
         var norms = model.modules().OfType<NormBase>().Where(n => n.track_running_stats).ToList();
-        if (norms.Count == 0) return;
+        var ghosts = model.modules().OfType<GhostBatchNorm>().ToList();
+        if (norms.Count == 0 && ghosts.Count == 0) return;
         var momenta = norms.Select(n => n.momentum).ToList();
+        var ghostSettings = ghosts.Select(g => (g.GhostBatch, g.Momentum)).ToList();
         foreach (var norm in norms) norm.reset_running_stats();
+        foreach (var ghost in ghosts)
+        {
+            ghost.ResetRunningStats();
+            ghost.GhostBatch = long.MaxValue;
+        }
         model.train();
         try
         {
@@ -26,6 +35,7 @@ public static class RunningStatsReestimation
             {
                 i++;
                 foreach (var norm in norms) norm.momentum = 1.0 / i;
+                foreach (var ghost in ghosts) ghost.Momentum = 1.0 / i;
                 using var scope = NewDisposeScope();
                 model.forward(batch);
             }
@@ -33,6 +43,7 @@ public static class RunningStatsReestimation
         finally
         {
             for (int n = 0; n < norms.Count; n++) norms[n].momentum = momenta[n];
+            for (int g = 0; g < ghosts.Count; g++) (ghosts[g].GhostBatch, ghosts[g].Momentum) = ghostSettings[g];
         }
     }
 }

@@ -49,7 +49,7 @@ public sealed class TrainingRun : IDisposable
         var input = new ModelInput(train.Channels, train.Height, train.Width, train.Classes);
         fingerprint = $"{spec.Model.Kind}/w{spec.Model.Width}/{spec.Model.Norm}/{input.Channels}x{input.Height}x{input.Width}/{input.Classes}";
         torch.random.manual_seed(spec.Training.Seed);
-        model = ModelRegistry.Create(spec.Model, input);
+        model = ModelRegistry.Create(spec.Model, input, spec.Training.GhostBatch);
         model.to(options.Device);
         options.Synchronizer.BroadcastInitialState(model);
         parameters = model.parameters().ToList();

@@ -23,4 +23,19 @@ public sealed class RunningStatsReestimationTests
         Assert.True(norm.running_var!.allclose(vars, rtol: 1e-5, atol: 1e-5));
         Assert.Equal(0.1, norm.momentum);
     }
+
+    [Fact]
+    public void Ghost_batch_norm_is_reestimated_over_whole_batches_and_keeps_its_ghost_size()
+    {
+        var ghost = new GhostBatchNorm(3, 2, [4]);
+        var model = nn.Sequential(("norm", (nn.Module<Tensor, Tensor>)ghost));
+        var batches = Enumerable.Range(0, 3).Select(i => randn(new long[] { 8, 3, 2, 2 }, generator: new Generator((ulong)i + 10)) + i).ToList();
+
+        RunningStatsReestimation.Reestimate(model, batches);
+
+        var means = stack(batches.Select(b => b.mean([0, 2, 3])).ToArray()).mean([0]);
+        Assert.True(ghost.RunningMean.allclose(means, rtol: 1e-5, atol: 1e-5));
+        Assert.Equal(2, ghost.GhostBatch);
+        Assert.Equal(0.1, ghost.Momentum);
+    }
 }
