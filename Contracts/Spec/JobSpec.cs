@@ -3,13 +3,45 @@ namespace Orchestrator.Contracts.Spec;
 /// <summary>A training job as the user wrote it in YAML, after defaults, overrides and validation.</summary>
 /// <param name="Name">DNS-1123 label; becomes process, file and Kubernetes names.</param>
 /// <param name="Device">Where the workers compute.</param>
+/// <param name="Workers">Data-parallel worker processes (one GPU each, CPU here) the launcher starts.</param>
+/// <param name="Compression">How gradients are averaged across workers; null = plain fp32 allreduce defaults.</param>
 public sealed record JobSpec(
     string Name,
     DeviceKind Device,
     ModelSpec Model,
     DataSpec Data,
     TrainingSpec Training,
-    CheckpointSpec Checkpoint);
+    CheckpointSpec Checkpoint,
+    int Workers = 1,
+    CompressionSpec? Compression = null)
+{
+    /// <summary>Compression settings with the defaults filled in.</summary>
+    public CompressionSpec CompressionOrDefault => Compression ?? CompressionSpec.Default;
+}
+
+/// <summary>Gradient compression for the allreduce (ALGORITHMS.md sections 5, 7 and "Compressed gradient allreduce").</summary>
+/// <param name="Codec">none | int8 | nm | nm+int8.</param>
+/// <param name="N">Values kept per block (N of N:M).</param>
+/// <param name="M">Block length (M of N:M).</param>
+/// <param name="Pruner">mvue (unbiased) | greedy (top-N, biased baseline).</param>
+/// <param name="Algorithm">ring | allgather | mpi (plain fp32 MPI_Allreduce; requires codec none).</param>
+/// <param name="BucketMb">Gradient bucket size in MB of fp32.</param>
+/// <param name="WarmupSteps">First steps averaged uncompressed (fp32).</param>
+/// <param name="ErrorFeedback">Carry each worker's compression error into its next step's gradient.</param>
+/// <param name="MinCompressElements">Tensors smaller than this (biases, norm parameters) travel uncompressed.</param>
+public sealed record CompressionSpec(
+    string Codec,
+    int N,
+    int M,
+    string Pruner,
+    string Algorithm,
+    double BucketMb,
+    int WarmupSteps,
+    bool ErrorFeedback,
+    int MinCompressElements = 1024)
+{
+    public static CompressionSpec Default { get; } = new("none", 2, 4, "mvue", "ring", 25, 0, false);
+}
 
 /// <summary>Compute device choice: <c>auto</c> takes CUDA when present, else CPU.</summary>
 public enum DeviceKind { Auto, Cpu, Cuda }

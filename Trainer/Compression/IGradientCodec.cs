@@ -1,0 +1,27 @@
+namespace Orchestrator.Trainer.Compression;
+
+/// <summary>
+/// Encodes a flat fp32 gradient bucket into the packed wire format and back. Implementations on the
+/// CPU (fused vectorized kernels) and on torch tensors (the GPU path and the reference) produce the
+/// same format, described in <see cref="WireFormat"/>. Every codec is unbiased:
+/// E[Decode(Encode(g))] = g (except the greedy pruner, the biased baseline).
+/// </summary>
+public interface IGradientCodec
+{
+    /// <summary>Spec name: none | int8 | nm | nm+int8 (with the pruner, e.g. "2:4 mvue").</summary>
+    string Name { get; }
+
+    /// <summary>Exact size in bytes of the encoding of <paramref name="elements"/> values (fixed by the count alone).</summary>
+    int EncodedBytes(int elements);
+
+    /// <summary>Encodes <paramref name="input"/> into <paramref name="output"/> (exactly
+    /// <see cref="EncodedBytes"/> bytes). All randomness (stochastic rounding, systematic sampling)
+    /// comes from <paramref name="seed"/>, so an encoding is reproducible.</summary>
+    void Encode(ReadOnlySpan<float> input, Span<byte> output, ulong seed);
+
+    /// <summary>Writes the decoded values over <paramref name="output"/> (length = element count).</summary>
+    void Decode(ReadOnlySpan<byte> encoded, Span<float> output);
+
+    /// <summary>Adds the decoded values into <paramref name="accumulator"/> (length = element count).</summary>
+    void DecodeAdd(ReadOnlySpan<byte> encoded, Span<float> accumulator);
+}
