@@ -13,12 +13,22 @@ public interface IGradientSynchronizer : IDisposable
     int Rank { get; }
     int WorldSize { get; }
 
-    /// <summary>Makes every worker start from rank 0's parameters and buffers.</summary>
-    void BroadcastInitialState(nn.Module model);
+    /// <summary>Makes every worker start from rank 0's parameters and buffers, and prepares the
+    /// gradient buffers. Called once, after the model is on its device and before the optimizer exists.</summary>
+    void Attach(nn.Module model);
 
     /// <summary>
-    /// Averages the gradients of <paramref name="parameters"/> across workers, in place.
+    /// Averages the gradients across workers, in place, for optimizer step <paramref name="step"/>.
     /// Returns false when the step must be skipped on every worker (a non-finite gradient somewhere).
     /// </summary>
-    bool Synchronize(IReadOnlyList<TorchSharp.Modules.Parameter> parameters);
+    bool Synchronize(long step);
+
+    /// <summary>Sums small control values (loss, counts) over all workers, in place.</summary>
+    void SumAcrossWorkers(Span<double> values);
+
+    /// <summary>Fails loudly when the workers' parameters are no longer bit-identical.</summary>
+    void VerifyIdentical(nn.Module model, long step);
+
+    /// <summary>Traffic and timing so far.</summary>
+    SynchronizerStats Stats { get; }
 }

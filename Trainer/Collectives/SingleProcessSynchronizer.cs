@@ -8,7 +8,16 @@ public sealed class SingleProcessSynchronizer : IGradientSynchronizer
 {
     public int Rank => 0;
     public int WorldSize => 1;
-    public void BroadcastInitialState(nn.Module model) { }
-    public bool Synchronize(IReadOnlyList<TorchSharp.Modules.Parameter> parameters) => true;
+    public SynchronizerStats Stats { get; } = new();
+    public void Attach(nn.Module model) { }
+
+    public bool Synchronize(long step)
+    {
+        Stats.Steps++;
+        return true;
+    }
+
+    public void SumAcrossWorkers(Span<double> values) { }
+    public void VerifyIdentical(nn.Module model, long step) { }
     public void Dispose() { }
 }

@@ -11,6 +11,7 @@ namespace Orchestrator.Trainer.Training;
 /// <param name="Resume">Continue from the newest valid checkpoint in the output directory, if any.</param>
 /// <param name="EvaluateEverySteps">Also evaluate every N steps (besides every epoch end); for
 /// benchmarks that need updates-to-accuracy curves. 0 = only at epoch ends.</param>
+/// <param name="Faults">Test hooks that break a chosen step on a chosen worker.</param>
 public sealed record TrainingOptions(
     Device Device,
     RunDirectory? Output,
@@ -18,4 +19,5 @@ public sealed record TrainingOptions(
     ITrainingObserver Observer,
     long? StopAfterStep = null,
     bool Resume = true,
-    int EvaluateEverySteps = 0);
+    int EvaluateEverySteps = 0,
+    FaultInjection? Faults = null);

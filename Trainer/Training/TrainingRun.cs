@@ -51,7 +51,7 @@ public sealed class TrainingRun : IDisposable
         torch.random.manual_seed(spec.Training.Seed);
         model = ModelRegistry.Create(spec.Model, input, spec.Training.GhostBatch);
         model.to(options.Device);
-        options.Synchronizer.BroadcastInitialState(model);
+        options.Synchronizer.Attach(model);
         parameters = model.parameters().ToList();
         optimizer = OptimizerFactory.Create(spec.Training.Optimizer, parameters);
 
@@ -149,14 +149,17 @@ public sealed class TrainingRun : IDisposable
         var logits = model.forward(x);
         var loss = nn.functional.cross_entropy(logits, y);
         loss.backward();
-        if (options.Synchronizer.Synchronize(parameters))
+        options.Faults?.Apply(position.Step, options.Synchronizer.Rank, parameters);
+        if (options.Synchronizer.Synchronize(position.Step))
         {
             if (regime.GradClipNorm > 0)
                 nn.utils.clip_grad_norm_(parameters, regime.GradClipNorm);
             optimizer.step();
         }
-        long correct = logits.argmax(1).eq(y).sum().item<long>();
-        return (loss.item<float>(), (double)correct / Math.Max(1, y.shape[0]), planned.Count);
+        // Loss and accuracy of the whole global batch, not just this worker's shard.
+        Span<double> totals = [loss.item<float>() * y.shape[0], logits.argmax(1).eq(y).sum().item<long>(), y.shape[0]];
+        options.Synchronizer.SumAcrossWorkers(totals);
+        return (totals[0] / Math.Max(1, totals[2]), totals[1] / Math.Max(1, totals[2]), planned.Count);
     }
 
     /// <summary>The step at <paramref name="position"/> with the regime's settings for it.</summary>

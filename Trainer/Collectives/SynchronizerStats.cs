@@ -1,0 +1,29 @@
+namespace Orchestrator.Trainer.Collectives;
+
+/// <summary>Cumulative allreduce traffic and time of one worker.</summary>
+public sealed class SynchronizerStats
+{
+    /// <summary>Bytes this worker sent (payload, excluding MPI headers).</summary>
+    public long BytesSent { get; set; }
+
+    /// <summary>Bytes this worker received.</summary>
+    public long BytesReceived { get; set; }
+
+    /// <summary>fp32 bytes the same gradients would have taken uncompressed (4 per value per step).</summary>
+    public long UncompressedBytes { get; set; }
+
+    /// <summary>Seconds spent encoding and decoding.</summary>
+    public double CompressionSeconds { get; set; }
+
+    /// <summary>Seconds spent moving bytes (waiting on the network included).</summary>
+    public double CommunicationSeconds { get; set; }
+
+    /// <summary>Steps synchronized.</summary>
+    public long Steps { get; set; }
+
+    /// <summary>Steps every worker skipped together because some gradient was not finite.</summary>
+    public long SkippedSteps { get; set; }
+
+    /// <summary>Uncompressed over compressed wire size (1 without compression).</summary>
+    public double CompressionRatio => BytesSent > 0 ? (double)UncompressedBytes / BytesSent : 1;
+}

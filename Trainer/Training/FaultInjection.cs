@@ -1,0 +1,29 @@
+using TorchSharp;
+using static TorchSharp.torch;
+using Parameter = TorchSharp.Modules.Parameter;
+
+namespace Orchestrator.Trainer.Training;
+
+/// <summary>
+/// Test hooks that make one worker misbehave at one step, so recovery paths can be exercised for
+/// real: a non-finite gradient (every worker must skip that step together).
+/// </summary>
+/// <param name="NonFiniteStep">Step whose gradient becomes NaN on <paramref name="NonFiniteRank"/>; null = never.</param>
+public sealed record FaultInjection(long? NonFiniteStep = null, int NonFiniteRank = 0)
+{
+    /// <summary>Parses the CLI form <c>STEP:RANK</c>.</summary>
+    public static FaultInjection ParseNonFinite(string value)
+    {
+        var parts = value.Split(':');
+        if (parts.Length != 2 || !long.TryParse(parts[0], out var step) || !int.TryParse(parts[1], out var rank))
+            throw new Contracts.UserFacingException($"--inject-nan: expected STEP:RANK, got '{value}'");
+        return new FaultInjection(step, rank);
+    }
+
+    public void Apply(long step, int rank, IReadOnlyList<Parameter> parameters)
+    {
+        if (step != NonFiniteStep || rank != NonFiniteRank) return;
+        using var noGrad = no_grad();
+        parameters.First(p => p.grad is not null).grad!.fill_(float.NaN);
+    }
+}
