@@ -13,7 +13,25 @@ internal static class JobSpecBinder
         Model: root.Mapping("model", BindModel),
         Data: root.Mapping("data", BindData),
         Training: root.Mapping("training", BindTraining),
-        Checkpoint: root.Mapping("checkpoint", BindCheckpoint));
+        Checkpoint: root.Mapping("checkpoint", BindCheckpoint),
+        Workers: root.Int("workers", JobSpecDefaults.Workers),
+        // Absent stays null (= defaults), so specs written without it compare equal to their YAML.
+        Compression: root.Has("compression") ? root.Mapping("compression", BindCompression) : null);
+
+    private static CompressionSpec BindCompression(MappingReader r)
+    {
+        var d = JobSpecDefaults.Compression;
+        return new CompressionSpec(
+            Codec: r.OneOf("codec", SpecVocabulary.Codecs, d.Codec),
+            N: r.Int("n", d.N),
+            M: r.Int("m", d.M),
+            Pruner: r.OneOf("pruner", SpecVocabulary.Pruners, d.Pruner),
+            Algorithm: r.OneOf("algorithm", SpecVocabulary.Algorithms, d.Algorithm),
+            BucketMb: r.Double("bucket_mb", d.BucketMb),
+            WarmupSteps: r.Int("warmup_steps", d.WarmupSteps),
+            ErrorFeedback: r.Bool("error_feedback", d.ErrorFeedback),
+            MinCompressElements: r.Int("min_compress_elements", d.MinCompressElements));
+    }
 
     private static ModelSpec BindModel(MappingReader r)
     {

@@ -6,6 +6,16 @@ public static class JobSpecDefaults
     /// <summary>Default compute device.</summary>
     public static DeviceKind Device => DeviceKind.Auto;
 
+    /// <summary>Default <c>workers</c>: a single process, no gradient exchange.</summary>
+    public const int Workers = 1;
+
+    /// <summary>
+    /// Compression settings when the <c>compression</c> section is given with keys left out: plain fp32 over a
+    /// ring, 2:4 MVUE ready for when a pruning codec is chosen. (With the section absent
+    /// <see cref="JobSpec.Compression"/> stays null, which means the same.)
+    /// </summary>
+    public static CompressionSpec Compression => CompressionSpec.Default;
+
     /// <summary>Default model section.</summary>
     public static ModelSpec Model { get; } = new("cnn", 32, "batch", "linear");
 

@@ -29,6 +29,7 @@ public static class JobSpecValidator
         else
             Check(DnsLabel.IsValid(spec.Name), "name", $"must be a DNS-1123 label ({DnsLabel.Rule}); got '{spec.Name}'");
         Check(System.Enum.IsDefined(spec.Device), "device", $"unknown device {(int)spec.Device}");
+        Check(spec.Workers is >= 1 and <= SpecVocabulary.MaxWorkers, "workers", $"must be >= 1 and <= {SpecVocabulary.MaxWorkers}");
 
         var model = spec.Model;
         OneOf(model.Kind, SpecVocabulary.ModelKinds, "model.kind");
@@ -49,7 +50,7 @@ public static class JobSpecValidator
         Check(training.Epochs >= 1, "training.epochs", "must be >= 1");
         Check(training.GlobalBatch >= 1, "training.global_batch", "must be >= 1");
         Check(training.Threads >= 0, "training.threads", "must be >= 0");
-        CheckGhostBatch(spec, Check);
+        CheckBatchSplit(spec, Check);
         Check(training.BatchAugmentation >= 1, "training.batch_augmentation", "must be >= 1 (1 = off)");
         if (training.MixedSize is { } mixedSize)
             CheckMixedSize(mixedSize, model.Kind, Check, OneOf);
@@ -68,13 +69,25 @@ public static class JobSpecValidator
         var checkpoint = spec.Checkpoint;
         Check(checkpoint.EverySteps >= 0, "checkpoint.every_steps", "must be >= 0");
         Check(checkpoint.Keep >= 1, "checkpoint.keep", "must be >= 1");
+
+        if (spec.Compression is { } compression)
+            CheckCompression(compression, path => locate(path) is not null, Check, OneOf);
         return errors;
     }
 
-    private static void CheckGhostBatch(JobSpec spec, Action<bool, string, string> check)
+    /// <summary>The global batch splits evenly over the workers, and each worker's share into whole ghost batches.</summary>
+    private static void CheckBatchSplit(JobSpec spec, Action<bool, string, string> check)
     {
         var training = spec.Training;
         var ghost = training.GhostBatch;
+        var workers = spec.Workers;
+        // Out-of-range counts are reported on their own; shares of them would only repeat the error.
+        var splittable = training.GlobalBatch >= 1 && workers is >= 1 and <= SpecVocabulary.MaxWorkers;
+        if (splittable && workers > 1)
+        {
+            check(training.GlobalBatch % workers == 0, "training.global_batch",
+                $"must be a multiple of workers ({workers}): each worker takes an equal share");
+        }
         if (spec.Model.Norm == SpecVocabulary.GhostBatchNorm)
         {
             if (ghost == 0)
@@ -85,9 +98,16 @@ public static class JobSpecValidator
             {
                 check(false, "training.ghost_batch", "must be >= 2 (batch statistics of one sample are degenerate)");
             }
-            else if (training.GlobalBatch >= 1) // a global batch < 1 is reported on its own
+            else if (splittable && workers == 1)
             {
                 check(training.GlobalBatch % ghost == 0, "training.global_batch", "must be a positive multiple of training.ghost_batch");
+            }
+            else if (splittable && training.GlobalBatch % workers == 0) // an uneven split is reported above
+            {
+                // Each worker normalizes its own share, so the ghost batches must tile that share.
+                var perWorker = training.GlobalBatch / workers;
+                check(perWorker % ghost == 0, "training.ghost_batch",
+                    $"must divide the per-worker batch global_batch/workers = {perWorker}");
             }
         }
         else
@@ -95,6 +115,44 @@ public static class JobSpecValidator
             check(ghost >= 0, "training.ghost_batch", "must be >= 0 (0 = unused)");
             check(ghost <= 0, "training.ghost_batch", "is only used with model.norm: ghost_batch");
         }
+    }
+
+    /// <param name="written">Whether a path was given in the file or by --set (so an error there has a place to point at).</param>
+    private static void CheckCompression(CompressionSpec compression, Func<string, bool> written,
+        Action<bool, string, string> check, Action<string, IReadOnlyList<string>, string> oneOf)
+    {
+        const string at = "compression";
+        oneOf(compression.Codec, SpecVocabulary.Codecs, $"{at}.codec");
+        oneOf(compression.Pruner, SpecVocabulary.Pruners, $"{at}.pruner");
+        oneOf(compression.Algorithm, SpecVocabulary.Algorithms, $"{at}.algorithm");
+
+        // n and m may stay in the file under a codec that does not prune; they are kept but not checked.
+        if (SpecVocabulary.PruningCodecs.Contains(compression.Codec, StringComparer.Ordinal))
+        {
+            var (n, m) = (compression.N, compression.M);
+            check(n >= 1, $"{at}.n", "must be >= 1");
+            check(m is >= 2 and <= SpecVocabulary.MaxBlockLength, $"{at}.m", $"must be >= 2 and <= {SpecVocabulary.MaxBlockLength}");
+            if (n >= 1 && m is >= 2 and <= SpecVocabulary.MaxBlockLength && n >= m)
+            {
+                // Blame the one the user wrote; with both (or neither) written, n.
+                if (written($"{at}.m") && !written($"{at}.n"))
+                    check(false, $"{at}.m", $"must be > compression.n ({n}): N:M keeps n of every m values");
+                else
+                    check(false, $"{at}.n", $"must be < compression.m ({m}): N:M keeps n of every m values");
+            }
+        }
+
+        if (compression.Algorithm == SpecVocabulary.MpiAlgorithm
+            && SpecVocabulary.Codecs.Contains(compression.Codec, StringComparer.Ordinal))
+        {
+            check(compression.Codec == SpecVocabulary.NoCodec, $"{at}.algorithm",
+                $"mpi requires codec none, got {compression.Codec}: " +
+                "plain fp32 MPI_Allreduce cannot carry compressed gradients; use ring or allgather");
+        }
+        check(compression.BucketMb is > 0 and <= SpecVocabulary.MaxBucketMb, $"{at}.bucket_mb",
+            $"must be > 0 and <= {Number(SpecVocabulary.MaxBucketMb)}");
+        check(compression.WarmupSteps >= 0, $"{at}.warmup_steps", "must be >= 0");
+        check(compression.MinCompressElements >= 0, $"{at}.min_compress_elements", "must be >= 0");
     }
 
     private static void CheckMixedSize(MixedSizeSpec mixed, string modelKind,

@@ -16,6 +16,21 @@ public static partial class JobSpecYaml
         var w = new Writer();
         w.Field(0, "name", Text(spec.Name));
         w.Field(0, "device", spec.Device.ToString().ToLowerInvariant());
+        w.Field(0, "workers", Int(spec.Workers));
+        // Null (absent) reads back as null, which means the defaults.
+        if (spec.Compression is { } compression)
+        {
+            w.Section(0, "compression");
+            w.Field(1, "codec", Text(compression.Codec));
+            w.Field(1, "n", Int(compression.N));
+            w.Field(1, "m", Int(compression.M));
+            w.Field(1, "pruner", Text(compression.Pruner));
+            w.Field(1, "algorithm", Text(compression.Algorithm));
+            w.Field(1, "bucket_mb", Double(compression.BucketMb));
+            w.Field(1, "warmup_steps", Int(compression.WarmupSteps));
+            w.Field(1, "error_feedback", Bool(compression.ErrorFeedback));
+            w.Field(1, "min_compress_elements", Int(compression.MinCompressElements));
+        }
 
         w.Section(0, "model");
         w.Field(1, "kind", Text(spec.Model.Kind));

@@ -50,4 +50,31 @@ public static class SpecVocabulary
 
     /// <summary>The generated dataset, which needs no files (so <c>data.root</c> is ignored).</summary>
     public const string Synthetic = "synthetic";
+
+    /// <summary>Allowed <c>compression.codec</c> values: fp32, int8 quantization, N:M pruning, or both.</summary>
+    public static IReadOnlyList<string> Codecs { get; } = [NoCodec, "int8", "nm", "nm+int8"];
+
+    /// <summary>The <c>compression.codec</c> that sends gradients as plain fp32.</summary>
+    public const string NoCodec = "none";
+
+    /// <summary><c>compression.codec</c> values that prune N:M (so <c>n</c> and <c>m</c> are used and checked).</summary>
+    public static IReadOnlyList<string> PruningCodecs { get; } = ["nm", "nm+int8"];
+
+    /// <summary>Allowed <c>compression.pruner</c> values: unbiased MVUE, or greedy top-N (biased baseline).</summary>
+    public static IReadOnlyList<string> Pruners { get; } = ["mvue", "greedy"];
+
+    /// <summary>Allowed <c>compression.algorithm</c> values: compressed ring or allgather, or plain fp32 MPI_Allreduce.</summary>
+    public static IReadOnlyList<string> Algorithms { get; } = ["ring", "allgather", MpiAlgorithm];
+
+    /// <summary>The <c>compression.algorithm</c> that is plain fp32 MPI_Allreduce and so needs codec none.</summary>
+    public const string MpiAlgorithm = "mpi";
+
+    /// <summary>Most data-parallel workers a job may ask for.</summary>
+    public const int MaxWorkers = 1024;
+
+    /// <summary>Largest N:M block length (<c>compression.m</c>).</summary>
+    public const int MaxBlockLength = 16;
+
+    /// <summary>Largest gradient bucket (<c>compression.bucket_mb</c>), in MB.</summary>
+    public const double MaxBucketMb = 1024;
 }

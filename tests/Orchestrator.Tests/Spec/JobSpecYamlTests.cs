@@ -31,6 +31,7 @@ public class JobSpecYamlTests
         Assert.Equal("""
             name: fmnist-cnn
             device: cuda
+            workers: 1
             model:
               kind: resnet20
               width: 16
