@@ -45,11 +45,8 @@ public sealed class TrainThroughputBenchmark(JobSpec spec, int warmup, int steps
         return JsonDocument.Parse(line).RootElement.GetProperty("samples_per_second").GetDouble();
     }
 
-    private TrainingPosition Advance(TrainingRun run, TrainingPosition position)
-    {
-        var (_, _, samples) = run.TrainStep(position);
-        return position with { Step = position.Step + 1, Offset = position.Offset + samples };
-    }
+    private static TrainingPosition Advance(TrainingRun run, TrainingPosition position) =>
+        run.Next(position, run.TrainStep(position).Applied);
 
     private sealed class SilentObserver : ITrainingObserver
     {

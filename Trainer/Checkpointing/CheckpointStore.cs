@@ -38,7 +38,7 @@ public sealed class CheckpointStore
         System.IO.Directory.CreateDirectory(directory);
         var path = System.IO.Path.Combine(directory, $"{Prefix}{position.Step:D10}{Suffix}");
         var temp = path + ".tmp";
-        var header = JsonSerializer.SerializeToUtf8Bytes(new Header(position.Step, position.Epoch, position.Offset, modelFingerprint));
+        var header = JsonSerializer.SerializeToUtf8Bytes(new Header(position.Step, position.Epoch, position.Offset, modelFingerprint, position.Skipped));
         using (var file = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None))
         using (var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256))
         {
@@ -125,7 +125,7 @@ public sealed class CheckpointStore
         at += headerLength;
         var model = Section(bytes, ref at);
         var optimizer = Section(bytes, ref at);
-        return new Checkpoint(new TrainingPosition(header.Step, header.Epoch, header.Offset), header.Model, model, optimizer, path);
+        return new Checkpoint(new TrainingPosition(header.Step, header.Epoch, header.Offset, header.Skipped), header.Model, model, optimizer, path);
     }
 
     private static byte[] Section(byte[] bytes, ref int at)
@@ -150,5 +150,5 @@ public sealed class CheckpointStore
         return long.TryParse(digits, out var step) ? step : -1;
     }
 
-    private sealed record Header(long Step, int Epoch, long Offset, string Model);
+    private sealed record Header(long Step, int Epoch, long Offset, string Model, long Skipped = 0);
 }

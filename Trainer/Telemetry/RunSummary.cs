@@ -5,6 +5,11 @@ namespace Orchestrator.Trainer.Telemetry;
 /// <param name="WallSeconds">Wall time of this process's run, start to finish.</param>
 /// <param name="Updates">Optimizer updates applied (steps skipped for non-finite gradients excluded).</param>
 /// <param name="Epochs">Epochs trained, after regime adaptation.</param>
+/// <param name="Workers">Data-parallel workers that trained.</param>
+/// <param name="Codec">Gradient codec on the wire (none, int8, 2:4 mvue+int8, ...).</param>
+/// <param name="SkippedSteps">Steps every worker skipped together for a non-finite gradient.</param>
+/// <param name="BytesSentPerStep">Allreduce payload bytes one worker sent per step (this run's steps).</param>
+/// <param name="CompressionRatio">fp32 size over wire size of the gradients sent.</param>
 /// <param name="ResumedFromStep">Step of the checkpoint this run resumed from; 0 for a fresh start.</param>
 public sealed record RunSummary(
     string Name,
@@ -21,4 +26,9 @@ public sealed record RunSummary(
     long Parameters,
     int TrainSamples,
     int TestSamples,
-    long ResumedFromStep);
+    long ResumedFromStep,
+    int Workers,
+    string Codec,
+    long SkippedSteps,
+    double BytesSentPerStep,
+    double CompressionRatio);

@@ -93,13 +93,13 @@ public sealed class TrainingRun : IDisposable
             if (cancellation.IsCancellationRequested) { stoppedEarly = true; break; }
             var started = Stopwatch.GetTimestamp();
             var settings = regime.At(position.Step);
-            var (loss, accuracy, samples) = TrainStep(position, settings);
+            var (loss, accuracy, samples, applied) = TrainStep(position, settings);
             double seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
             stepSeconds += seconds;
             stepSamples += samples;
 
             var trainedEpoch = position.Epoch;
-            position = Next(position);
+            position = Next(position, applied);
             var record = new StepRecord(position.Step, trainedEpoch,
                 settings.Lr, settings.Momentum, loss, accuracy, samples, seconds, wall.Elapsed.TotalSeconds);
             metrics?.Write(record);
@@ -132,7 +132,7 @@ public sealed class TrainingRun : IDisposable
     /// with the regime's <paramref name="settings"/>: gather, resize (mixed sizes), repeat (batch
     /// augmentation), augment, forward, backward, synchronize, clip, update.
     /// </summary>
-    public (double Loss, double Accuracy, int GlobalSamples) TrainStep(TrainingPosition position, OptimizerSettings settings)
+    public StepOutcome TrainStep(TrainingPosition position, OptimizerSettings settings)
     {
         using var scope = NewDisposeScope();
         var planned = planner.StepAt(position.Epoch, position.Offset);
@@ -150,7 +150,8 @@ public sealed class TrainingRun : IDisposable
         var loss = nn.functional.cross_entropy(logits, y);
         loss.backward();
         options.Faults?.Apply(position.Step, options.Synchronizer.Rank, parameters);
-        if (options.Synchronizer.Synchronize(position.Step))
+        bool applied = options.Synchronizer.Synchronize(position.Step);
+        if (applied)
         {
             if (regime.GradClipNorm > 0)
                 nn.utils.clip_grad_norm_(parameters, regime.GradClipNorm);
@@ -159,20 +160,22 @@ public sealed class TrainingRun : IDisposable
         // Loss and accuracy of the whole global batch, not just this worker's shard.
         Span<double> totals = [loss.item<float>() * y.shape[0], logits.argmax(1).eq(y).sum().item<long>(), y.shape[0]];
         options.Synchronizer.SumAcrossWorkers(totals);
-        return (totals[0] / Math.Max(1, totals[2]), totals[1] / Math.Max(1, totals[2]), planned.Count);
+        return new StepOutcome(totals[0] / Math.Max(1, totals[2]), totals[1] / Math.Max(1, totals[2]), planned.Count, applied);
     }
 
     /// <summary>The step at <paramref name="position"/> with the regime's settings for it.</summary>
-    public (double Loss, double Accuracy, int GlobalSamples) TrainStep(TrainingPosition position) =>
+    public StepOutcome TrainStep(TrainingPosition position) =>
         TrainStep(position, regime.At(position.Step));
 
-    /// <summary>The position after the step at <paramref name="position"/>.</summary>
-    public TrainingPosition Next(TrainingPosition position)
+    /// <summary>The position after the step at <paramref name="position"/> (<paramref name="applied"/>
+    /// false when every worker skipped it).</summary>
+    public TrainingPosition Next(TrainingPosition position, bool applied = true)
     {
         long offset = position.Offset + planner.StepAt(position.Epoch, position.Offset).Count;
+        long skipped = position.Skipped + (applied ? 0 : 1);
         return offset >= train.Count
-            ? new TrainingPosition(position.Step + 1, position.Epoch + 1, 0)
-            : new TrainingPosition(position.Step + 1, position.Epoch, offset);
+            ? new TrainingPosition(position.Step + 1, position.Epoch + 1, 0, skipped)
+            : new TrainingPosition(position.Step + 1, position.Epoch, offset, skipped);
     }
 
     private EvalRecord EvaluateNow(TrainingPosition position)
@@ -220,10 +223,18 @@ public sealed class TrainingRun : IDisposable
         checkpoints.Save(position, fingerprint, modelBytes.ToArray(), optimizerBytes.ToArray());
     }
 
-    private RunSummary Summary(TrainingPosition position, EvalRecord? last, double best, long samples, double seconds, Stopwatch wall, long resumedFrom) =>
-        new(spec.Name, position.Step, position.Step, position.Epoch, last?.TestAccuracy ?? double.NaN, last?.TestLoss ?? double.NaN, best,
+    private RunSummary Summary(TrainingPosition position, EvalRecord? last, double best, long samples, double seconds, Stopwatch wall, long resumedFrom)
+    {
+        var stats = options.Synchronizer.Stats;
+        var compression = spec.CompressionOrDefault;
+        string codec = options.Synchronizer.WorldSize == 1 || compression.Codec == "none" ? "none"
+            : compression.Codec.StartsWith("nm", StringComparison.Ordinal) ? $"{compression.N}:{compression.M} {compression.Pruner}{compression.Codec[2..]}" : compression.Codec;
+        long skipped = position.Skipped;
+        return new(spec.Name, position.Step, position.Step - skipped, position.Epoch, last?.TestAccuracy ?? double.NaN, last?.TestLoss ?? double.NaN, best,
             seconds > 0 ? samples / seconds : 0, wall.Elapsed.TotalSeconds, options.Device.ToString(), torch.get_num_threads(),
-            ParameterCount, train.Count, test.Count, resumedFrom);
+            ParameterCount, train.Count, test.Count, resumedFrom, options.Synchronizer.WorldSize, codec, skipped,
+            stats.Steps > 0 ? (double)stats.BytesSent / stats.Steps : 0, stats.CompressionRatio);
+    }
 
     private void WriteOutputs(RunSummary summary)
     {

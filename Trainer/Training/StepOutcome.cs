@@ -1,0 +1,8 @@
+namespace Orchestrator.Trainer.Training;
+
+/// <summary>What one training step did.</summary>
+/// <param name="Loss">Mean loss over the whole global batch (all workers).</param>
+/// <param name="Accuracy">Fraction of the global batch's rows predicted right (before the update).</param>
+/// <param name="GlobalSamples">Samples in the global batch (before batch-augmentation copies).</param>
+/// <param name="Applied">False when every worker skipped the update (non-finite gradient somewhere).</param>
+public sealed record StepOutcome(double Loss, double Accuracy, int GlobalSamples, bool Applied);
