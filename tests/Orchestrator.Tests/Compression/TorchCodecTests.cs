@@ -1,3 +1,4 @@
+using Xunit.Abstractions;
 using Orchestrator.Contracts.Spec;
 using Orchestrator.Trainer.Compression;
 using Orchestrator.Trainer.Compression.Torch;
@@ -454,5 +455,24 @@ public sealed class TorchCodecNmTests
                 variance[start + i] = (p[i] > 0 ? x[start + i] * (double)x[start + i] * (1 / p[i] - 1) : 0) + step * step / 4;
         }
         return variance;
+    }
+}
+
+/// <summary>The throughput probe runs (tiny here); set TORCHCODEC_THROUGHPUT_ELEMENTS to print real rates.</summary>
+public sealed class TorchCodecThroughputTests(ITestOutputHelper output)
+{
+    [Fact]
+    public void Probe_reports_positive_rates()
+    {
+        int elements = int.TryParse(Environment.GetEnvironmentVariable("TORCHCODEC_THROUGHPUT_ELEMENTS"), out var e) ? e : 4096;
+        int repeats = elements > 100_000 ? 3 : 1;
+        foreach (var name in new[] { "none", "int8", "nm", "nm+int8" })
+            foreach (var (n, m) in name.StartsWith("nm") ? new[] { (2, 4), (1, 2) } : new[] { (2, 4) })
+            {
+                var codec = TorchCodecTestKit.Codec(name, n, m);
+                var (encode, decode) = TorchCodecThroughput.Measure(codec, elements, repeats);
+                output.WriteLine($"{codec.Name}: encode {encode:F2} GB/s, decode {decode:F2} GB/s ({elements} floats, {torch.get_num_threads()} threads)");
+                Assert.True(encode > 0 && decode > 0);
+            }
     }
 }
