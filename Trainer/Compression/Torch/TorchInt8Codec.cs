@@ -1,0 +1,24 @@
+using static TorchSharp.torch;
+
+namespace Orchestrator.Trainer.Compression.Torch;
+
+/// <summary>The int8 codec: per-1024-value symmetric scales and stochastically rounded bytes (<see cref="WireFormat"/>).</summary>
+public sealed class TorchInt8Codec : ITensorCodec
+{
+    /// <inheritdoc/>
+    public string Name => "int8";
+
+    /// <inheritdoc/>
+    public int EncodedBytes(int elements) => WireFormat.Int8Bytes(elements);
+
+    /// <inheritdoc/>
+    public Tensor Encode(Tensor flat, ulong seed)
+    {
+        var input = TorchCodecChecks.Input(flat);
+        using var generator = new Generator(seed, input.device);
+        return TorchInt8Quantizer.Encode(input, generator);
+    }
+
+    /// <inheritdoc/>
+    public Tensor Decode(Tensor encoded, int elements) => TorchInt8Quantizer.Decode(TorchCodecChecks.Encoded(encoded, EncodedBytes(elements)), elements);
+}
