@@ -1,0 +1,76 @@
+"""PyTorch DDP (gloo) side of `orchestrator bench train --workers N`: the same CNN, data, global batch,
+optimizer and threads per rank as the C# workers, timed over the same steps. Rank 0 prints one JSON line."""
+import argparse, json, os, time
+
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+import torch.nn.functional as F
+
+from train_throughput import SmallCnn, read_idx
+
+import numpy as np
+
+
+def worker(rank, a):
+    os.environ["MASTER_ADDR"] = "127.0.0.1"
+    os.environ["MASTER_PORT"] = str(a.port)
+    dist.init_process_group("gloo", rank=rank, world_size=a.workers)
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(a.seed)
+    images = read_idx(os.path.join(a.root, "train-images-idx3-ubyte.gz"))
+    labels = read_idx(os.path.join(a.root, "train-labels-idx1-ubyte.gz"))
+    x_all = (torch.from_numpy(images.astype(np.float32) / 255.0).unsqueeze(1) - 0.2860) / 0.3530
+    y_all = torch.from_numpy(labels.astype(np.int64))
+    model = torch.nn.parallel.DistributedDataParallel(SmallCnn())
+    decay = [q for q in model.parameters() if q.dim() > 1]
+    no_decay = [q for q in model.parameters() if q.dim() <= 1]
+    opt = torch.optim.SGD([{"params": decay, "weight_decay": 5e-4}, {"params": no_decay, "weight_decay": 0.0}],
+                          lr=0.05, momentum=0.9)
+    g = torch.Generator().manual_seed(a.seed)
+    perm = torch.randperm(len(y_all), generator=g)
+    local = a.batch // a.workers
+
+    def step(i):
+        start = (i * a.batch) % (len(perm) - a.batch) + rank * local
+        idx = perm[start:start + local]
+        x = x_all.index_select(0, idx)
+        y = y_all.index_select(0, idx)
+        opt.zero_grad()
+        logits = model(x)
+        loss = F.cross_entropy(logits, y)
+        loss.backward()
+        opt.step()
+        stats = torch.tensor([loss.item() * len(y), logits.argmax(1).eq(y).sum().item(), len(y)], dtype=torch.float64)
+        dist.all_reduce(stats)  # the same global loss/accuracy bookkeeping the C# workers do
+
+    for i in range(a.warmup):
+        step(i)
+    dist.barrier()
+    start = time.perf_counter()
+    for i in range(a.warmup, a.warmup + a.steps):
+        step(i)
+    dist.barrier()
+    seconds = time.perf_counter() - start
+    if rank == 0:
+        print(json.dumps({"samples_per_second": a.steps * a.batch / seconds, "seconds": seconds,
+                          "torch": torch.__version__, "workers": a.workers, "threads": a.threads}), flush=True)
+    dist.destroy_process_group()
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--root", default="/usr/share/datasets/fashion-mnist")
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--threads", type=int, required=True, help="torch threads per rank")
+    p.add_argument("--batch", type=int, default=256, help="global batch")
+    p.add_argument("--warmup", type=int, default=5)
+    p.add_argument("--steps", type=int, default=30)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--port", type=int, default=29517)
+    a = p.parse_args()
+    mp.spawn(worker, args=(a,), nprocs=a.workers, join=True)
+
+
+if __name__ == "__main__":
+    main()
