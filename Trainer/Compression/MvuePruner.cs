@@ -1,0 +1,134 @@
+namespace Orchestrator.Trainer.Compression;
+
+/// <summary>
+/// Minimum-variance unbiased N:M pruning (ALGORITHMS.md section 7): inclusion probabilities
+/// p_i = min(1, c a_i) with sum p_i = N (water-filling), the kept set drawn by systematic sampling
+/// with one u per block, kept value x_i / p_i. E[result] = x with variance sum x_i^2 (1/p_i - 1).
+/// Blocks with at most N non-zeros are kept exactly (zeros fill the other slots at unused positions);
+/// all-zero blocks stay zero. 1:2 and 2:4 use closed-form vectorized kernels, other N:M the generic
+/// scalar water-filling.
+/// </summary>
+public sealed class MvuePruner : INmPruner
+{
+    private readonly bool _vectorized;
+
+    /// <summary>Creates an N:M MVUE pruner (1 &lt;= N &lt; M &lt;= 16); <paramref name="vectorized"/> = false
+    /// forces the scalar kernels.</summary>
+    public MvuePruner(int n, int m, bool vectorized = true)
+    {
+        NmLayout.CheckNm(n, m);
+        N = n;
+        M = m;
+        _vectorized = vectorized;
+    }
+
+    /// <inheritdoc />
+    public int N { get; }
+
+    /// <inheritdoc />
+    public int M { get; }
+
+    /// <inheritdoc />
+    public string Name => "mvue";
+
+    /// <inheritdoc />
+    public bool Unbiased => true;
+
+    /// <inheritdoc />
+    public void Prune(ReadOnlySpan<float> input, Span<float> kept, Span<byte> positions, ref CodecRandom rng)
+    {
+        NmLayout.CheckPrune(this, input.Length, kept.Length, positions.Length);
+        if (N == 2 && M == 4)
+        {
+            Mvue24Kernel.Prune(input, kept, positions, ref rng, _vectorized);
+            return;
+        }
+        if (N == 1 && M == 2)
+        {
+            Mvue12Kernel.Prune(input, kept, positions, ref rng, _vectorized);
+            return;
+        }
+        positions.Clear();
+        int bits = WireFormat.PositionBits(M);
+        Span<int> pos = stackalloc int[16];
+        int blocks = input.Length / M;
+        for (int b = 0; b < blocks; b++)
+        {
+            Block(input.Slice(b * M, M), N, kept.Slice(b * N, N), pos, rng.NextFloat());
+            for (int k = 0; k < N; k++) PositionPacking.Write(positions, b * N + k, bits, pos[k]);
+        }
+    }
+
+    /// <summary>Generic MVUE for one block of M &lt;= 16 values with uniform <paramref name="u"/>.</summary>
+    internal static void Block(ReadOnlySpan<float> x, int n, Span<float> kept, Span<int> pos, float u)
+    {
+        int m = x.Length, nnz = 0, k = 0;
+        uint used = 0;
+        for (int i = 0; i < m; i++) if (x[i] != 0f) nnz++;
+        if (nnz <= n)
+        {
+            for (int i = 0; i < m; i++)
+            {
+                if (x[i] == 0f) continue;
+                kept[k] = x[i];
+                pos[k++] = i;
+                used |= 1u << i;
+            }
+        }
+        else
+        {
+            // Water-filling: saturate (p = 1) every value with a_i >= K = rest / (N - saturated). Saturating
+            // one only lowers K, so all current candidates can be saturated at once; at most N - 1 ever are.
+            uint sat = 0;
+            int nsat = 0;
+            double kk;
+            while (true)
+            {
+                double rest = 0;
+                for (int i = 0; i < m; i++) if ((sat & (1u << i)) == 0) rest += MathF.Abs(x[i]);
+                kk = rest / (n - nsat);
+                bool changed = false;
+                for (int i = 0; i < m && nsat < n - 1; i++)
+                {
+                    if ((sat & (1u << i)) == 0 && x[i] != 0f && MathF.Abs(x[i]) >= kk)
+                    {
+                        sat |= 1u << i;
+                        nsat++;
+                        changed = true;
+                    }
+                }
+                if (!changed) break;
+            }
+            // Systematic sampling: targets u, u+1, ..., u+N-1 on the cumulative p. The last positive
+            // interval ends at exactly N so fp32/fp64 rounding cannot leave a target unassigned.
+            int last = m - 1;
+            while (x[last] == 0f) last--;
+            double c = 0, uu = u;
+            int t = 0;
+            float kf = (float)kk;
+            for (int i = 0; i <= last && t < n; i++)
+            {
+                if (x[i] == 0f) continue;
+                bool saturated = (sat & (1u << i)) != 0;
+                double next = i == last ? n : c + (saturated ? 1.0 : MathF.Abs(x[i]) / kk);
+                bool take = false;
+                while (t < n && uu + t < next) { take = true; t++; }
+                if (take)
+                {
+                    kept[k] = saturated ? x[i] : MathF.CopySign(kf, x[i]);
+                    pos[k++] = i;
+                    used |= 1u << i;
+                }
+                c = next;
+            }
+        }
+        // Fill the remaining slots with zeros at distinct unused positions (every block sends N values).
+        for (int j = 0; k < n; j++)
+        {
+            if ((used & (1u << j)) != 0) continue;
+            kept[k] = 0f;
+            pos[k++] = j;
+            used |= 1u << j;
+        }
+    }
+}
