@@ -16,6 +16,7 @@ public static class BenchCommand
         var command = new Command("bench", "Benchmarks against peer systems; prints tables to record in bench/results");
         command.Subcommands.Add(CreateTrain());
         command.Subcommands.Add(LargeBatchBenchCommand.Create());
+        command.Subcommands.Add(CodecBenchCommand.Create());
         return command;
     }
 

@@ -17,6 +17,11 @@ namespace Orchestrator.Trainer.Compression;
 /// <item><b>nm+int8</b>: nm whose kept values are int8-quantized as above: float32
 /// scales[ceil(N*blocks/QuantChunk)], uint8 q[N * blocks], then the position bits.</item>
 /// </list>
+/// Rules both implementations keep (pinned by the cross-implementation tests): q is clamped to
+/// [-127, 127]; decoding is exactly <c>(float)(q - 127) * scale</c> (one fp32 multiply, so every
+/// worker decodes the same bytes to the same floats); encoders write N distinct positions per block
+/// (zero fillers for sparse blocks) and decoders ADD the kept values at their positions; positions
+/// past the end of a partial last block carry zeros; spare bits are zero.
 /// Sizes: int8 = n + 4 ceil(n/1024) bytes (0.251 x fp32); 2:4+int8 = 5 bits/value + scales (0.157 x);
 /// 1:2+int8 = 4.5 bits/value + scales (0.142 x).
 /// </summary>

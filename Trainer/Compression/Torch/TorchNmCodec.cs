@@ -32,7 +32,7 @@ public sealed class TorchNmCodec : ITensorCodec
     }
 
     /// <inheritdoc/>
-    public string Name => $"nm {_n}:{_m} {TorchNmLayout.PrunerName(_pruner)}";
+    public string Name => $"{_n}:{_m} {TorchNmLayout.PrunerName(_pruner)}";
 
     /// <inheritdoc/>
     public int EncodedBytes(int elements) => WireFormat.NmBytes(elements, _n, _m);

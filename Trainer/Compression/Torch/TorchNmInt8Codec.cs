@@ -17,7 +17,7 @@ public sealed class TorchNmInt8Codec : ITensorCodec
     }
 
     /// <inheritdoc/>
-    public string Name => $"nm+int8 {_n}:{_m} {TorchNmLayout.PrunerName(_pruner)}";
+    public string Name => $"{_n}:{_m} {TorchNmLayout.PrunerName(_pruner)}+int8";
 
     /// <inheritdoc/>
     public int EncodedBytes(int elements) => WireFormat.NmInt8Bytes(elements, _n, _m);

@@ -240,7 +240,7 @@ public sealed class TorchCodecLayoutTests
         Assert.Throws<ArgumentException>(() => TorchCodecTestKit.Codec("fp16"));
         Assert.Throws<ArgumentException>(() => TorchCodecTestKit.Codec("nm", 2, 4, "random"));
         Assert.Throws<ArgumentException>(() => TorchCodecTestKit.Codec("nm", 5, 4));
-        Assert.Equal("nm+int8 2:4 mvue", TorchCodecTestKit.Codec("nm+int8").Name);
+        Assert.Equal("2:4 mvue+int8", TorchCodecTestKit.Codec("nm+int8").Name);
     }
 
     [Fact]

@@ -1,0 +1,58 @@
+using System.CommandLine;
+using Orchestrator.Contracts.Spec;
+using Orchestrator.Silos.Console;
+using Orchestrator.Trainer.Compression;
+using Orchestrator.Trainer.Compression.Benchmarks;
+using Orchestrator.Trainer.Compression.Torch;
+using Spectre.Console;
+using TorchSharp;
+
+namespace Orchestrator.Silos.Commands;
+
+/// <summary><c>orchestrator bench codecs</c>: encode/decode throughput of both codec implementations next to memcpy.</summary>
+public static class CodecBenchCommand
+{
+    private static readonly CompressionSpec[] Codecs =
+    [
+        CompressionSpec.Default with { Codec = "int8" },
+        CompressionSpec.Default with { Codec = "nm", N = 2, M = 4 },
+        CompressionSpec.Default with { Codec = "nm+int8", N = 2, M = 4 },
+        CompressionSpec.Default with { Codec = "nm+int8", N = 1, M = 2 },
+    ];
+
+    public static Command Create()
+    {
+        var elements = new Option<int>("--elements") { Description = "fp32 values per encode", DefaultValueFactory = _ => 10_000_000 };
+        var repeats = new Option<int>("--repeats") { Description = "Timed repetitions (median reported)", DefaultValueFactory = _ => 5 };
+        var torchOption = new Option<bool>("--torch") { Description = "Also measure the torch-op implementation (slow on CPU)", DefaultValueFactory = _ => true };
+        var command = new Command("codecs", "Codec throughput (GB/s of fp32 input), CPU kernels and torch ops, next to memcpy") { elements, repeats, torchOption };
+        command.SetAction(parse => CommandGuard.Run(() => Execute(parse.GetValue(elements), parse.GetValue(repeats), parse.GetValue(torchOption))));
+        return command;
+    }
+
+    private static int Execute(int elements, int repeats, bool withTorch)
+    {
+        double memcpy = MemoryBandwidth.MeasureCopyGBps(elements * sizeof(float), repeats);
+        AnsiConsole.MarkupLineInterpolated($"{elements:N0} floats, {repeats} repeats, 1 thread; memcpy {memcpy:F2} GB/s");
+        var table = new Table().AddColumns("codec", "implementation", "encode GB/s", "decode GB/s", "enc+dec GB/s", "vs memcpy");
+        foreach (var spec in Codecs)
+        {
+            var cpu = CodecRegistry.Create(spec);
+            var (encode, decode) = CodecThroughput.Measure(cpu, elements, repeats);
+            Row(table, cpu.Name, "fused C#", encode, decode, memcpy);
+            if (!withTorch) continue;
+            torch.set_num_threads(1);
+            var tensorCodec = TorchCodecRegistry.Create(spec);
+            var (tEncode, tDecode) = TorchCodecThroughput.Measure(tensorCodec, elements, Math.Max(1, repeats / 2));
+            Row(table, tensorCodec.Name, "torch ops", tEncode, tDecode, memcpy);
+        }
+        AnsiConsole.Write(table);
+        return 0;
+    }
+
+    private static void Row(Table table, string name, string implementation, double encode, double decode, double memcpy)
+    {
+        double both = 1 / (1 / encode + 1 / decode);
+        table.AddRow(Markup.Escape(name), implementation, $"{encode:F2}", $"{decode:F2}", $"{both:F2}", $"{both / memcpy:P0}");
+    }
+}
