@@ -61,6 +61,7 @@ public static class CollectivesCheckCommand
         var bucket = new float[settings.Elements];
         var stats = new AllreduceStats();
         var milliseconds = new double[settings.Iterations];
+        var communicatorFailures = CheckCommunicator(communicator);
 
         for (int iteration = 0; iteration < settings.Iterations; iteration++)
         {
@@ -94,6 +95,8 @@ public static class CollectivesCheckCommand
             identical &= checksums.AsSpan(r * sizeof(ulong), sizeof(ulong)).SequenceEqual(checksums.AsSpan(0, sizeof(ulong)));
 
         bool accurate = settings.MaxError < 0 || worst[0] <= settings.MaxError;
+        long[] failures = [communicatorFailures.Count];
+        communicator.Allreduce(failures, ReduceOp.Sum);
         if (rank == 0)
         {
             var times = worst[2..].Order().ToArray();
@@ -108,6 +111,7 @@ public static class CollectivesCheckCommand
                 ["max_abs_error"] = worst[0],
                 ["max_rel_error"] = worst[1],
                 ["bit_identical"] = identical,
+                ["communicator_failures"] = failures[0],
                 ["bytes_sent"] = stats.BytesSent / settings.Iterations,
                 ["bytes_received"] = stats.BytesReceived / settings.Iterations,
                 ["ms_median"] = times[times.Length / 2],
@@ -116,7 +120,66 @@ public static class CollectivesCheckCommand
                 ["codec_ms"] = stats.CodecSeconds * 1000 / settings.Iterations,
             }));
         }
-        return identical && accurate ? 0 : 1;
+        foreach (var failure in communicatorFailures) System.Console.Error.WriteLine($"rank {rank}: {failure}");
+        return identical && accurate && failures[0] == 0 ? 0 : 1;
+    }
+
+    /// <summary>
+    /// Exercises the communicator calls the algorithms above do not (broadcasts, control reductions,
+    /// variable allgather, point-to-point), with values every rank can predict. Returns what went wrong here.
+    /// </summary>
+    private static List<string> CheckCommunicator(ICommunicator communicator)
+    {
+        var failures = new List<string>();
+        int rank = communicator.Rank, ranks = communicator.Size, root = ranks - 1;
+
+        float[] floats = rank == root ? [1.5f, -2f, 3.25f] : new float[3];
+        communicator.Broadcast(floats, root);
+        if (!floats.SequenceEqual([1.5f, -2f, 3.25f])) failures.Add("float broadcast");
+        byte[] bytes = rank == root ? [7, 8, 9, 10] : new byte[4];
+        communicator.Broadcast(bytes, root);
+        if (!bytes.SequenceEqual(new byte[] { 7, 8, 9, 10 })) failures.Add("byte broadcast");
+
+        long[] sum = [rank, 1L << 40], max = [rank, -rank], min = [rank, -rank];
+        communicator.Allreduce(sum, ReduceOp.Sum);
+        communicator.Allreduce(max, ReduceOp.Max);
+        communicator.Allreduce(min, ReduceOp.Min);
+        if (sum[0] != (long)ranks * (ranks - 1) / 2 || sum[1] != ranks * (1L << 40)) failures.Add("long sum");
+        if (max[0] != ranks - 1 || max[1] != 0 || min[0] != 0 || min[1] != -(ranks - 1)) failures.Add("long max/min");
+        double[] doubles = [rank + 0.25];
+        communicator.Allreduce(doubles, ReduceOp.Sum);
+        if (doubles[0] != ranks * (ranks - 1) / 2.0 + 0.25 * ranks) failures.Add("double sum");
+
+        // Rank r contributes r + 1 bytes of value r.
+        var counts = new int[ranks];
+        byte[] gathered = [];
+        int total = communicator.AllgatherVariable(Enumerable.Repeat((byte)rank, rank + 1).ToArray(), counts, ref gathered);
+        var expected = Enumerable.Range(0, ranks).SelectMany(r => Enumerable.Repeat((byte)r, r + 1)).ToArray();
+        if (total != expected.Length || !gathered.AsSpan(0, total).SequenceEqual(expected)
+            || !counts.SequenceEqual(Enumerable.Range(1, ranks))) failures.Add("variable allgather");
+
+        // A ring of blocking point-to-point messages: even ranks send first, odd ranks receive first.
+        int next = (rank + 1) % ranks, previous = (rank + ranks - 1) % ranks;
+        var message = new byte[8];
+        int received;
+        if (ranks == 1)
+        {
+            // MPICH's blocking send to oneself waits for a receive that cannot be posted yet: pair them.
+            received = communicator.SendReceive([(byte)rank, 42], next, 77, message, previous, 77);
+        }
+        else if (rank % 2 == 0)
+        {
+            communicator.Send([(byte)rank, 42], next, 77);
+            received = communicator.Receive(message, previous, 77);
+        }
+        else
+        {
+            received = communicator.Receive(message, previous, 77);
+            communicator.Send([(byte)rank, 42], next, 77);
+        }
+        if (received != 2 || message[0] != previous || message[1] != 42) failures.Add("send/receive");
+        communicator.Barrier();
+        return failures;
     }
 
     /// <summary>The codecs this check can use: the fp32 identity until the compression registry lands.</summary>

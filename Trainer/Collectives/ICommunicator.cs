@@ -57,7 +57,8 @@ public interface ICommunicator : IDisposable
     /// </summary>
     int AllgatherVariable(ReadOnlySpan<byte> local, Span<int> counts, ref byte[] gathered);
 
-    /// <summary>Sends <paramref name="data"/> to <paramref name="destination"/>; may block until it is received.</summary>
+    /// <summary>Sends <paramref name="data"/> to <paramref name="destination"/>; may block until it is received
+    /// (MPICH's send to the own rank always does: pair it with a receive through <see cref="SendReceive"/>).</summary>
     void Send(ReadOnlySpan<byte> data, int destination, int tag);
 
     /// <summary>Receives one message from <paramref name="source"/> with <paramref name="tag"/> into
