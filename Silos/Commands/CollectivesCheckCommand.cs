@@ -31,19 +31,20 @@ public static class CollectivesCheckCommand
         };
         var maxError = new Option<double>("--max-error") { Description = "Fail when the max abs error exceeds this (negative = do not check)", DefaultValueFactory = _ => -1 };
         var dieRank = new Option<int>("--die-rank") { Description = "This rank exits with code 3 just before the first allreduce (tests liveness)", DefaultValueFactory = _ => -1 };
+        var failRank = new Option<int>("--fail-rank") { Description = "This rank throws just before the first allreduce (tests that an exception aborts the job)", DefaultValueFactory = _ => -1 };
         var seed = new Option<ulong>("--seed") { Description = "Codec seed of the first allreduce", DefaultValueFactory = _ => 1UL };
         var command = new Command("collectives-check", "Checks an allreduce algorithm under mpirun.mpich (tests and benchmarks)")
         {
-            algorithm, codec, elements, iterations, values, maxError, dieRank, seed,
+            algorithm, codec, elements, iterations, values, maxError, dieRank, failRank, seed,
         };
         command.Hidden = true;
         command.SetAction(parse => CommandGuard.Run(() => Run(new Settings(parse.GetValue(algorithm)!, parse.GetValue(codec)!,
             parse.GetValue(elements), parse.GetValue(iterations), parse.GetValue(values)!, parse.GetValue(maxError),
-            parse.GetValue(dieRank), parse.GetValue(seed)))));
+            parse.GetValue(dieRank), parse.GetValue(failRank), parse.GetValue(seed)))));
         return command;
     }
 
-    private sealed record Settings(string Algorithm, string Codec, int Elements, int Iterations, string Values, double MaxError, int DieRank, ulong Seed);
+    private sealed record Settings(string Algorithm, string Codec, int Elements, int Iterations, string Values, double MaxError, int DieRank, int FailRank, ulong Seed);
 
     private static int Run(Settings settings)
     {
@@ -55,73 +56,79 @@ public static class CollectivesCheckCommand
             throw new UserFacingException($"--algorithm mpi is plain fp32 MPI_Allreduce and needs --codec none, not {settings.Codec}");
 
         using var communicator = MpiCommunicator.Initialize();
-        var algorithm = AllreduceAlgorithms.Create(settings.Algorithm, communicator);
-        int rank = communicator.Rank, ranks = communicator.Size;
-        bool exact = settings.Values == "exact";
-        var bucket = new float[settings.Elements];
-        var stats = new AllreduceStats();
-        var milliseconds = new double[settings.Iterations];
-        var communicatorFailures = CheckCommunicator(communicator);
-
-        for (int iteration = 0; iteration < settings.Iterations; iteration++)
+        // An exception on one rank must abort the job: finalizing alone would wait for peers stuck in a collective.
+        return communicator.Guard(() =>
         {
-            Fill(bucket, rank, exact);
-            communicator.Barrier();
-            if (iteration == 0 && rank == settings.DieRank)
+            var algorithm = AllreduceAlgorithms.Create(settings.Algorithm, communicator);
+            int rank = communicator.Rank, ranks = communicator.Size;
+            bool exact = settings.Values == "exact";
+            var bucket = new float[settings.Elements];
+            var stats = new AllreduceStats();
+            var milliseconds = new double[settings.Iterations];
+            var communicatorFailures = CheckCommunicator(communicator);
+
+            for (int iteration = 0; iteration < settings.Iterations; iteration++)
             {
-                // The peers are entering the allreduce: they must not wait for this rank forever.
-                System.Console.Error.WriteLine($"rank {rank} exits on purpose before the allreduce (--die-rank)");
-                System.Environment.Exit(3);
+                Fill(bucket, rank, exact);
+                communicator.Barrier();
+                if (iteration == 0 && rank == settings.DieRank)
+                {
+                    // The peers are entering the allreduce: they must not wait for this rank forever.
+                    System.Console.Error.WriteLine($"rank {rank} exits on purpose before the allreduce (--die-rank)");
+                    System.Environment.Exit(3);
+                }
+                if (iteration == 0 && rank == settings.FailRank)
+                    throw new InvalidOperationException($"rank {rank} fails on purpose before the allreduce (--fail-rank)");
+                long start = Stopwatch.GetTimestamp();
+                algorithm.Allreduce(bucket, codec, settings.Seed + (ulong)iteration, stats);
+                milliseconds[iteration] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
             }
-            long start = Stopwatch.GetTimestamp();
-            algorithm.Allreduce(bucket, codec, settings.Seed + (ulong)iteration, stats);
-            milliseconds[iteration] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
-        }
 
-        var (maxAbs, maxRel) = Error(bucket, ranks, exact);
-        // One collective for every figure reduced with max: errors and per-iteration times (the slowest rank counts).
-        var worst = new double[2 + milliseconds.Length];
-        worst[0] = maxAbs;
-        worst[1] = maxRel;
-        milliseconds.CopyTo(worst, 2);
-        communicator.Allreduce(worst, ReduceOp.Max);
+            var (maxAbs, maxRel) = Error(bucket, ranks, exact);
+            // One collective for every figure reduced with max: errors and per-iteration times (the slowest rank counts).
+            var worst = new double[2 + milliseconds.Length];
+            worst[0] = maxAbs;
+            worst[1] = maxRel;
+            milliseconds.CopyTo(worst, 2);
+            communicator.Allreduce(worst, ReduceOp.Max);
 
-        Span<byte> checksum = stackalloc byte[sizeof(ulong)];
-        BitConverter.TryWriteBytes(checksum, Checksum(bucket));
-        var checksums = new byte[sizeof(ulong) * ranks];
-        communicator.Allgather(checksum, checksums);
-        bool identical = true;
-        for (int r = 1; r < ranks; r++)
-            identical &= checksums.AsSpan(r * sizeof(ulong), sizeof(ulong)).SequenceEqual(checksums.AsSpan(0, sizeof(ulong)));
+            Span<byte> checksum = stackalloc byte[sizeof(ulong)];
+            BitConverter.TryWriteBytes(checksum, Checksum(bucket));
+            var checksums = new byte[sizeof(ulong) * ranks];
+            communicator.Allgather(checksum, checksums);
+            bool identical = true;
+            for (int r = 1; r < ranks; r++)
+                identical &= checksums.AsSpan(r * sizeof(ulong), sizeof(ulong)).SequenceEqual(checksums.AsSpan(0, sizeof(ulong)));
 
-        bool accurate = settings.MaxError < 0 || worst[0] <= settings.MaxError;
-        long[] failures = [communicatorFailures.Count];
-        communicator.Allreduce(failures, ReduceOp.Sum);
-        if (rank == 0)
-        {
-            var times = worst[2..].Order().ToArray();
-            System.Console.Out.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
+            bool accurate = settings.MaxError < 0 || worst[0] <= settings.MaxError;
+            long[] failures = [communicatorFailures.Count];
+            communicator.Allreduce(failures, ReduceOp.Sum);
+            if (rank == 0)
             {
-                ["algorithm"] = algorithm.Name,
-                ["codec"] = codec.Name,
-                ["ranks"] = ranks,
-                ["elements"] = settings.Elements,
-                ["values"] = settings.Values,
-                ["iterations"] = settings.Iterations,
-                ["max_abs_error"] = worst[0],
-                ["max_rel_error"] = worst[1],
-                ["bit_identical"] = identical,
-                ["communicator_failures"] = failures[0],
-                ["bytes_sent"] = stats.BytesSent / settings.Iterations,
-                ["bytes_received"] = stats.BytesReceived / settings.Iterations,
-                ["ms_median"] = times[times.Length / 2],
-                ["ms_min"] = times[0],
-                ["communication_ms"] = stats.CommunicationSeconds * 1000 / settings.Iterations,
-                ["codec_ms"] = stats.CodecSeconds * 1000 / settings.Iterations,
-            }));
-        }
-        foreach (var failure in communicatorFailures) System.Console.Error.WriteLine($"rank {rank}: {failure}");
-        return identical && accurate && failures[0] == 0 ? 0 : 1;
+                var times = worst[2..].Order().ToArray();
+                System.Console.Out.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
+                {
+                    ["algorithm"] = algorithm.Name,
+                    ["codec"] = codec.Name,
+                    ["ranks"] = ranks,
+                    ["elements"] = settings.Elements,
+                    ["values"] = settings.Values,
+                    ["iterations"] = settings.Iterations,
+                    ["max_abs_error"] = worst[0],
+                    ["max_rel_error"] = worst[1],
+                    ["bit_identical"] = identical,
+                    ["communicator_failures"] = failures[0],
+                    ["bytes_sent"] = stats.BytesSent / settings.Iterations,
+                    ["bytes_received"] = stats.BytesReceived / settings.Iterations,
+                    ["ms_median"] = times[times.Length / 2],
+                    ["ms_min"] = times[0],
+                    ["communication_ms"] = stats.CommunicationSeconds * 1000 / settings.Iterations,
+                    ["codec_ms"] = stats.CodecSeconds * 1000 / settings.Iterations,
+                }));
+            }
+            foreach (var failure in communicatorFailures) System.Console.Error.WriteLine($"rank {rank}: {failure}");
+            return identical && accurate && failures[0] == 0 ? 0 : 1;
+        });
     }
 
     /// <summary>

@@ -13,6 +13,8 @@ namespace Orchestrator.Trainer.Collectives;
 /// A rank that dies does not hang the others: MPICH's launcher (Hydra, <c>mpirun.mpich</c>) watches
 /// every process and, when one exits without <c>MPI_Finalize</c> or is killed, kills the remaining
 /// ranks and exits non-zero ("BAD TERMINATION"). That is the liveness signal the control plane uses.
+/// A rank that fails with an exception is different: disposing (MPI_Finalize) would wait for the
+/// peers forever, so it must abort the job instead (<see cref="Guard{T}"/>, <see cref="Abort"/>).
 /// </remarks>
 public sealed unsafe class MpiCommunicator : ICommunicator
 {
@@ -231,7 +233,36 @@ public sealed unsafe class MpiCommunicator : ICommunicator
             return MpiNative.SendReceive(s, send.Length, destination, sendTag, r, receive.Length, source, receiveTag);
     }
 
-    /// <summary>Finalises MPI (collective: every rank must dispose).</summary>
+    /// <summary>
+    /// Runs <paramref name="body"/>; an exception escaping it aborts the whole job (after printing it)
+    /// instead of reaching <see cref="Dispose"/>: MPI_Finalize waits for every rank, so a rank that
+    /// failed alone would hang there while its peers wait in the next collective (observed with
+    /// MPICH 4.0: the job never ends). With one rank the exception propagates normally.
+    /// </summary>
+    public T Guard<T>(Func<T> body)
+    {
+        try
+        {
+            return body();
+        }
+        catch (Exception e) when (Size > 1)
+        {
+            System.Console.Error.WriteLine(e is UserFacingException ? $"error (rank {Rank}): {e.Message}" : $"rank {Rank} failed: {e}");
+            Abort(e is UserFacingException ? 2 : 1);
+            throw; // not reached: Abort ends the process
+        }
+    }
+
+    /// <summary>Ends every rank of the job now (MPI_Abort): the way out when this rank cannot continue.</summary>
+    public void Abort(int errorCode)
+    {
+        System.Console.Error.Flush();
+        System.Console.Out.Flush();
+        MPI.Unsafe.MPI_Abort(MpiNative.CommWorld, errorCode);
+        System.Environment.Exit(errorCode); // MPI_Abort does not return; this is the belt to its braces
+    }
+
+    /// <summary>Finalises MPI. Collective: every rank must get here; a failing rank calls <see cref="Abort"/> instead (see <see cref="Guard{T}"/>).</summary>
     public void Dispose()
     {
         if (disposed) return;
