@@ -1,0 +1,241 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using Orchestrator.Contracts;
+using Orchestrator.Silos.Console;
+using Orchestrator.Trainer.Collectives;
+using Orchestrator.Trainer.Compression;
+
+namespace Orchestrator.Silos.Commands;
+
+/// <summary>
+/// <c>orchestrator collectives-check</c> (hidden): run under <c>mpirun.mpich -np N</c> by tests and
+/// benchmarks. Every rank fills a bucket with deterministic rank-specific values, runs one allreduce
+/// algorithm with one codec, and rank 0 prints one JSON line: the error against the exact fp32 mean,
+/// whether every rank holds the same bits, traffic and time. Exit code 1 when ranks disagree (or the
+/// error exceeds <c>--max-error</c>).
+/// </summary>
+public static class CollectivesCheckCommand
+{
+    public static Command Create()
+    {
+        var algorithm = new Option<string>("--algorithm") { Description = "ring | allgather | mpi", DefaultValueFactory = _ => "ring" };
+        var codec = new Option<string>("--codec") { Description = "Gradient codec (none)", DefaultValueFactory = _ => "none" };
+        var elements = new Option<int>("--elements") { Description = "Floats per rank", DefaultValueFactory = _ => 1_000_000 };
+        var iterations = new Option<int>("--iterations") { Description = "Allreduces timed (the last one is checked)", DefaultValueFactory = _ => 3 };
+        var values = new Option<string>("--values")
+        {
+            Description = "exact: multiples of 1/1024 whose sums are exact in any order; random: uniform in [-1, 1)",
+            DefaultValueFactory = _ => "exact",
+        };
+        var maxError = new Option<double>("--max-error") { Description = "Fail when the max abs error exceeds this (negative = do not check)", DefaultValueFactory = _ => -1 };
+        var dieRank = new Option<int>("--die-rank") { Description = "This rank exits with code 3 just before the first allreduce (tests liveness)", DefaultValueFactory = _ => -1 };
+        var failRank = new Option<int>("--fail-rank") { Description = "This rank throws just before the first allreduce (tests that an exception aborts the job)", DefaultValueFactory = _ => -1 };
+        var seed = new Option<ulong>("--seed") { Description = "Codec seed of the first allreduce", DefaultValueFactory = _ => 1UL };
+        var command = new Command("collectives-check", "Checks an allreduce algorithm under mpirun.mpich (tests and benchmarks)")
+        {
+            algorithm, codec, elements, iterations, values, maxError, dieRank, failRank, seed,
+        };
+        command.Hidden = true;
+        command.SetAction(parse => CommandGuard.Run(() => Run(new Settings(parse.GetValue(algorithm)!, parse.GetValue(codec)!,
+            parse.GetValue(elements), parse.GetValue(iterations), parse.GetValue(values)!, parse.GetValue(maxError),
+            parse.GetValue(dieRank), parse.GetValue(failRank), parse.GetValue(seed)))));
+        return command;
+    }
+
+    private sealed record Settings(string Algorithm, string Codec, int Elements, int Iterations, string Values, double MaxError, int DieRank, int FailRank, ulong Seed);
+
+    private static int Run(Settings settings)
+    {
+        if (settings.Elements < 0) throw new UserFacingException("--elements must be >= 0");
+        if (settings.Iterations < 1) throw new UserFacingException("--iterations must be >= 1");
+        if (settings.Values is not ("exact" or "random")) throw new UserFacingException($"--values must be exact or random, not '{settings.Values}'");
+        var codec = CreateCodec(settings.Codec);
+        if (settings.Algorithm == "mpi" && codec.Name != "none")
+            throw new UserFacingException($"--algorithm mpi is plain fp32 MPI_Allreduce and needs --codec none, not {settings.Codec}");
+
+        using var communicator = MpiCommunicator.Initialize();
+        // An exception on one rank must abort the job: finalizing alone would wait for peers stuck in a collective.
+        return communicator.Guard(() =>
+        {
+            var algorithm = AllreduceAlgorithms.Create(settings.Algorithm, communicator);
+            int rank = communicator.Rank, ranks = communicator.Size;
+            bool exact = settings.Values == "exact";
+            var bucket = new float[settings.Elements];
+            var stats = new AllreduceStats();
+            var milliseconds = new double[settings.Iterations];
+            var communicatorFailures = CheckCommunicator(communicator);
+
+            for (int iteration = 0; iteration < settings.Iterations; iteration++)
+            {
+                Fill(bucket, rank, exact);
+                communicator.Barrier();
+                if (iteration == 0 && rank == settings.DieRank)
+                {
+                    // The peers are entering the allreduce: they must not wait for this rank forever.
+                    System.Console.Error.WriteLine($"rank {rank} exits on purpose before the allreduce (--die-rank)");
+                    System.Environment.Exit(3);
+                }
+                if (iteration == 0 && rank == settings.FailRank)
+                    throw new InvalidOperationException($"rank {rank} fails on purpose before the allreduce (--fail-rank)");
+                long start = Stopwatch.GetTimestamp();
+                algorithm.Allreduce(bucket, codec, settings.Seed + (ulong)iteration, stats);
+                milliseconds[iteration] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+            }
+
+            var (maxAbs, maxRel) = Error(bucket, ranks, exact);
+            // One collective for every figure reduced with max: errors and per-iteration times (the slowest rank counts).
+            var worst = new double[2 + milliseconds.Length];
+            worst[0] = maxAbs;
+            worst[1] = maxRel;
+            milliseconds.CopyTo(worst, 2);
+            communicator.Allreduce(worst, ReduceOp.Max);
+
+            Span<byte> checksum = stackalloc byte[sizeof(ulong)];
+            BitConverter.TryWriteBytes(checksum, Checksum(bucket));
+            var checksums = new byte[sizeof(ulong) * ranks];
+            communicator.Allgather(checksum, checksums);
+            bool identical = true;
+            for (int r = 1; r < ranks; r++)
+                identical &= checksums.AsSpan(r * sizeof(ulong), sizeof(ulong)).SequenceEqual(checksums.AsSpan(0, sizeof(ulong)));
+
+            bool accurate = settings.MaxError < 0 || worst[0] <= settings.MaxError;
+            long[] failures = [communicatorFailures.Count];
+            communicator.Allreduce(failures, ReduceOp.Sum);
+            if (rank == 0)
+            {
+                var times = worst[2..].Order().ToArray();
+                System.Console.Out.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
+                {
+                    ["algorithm"] = algorithm.Name,
+                    ["codec"] = codec.Name,
+                    ["ranks"] = ranks,
+                    ["elements"] = settings.Elements,
+                    ["values"] = settings.Values,
+                    ["iterations"] = settings.Iterations,
+                    ["max_abs_error"] = worst[0],
+                    ["max_rel_error"] = worst[1],
+                    ["bit_identical"] = identical,
+                    ["communicator_failures"] = failures[0],
+                    ["bytes_sent"] = stats.BytesSent / settings.Iterations,
+                    ["bytes_received"] = stats.BytesReceived / settings.Iterations,
+                    ["ms_median"] = times[times.Length / 2],
+                    ["ms_min"] = times[0],
+                    ["communication_ms"] = stats.CommunicationSeconds * 1000 / settings.Iterations,
+                    ["codec_ms"] = stats.CodecSeconds * 1000 / settings.Iterations,
+                }));
+            }
+            foreach (var failure in communicatorFailures) System.Console.Error.WriteLine($"rank {rank}: {failure}");
+            return identical && accurate && failures[0] == 0 ? 0 : 1;
+        });
+    }
+
+    /// <summary>
+    /// Exercises the communicator calls the algorithms above do not (broadcasts, control reductions,
+    /// variable allgather, point-to-point), with values every rank can predict. Returns what went wrong here.
+    /// </summary>
+    private static List<string> CheckCommunicator(ICommunicator communicator)
+    {
+        var failures = new List<string>();
+        int rank = communicator.Rank, ranks = communicator.Size, root = ranks - 1;
+
+        float[] floats = rank == root ? [1.5f, -2f, 3.25f] : new float[3];
+        communicator.Broadcast(floats, root);
+        if (!floats.SequenceEqual([1.5f, -2f, 3.25f])) failures.Add("float broadcast");
+        byte[] bytes = rank == root ? [7, 8, 9, 10] : new byte[4];
+        communicator.Broadcast(bytes, root);
+        if (!bytes.SequenceEqual(new byte[] { 7, 8, 9, 10 })) failures.Add("byte broadcast");
+
+        long[] sum = [rank, 1L << 40], max = [rank, -rank], min = [rank, -rank];
+        communicator.Allreduce(sum, ReduceOp.Sum);
+        communicator.Allreduce(max, ReduceOp.Max);
+        communicator.Allreduce(min, ReduceOp.Min);
+        if (sum[0] != (long)ranks * (ranks - 1) / 2 || sum[1] != ranks * (1L << 40)) failures.Add("long sum");
+        if (max[0] != ranks - 1 || max[1] != 0 || min[0] != 0 || min[1] != -(ranks - 1)) failures.Add("long max/min");
+        double[] doubles = [rank + 0.25];
+        communicator.Allreduce(doubles, ReduceOp.Sum);
+        if (doubles[0] != ranks * (ranks - 1) / 2.0 + 0.25 * ranks) failures.Add("double sum");
+
+        // Rank r contributes r + 1 bytes of value r.
+        var counts = new int[ranks];
+        byte[] gathered = [];
+        int total = communicator.AllgatherVariable(Enumerable.Repeat((byte)rank, rank + 1).ToArray(), counts, ref gathered);
+        var expected = Enumerable.Range(0, ranks).SelectMany(r => Enumerable.Repeat((byte)r, r + 1)).ToArray();
+        if (total != expected.Length || !gathered.AsSpan(0, total).SequenceEqual(expected)
+            || !counts.SequenceEqual(Enumerable.Range(1, ranks))) failures.Add("variable allgather");
+
+        // A ring of blocking point-to-point messages: even ranks send first, odd ranks receive first.
+        int next = (rank + 1) % ranks, previous = (rank + ranks - 1) % ranks;
+        var message = new byte[8];
+        int received;
+        if (ranks == 1)
+        {
+            // MPICH's blocking send to oneself waits for a receive that cannot be posted yet: pair them.
+            received = communicator.SendReceive([(byte)rank, 42], next, 77, message, previous, 77);
+        }
+        else if (rank % 2 == 0)
+        {
+            communicator.Send([(byte)rank, 42], next, 77);
+            received = communicator.Receive(message, previous, 77);
+        }
+        else
+        {
+            received = communicator.Receive(message, previous, 77);
+            communicator.Send([(byte)rank, 42], next, 77);
+        }
+        if (received != 2 || message[0] != previous || message[1] != 42) failures.Add("send/receive");
+        communicator.Barrier();
+        return failures;
+    }
+
+    /// <summary>The codecs this check can use: the fp32 identity until the compression registry lands.</summary>
+    private static IGradientCodec CreateCodec(string name) => name switch
+    {
+        "none" => Fp32PassthroughCodec.Instance,
+        _ => throw new UserFacingException($"--codec {name} is not available in collectives-check (available: none)"),
+    };
+
+    /// <summary>Rank <paramref name="rank"/>'s value at <paramref name="index"/>: computable by every rank for every rank.</summary>
+    private static float Value(int rank, long index, bool exact)
+    {
+        if (exact)
+            // Multiples of 2^-10 below 1 in magnitude: any sum of a few is exact in fp32, whatever the order.
+            return ((index * 7919 + rank * 104729L) % 2001 - 1000) / 1024f;
+        ulong z = (ulong)index * 0x9E3779B97F4A7C15UL + (ulong)(rank + 1) * 0xBF58476D1CE4E5B9UL;
+        z = (z ^ (z >> 31)) * 0x94D049BB133111EBUL;
+        z ^= z >> 29;
+        return (z >> 40) / (float)(1 << 23) - 1f; // 24 random bits, uniform in [-1, 1)
+    }
+
+    private static void Fill(float[] bucket, int rank, bool exact)
+    {
+        for (int i = 0; i < bucket.Length; i++) bucket[i] = Value(rank, i, exact);
+    }
+
+    /// <summary>Max abs error against the fp32 rank-order sum divided by W, and that error relative to the largest mean.</summary>
+    private static (double Abs, double Rel) Error(float[] result, int ranks, bool exact)
+    {
+        double maxAbs = 0, maxMean = 0;
+        for (int i = 0; i < result.Length; i++)
+        {
+            float sum = 0;
+            for (int r = 0; r < ranks; r++) sum += Value(r, i, exact);
+            float mean = sum / ranks;
+            maxAbs = Math.Max(maxAbs, Math.Abs((double)result[i] - mean));
+            maxMean = Math.Max(maxMean, Math.Abs(mean));
+        }
+        return (maxAbs, maxMean == 0 ? maxAbs : maxAbs / maxMean);
+    }
+
+    private static ulong Checksum(float[] values)
+    {
+        var bytes = MemoryMarshal.AsBytes(values.AsSpan());
+        ulong h = 14695981039346656037UL;
+        int i = 0;
+        for (; i + sizeof(ulong) <= bytes.Length; i += sizeof(ulong))
+            h = (h ^ MemoryMarshal.Read<ulong>(bytes[i..])) * 1099511628211UL;
+        for (; i < bytes.Length; i++) h = (h ^ bytes[i]) * 1099511628211UL;
+        return h;
+    }
+}

@@ -1,0 +1,28 @@
+using Orchestrator.Trainer.Compression;
+
+namespace Orchestrator.Trainer.Collectives;
+
+/// <summary>
+/// One way to average a flat fp32 gradient bucket across the ranks of a communicator (Horovod's
+/// interchangeable collective ops). Instances are bound to one communicator, keep reusable scratch
+/// buffers and are not thread-safe.
+/// </summary>
+/// <remarks>
+/// Contract, relied on by the trainer to keep parameters bit-identical: on return every rank's
+/// <c>bucket</c> holds the same bits, the MEAN over ranks of the (codec round-tripped) buckets.
+/// The mean, not the sum, because data-parallel SGD applies the average gradient and dividing here
+/// happens once, on identical values, on every rank.
+/// </remarks>
+public interface IAllreduceAlgorithm
+{
+    /// <summary>Spec name (<c>compression.algorithm</c>): ring | allgather | mpi.</summary>
+    string Name { get; }
+
+    /// <summary>
+    /// Replaces <paramref name="bucket"/> (same length on every rank) by the mean across ranks.
+    /// <paramref name="seed"/> must be the same on every rank (e.g. derived from the step number);
+    /// each rank and hop derives its own codec seed from it, so stochastic rounding is independent
+    /// across ranks yet reproducible. Time and traffic are added to <paramref name="stats"/>.
+    /// </summary>
+    void Allreduce(Span<float> bucket, IGradientCodec codec, ulong seed, AllreduceStats stats);
+}

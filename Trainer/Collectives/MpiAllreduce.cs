@@ -1,0 +1,34 @@
+using System.Diagnostics;
+using Orchestrator.Trainer.Compression;
+
+namespace Orchestrator.Trainer.Collectives;
+
+/// <summary>
+/// The baseline: plain fp32 MPI_Allreduce (sum, in place), then division by W. MPICH picks the
+/// algorithm (recursive doubling for small buffers, reduce-scatter + allgather for large ones);
+/// either way each element's sum is computed once and distributed, or by commutative pairwise adds
+/// on identical operands, so every rank holds the same bits (the collectives check asserts it).
+/// </summary>
+public sealed class MpiAllreduce(ICommunicator communicator) : IAllreduceAlgorithm
+{
+    /// <inheritdoc/>
+    public string Name => "mpi";
+
+    /// <inheritdoc/>
+    /// <exception cref="ArgumentException">The codec is not <c>none</c>: MPI reduces raw fp32 only.</exception>
+    public void Allreduce(Span<float> bucket, IGradientCodec codec, ulong seed, AllreduceStats stats)
+    {
+        if (codec.Name != "none")
+            throw new ArgumentException($"algorithm mpi is plain fp32 MPI_Allreduce and needs codec none, not {codec.Name}", nameof(codec));
+        int ranks = communicator.Size;
+        stats.AddCall();
+        long t = Stopwatch.GetTimestamp();
+        communicator.AllreduceSum(bucket);
+        t = stats.AddCommunication(t);
+        BucketMath.DivideBy(bucket, ranks);
+        stats.AddCodec(t);
+        // MPI does not report its traffic; the bandwidth-optimal count (what a ring sends) stands in.
+        long bytes = 2L * (ranks - 1) * bucket.Length * sizeof(float) / ranks;
+        stats.AddTraffic(bytes, bytes);
+    }
+}

@@ -1,0 +1,277 @@
+using System.Runtime.InteropServices;
+using Orchestrator.Contracts;
+using Orchestrator.Trainer.Collectives.Native;
+
+namespace Orchestrator.Trainer.Collectives;
+
+/// <summary>
+/// The world communicator of an MPICH job (MPI.NET 1.4.0 initialises and finalises MPI; the data
+/// calls go straight to MPICH through pinned spans, see <see cref="MpiNative"/>). MPI can be
+/// initialised once per process, so there is at most one instance, made by <see cref="Initialize"/>.
+/// </summary>
+/// <remarks>
+/// A rank that dies does not hang the others: MPICH's launcher (Hydra, <c>mpirun.mpich</c>) watches
+/// every process and, when one exits without <c>MPI_Finalize</c> or is killed, kills the remaining
+/// ranks and exits non-zero ("BAD TERMINATION"). That is the liveness signal the control plane uses.
+/// A rank that fails with an exception is different: disposing (MPI_Finalize) would wait for the
+/// peers forever, so it must abort the job instead (<see cref="Guard{T}"/>, <see cref="Abort"/>).
+/// </remarks>
+public sealed unsafe class MpiCommunicator : ICommunicator
+{
+    private static readonly Lock Gate = new();
+    private static bool created;
+
+    private readonly MPI.Environment environment;
+    private readonly int[] counts;
+    private readonly int[] displacements;
+    private bool disposed;
+
+    private MpiCommunicator(MPI.Environment environment, int rank, int size)
+    {
+        this.environment = environment;
+        Rank = rank;
+        Size = size;
+        counts = new int[size];
+        displacements = new int[size];
+    }
+
+    /// <inheritdoc/>
+    public int Rank { get; }
+    /// <inheritdoc/>
+    public int Size { get; }
+    /// <inheritdoc/>
+    public int LocalRank { get; private set; }
+    /// <inheritdoc/>
+    public int LocalSize { get; private set; } = 1;
+
+    /// <summary>
+    /// Initialises MPI and checks that the process was started the way its world size says:
+    /// by <c>mpirun.mpich</c> with as many processes as MPI sees, and as many as
+    /// <paramref name="expectedSize"/> when given (the job's worker count).
+    /// </summary>
+    /// <exception cref="UserFacingException">MPICH is missing or the launcher does not match.</exception>
+    public static MpiCommunicator Initialize(int? expectedSize = null)
+    {
+        lock (Gate)
+        {
+            if (created) throw new InvalidOperationException("MPI is initialised once per process: reuse the existing MpiCommunicator");
+            MpichResolver.Register();
+            string[]? args = null;
+            // null: MPI_Init must not see (or rewrite) the application's own command line.
+            var environment = new MPI.Environment(ref args!);
+            created = true;
+            var world = MPI.Communicator.world;
+            var communicator = new MpiCommunicator(environment, world.Rank, world.Size);
+            try
+            {
+                CheckLauncher(communicator.Size, expectedSize);
+                communicator.FindLocalRanks();
+            }
+            catch
+            {
+                communicator.Dispose();
+                throw;
+            }
+            return communicator;
+        }
+    }
+
+    /// <summary>
+    /// The usual way to get a wrong world is a launcher mismatch: a process started without
+    /// <c>mpirun.mpich</c> (or by OpenMPI's <c>mpirun</c>) initialises as a lone rank 0 of 1 and would
+    /// train alone, silently. Hydra exports PMI_SIZE, OpenMPI OMPI_COMM_WORLD_SIZE.
+    /// </summary>
+    internal static void CheckLauncher(int size, int? expectedSize)
+    {
+        var pmiSize = System.Environment.GetEnvironmentVariable("PMI_SIZE");
+        var ompiSize = System.Environment.GetEnvironmentVariable("OMPI_COMM_WORLD_SIZE");
+        if (!string.IsNullOrEmpty(pmiSize))
+        {
+            if (!int.TryParse(pmiSize, out int launched) || launched != size)
+                throw new UserFacingException(
+                    $"mpirun.mpich started {pmiSize} processes but MPI sees {size} in this one: the process loaded an MPI library " +
+                    "that is not the launcher's; install MPICH (Debian package mpich) and launch with mpirun.mpich");
+        }
+        else if (!string.IsNullOrEmpty(ompiSize))
+        {
+            throw new UserFacingException(
+                $"this process was started by OpenMPI's mpirun ({ompiSize} processes), which MPI.NET cannot use: " +
+                "launch the workers with mpirun.mpich -np N");
+        }
+        if (expectedSize is { } expected && expected != size)
+            throw new UserFacingException(string.IsNullOrEmpty(pmiSize)
+                ? $"the job has {expected} workers but this process was started without mpirun.mpich and runs alone: launch it with mpirun.mpich -np {expected}"
+                : $"the job has {expected} workers but mpirun.mpich started {size} processes: launch it with mpirun.mpich -np {expected}");
+    }
+
+    /// <summary>Hydra exports the local rank and count; otherwise ranks sharing a host name are counted.</summary>
+    private void FindLocalRanks()
+    {
+        if (int.TryParse(System.Environment.GetEnvironmentVariable("MPI_LOCALRANKID"), out int localRank)
+            && int.TryParse(System.Environment.GetEnvironmentVariable("MPI_LOCALNRANKS"), out int localSize)
+            && localRank >= 0 && localRank < localSize)
+        {
+            LocalRank = localRank;
+            LocalSize = localSize;
+            return;
+        }
+        var host = MPI.Environment.ProcessorName ?? System.Environment.MachineName;
+        long hash = (long)StableHash(host);
+        var all = new long[Size];
+        all[Rank] = hash;
+        // Each rank fills only its own slot, so a sum is a gather.
+        Allreduce(all, ReduceOp.Sum);
+        LocalRank = all.AsSpan(0, Rank).Count(hash);
+        LocalSize = all.AsSpan().Count(hash);
+    }
+
+    private static ulong StableHash(string text)
+    {
+        ulong h = 14695981039346656037UL; // FNV-1a: string.GetHashCode differs between processes
+        foreach (char c in text) h = (h ^ c) * 1099511628211UL;
+        return h;
+    }
+
+    /// <inheritdoc/>
+    public void Barrier() => MpiNative.Barrier();
+
+    /// <inheritdoc/>
+    public void Broadcast(Span<float> buffer, int root)
+    {
+        CheckRank(root, nameof(root));
+        fixed (float* p = buffer) MpiNative.Bcast(p, buffer.Length, MpiNative.Float, root);
+    }
+
+    /// <inheritdoc/>
+    public void Broadcast(Span<byte> buffer, int root)
+    {
+        CheckRank(root, nameof(root));
+        fixed (byte* p = buffer) MpiNative.Bcast(p, buffer.Length, MpiNative.Byte, root);
+    }
+
+    /// <inheritdoc/>
+    public void AllreduceSum(Span<float> buffer)
+    {
+        fixed (float* p = buffer) MpiNative.AllreduceInPlace(p, buffer.Length, MpiNative.Float, MpiNative.Op(ReduceOp.Sum));
+    }
+
+    /// <inheritdoc/>
+    public void Allreduce(Span<long> values, ReduceOp op)
+    {
+        fixed (long* p = values) MpiNative.AllreduceInPlace(p, values.Length, MpiNative.LongLong, MpiNative.Op(op));
+    }
+
+    /// <inheritdoc/>
+    public void Allreduce(Span<double> values, ReduceOp op)
+    {
+        fixed (double* p = values) MpiNative.AllreduceInPlace(p, values.Length, MpiNative.Double, MpiNative.Op(op));
+    }
+
+    /// <inheritdoc/>
+    public void Allgather(ReadOnlySpan<byte> local, Span<byte> gathered)
+    {
+        if (gathered.Length < (long)local.Length * Size)
+            throw new ArgumentException($"gathered needs {(long)local.Length * Size} bytes, has {gathered.Length}", nameof(gathered));
+        fixed (byte* s = local)
+        fixed (byte* r = gathered)
+            MpiNative.Allgather(s, local.Length, r);
+    }
+
+    /// <inheritdoc/>
+    public void Allgather(ReadOnlySpan<byte> local, ReadOnlySpan<int> counts, Span<byte> gathered)
+    {
+        if (counts.Length != Size) throw new ArgumentException($"counts needs one entry per rank ({Size}), has {counts.Length}", nameof(counts));
+        if (counts[Rank] != local.Length) throw new ArgumentException($"counts[{Rank}] = {counts[Rank]} but this rank sends {local.Length} bytes", nameof(counts));
+        // Allgatherv takes managed arrays: copy into the cached ones instead of allocating per call.
+        long offset = 0;
+        for (int r = 0; r < Size; r++)
+        {
+            this.counts[r] = counts[r];
+            displacements[r] = checked((int)offset);
+            offset += counts[r];
+        }
+        if (gathered.Length < offset) throw new ArgumentException($"gathered needs {offset} bytes, has {gathered.Length}", nameof(gathered));
+        fixed (byte* s = local)
+        fixed (byte* r = gathered)
+            MpiNative.Allgatherv(s, local.Length, r, this.counts, displacements);
+    }
+
+    /// <inheritdoc/>
+    public int AllgatherVariable(ReadOnlySpan<byte> local, Span<int> counts, ref byte[] gathered)
+    {
+        if (counts.Length != Size) throw new ArgumentException($"counts needs one entry per rank ({Size}), has {counts.Length}", nameof(counts));
+        int length = local.Length;
+        fixed (int* c = counts) MpiNative.Allgather(&length, sizeof(int), c);
+        long total = 0;
+        foreach (int c in counts) total += c;
+        if (gathered.Length < total) gathered = new byte[checked((int)total)];
+        Allgather(local, counts, gathered);
+        return (int)total;
+    }
+
+    /// <inheritdoc/>
+    public void Send(ReadOnlySpan<byte> data, int destination, int tag)
+    {
+        CheckRank(destination, nameof(destination));
+        fixed (byte* p = data) MpiNative.Send(p, data.Length, destination, tag);
+    }
+
+    /// <inheritdoc/>
+    public int Receive(Span<byte> buffer, int source, int tag)
+    {
+        CheckRank(source, nameof(source));
+        fixed (byte* p = buffer) return MpiNative.Receive(p, buffer.Length, source, tag);
+    }
+
+    /// <inheritdoc/>
+    public int SendReceive(ReadOnlySpan<byte> send, int destination, int sendTag, Span<byte> receive, int source, int receiveTag)
+    {
+        CheckRank(destination, nameof(destination));
+        CheckRank(source, nameof(source));
+        fixed (byte* s = send)
+        fixed (byte* r = receive)
+            return MpiNative.SendReceive(s, send.Length, destination, sendTag, r, receive.Length, source, receiveTag);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="body"/>; an exception escaping it aborts the whole job (after printing it)
+    /// instead of reaching <see cref="Dispose"/>: MPI_Finalize waits for every rank, so a rank that
+    /// failed alone would hang there while its peers wait in the next collective (observed with
+    /// MPICH 4.0: the job never ends). With one rank the exception propagates normally.
+    /// </summary>
+    public T Guard<T>(Func<T> body)
+    {
+        try
+        {
+            return body();
+        }
+        catch (Exception e) when (Size > 1)
+        {
+            System.Console.Error.WriteLine(e is UserFacingException ? $"error (rank {Rank}): {e.Message}" : $"rank {Rank} failed: {e}");
+            Abort(e is UserFacingException ? 2 : 1);
+            throw; // not reached: Abort ends the process
+        }
+    }
+
+    /// <summary>Ends every rank of the job now (MPI_Abort): the way out when this rank cannot continue.</summary>
+    public void Abort(int errorCode)
+    {
+        System.Console.Error.Flush();
+        System.Console.Out.Flush();
+        MPI.Unsafe.MPI_Abort(MpiNative.CommWorld, errorCode);
+        System.Environment.Exit(errorCode); // MPI_Abort does not return; this is the belt to its braces
+    }
+
+    /// <summary>Finalises MPI. Collective: every rank must get here; a failing rank calls <see cref="Abort"/> instead (see <see cref="Guard{T}"/>).</summary>
+    public void Dispose()
+    {
+        if (disposed) return;
+        disposed = true;
+        environment.Dispose();
+    }
+
+    private void CheckRank(int rank, string name)
+    {
+        if ((uint)rank >= (uint)Size) throw new ArgumentOutOfRangeException(name, rank, $"ranks are 0..{Size - 1}");
+    }
+}

@@ -1,0 +1,106 @@
+using System.Diagnostics;
+using Orchestrator.Trainer.Compression;
+
+namespace Orchestrator.Trainer.Collectives;
+
+/// <summary>
+/// Bandwidth-optimal ring: the bucket is split into W chunks; a reduce-scatter of W-1 hops passes
+/// each chunk's partial sum around the ring (each hop decodes the incoming encoding, adds its own
+/// values and re-encodes), so rank r ends owning the full sum of chunk r; then each owner encodes
+/// its chunk once more and the final encodings are allgathered. Each rank sends about 2 (W-1)/W of
+/// one encoded bucket whatever W is.
+/// </summary>
+/// <remarks>
+/// Bit-identity across ranks holds because every rank, the owner included, takes each chunk from the
+/// same final encoding: the owner overwrites its fp32 sum with decode(encode(sum)). Using the fp32 sum
+/// instead would leave the owner's parameters a rounding error away from everybody else's. Sums are
+/// accumulated in ring order (chunk c from rank c+1 around to c), not rank order, so the result can
+/// differ from <see cref="AllgatherAllreduce"/> in the last bits.
+/// </remarks>
+public sealed class RingAllreduce : IAllreduceAlgorithm
+{
+    private const int ReduceScatterTag = 0x5253; // "RS"
+
+    private readonly ICommunicator communicator;
+    private readonly int[] counts;
+    private byte[] send = [];
+    private byte[] receive = [];
+    private byte[] gathered = [];
+
+    /// <summary>Binds the ring to <paramref name="communicator"/>: ranks r and r+1 (mod W) are neighbours.</summary>
+    public RingAllreduce(ICommunicator communicator)
+    {
+        this.communicator = communicator;
+        counts = new int[communicator.Size];
+    }
+
+    /// <inheritdoc/>
+    public string Name => "ring";
+
+    /// <inheritdoc/>
+    public void Allreduce(Span<float> bucket, IGradientCodec codec, ulong seed, AllreduceStats stats)
+    {
+        int ranks = communicator.Size, rank = communicator.Rank, n = bucket.Length;
+        int next = (rank + 1) % ranks, previous = (rank + ranks - 1) % ranks;
+        stats.AddCall();
+        if (n == 0) return;
+
+        // Chunk 0 is the longest; empty chunks (n < W) travel as empty messages so every rank keeps step.
+        int maxBytes = EncodedBytes(codec, BucketMath.Chunk(n, ranks, 0).Length);
+        BucketMath.Ensure(ref send, maxBytes);
+        BucketMath.Ensure(ref receive, maxBytes);
+        long sent = 0, received = 0;
+        long t = Stopwatch.GetTimestamp();
+
+        // Reduce-scatter: at hop s rank r forwards chunk r-1-s (its own values at s = 0, afterwards the
+        // partial sum it just accumulated) and accumulates chunk r-2-s; at the last hop that is chunk r.
+        for (int hop = 0; hop < ranks - 1; hop++)
+        {
+            var (sendStart, sendLength) = BucketMath.Chunk(n, ranks, Mod(rank - 1 - hop, ranks));
+            var (receiveStart, receiveLength) = BucketMath.Chunk(n, ranks, Mod(rank - 2 - hop, ranks));
+            int sendBytes = EncodedBytes(codec, sendLength), receiveBytes = EncodedBytes(codec, receiveLength);
+            if (sendLength > 0)
+                codec.Encode(bucket.Slice(sendStart, sendLength), send.AsSpan(0, sendBytes), BucketMath.Seed(seed, rank, hop));
+            t = stats.AddCodec(t);
+            int got = communicator.SendReceive(send.AsSpan(0, sendBytes), next, ReduceScatterTag,
+                receive.AsSpan(0, receiveBytes), previous, ReduceScatterTag);
+            t = stats.AddCommunication(t);
+            if (got != receiveBytes)
+                throw new InvalidOperationException($"ring hop {hop}: rank {previous} sent {got} bytes, expected {receiveBytes} (bucket sizes differ across ranks?)");
+            if (receiveLength > 0)
+                codec.DecodeAdd(receive.AsSpan(0, receiveBytes), bucket.Slice(receiveStart, receiveLength));
+            sent += sendBytes;
+            received += receiveBytes;
+        }
+
+        // Allgather of the final encodings: rank r contributes chunk r, so the gathered bytes are the
+        // chunks in order and every rank knows every length without asking.
+        long total = 0;
+        for (int c = 0; c < ranks; c++) total += counts[c] = EncodedBytes(codec, BucketMath.Chunk(n, ranks, c).Length);
+        BucketMath.Ensure(ref gathered, checked((int)total));
+        var (ownStart, ownLength) = BucketMath.Chunk(n, ranks, rank);
+        if (ownLength > 0)
+            codec.Encode(bucket.Slice(ownStart, ownLength), send.AsSpan(0, counts[rank]), BucketMath.Seed(seed, rank, ranks - 1));
+        t = stats.AddCodec(t);
+        communicator.Allgather(send.AsSpan(0, counts[rank]), counts, gathered.AsSpan(0, (int)total));
+        t = stats.AddCommunication(t);
+
+        int offset = 0;
+        for (int c = 0; c < ranks; c++)
+        {
+            var (start, length) = BucketMath.Chunk(n, ranks, c);
+            // The owner too decodes its own final encoding (the invariant above).
+            if (length > 0) codec.Decode(gathered.AsSpan(offset, counts[c]), bucket.Slice(start, length));
+            offset += counts[c];
+        }
+        BucketMath.DivideBy(bucket, ranks);
+        stats.AddCodec(t);
+        // Allgather traffic: every chunk but its own reaches a rank, and a ring forwards as much as it receives.
+        long others = total - counts[rank];
+        stats.AddTraffic(sent + others, received + others);
+    }
+
+    private static int EncodedBytes(IGradientCodec codec, int elements) => elements == 0 ? 0 : codec.EncodedBytes(elements);
+
+    private static int Mod(int value, int modulus) => ((value % modulus) + modulus) % modulus;
+}

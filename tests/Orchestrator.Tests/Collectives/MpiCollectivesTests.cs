@@ -1,0 +1,111 @@
+namespace Orchestrator.Tests.Collectives;
+
+/// <summary>
+/// The algorithms under real MPICH: <c>mpirun.mpich -np N orchestrator collectives-check</c>. Buckets
+/// are small (odd lengths, not divisible by N) because 4 ranks on a 2-core machine are oversubscribed.
+/// </summary>
+public sealed class MpiCollectivesTests
+{
+    private static readonly TimeSpan Limit = TimeSpan.FromSeconds(120);
+
+    public static TheoryData<string, int> Algorithms()
+    {
+        var data = new TheoryData<string, int>();
+        foreach (int ranks in new[] { 2, 4 })
+            foreach (var algorithm in new[] { "mpi", "allgather", "ring" }) data.Add(algorithm, ranks);
+        return data;
+    }
+
+    private static MpiRunResult Check(int ranks, string algorithm, string values) =>
+        MpiRunner.Run(ranks, Limit, "collectives-check", "--algorithm", algorithm, "--codec", "none",
+            "--elements", "10007", "--iterations", "2", "--values", values);
+
+    [Theory]
+    [MemberData(nameof(Algorithms))]
+    public void Exact_values_average_to_the_exact_fp32_mean_on_every_rank(string algorithm, int ranks)
+    {
+        var result = Check(ranks, algorithm, "exact");
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        var report = result.Report;
+        Assert.Equal(ranks, report.GetProperty("ranks").GetInt32());
+        Assert.Equal(algorithm, report.GetProperty("algorithm").GetString());
+        Assert.True(report.GetProperty("bit_identical").GetBoolean(), result.ToString());
+        Assert.Equal(0, report.GetProperty("max_abs_error").GetDouble());
+        Assert.True(report.GetProperty("bytes_sent").GetInt64() > 0);
+        // Broadcasts, control reductions, variable allgather and point-to-point, checked on every rank.
+        Assert.Equal(0, report.GetProperty("communicator_failures").GetInt64());
+    }
+
+    [Theory]
+    [MemberData(nameof(Algorithms))]
+    public void Order_dependent_values_stay_bit_identical_and_close_to_the_mean(string algorithm, int ranks)
+    {
+        var result = Check(ranks, algorithm, "random");
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        var report = result.Report;
+        Assert.True(report.GetProperty("bit_identical").GetBoolean(), result.ToString());
+        // allgather sums in rank order, as the reference does: exact. MPI and the ring add in other orders.
+        if (algorithm == "allgather") Assert.Equal(0, report.GetProperty("max_abs_error").GetDouble());
+        else Assert.True(report.GetProperty("max_rel_error").GetDouble() <= 1e-6, result.ToString());
+    }
+
+    [Theory]
+    [InlineData(2, "ring")]
+    [InlineData(4, "ring")]
+    [InlineData(4, "mpi")]
+    [InlineData(3, "allgather")]
+    public void A_rank_that_dies_mid_collective_ends_the_job_with_a_failure(int ranks, string algorithm)
+    {
+        // MPICH's launcher notices the abnormal exit and kills the ranks blocked in the collective.
+        var result = MpiRunner.Run(ranks, TimeSpan.FromSeconds(60), "collectives-check", "--algorithm", algorithm,
+            "--elements", "10007", "--die-rank", "1");
+
+        // Only the exit is asserted: the dying rank's last words may be lost when Hydra tears the job down.
+        Assert.True(result.ExitCode != 0, result.ToString());
+        Assert.DoesNotContain("\"bit_identical\"", result.Output);
+    }
+
+    [Theory]
+    [InlineData(2)]
+    [InlineData(4)]
+    public void A_rank_that_throws_aborts_the_job_instead_of_hanging_in_finalize(int ranks)
+    {
+        var result = MpiRunner.Run(ranks, TimeSpan.FromSeconds(60), "collectives-check", "--algorithm", "ring",
+            "--elements", "10007", "--fail-rank", "1");
+
+        Assert.True(result.ExitCode != 0, result.ToString());
+        Assert.DoesNotContain("\"bit_identical\"", result.Output);
+    }
+
+    [Fact]
+    public void One_rank_under_mpirun_runs_alone()
+    {
+        var result = MpiRunner.Run(1, Limit, "collectives-check", "--algorithm", "ring", "--elements", "101");
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Equal(1, result.Report.GetProperty("ranks").GetInt32());
+        Assert.Equal(0, result.Report.GetProperty("max_abs_error").GetDouble());
+        Assert.Equal(0, result.Report.GetProperty("communicator_failures").GetInt64());
+    }
+
+    [Fact]
+    public void A_process_started_without_mpirun_is_rank_0_of_1()
+    {
+        var result = Orchestrator.Tests.Cli.CliRunner.Run(Path.GetTempPath(), ["collectives-check", "--algorithm", "allgather", "--elements", "33"], Limit);
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Contains("\"ranks\":1,", result.Output);
+        Assert.Contains("\"bit_identical\":true", result.Output);
+    }
+
+    [Fact]
+    public void Mpi_with_a_compressing_codec_is_a_user_error()
+    {
+        var result = MpiRunner.Run(1, Limit, "collectives-check", "--algorithm", "mpi", "--codec", "int8");
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("--codec", result.Output);
+    }
+}

@@ -1,0 +1,79 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Orchestrator.Tests.Cli;
+
+namespace Orchestrator.Tests.Collectives;
+
+/// <summary>What one <c>mpirun.mpich</c> run did: exit code, output, wall time, and rank 0's JSON line if any.</summary>
+internal sealed record MpiRunResult(int ExitCode, string Output, TimeSpan Elapsed)
+{
+    /// <summary>Rank 0's report (the output line that is a JSON object).</summary>
+    public JsonElement Report
+    {
+        get
+        {
+            var line = Output.Split('\n').Select(l => l.Trim()).LastOrDefault(l => l.StartsWith('{'))
+                ?? throw new Xunit.Sdk.XunitException($"no JSON report in the output:\n{this}");
+            return JsonDocument.Parse(line).RootElement.Clone();
+        }
+    }
+
+    public override string ToString() => $"exit {ExitCode} after {Elapsed.TotalSeconds:F1} s\n{Output}";
+}
+
+/// <summary>
+/// Launches <c>mpirun.mpich -np N dotnet orchestrator.dll ARGS</c> the way the local launcher does and
+/// waits with a hard limit: on timeout the whole tree (mpirun, its proxies, the ranks) is killed, so a
+/// stuck collective fails a test instead of hanging CI.
+/// </summary>
+internal static class MpiRunner
+{
+    public const string Launcher = "mpirun.mpich";
+
+    public static MpiRunResult Run(int ranks, TimeSpan limit, params string[] args)
+    {
+        var start = new ProcessStartInfo(Launcher)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+        };
+        foreach (var arg in (string[])["-np", ranks.ToString(), DotnetHost(), CliRunner.EntryAssembly, .. args]) start.ArgumentList.Add(arg);
+        start.Environment["NO_COLOR"] = "1";
+        start.Environment["DOTNET_NOLOGO"] = "1";
+
+        var clock = Stopwatch.StartNew();
+        Process process;
+        try
+        {
+            process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {Launcher}");
+        }
+        catch (System.ComponentModel.Win32Exception e)
+        {
+            throw new InvalidOperationException($"{Launcher} not found: the MPI tests need MPICH (apt-get install mpich)", e);
+        }
+        using (process)
+        {
+            process.StandardInput.Close();
+            var stdout = process.StandardOutput.ReadToEndAsync();
+            var stderr = process.StandardError.ReadToEndAsync();
+            if (!process.WaitForExit(limit))
+            {
+                try { process.Kill(entireProcessTree: true); } catch (InvalidOperationException) { }
+                process.WaitForExit();
+                throw new TimeoutException($"{Launcher} -np {ranks} {string.Join(' ', args)} ran longer than {limit} and was killed:\n{stdout.Result}{stderr.Result}");
+            }
+            process.WaitForExit();
+            return new MpiRunResult(process.ExitCode, stdout.Result + stderr.Result, clock.Elapsed);
+        }
+    }
+
+    private static string DotnetHost()
+    {
+        var host = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH");
+        if (!string.IsNullOrEmpty(host) && File.Exists(host)) return host;
+        var current = Environment.ProcessPath;
+        return current is not null && Path.GetFileNameWithoutExtension(current) == "dotnet" ? current : "dotnet";
+    }
+}
