@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Orchestrator.Contracts;
 using Orchestrator.Contracts.Spec;
 using Orchestrator.Silos.Console;
 using Orchestrator.Trainer.Collectives;
@@ -6,11 +7,14 @@ using Orchestrator.Trainer.Data;
 using Orchestrator.Trainer.Devices;
 using Orchestrator.Trainer.Telemetry;
 using Orchestrator.Trainer.Training;
-using Spectre.Console;
 
 namespace Orchestrator.Silos.Commands;
 
-/// <summary><c>orchestrator train SPEC [--set k=v]... [--out DIR] [--fresh]</c>: trains in this process.</summary>
+/// <summary>
+/// <c>orchestrator train SPEC [--set k=v]... [--out DIR] [--fresh]</c>: trains in this process, or as one
+/// worker of a data-parallel job when started by <c>mpirun.mpich -np N</c> (rank 0 shows progress and
+/// writes the run directory; every rank trains its shard).
+/// </summary>
 public static class TrainCommand
 {
     public static Command Create()
@@ -19,35 +23,88 @@ public static class TrainCommand
         var set = SpecOptions.Set();
         var output = new Option<string?>("--out") { Description = "Run directory for metrics, summary, plots and checkpoints (default: runs/<name>)" };
         var fresh = new Option<bool>("--fresh") { Description = "Discard checkpoints in the run directory and start from step 0 (default: resume from the newest valid one)" };
-        var command = new Command("train", "Train a job in this process (single worker) with a live progress bar") { spec, set, output, fresh };
-        command.SetAction(parse => CommandGuard.Run(() => Execute(
-            parse.GetValue(spec)!, parse.GetValue(set) ?? [], parse.GetValue(output), parse.GetValue(fresh))));
+        var injectNan = new Option<string?>("--inject-nan") { Description = "Test hook: make STEP's gradient NaN on RANK (STEP:RANK)", Hidden = true };
+        var verifyEvery = new Option<int>("--verify-every") { Description = "Compare parameter hashes across workers every N steps", DefaultValueFactory = _ => 100, Hidden = true };
+        var stopAfter = new Option<long?>("--stop-after") { Description = "Test hook: exit abruptly after this step, as if killed", Hidden = true };
+        var dieAt = new Option<string?>("--die-at") { Description = "Test hook: worker RANK exits abruptly at STEP (STEP:RANK)", Hidden = true };
+        var command = new Command("train", "Train a job: in this process, or as the workers of mpirun.mpich -np N") { spec, set, output, fresh, injectNan, verifyEvery, stopAfter, dieAt };
+        command.SetAction(parse => CommandGuard.Run(() =>
+        {
+            var faults = parse.GetValue(injectNan) is { } nan ? FaultInjection.ParseNonFinite(nan) : null;
+            if (parse.GetValue(dieAt) is { } die) faults = FaultInjection.ParseDeath(die, faults);
+            return Execute(new TrainRequest(parse.GetValue(spec)!, parse.GetValue(set) ?? [], parse.GetValue(output), parse.GetValue(fresh),
+                faults, parse.GetValue(verifyEvery), parse.GetValue(stopAfter)));
+        }));
         return command;
     }
 
-    private static int Execute(FileInfo specFile, string[] overrides, string? output, bool fresh)
-    {
-        var job = JobSpecLoader.LoadFile(specFile.FullName, overrides);
-        var run = RunDirectory.Open(output ?? Path.Combine("runs", job.Name));
-        if (fresh && Directory.Exists(run.Checkpoints)) Directory.Delete(run.Checkpoints, recursive: true);
-        File.WriteAllText(run.Spec, JobSpecYaml.ToYaml(job));
+    private sealed record TrainRequest(FileInfo Spec, string[] Overrides, string? Output, bool Fresh, FaultInjection? Faults, int VerifyEvery, long? StopAfter);
 
-        ThreadBudget.Apply(job.Training.Threads);
-        var device = DeviceSelector.Select(job.Device);
+    private static int Execute(TrainRequest request)
+    {
+        var job = JobSpecLoader.LoadFile(request.Spec.FullName, request.Overrides);
+        var world = WorkerWorld.FromEnvironment();
+        if (!world.IsDistributed)
+            return Train(job, request, world, new SingleProcessSynchronizer(), barrier: () => { });
+
+        using var communicator = MpiCommunicator.Initialize(world.Size);
+        // An error on one rank must abort the whole job: a rank that just exits leaves the others in a collective.
+        return communicator.Guard(() =>
+        {
+            using var synchronizer = new MpiGradientSynchronizer(communicator, job.CompressionOrDefault, job.Training.Seed);
+            return Train(job, request, world, synchronizer, communicator.Barrier);
+        });
+    }
+
+    private static int Train(JobSpec job, TrainRequest request, WorkerWorld world, IGradientSynchronizer synchronizer, Action barrier)
+    {
+        CheckWorld(job, world);
+        bool leader = world.Rank == 0;
+        var run = RunDirectory.Open(request.Output ?? Path.Combine("runs", job.Name));
+        if (leader)
+        {
+            if (request.Fresh && Directory.Exists(run.Checkpoints)) Directory.Delete(run.Checkpoints, recursive: true);
+            File.WriteAllText(run.Spec, JobSpecYaml.ToYaml(job with { Workers = world.Size }));
+        }
+        barrier(); // no rank looks for checkpoints while rank 0 may still be discarding them
+
+        ThreadBudget.Apply(job.Training.Threads, world.LocalSize);
+        var device = DeviceSelector.Select(job.Device, world.LocalRank);
         var data = DatasetRegistry.Load(job.Data, job.Training.Seed);
 
         using var stop = new CancellationTokenSource();
         System.Console.CancelKeyPress += (_, e) =>
         {
-            e.Cancel = true; // finish the step, checkpoint, then exit
+            e.Cancel = true; // finish the step, checkpoint, then exit (all workers agree on the step)
             stop.Cancel();
         };
-        var summary = TrainingProgressView.Show(observer =>
+        RunSummary Body(ITrainingObserver observer)
         {
-            using var training = new TrainingRun(job, data, new TrainingOptions(device, run, new SingleProcessSynchronizer(), observer));
+            using var training = new TrainingRun(job, data, new TrainingOptions(device, run, synchronizer, observer,
+                request.StopAfter, Faults: request.Faults, VerifyEverySteps: request.VerifyEvery));
             return training.Run(stop.Token);
-        });
-        SummaryTable.Print(summary, run.Path, interrupted: stop.IsCancellationRequested);
+        }
+        var summary = leader ? TrainingProgressView.Show(Body) : Body(new QuietObserver());
+        if (leader) SummaryTable.Print(summary, run.Path, interrupted: stop.IsCancellationRequested);
         return stop.IsCancellationRequested ? 130 : 0;
+    }
+
+    /// <summary>The batch must split evenly over the workers mpirun actually started.</summary>
+    private static void CheckWorld(JobSpec job, WorkerWorld world)
+    {
+        int batch = job.Training.GlobalBatch;
+        if (batch % world.Size != 0)
+            throw new UserFacingException($"training.global_batch: {batch} does not split evenly over the {world.Size} workers started; use a multiple of {world.Size}");
+        if (job.Training.GhostBatch > 0 && batch / world.Size % job.Training.GhostBatch != 0)
+            throw new UserFacingException($"training.ghost_batch: {job.Training.GhostBatch} must divide the per-worker batch {batch}/{world.Size} = {batch / world.Size}");
+    }
+
+    /// <summary>Ranks other than 0 train silently; rank 0 reports for the job.</summary>
+    private sealed class QuietObserver : ITrainingObserver
+    {
+        public void OnStart(TrainingPlan plan) { }
+        public void OnStep(StepRecord step) { }
+        public void OnEvaluation(EvalRecord evaluation) { }
+        public void OnNotice(string message) { }
     }
 }

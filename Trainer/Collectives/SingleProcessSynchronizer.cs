@@ -18,6 +18,7 @@ public sealed class SingleProcessSynchronizer : IGradientSynchronizer
     }
 
     public void SumAcrossWorkers(Span<double> values) { }
+    public void SyncBuffers(nn.Module model) { }
     public void VerifyIdentical(nn.Module model, long step) { }
     public void Dispose() { }
 }

@@ -9,8 +9,11 @@ public sealed class SynchronizerStats
     /// <summary>Bytes this worker received.</summary>
     public long BytesReceived { get; set; }
 
-    /// <summary>fp32 bytes the same gradients would have taken uncompressed (4 per value per step).</summary>
+    /// <summary>fp32 bytes of the gradients averaged (4 per value per step).</summary>
     public long UncompressedBytes { get; set; }
+
+    /// <summary>Bytes of the same gradients in their wire encodings.</summary>
+    public long EncodedBytes { get; set; }
 
     /// <summary>Seconds spent encoding and decoding.</summary>
     public double CompressionSeconds { get; set; }
@@ -24,6 +27,6 @@ public sealed class SynchronizerStats
     /// <summary>Steps every worker skipped together because some gradient was not finite.</summary>
     public long SkippedSteps { get; set; }
 
-    /// <summary>Uncompressed over compressed wire size (1 without compression).</summary>
-    public double CompressionRatio => BytesSent > 0 ? (double)UncompressedBytes / BytesSent : 1;
+    /// <summary>fp32 size over encoded size of the gradients (1 without compression).</summary>
+    public double CompressionRatio => EncodedBytes > 0 ? (double)UncompressedBytes / EncodedBytes : 1;
 }

@@ -5,4 +5,5 @@ namespace Orchestrator.Trainer.Training;
 /// <param name="Accuracy">Fraction of the global batch's rows predicted right (before the update).</param>
 /// <param name="GlobalSamples">Samples in the global batch (before batch-augmentation copies).</param>
 /// <param name="Applied">False when every worker skipped the update (non-finite gradient somewhere).</param>
-public sealed record StepOutcome(double Loss, double Accuracy, int GlobalSamples, bool Applied);
+/// <param name="StopAgreed">Some worker asked to stop (Ctrl+C): every worker stops after this step.</param>
+public sealed record StepOutcome(double Loss, double Accuracy, int GlobalSamples, bool Applied, bool StopAgreed = false);

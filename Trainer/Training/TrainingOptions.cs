@@ -12,6 +12,8 @@ namespace Orchestrator.Trainer.Training;
 /// <param name="EvaluateEverySteps">Also evaluate every N steps (besides every epoch end); for
 /// benchmarks that need updates-to-accuracy curves. 0 = only at epoch ends.</param>
 /// <param name="Faults">Test hooks that break a chosen step on a chosen worker.</param>
+/// <param name="VerifyEverySteps">Compare a hash of every worker's parameters this often (and after a
+/// resume and at the end); divergence fails the job. 0 = only after a resume and at the end.</param>
 public sealed record TrainingOptions(
     Device Device,
     RunDirectory? Output,
@@ -20,4 +22,5 @@ public sealed record TrainingOptions(
     long? StopAfterStep = null,
     bool Resume = true,
     int EvaluateEverySteps = 0,
-    FaultInjection? Faults = null);
+    FaultInjection? Faults = null,
+    int VerifyEverySteps = 100);

@@ -36,6 +36,7 @@ public sealed class TrainingRun : IDisposable
     private readonly CheckpointStore? checkpoints;
     private readonly bool isLeader;
     private readonly bool ownsData;
+    private bool stopRequested;
 
     public TrainingRun(JobSpec spec, DatasetSplits data, TrainingOptions options)
     {
@@ -79,6 +80,7 @@ public sealed class TrainingRun : IDisposable
         var wall = Stopwatch.StartNew();
         var position = options.Resume ? RestoreNewest() : TrainingPosition.Start;
         long resumedFrom = position.Step;
+        if (resumedFrom > 0) options.Synchronizer.VerifyIdentical(model, position.Step); // every worker loaded the same checkpoint
         using var metrics = isLeader && options.Output is not null ? new MetricsLog(options.Output.Metrics, position.Step) : null;
         options.Observer.OnStart(new TrainingPlan(TotalSteps, planner.StepsPerEpoch, regime.TotalEpochs, position.Step,
             options.Device.ToString(), torch.get_num_threads(), ParameterCount));
@@ -90,10 +92,10 @@ public sealed class TrainingRun : IDisposable
         bool stoppedEarly = false;
         while (position.Epoch < regime.TotalEpochs)
         {
-            if (cancellation.IsCancellationRequested) { stoppedEarly = true; break; }
+            stopRequested = cancellation.IsCancellationRequested;
             var started = Stopwatch.GetTimestamp();
             var settings = regime.At(position.Step);
-            var (loss, accuracy, samples, applied) = TrainStep(position, settings);
+            var (loss, accuracy, samples, applied, stopAgreed) = TrainStep(position, settings);
             double seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
             stepSeconds += seconds;
             stepSamples += samples;
@@ -113,13 +115,17 @@ public sealed class TrainingRun : IDisposable
                 options.Observer.OnEvaluation(last);
             }
 
+            if (options.VerifyEverySteps > 0 && position.Step % options.VerifyEverySteps == 0)
+                options.Synchronizer.VerifyIdentical(model, position.Step);
             if (position.Step == options.StopAfterStep) return Summary(position, last, best, stepSamples, stepSeconds, wall, resumedFrom);
+            if (stopAgreed) { stoppedEarly = true; break; }
             bool finished = position.Epoch >= regime.TotalEpochs;
             if (finished || (spec.Checkpoint.EverySteps > 0 && position.Step % spec.Checkpoint.EverySteps == 0))
                 SaveCheckpoint(position);
         }
         if (stoppedEarly) SaveCheckpoint(position);
 
+        options.Synchronizer.VerifyIdentical(model, position.Step);
         last ??= EvaluateNow(position);
         var summary = Summary(position, last, Math.Max(best, last.TestAccuracy), stepSamples, stepSeconds, wall, resumedFrom);
         if (isLeader && options.Output is not null && !stoppedEarly)
@@ -158,9 +164,10 @@ public sealed class TrainingRun : IDisposable
             optimizer.step();
         }
         // Loss and accuracy of the whole global batch, not just this worker's shard.
-        Span<double> totals = [loss.item<float>() * y.shape[0], logits.argmax(1).eq(y).sum().item<long>(), y.shape[0]];
+        // The same reduction carries the stop request, so every worker stops after the same step.
+        Span<double> totals = [loss.item<float>() * y.shape[0], logits.argmax(1).eq(y).sum().item<long>(), y.shape[0], stopRequested ? 1 : 0];
         options.Synchronizer.SumAcrossWorkers(totals);
-        return new StepOutcome(totals[0] / Math.Max(1, totals[2]), totals[1] / Math.Max(1, totals[2]), planned.Count, applied);
+        return new StepOutcome(totals[0] / Math.Max(1, totals[2]), totals[1] / Math.Max(1, totals[2]), planned.Count, applied, totals[3] > 0);
     }
 
     /// <summary>The step at <paramref name="position"/> with the regime's settings for it.</summary>
@@ -180,6 +187,7 @@ public sealed class TrainingRun : IDisposable
 
     private EvalRecord EvaluateNow(TrainingPosition position)
     {
+        options.Synchronizer.SyncBuffers(model);
         if (spec.Training.MixedSizeOrOff.Enabled)
             RunningStatsReestimation.Reestimate(model, ReestimationBatches());
         var (loss, accuracy) = Evaluator.Evaluate(model, test);
@@ -213,7 +221,9 @@ public sealed class TrainingRun : IDisposable
 
     private void SaveCheckpoint(TrainingPosition position)
     {
-        if (checkpoints is null || !isLeader) return;
+        if (checkpoints is null) return;
+        options.Synchronizer.SyncBuffers(model); // collective: every worker, before rank 0 writes
+        if (!isLeader) return;
         // TorchSharp closes the stream it saves to; ToArray still works on a closed MemoryStream.
         var modelBytes = new MemoryStream();
         model.save(modelBytes);

@@ -1,0 +1,171 @@
+using System.Security.Cryptography;
+using System.Runtime.InteropServices;
+using Orchestrator.Contracts.Spec;
+using Orchestrator.Trainer.Compression;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Orchestrator.Trainer.Collectives;
+
+/// <summary>
+/// Data-parallel gradient averaging over MPI: gradients live in flat buckets; each step every worker
+/// agrees whether all gradients are finite (else all skip), then each bucket is averaged with the
+/// configured algorithm and codec (fp32 during warm-up and for the small-tensor buckets). Every
+/// worker decodes the same bytes in the same order, so parameters stay bit-identical, which
+/// <see cref="VerifyIdentical"/> checks with a hash of every parameter.
+/// </summary>
+public sealed class MpiGradientSynchronizer : IGradientSynchronizer
+{
+    private readonly ICommunicator communicator;
+    private readonly CompressionSpec spec;
+    private readonly long seed;
+    private readonly IGradientCodec codec;
+    private readonly IGradientCodec plain = new NoneCodec();
+    private readonly IAllreduceAlgorithm algorithm;
+    private readonly IAllreduceAlgorithm fp32;
+    private readonly AllreduceStats traffic = new();
+    private GradientBuckets? buckets;
+    private float[][] residuals = [];
+    private byte[] scratch = [];
+
+    public MpiGradientSynchronizer(ICommunicator communicator, CompressionSpec spec, long seed)
+    {
+        this.communicator = communicator;
+        this.spec = spec;
+        this.seed = seed;
+        codec = CodecRegistry.Create(spec);
+        // Plain fp32 averaging (warm-up, small tensors) uses MPICH's own allreduce: nothing beats it uncompressed.
+        fp32 = AllreduceAlgorithms.Create("mpi", communicator);
+        algorithm = codec.Name == "none" ? fp32 : AllreduceAlgorithms.Create(spec.Algorithm, communicator);
+    }
+
+    public int Rank => communicator.Rank;
+    public int WorldSize => communicator.Size;
+    public SynchronizerStats Stats { get; } = new();
+
+    public void Attach(nn.Module model)
+    {
+        using (no_grad())
+        {
+            foreach (var (_, tensor) in model.state_dict())
+                Broadcast(tensor);
+        }
+        buckets = GradientBuckets.Attach(model.named_parameters(), spec.BucketMb, spec.MinCompressElements);
+        residuals = spec.ErrorFeedback
+            ? buckets.Buckets.Select(b => b.Compressed ? new float[b.Elements] : []).ToArray()
+            : [];
+    }
+
+    public bool Synchronize(long step)
+    {
+        var attached = buckets ?? throw new InvalidOperationException("Attach the model before synchronizing");
+        Stats.Steps++;
+        Span<long> finite = [attached.AllFinite() ? 1 : 0];
+        communicator.Allreduce(finite, ReduceOp.Min);
+        if (finite[0] == 0)
+        {
+            Stats.SkippedSteps++;
+            return false;
+        }
+
+        traffic.Reset();
+        bool compressing = step >= spec.WarmupSteps && codec.Name != "none";
+        for (int b = 0; b < attached.Buckets.Count; b++)
+        {
+            var bucket = attached.Buckets[b];
+            var chosen = compressing && bucket.Compressed ? codec : plain;
+            WithHostSpan(bucket, values => Average(values, b, chosen, step));
+            Stats.UncompressedBytes += 4L * bucket.Elements;
+            Stats.EncodedBytes += chosen.EncodedBytes(bucket.Elements);
+        }
+        Stats.BytesSent += traffic.BytesSent;
+        Stats.BytesReceived += traffic.BytesReceived;
+        Stats.CommunicationSeconds += traffic.CommunicationSeconds;
+        Stats.CompressionSeconds += traffic.CodecSeconds;
+        return true;
+    }
+
+    public void SumAcrossWorkers(Span<double> values) => communicator.Allreduce(values, ReduceOp.Sum);
+
+    public void VerifyIdentical(nn.Module model, long step)
+    {
+        // Parameters only: running statistics are per-worker until SyncBuffers averages them.
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        foreach (var (_, tensor) in model.named_parameters())
+        {
+            using var host = tensor.cpu().contiguous();
+            hash.AppendData(host.bytes);
+        }
+        Span<byte> mine = stackalloc byte[8];
+        hash.GetCurrentHash().AsSpan(0, 8).CopyTo(mine);
+        var all = new byte[8 * communicator.Size];
+        communicator.Allgather(mine, all);
+        for (int r = 0; r < communicator.Size; r++)
+            if (!all.AsSpan(8 * r, 8).SequenceEqual(mine))
+                throw new InvalidOperationException(
+                    $"parameters diverged across workers at step {step}: rank {r}'s hash {Convert.ToHexString(all, 8 * r, 8)} differs from rank {Rank}'s {Convert.ToHexString(mine)}");
+    }
+
+    public void SyncBuffers(nn.Module model)
+    {
+        using var noGrad = no_grad();
+        foreach (var (_, buffer) in model.named_buffers())
+        {
+            if (buffer.dtype != ScalarType.Float32) continue; // counters are equal on every worker already
+            using var host = buffer.cpu().contiguous();
+            var values = MemoryMarshal.Cast<byte, float>(host.bytes);
+            communicator.AllreduceSum(values);
+            float scale = 1f / communicator.Size;
+            for (int i = 0; i < values.Length; i++) values[i] *= scale;
+            buffer.copy_(host);
+        }
+    }
+
+    private void Average(Span<float> values, int bucketIndex, IGradientCodec chosen, long step)
+    {
+        ulong bucketSeed = (ulong)seed * 0x9E3779B97F4A7C15UL ^ ((ulong)step << 20) ^ (ulong)bucketIndex;
+        var residual = residuals.Length > 0 && chosen != plain ? residuals[bucketIndex] : null;
+        if (residual is not null)
+        {
+            // Error feedback: send g + e, keep e' = (g + e) - decode(encode(g + e)) for the next step.
+            for (int i = 0; i < values.Length; i++) values[i] += residual[i];
+            int bytes = chosen.EncodedBytes(values.Length);
+            if (scratch.Length < bytes) scratch = new byte[bytes];
+            chosen.Encode(values, scratch.AsSpan(0, bytes), bucketSeed);
+            values.CopyTo(residual);
+            var decoded = new float[values.Length];
+            chosen.Decode(scratch.AsSpan(0, bytes), decoded);
+            for (int i = 0; i < values.Length; i++) residual[i] -= decoded[i];
+        }
+        (chosen == plain ? fp32 : algorithm).Allreduce(values, chosen, bucketSeed, traffic);
+    }
+
+    /// <summary>Runs <paramref name="body"/> on the bucket's values in host memory (GPU buckets are staged through the host).</summary>
+    private static void WithHostSpan(GradientBucket bucket, SpanAction body)
+    {
+        if (bucket.Flat.device_type == DeviceType.CPU)
+        {
+            body(bucket.Span);
+            return;
+        }
+        using var host = bucket.Flat.cpu();
+        body(MemoryMarshal.Cast<byte, float>(host.bytes));
+        bucket.Flat.copy_(host);
+    }
+
+    private delegate void SpanAction(Span<float> values);
+
+    private void Broadcast(Tensor tensor)
+    {
+        if (tensor.device_type == DeviceType.CPU && tensor.is_contiguous())
+        {
+            communicator.Broadcast(tensor.bytes, root: 0);
+            return;
+        }
+        using var host = tensor.cpu().contiguous();
+        communicator.Broadcast(host.bytes, root: 0);
+        tensor.copy_(host);
+    }
+
+    public void Dispose() => buckets?.Dispose();
+}
