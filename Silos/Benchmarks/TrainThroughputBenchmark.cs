@@ -12,41 +12,49 @@ using static TorchSharp.torch;
 namespace Orchestrator.Silos.Benchmarks;
 
 /// <summary>
-/// Single-process training throughput of our trainer against PyTorch on the same CNN, batch,
-/// optimizer, thread count and in-memory Fashion-MNIST, run alternately so drift hits both alike.
+/// Training throughput of our trainer against PyTorch on the same CNN, global batch, optimizer,
+/// threads per worker and in-memory Fashion-MNIST, run alternately so drift hits both alike.
 /// </summary>
-public sealed class TrainThroughputBenchmark(JobSpec spec, int warmup, int steps, string python, string script)
+public sealed class TrainThroughputBenchmark(int warmup, int steps)
 {
-    /// <summary>Samples/s of our trainer over <c>steps</c> timed steps after <c>warmup</c> untimed ones.</summary>
-    public double MeasureOurs(DatasetSplits data)
+    /// <summary>The benchmark job: the reference CNN (w32), batch 256, SGD, no augmentation.</summary>
+    public static JobSpec Spec(string root, int threads, int workers, CompressionSpec compression) =>
+        new("bench-train", DeviceKind.Cpu, new ModelSpec("cnn", 32, "batch"),
+            new DataSpec("fashion-mnist", root, 0, 0, new AugmentSpec(0, false, 0)),
+            new TrainingSpec(1, 256, new OptimizerSpec("sgd", 0.05, 0.9, false, 5e-4), 1, threads),
+            new CheckpointSpec(0, 1), workers, compression);
+
+    /// <summary>Global samples/s of this worker's job over <c>steps</c> timed steps after <c>warmup</c> untimed ones.</summary>
+    public double MeasureOurs(JobSpec spec, DatasetSplits data, IGradientSynchronizer synchronizer)
     {
-        using var run = new TrainingRun(spec, data, new TrainingOptions(CPU, null, new SingleProcessSynchronizer(), new SilentObserver(), Resume: false));
+        using var run = new TrainingRun(spec, data, new TrainingOptions(CPU, null, synchronizer, new SilentObserver(), Resume: false, VerifyEverySteps: 0));
         var position = TrainingPosition.Start;
-        for (int i = 0; i < warmup; i++) position = Advance(run, position);
+        for (int i = 0; i < warmup; i++) position = run.Next(position, run.TrainStep(position).Applied);
         var clock = Stopwatch.StartNew();
-        for (int i = 0; i < steps; i++) position = Advance(run, position);
+        for (int i = 0; i < steps; i++) position = run.Next(position, run.TrainStep(position).Applied);
         return (double)steps * spec.Training.GlobalBatch / clock.Elapsed.TotalSeconds;
     }
 
-    /// <summary>Samples/s of the PyTorch script (its own timer, same step count).</summary>
-    public double MeasurePyTorch(int threads)
+    /// <summary>Runs a command that prints a JSON line with <c>samples_per_second</c> (the PyTorch scripts,
+    /// or our workers under mpirun) and returns that figure.</summary>
+    public static double MeasureProcess(string program, IEnumerable<string> arguments, TimeSpan limit)
     {
-        var start = new ProcessStartInfo(python) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var arg in new[] { script, "--root", spec.Data.Root, "--threads", threads.ToString(), "--batch", spec.Training.GlobalBatch.ToString(),
-                     "--warmup", warmup.ToString(), "--steps", steps.ToString(), "--seed", spec.Training.Seed.ToString() })
-            start.ArgumentList.Add(arg);
-        using var process = Process.Start(start) ?? throw new UserFacingException($"could not start {python}");
+        var start = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var arg in arguments) start.ArgumentList.Add(arg);
+        using var process = Process.Start(start) ?? throw new UserFacingException($"could not start {program}");
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
-        process.WaitForExit();
-        if (process.ExitCode != 0)
-            throw new UserFacingException($"{python} {script} failed (exit {process.ExitCode}): {stderr.Result.Trim()}\nInstall PyTorch with: apt-get install -y python3-torch");
-        var line = stdout.Result.Trim().Split('\n').Last();
+        if (!process.WaitForExit(limit))
+        {
+            process.Kill(entireProcessTree: true);
+            throw new UserFacingException($"{program} {string.Join(' ', start.ArgumentList)} ran longer than {limit}");
+        }
+        var line = stdout.Result.Split('\n').Select(l => l.Trim()).LastOrDefault(l => l.StartsWith('{'));
+        if (process.ExitCode != 0 || line is null)
+            throw new UserFacingException($"{program} {string.Join(' ', start.ArgumentList)} failed (exit {process.ExitCode}): {stderr.Result.Trim()}{stdout.Result.Trim()}\n" +
+                "The PyTorch peer needs: apt-get install -y python3-torch; our workers need: apt-get install -y mpich");
         return JsonDocument.Parse(line).RootElement.GetProperty("samples_per_second").GetDouble();
     }
-
-    private static TrainingPosition Advance(TrainingRun run, TrainingPosition position) =>
-        run.Next(position, run.TrainStep(position).Applied);
 
     private sealed class SilentObserver : ITrainingObserver
     {

@@ -18,6 +18,15 @@ public sealed partial class BenchCliTests
         Assert.InRange(double.Parse(ratio.Groups[1].Value, CultureInfo.InvariantCulture), 0.05, 20);
     }
 
+    [Fact]
+    public void Bench_train_with_workers_measures_mpi_workers_against_pytorch_ddp()
+    {
+        using var dir = new TempDirectory();
+        var result = CliRunner.Run(dir.Path, ["bench", "train", "--workers", "2", "--codecs", "nm+int8", "--runs", "1", "--steps", "2", "--warmup", "1"], TimeSpan.FromMinutes(4));
+
+        CliAssert.Success(result, "run 1: ours nm+int8", "run 1: PyTorch DDP gloo", "ratio ours nm+int8/PyTorch DDP gloo = ");
+    }
+
     [GeneratedRegex(@"ratio ours/PyTorch = ([0-9.]+)")]
     private static partial Regex Ratio();
 }
