@@ -27,7 +27,7 @@ public sealed class TrainThroughputBenchmark(int warmup, int steps)
     /// <summary>Global samples/s of this worker's job over <c>steps</c> timed steps after <c>warmup</c> untimed ones.</summary>
     public double MeasureOurs(JobSpec spec, DatasetSplits data, IGradientSynchronizer synchronizer)
     {
-        using var run = new TrainingRun(spec, data, new TrainingOptions(CPU, null, synchronizer, new SilentObserver(), Resume: false, VerifyEverySteps: 0));
+        using var run = new TrainingRun(spec, data, new TrainingOptions(CPU, null, synchronizer, NullTrainingObserver.Instance, Resume: false, VerifyEverySteps: 0));
         var position = TrainingPosition.Start;
         for (int i = 0; i < warmup; i++) position = run.Next(position, run.TrainStep(position).Applied);
         var clock = Stopwatch.StartNew();
@@ -54,13 +54,5 @@ public sealed class TrainThroughputBenchmark(int warmup, int steps)
             throw new UserFacingException($"{program} {string.Join(' ', start.ArgumentList)} failed (exit {process.ExitCode}): {stderr.Result.Trim()}{stdout.Result.Trim()}\n" +
                 "The PyTorch peer needs: apt-get install -y python3-torch; our workers need: apt-get install -y mpich");
         return JsonDocument.Parse(line).RootElement.GetProperty("samples_per_second").GetDouble();
-    }
-
-    private sealed class SilentObserver : ITrainingObserver
-    {
-        public void OnStart(TrainingPlan plan) { }
-        public void OnStep(StepRecord step) { }
-        public void OnEvaluation(EvalRecord evaluation) { }
-        public void OnNotice(string message) { }
     }
 }

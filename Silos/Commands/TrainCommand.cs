@@ -84,7 +84,7 @@ public static class TrainCommand
                 request.StopAfter, Faults: request.Faults, VerifyEverySteps: request.VerifyEvery));
             return training.Run(stop.Token);
         }
-        var summary = leader ? TrainingProgressView.Show(Body) : Body(new QuietObserver());
+        var summary = leader ? TrainingProgressView.Show(Body) : Body(NullTrainingObserver.Instance);
         if (leader) SummaryTable.Print(summary, run.Path, interrupted: stop.IsCancellationRequested);
         return stop.IsCancellationRequested ? 130 : 0;
     }
@@ -97,14 +97,5 @@ public static class TrainCommand
             throw new UserFacingException($"training.global_batch: {batch} does not split evenly over the {world.Size} workers started; use a multiple of {world.Size}");
         if (job.Training.GhostBatch > 0 && batch / world.Size % job.Training.GhostBatch != 0)
             throw new UserFacingException($"training.ghost_batch: {job.Training.GhostBatch} must divide the per-worker batch {batch}/{world.Size} = {batch / world.Size}");
-    }
-
-    /// <summary>Ranks other than 0 train silently; rank 0 reports for the job.</summary>
-    private sealed class QuietObserver : ITrainingObserver
-    {
-        public void OnStart(TrainingPlan plan) { }
-        public void OnStep(StepRecord step) { }
-        public void OnEvaluation(EvalRecord evaluation) { }
-        public void OnNotice(string message) { }
     }
 }

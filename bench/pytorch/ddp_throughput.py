@@ -7,7 +7,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 import torch.nn.functional as F
 
-from train_throughput import SmallCnn, read_idx
+from train_throughput import SmallCnn, make_optimizer, read_idx
 
 import numpy as np
 
@@ -23,10 +23,7 @@ def worker(rank, a):
     x_all = (torch.from_numpy(images.astype(np.float32) / 255.0).unsqueeze(1) - 0.2860) / 0.3530
     y_all = torch.from_numpy(labels.astype(np.int64))
     model = torch.nn.parallel.DistributedDataParallel(SmallCnn())
-    decay = [q for q in model.parameters() if q.dim() > 1]
-    no_decay = [q for q in model.parameters() if q.dim() <= 1]
-    opt = torch.optim.SGD([{"params": decay, "weight_decay": 5e-4}, {"params": no_decay, "weight_decay": 0.0}],
-                          lr=0.05, momentum=0.9)
+    opt = make_optimizer(model)
     g = torch.Generator().manual_seed(a.seed)
     perm = torch.randperm(len(y_all), generator=g)
     local = a.batch // a.workers

@@ -35,6 +35,14 @@ class SmallCnn(nn.Module):
         return self.classifier(F.relu(self.fc1(torch.flatten(x, 1))))
 
 
+def make_optimizer(model):
+    """SGD momentum 0.9, weight decay 5e-4 on weights only (biases and BN parameters are 1-d): the C# rule."""
+    decay = [q for q in model.parameters() if q.dim() > 1]
+    no_decay = [q for q in model.parameters() if q.dim() <= 1]
+    return torch.optim.SGD([{"params": decay, "weight_decay": 5e-4}, {"params": no_decay, "weight_decay": 0.0}],
+                           lr=0.05, momentum=0.9)
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--root", default="/usr/share/datasets/fashion-mnist")
@@ -53,10 +61,7 @@ def main():
     y_all = torch.from_numpy(labels.astype(np.int64))
 
     model = SmallCnn()
-    decay = [q for q in model.parameters() if q.dim() > 1]
-    no_decay = [q for q in model.parameters() if q.dim() <= 1]
-    opt = torch.optim.SGD([{"params": decay, "weight_decay": 5e-4}, {"params": no_decay, "weight_decay": 0.0}],
-                          lr=0.05, momentum=0.9)
+    opt = make_optimizer(model)
     perm = torch.randperm(len(y_all))
 
     def step(i):
