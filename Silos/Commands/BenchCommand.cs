@@ -17,6 +17,7 @@ public static class BenchCommand
         command.Subcommands.Add(CreateTrain());
         command.Subcommands.Add(LargeBatchBenchCommand.Create());
         command.Subcommands.Add(CodecBenchCommand.Create());
+        command.Subcommands.Add(AllreduceBenchCommand.Create());
         return command;
     }
 
