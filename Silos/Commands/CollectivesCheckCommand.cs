@@ -74,7 +74,9 @@ public static class CollectivesCheckCommand
             bool exact = settings.Values == "exact";
             var bucket = new float[settings.Elements];
             var stats = new AllreduceStats();
-            var milliseconds = new double[settings.Iterations];
+            int k = settings.Iterations;
+            // Per timed round: total, codec and communication milliseconds.
+            var milliseconds = new double[3 * k];
             var communicatorFailures = CheckCommunicator(communicator);
 
             for (int iteration = 0; iteration < settings.Warmup + settings.Iterations; iteration++)
@@ -90,10 +92,17 @@ public static class CollectivesCheckCommand
                 }
                 if (iteration == 0 && rank == settings.FailRank)
                     throw new InvalidOperationException($"rank {rank} fails on purpose before the allreduce (--fail-rank)");
+                double codecBefore = stats.CodecSeconds, communicationBefore = stats.CommunicationSeconds;
                 long start = Stopwatch.GetTimestamp();
                 algorithm.Allreduce(bucket, codec, settings.Seed + (ulong)iteration, stats);
                 double elapsed = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
-                if (iteration >= settings.Warmup) milliseconds[iteration - settings.Warmup] = elapsed;
+                if (iteration >= settings.Warmup)
+                {
+                    int round = iteration - settings.Warmup;
+                    milliseconds[round] = elapsed;
+                    milliseconds[k + round] = (stats.CodecSeconds - codecBefore) * 1000;
+                    milliseconds[2 * k + round] = (stats.CommunicationSeconds - communicationBefore) * 1000;
+                }
             }
 
             var (maxAbs, maxRel) = Error(bucket, ranks, exact);
@@ -117,7 +126,8 @@ public static class CollectivesCheckCommand
             communicator.Allreduce(failures, ReduceOp.Sum);
             if (rank == 0)
             {
-                var times = worst[2..].Order().ToArray();
+                var times = worst[2..(2 + k)].Order().ToArray();
+                double Median(int first) => worst[first..(first + k)].Order().ElementAt(k / 2);
                 System.Console.Out.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
                 {
                     ["algorithm"] = algorithm.Name,
@@ -139,6 +149,9 @@ public static class CollectivesCheckCommand
                     ["ms_min"] = times[0],
                     ["communication_ms"] = stats.CommunicationSeconds * 1000 / settings.Iterations,
                     ["codec_ms"] = stats.CodecSeconds * 1000 / settings.Iterations,
+                    // Medians over the timed rounds of the slowest rank's split (so comparable with ms_median).
+                    ["codec_ms_median"] = Median(2 + k),
+                    ["communication_ms_median"] = Median(2 + 2 * k),
                 }));
             }
             foreach (var failure in communicatorFailures) System.Console.Error.WriteLine($"rank {rank}: {failure}");
