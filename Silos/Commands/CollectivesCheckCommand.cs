@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Text.Json;
 using Orchestrator.Contracts;
+using Orchestrator.Contracts.Spec;
 using Orchestrator.Silos.Console;
 using Orchestrator.Trainer.Collectives;
 using Orchestrator.Trainer.Compression;
@@ -11,17 +12,23 @@ namespace Orchestrator.Silos.Commands;
 
 /// <summary>
 /// <c>orchestrator collectives-check</c> (hidden): run under <c>mpirun.mpich -np N</c> by tests and
-/// benchmarks. Every rank fills a bucket with deterministic rank-specific values, runs one allreduce
-/// algorithm with one codec, and rank 0 prints one JSON line: the error against the exact fp32 mean,
-/// whether every rank holds the same bits, traffic and time. Exit code 1 when ranks disagree (or the
-/// error exceeds <c>--max-error</c>).
+/// benchmarks (<c>bench allreduce</c>). Every rank fills a bucket with deterministic rank-specific values,
+/// runs one allreduce algorithm with one codec (any codec of <see cref="CodecRegistry"/>), untimed
+/// warm-up rounds first, and rank 0 prints one JSON line: the error against the exact fp32 mean,
+/// whether every rank holds the same bits, traffic per allreduce, and time (median over the timed
+/// rounds of the slowest rank, split into codec and communication). Exit code 1 when ranks disagree
+/// (or the error exceeds <c>--max-error</c>).
 /// </summary>
 public static class CollectivesCheckCommand
 {
     public static Command Create()
     {
         var algorithm = new Option<string>("--algorithm") { Description = "ring | allgather | mpi", DefaultValueFactory = _ => "ring" };
-        var codec = new Option<string>("--codec") { Description = "Gradient codec (none)", DefaultValueFactory = _ => "none" };
+        var codec = new Option<string>("--codec") { Description = "Gradient codec: none | int8 | nm | nm+int8", DefaultValueFactory = _ => "none" };
+        var n = new Option<int>("--n") { Description = "N of N:M pruning (nm codecs)", DefaultValueFactory = _ => CompressionSpec.Default.N };
+        var m = new Option<int>("--m") { Description = "M of N:M pruning (nm codecs)", DefaultValueFactory = _ => CompressionSpec.Default.M };
+        var pruner = new Option<string>("--pruner") { Description = "N:M pruner: mvue | greedy (nm codecs)", DefaultValueFactory = _ => CompressionSpec.Default.Pruner };
+        var warmup = new Option<int>("--warmup") { Description = "Untimed allreduces before the timed ones", DefaultValueFactory = _ => 0 };
         var elements = new Option<int>("--elements") { Description = "Floats per rank", DefaultValueFactory = _ => 1_000_000 };
         var iterations = new Option<int>("--iterations") { Description = "Allreduces timed (the last one is checked)", DefaultValueFactory = _ => 3 };
         var values = new Option<string>("--values")
@@ -35,25 +42,28 @@ public static class CollectivesCheckCommand
         var seed = new Option<ulong>("--seed") { Description = "Codec seed of the first allreduce", DefaultValueFactory = _ => 1UL };
         var command = new Command("collectives-check", "Checks an allreduce algorithm under mpirun.mpich (tests and benchmarks)")
         {
-            algorithm, codec, elements, iterations, values, maxError, dieRank, failRank, seed,
+            algorithm, codec, n, m, pruner, elements, warmup, iterations, values, maxError, dieRank, failRank, seed,
         };
         command.Hidden = true;
-        command.SetAction(parse => CommandGuard.Run(() => Run(new Settings(parse.GetValue(algorithm)!, parse.GetValue(codec)!,
-            parse.GetValue(elements), parse.GetValue(iterations), parse.GetValue(values)!, parse.GetValue(maxError),
+        command.SetAction(parse => CommandGuard.Run(() => Run(new Settings(parse.GetValue(algorithm)!,
+            CompressionSpec.Default with { Codec = parse.GetValue(codec)!, N = parse.GetValue(n), M = parse.GetValue(m), Pruner = parse.GetValue(pruner)! },
+            parse.GetValue(elements), parse.GetValue(warmup), parse.GetValue(iterations), parse.GetValue(values)!, parse.GetValue(maxError),
             parse.GetValue(dieRank), parse.GetValue(failRank), parse.GetValue(seed)))));
         return command;
     }
 
-    private sealed record Settings(string Algorithm, string Codec, int Elements, int Iterations, string Values, double MaxError, int DieRank, int FailRank, ulong Seed);
+    private sealed record Settings(string Algorithm, CompressionSpec Codec, int Elements, int Warmup, int Iterations, string Values, double MaxError, int DieRank, int FailRank, ulong Seed);
 
     private static int Run(Settings settings)
     {
         if (settings.Elements < 0) throw new UserFacingException("--elements must be >= 0");
         if (settings.Iterations < 1) throw new UserFacingException("--iterations must be >= 1");
+        if (settings.Warmup < 0) throw new UserFacingException("--warmup must be >= 0");
         if (settings.Values is not ("exact" or "random")) throw new UserFacingException($"--values must be exact or random, not '{settings.Values}'");
-        var codec = CreateCodec(settings.Codec);
+        // Before MPI starts: a bad name fails every rank the same way (exit 2), nothing to abort.
+        var codec = CodecRegistry.Create(settings.Codec);
         if (settings.Algorithm == "mpi" && codec.Name != "none")
-            throw new UserFacingException($"--algorithm mpi is plain fp32 MPI_Allreduce and needs --codec none, not {settings.Codec}");
+            throw new UserFacingException($"--algorithm mpi is plain fp32 MPI_Allreduce and needs --codec none, not {codec.Name}");
 
         using var communicator = MpiCommunicator.Initialize();
         // An exception on one rank must abort the job: finalizing alone would wait for peers stuck in a collective.
@@ -64,11 +74,14 @@ public static class CollectivesCheckCommand
             bool exact = settings.Values == "exact";
             var bucket = new float[settings.Elements];
             var stats = new AllreduceStats();
-            var milliseconds = new double[settings.Iterations];
+            int k = settings.Iterations;
+            // Per timed round: total, codec and communication milliseconds.
+            var milliseconds = new double[3 * k];
             var communicatorFailures = CheckCommunicator(communicator);
 
-            for (int iteration = 0; iteration < settings.Iterations; iteration++)
+            for (int iteration = 0; iteration < settings.Warmup + settings.Iterations; iteration++)
             {
+                if (iteration == settings.Warmup) stats.Reset(); // traffic and split times of timed rounds only
                 Fill(bucket, rank, exact);
                 communicator.Barrier();
                 if (iteration == 0 && rank == settings.DieRank)
@@ -79,9 +92,17 @@ public static class CollectivesCheckCommand
                 }
                 if (iteration == 0 && rank == settings.FailRank)
                     throw new InvalidOperationException($"rank {rank} fails on purpose before the allreduce (--fail-rank)");
+                double codecBefore = stats.CodecSeconds, communicationBefore = stats.CommunicationSeconds;
                 long start = Stopwatch.GetTimestamp();
                 algorithm.Allreduce(bucket, codec, settings.Seed + (ulong)iteration, stats);
-                milliseconds[iteration] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+                double elapsed = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+                if (iteration >= settings.Warmup)
+                {
+                    int round = iteration - settings.Warmup;
+                    milliseconds[round] = elapsed;
+                    milliseconds[k + round] = (stats.CodecSeconds - codecBefore) * 1000;
+                    milliseconds[2 * k + round] = (stats.CommunicationSeconds - communicationBefore) * 1000;
+                }
             }
 
             var (maxAbs, maxRel) = Error(bucket, ranks, exact);
@@ -105,7 +126,8 @@ public static class CollectivesCheckCommand
             communicator.Allreduce(failures, ReduceOp.Sum);
             if (rank == 0)
             {
-                var times = worst[2..].Order().ToArray();
+                var times = worst[2..(2 + k)].Order().ToArray();
+                double Median(int first) => worst[first..(first + k)].Order().ElementAt(k / 2);
                 System.Console.Out.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
                 {
                     ["algorithm"] = algorithm.Name,
@@ -113,7 +135,10 @@ public static class CollectivesCheckCommand
                     ["ranks"] = ranks,
                     ["elements"] = settings.Elements,
                     ["values"] = settings.Values,
+                    ["warmup"] = settings.Warmup,
                     ["iterations"] = settings.Iterations,
+                    ["encoded_bytes"] = (long)codec.EncodedBytes(settings.Elements),
+                    ["wire_ratio"] = settings.Elements == 0 ? 1.0 : codec.EncodedBytes(settings.Elements) / (4.0 * settings.Elements),
                     ["max_abs_error"] = worst[0],
                     ["max_rel_error"] = worst[1],
                     ["bit_identical"] = identical,
@@ -124,6 +149,9 @@ public static class CollectivesCheckCommand
                     ["ms_min"] = times[0],
                     ["communication_ms"] = stats.CommunicationSeconds * 1000 / settings.Iterations,
                     ["codec_ms"] = stats.CodecSeconds * 1000 / settings.Iterations,
+                    // Medians over the timed rounds of the slowest rank's split (so comparable with ms_median).
+                    ["codec_ms_median"] = Median(2 + k),
+                    ["communication_ms_median"] = Median(2 + 2 * k),
                 }));
             }
             foreach (var failure in communicatorFailures) System.Console.Error.WriteLine($"rank {rank}: {failure}");
@@ -188,13 +216,6 @@ public static class CollectivesCheckCommand
         communicator.Barrier();
         return failures;
     }
-
-    /// <summary>The codecs this check can use: the fp32 identity until the compression registry lands.</summary>
-    private static IGradientCodec CreateCodec(string name) => name switch
-    {
-        "none" => Fp32PassthroughCodec.Instance,
-        _ => throw new UserFacingException($"--codec {name} is not available in collectives-check (available: none)"),
-    };
 
     /// <summary>Rank <paramref name="rank"/>'s value at <paramref name="index"/>: computable by every rank for every rank.</summary>
     private static float Value(int rank, long index, bool exact)
