@@ -34,7 +34,7 @@ public static class CompressionAccuracyBenchCommand
         var record = new Option<string?>("--record") { Description = "Also write the table as Markdown to this file" };
         var command = new Command("compression", "Fashion-MNIST accuracy of data-parallel training per gradient codec") { workers, seeds, epochs, subset, root, record };
         command.SetAction(parse => CommandGuard.Run(() => Run(parse.GetValue(workers), parse.GetValue(seeds), parse.GetValue(epochs), parse.GetValue(subset),
-            parse.GetValue(root)!, parse.GetValue(record), string.Join(' ', parse.Tokens.Select(t => t.Value)))));
+            parse.GetValue(root)!, parse.GetValue(record), string.Join(" ", parse.Tokens.Where(t => t.Type != System.CommandLine.Parsing.TokenType.Command).Select(t => t.Value)))));
         return command;
     }
 

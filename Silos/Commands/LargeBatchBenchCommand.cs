@@ -33,7 +33,7 @@ public static class LargeBatchBenchCommand
                 parse.GetValue(large), parse.GetValue(width), parse.GetValue(lr), parse.GetValue(copies),
                 Enumerable.Range(1, Math.Max(1, parse.GetValue(seeds))).Select(i => (long)i).ToList());
             var selected = parse.GetValue(rows)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(int.Parse).ToHashSet();
-            return Execute(settings, selected, parse.GetValue(record), args: string.Join(' ', parse.Tokens.Select(t => t.Value)));
+            return Execute(settings, selected, parse.GetValue(record), args: string.Join(" ", parse.Tokens.Where(t => t.Type != System.CommandLine.Parsing.TokenType.Command).Select(t => t.Value)));
         }));
         return command;
     }
