@@ -5,6 +5,7 @@ namespace Orchestrator.Contracts.Spec;
 /// <param name="Device">Where the workers compute.</param>
 /// <param name="Workers">Data-parallel worker processes (one GPU each, CPU here) the launcher starts.</param>
 /// <param name="Compression">How gradients are averaged across workers; null = plain fp32 allreduce defaults.</param>
+/// <param name="Metrics">Where each worker serves Prometheus metrics; null = <see cref="MetricsSpec.Default"/>.</param>
 public sealed record JobSpec(
     string Name,
     DeviceKind Device,
@@ -13,10 +14,26 @@ public sealed record JobSpec(
     TrainingSpec Training,
     CheckpointSpec Checkpoint,
     int Workers = 1,
-    CompressionSpec? Compression = null)
+    CompressionSpec? Compression = null,
+    MetricsSpec? Metrics = null)
 {
     /// <summary>Compression settings with the defaults filled in.</summary>
     public CompressionSpec CompressionOrDefault => Compression ?? CompressionSpec.Default;
+
+    /// <summary>Metrics endpoint settings with the defaults filled in.</summary>
+    public MetricsSpec MetricsOrDefault => Metrics ?? MetricsSpec.Default;
+}
+
+/// <summary>The Prometheus <c>/metrics</c> endpoint of every worker: rank R listens on <c>Host:Port+R</c>.</summary>
+/// <param name="Port">Base port (rank 0's); 0 = no metrics endpoint.</param>
+/// <param name="Host">Address to listen on; loopback by default (a scraper on another machine needs 0.0.0.0 or a routable address).</param>
+public sealed record MetricsSpec(int Port, string Host)
+{
+    /// <summary>Port 9400 on loopback.</summary>
+    public static MetricsSpec Default { get; } = new(9400, "127.0.0.1");
+
+    /// <summary>Whether an endpoint is served at all.</summary>
+    public bool Enabled => Port != 0;
 }
 
 /// <summary>Gradient compression for the allreduce (ALGORITHMS.md sections 5, 7 and "Compressed gradient allreduce").</summary>

@@ -16,7 +16,16 @@ internal static class JobSpecBinder
         Checkpoint: root.Mapping("checkpoint", BindCheckpoint),
         Workers: root.Int("workers", JobSpecDefaults.Workers),
         // Absent stays null (= defaults), so specs written without it compare equal to their YAML.
-        Compression: root.Has("compression") ? root.Mapping("compression", BindCompression) : null);
+        Compression: root.Has("compression") ? root.Mapping("compression", BindCompression) : null,
+        Metrics: root.Has("metrics") ? root.Mapping("metrics", BindMetrics) : null);
+
+    private static MetricsSpec BindMetrics(MappingReader r)
+    {
+        var d = JobSpecDefaults.Metrics;
+        return new MetricsSpec(
+            Port: r.Int("port", d.Port),
+            Host: r.String("host", d.Host));
+    }
 
     private static CompressionSpec BindCompression(MappingReader r)
     {

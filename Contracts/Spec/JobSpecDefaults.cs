@@ -16,6 +16,12 @@ public static class JobSpecDefaults
     /// </summary>
     public static CompressionSpec Compression => CompressionSpec.Default;
 
+    /// <summary>
+    /// Metrics settings when the <c>metrics</c> section is given with keys left out: port 9400 on 127.0.0.1.
+    /// (With the section absent <see cref="JobSpec.Metrics"/> stays null, which means the same.)
+    /// </summary>
+    public static MetricsSpec Metrics => MetricsSpec.Default;
+
     /// <summary>Default model section.</summary>
     public static ModelSpec Model { get; } = new("cnn", 32, "batch", "linear");
 

@@ -72,6 +72,11 @@ public static class JobSpecValidator
 
         if (spec.Compression is { } compression)
             CheckCompression(compression, path => locate(path) is not null, Check, OneOf);
+        if (spec.Metrics is { } metrics)
+        {
+            Check(metrics.Port is >= 0 and <= SpecVocabulary.MaxPort, "metrics.port", $"must be 0 (off) or a port 1..{SpecVocabulary.MaxPort}");
+            Check(!string.IsNullOrWhiteSpace(metrics.Host), "metrics.host", "must not be empty");
+        }
         return errors;
     }
 

@@ -31,6 +31,12 @@ public static partial class JobSpecYaml
             w.Field(1, "error_feedback", Bool(compression.ErrorFeedback));
             w.Field(1, "min_compress_elements", Int(compression.MinCompressElements));
         }
+        if (spec.Metrics is { } metrics)
+        {
+            w.Section(0, "metrics");
+            w.Field(1, "port", Int(metrics.Port));
+            w.Field(1, "host", Text(metrics.Host));
+        }
 
         w.Section(0, "model");
         w.Field(1, "kind", Text(spec.Model.Kind));

@@ -69,6 +69,9 @@ public static class SpecVocabulary
     /// <summary>The <c>compression.algorithm</c> that is plain fp32 MPI_Allreduce and so needs codec none.</summary>
     public const string MpiAlgorithm = "mpi";
 
+    /// <summary>Largest TCP port (<c>metrics.port</c>).</summary>
+    public const int MaxPort = 65535;
+
     /// <summary>Most data-parallel workers a job may ask for.</summary>
     public const int MaxWorkers = 1024;
 

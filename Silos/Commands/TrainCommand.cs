@@ -11,7 +11,7 @@ using Orchestrator.Trainer.Training;
 namespace Orchestrator.Silos.Commands;
 
 /// <summary>
-/// <c>orchestrator train SPEC [--set k=v]... [--out DIR] [--fresh]</c>: trains in this process, or as one
+/// <c>orchestrator train SPEC [--set k=v]... [--out DIR] [--fresh] [--metrics-port P]</c>: trains in this process, or as one
 /// worker of a data-parallel job when started by <c>mpirun.mpich -np N</c> (rank 0 shows progress and
 /// writes the run directory; every rank trains its shard).
 /// </summary>
@@ -27,22 +27,33 @@ public static class TrainCommand
         var verifyEvery = new Option<int>("--verify-every") { Description = "Compare parameter hashes across workers every N steps", DefaultValueFactory = _ => 100, Hidden = true };
         var stopAfter = new Option<long?>("--stop-after") { Description = "Test hook: exit abruptly after this step, as if killed", Hidden = true };
         var dieAt = new Option<string?>("--die-at") { Description = "Test hook: worker RANK exits abruptly at STEP (STEP:RANK)", Hidden = true };
-        var command = new Command("train", "Train a job: in this process, or as the workers of mpirun.mpich -np N") { spec, set, output, fresh, injectNan, verifyEvery, stopAfter, dieAt };
+        var metricsPort = new Option<int?>("--metrics-port") { Description = "Serve Prometheus metrics of rank R on port P+R (0 = off; overrides metrics.port)" };
+        var linger = new Option<double>("--linger-seconds") { Description = "Test hook: keep the metrics endpoints up this long after training", Hidden = true };
+        var command = new Command("train", "Train a job: in this process, or as the workers of mpirun.mpich -np N") { spec, set, output, fresh, injectNan, verifyEvery, stopAfter, dieAt, metricsPort, linger };
         command.SetAction(parse => CommandGuard.Run(() =>
         {
             var faults = parse.GetValue(injectNan) is { } nan ? FaultInjection.ParseNonFinite(nan) : null;
             if (parse.GetValue(dieAt) is { } die) faults = FaultInjection.ParseDeath(die, faults);
             return Execute(new TrainRequest(parse.GetValue(spec)!, parse.GetValue(set) ?? [], parse.GetValue(output), parse.GetValue(fresh),
-                faults, parse.GetValue(verifyEvery), parse.GetValue(stopAfter)));
+                faults, parse.GetValue(verifyEvery), parse.GetValue(stopAfter), parse.GetValue(metricsPort), parse.GetValue(linger)));
         }));
         return command;
     }
 
-    private sealed record TrainRequest(FileInfo Spec, string[] Overrides, string? Output, bool Fresh, FaultInjection? Faults, int VerifyEvery, long? StopAfter);
+    private sealed record TrainRequest(FileInfo Spec, string[] Overrides, string? Output, bool Fresh, FaultInjection? Faults, int VerifyEvery, long? StopAfter,
+        int? MetricsPort, double LingerSeconds);
 
     private static int Execute(TrainRequest request)
     {
         var job = JobSpecLoader.LoadFile(request.Spec.FullName, request.Overrides);
+        if (request.MetricsPort is { } port)
+        {
+            if (port is < 0 or > SpecVocabulary.MaxPort)
+                throw new UserFacingException($"--metrics-port: must be 0 (off) or a port 1..{SpecVocabulary.MaxPort}, got {port}");
+            job = job with { Metrics = job.MetricsOrDefault with { Port = port } };
+        }
+        if (request.LingerSeconds is < 0 or > 3600 || double.IsNaN(request.LingerSeconds))
+            throw new UserFacingException($"--linger-seconds: must be 0..3600, got {request.LingerSeconds}");
         var world = WorkerWorld.FromEnvironment();
         if (!world.IsDistributed)
             return Train(job, request, world, new SingleProcessSynchronizer(), barrier: () => { });
@@ -72,6 +83,7 @@ public static class TrainCommand
         var device = DeviceSelector.Select(job.Device, world.LocalRank);
         var data = DatasetRegistry.Load(job.Data, job.Training.Seed);
 
+        using var metrics = TrainerEndpoint.Start(job, world);
         using var stop = new CancellationTokenSource();
         System.Console.CancelKeyPress += (_, e) =>
         {
@@ -84,8 +96,12 @@ public static class TrainCommand
                 request.StopAfter, Faults: request.Faults, VerifyEverySteps: request.VerifyEvery));
             return training.Run(stop.Token);
         }
-        var summary = leader ? TrainingProgressView.Show(Body) : Body(NullTrainingObserver.Instance);
+        var summary = leader
+            ? TrainingProgressView.Show(view => Body(CompositeTrainingObserver.Of(view, metrics?.Observer)))
+            : Body(metrics?.Observer ?? NullTrainingObserver.Instance);
         if (leader) SummaryTable.Print(summary, run.Path, interrupted: stop.IsCancellationRequested);
+        if (metrics is not null && request.LingerSeconds > 0 && !stop.IsCancellationRequested)
+            Thread.Sleep(TimeSpan.FromSeconds(request.LingerSeconds)); // let a scraper read the final values
         return stop.IsCancellationRequested ? 130 : 0;
     }
 

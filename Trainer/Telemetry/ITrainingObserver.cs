@@ -8,4 +8,7 @@ public interface ITrainingObserver
     void OnEvaluation(EvalRecord evaluation);
     /// <summary>Something the user should know that is not an error (e.g. a corrupt checkpoint was skipped).</summary>
     void OnNotice(string message);
+
+    /// <summary>A checkpoint was written after <paramref name="step"/> (on the worker that writes them).</summary>
+    void OnCheckpoint(long step) { }
 }

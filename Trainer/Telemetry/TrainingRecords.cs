@@ -4,7 +4,18 @@ namespace Orchestrator.Trainer.Telemetry;
 /// <param name="Samples">Samples in this step's global batch.</param>
 /// <param name="Seconds">Wall time of this step (data, forward, backward, synchronization, update).</param>
 /// <param name="Elapsed">Wall time since the run (or resumed run) started.</param>
-public sealed record StepRecord(long Step, int Epoch, double Lr, double Momentum, double Loss, double Accuracy, int Samples, double Seconds, double Elapsed);
+/// <param name="CompressionSeconds">Of <paramref name="Seconds"/>, this worker's gradient encoding and decoding.</param>
+/// <param name="CommunicationSeconds">Of <paramref name="Seconds"/>, this worker's allreduce transfers (waiting included).</param>
+/// <param name="BytesSent">Allreduce payload bytes this worker sent in this step.</param>
+/// <param name="BytesReceived">Allreduce payload bytes this worker received in this step.</param>
+/// <param name="CompressionRatio">fp32 size over wire size of this step's gradients (1 when uncompressed or skipped).</param>
+/// <param name="Skipped">Every worker skipped the update because some gradient was not finite.</param>
+public sealed record StepRecord(long Step, int Epoch, double Lr, double Momentum, double Loss, double Accuracy, int Samples, double Seconds, double Elapsed,
+    double CompressionSeconds = 0, double CommunicationSeconds = 0, long BytesSent = 0, long BytesReceived = 0, double CompressionRatio = 1, bool Skipped = false)
+{
+    /// <summary>Step time spent neither compressing nor communicating: data, forward, backward, update.</summary>
+    public double ComputeSeconds => Math.Max(0, Seconds - CompressionSeconds - CommunicationSeconds);
+}
 
 /// <summary>One evaluation on the test split, written to <c>metrics.jsonl</c> after each epoch.</summary>
 public sealed record EvalRecord(long Step, int Epoch, double TestLoss, double TestAccuracy);

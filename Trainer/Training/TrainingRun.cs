@@ -3,6 +3,7 @@ using System.Text.Json;
 using Orchestrator.Contracts;
 using Orchestrator.Contracts.Spec;
 using Orchestrator.Trainer.Checkpointing;
+using Orchestrator.Trainer.Collectives;
 using Orchestrator.Trainer.Data;
 using Orchestrator.Trainer.Models;
 using Orchestrator.Trainer.Normalization;
@@ -94,16 +95,19 @@ public sealed class TrainingRun : IDisposable
         {
             stopRequested = cancellation.IsCancellationRequested;
             var started = Stopwatch.GetTimestamp();
+            var before = SyncSnapshot.Of(options.Synchronizer.Stats);
             var settings = regime.At(position.Step);
             var (loss, accuracy, samples, applied, stopAgreed) = TrainStep(position, settings);
             double seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
+            var sync = SyncSnapshot.Of(options.Synchronizer.Stats) - before;
             stepSeconds += seconds;
             stepSamples += samples;
 
             var trainedEpoch = position.Epoch;
             position = Next(position, applied);
             var record = new StepRecord(position.Step, trainedEpoch,
-                settings.Lr, settings.Momentum, loss, accuracy, samples, seconds, wall.Elapsed.TotalSeconds);
+                settings.Lr, settings.Momentum, loss, accuracy, samples, seconds, wall.Elapsed.TotalSeconds,
+                sync.CompressionSeconds, sync.CommunicationSeconds, sync.BytesSent, sync.BytesReceived, sync.CompressionRatio, !applied);
             metrics?.Write(record);
             options.Observer.OnStep(record);
 
@@ -231,6 +235,7 @@ public sealed class TrainingRun : IDisposable
         using (var writer = new BinaryWriter(optimizerBytes))
             optimizer.save_state_dict(writer);
         checkpoints.Save(position, fingerprint, modelBytes.ToArray(), optimizerBytes.ToArray());
+        options.Observer.OnCheckpoint(position.Step);
     }
 
     private RunSummary Summary(TrainingPosition position, EvalRecord? last, double best, long samples, double seconds, Stopwatch wall, long resumedFrom)

@@ -1,0 +1,135 @@
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Orchestrator.Tests.Cli;
+using Orchestrator.Tests.Collectives;
+
+namespace Orchestrator.Tests.Observability;
+
+/// <summary>
+/// The Grafana dashboard is proven against real components: Debian's Prometheus scrapes a real 2-worker
+/// <c>mpirun.mpich</c> job through the project's scrape config (interval 1 s, the two ranks as targets),
+/// and EVERY <c>expr</c> in <c>k8s/grafana/orchestrator-dashboard.json</c> must return data, as must the
+/// job variable's <c>label_values</c>; every metric of the README's table must exist. A panel that cannot
+/// show data is a defect.
+/// </summary>
+public sealed partial class DashboardProofTests
+{
+    private const string Job = "dash-proof";
+    private const string RateInterval = "10s";
+    private static readonly TimeSpan Limit = TimeSpan.FromMinutes(3);
+
+    [Fact]
+    public void Every_dashboard_expression_returns_data_from_a_real_prometheus_scraping_a_2_worker_job()
+    {
+        var dashboard = JsonDocument.Parse(File.ReadAllText(RepoFiles.Path("k8s/grafana/orchestrator-dashboard.json"))).RootElement;
+        var expressions = Exprs(dashboard).Select(e => e.Replace("$__rate_interval", RateInterval).Replace("$job", Job)).Distinct().ToList();
+        Assert.True(expressions.Count >= 10, $"only {expressions.Count} expressions found in the dashboard");
+        var readmeMetrics = ReadmeMetricNames();
+        Assert.True(readmeMetrics.Count >= 10, $"only {readmeMetrics.Count} metrics found in the README's table");
+
+        using var dir = new TempDirectory();
+        int trainerPort = FreePorts.Consecutive(2);
+        using var prometheus = PrometheusServer.Start(ScrapeConfig(trainerPort, 2), dir.Path, FreePorts.Consecutive(1));
+        var spec = CliSpecs.Write(dir, $$"""
+            name: {{Job}}
+            device: cpu
+            model: { kind: mlp, width: 8 }
+            data: { dataset: synthetic, train_subset: 1024, test_subset: 256 }
+            training: { epochs: 12, global_batch: 64, threads: 1, seed: 5 }
+            checkpoint: { every_steps: 64, keep: 2 }
+            compression: { codec: int8, algorithm: ring, min_compress_elements: 256 }
+            """);
+        using var job = BackgroundProcess.Start(MpiRunner.Launcher,
+            ["-np", "2", DotnetHost(), CliRunner.EntryAssembly, "train", spec, "--out", dir.File("run"),
+             "--metrics-port", trainerPort.ToString(), "--linger-seconds", "90"],
+            "the MPI tests need MPICH (apt-get install mpich)");
+
+        // Every expression must return data in one round while the job runs (or lingers, endpoints still up).
+        var deadline = DateTime.UtcNow + Limit;
+        List<string> empty = expressions;
+        while (true)
+        {
+            empty = expressions.Where(e => prometheus.Query(e).GetArrayLength() == 0).ToList();
+            bool variableOk = prometheus.LabelValues("job", "orchestrator_trainer_samples_total").Contains(Job);
+            if (empty.Count == 0 && variableOk) break;
+            if (job.HasExited || DateTime.UtcNow > deadline)
+                Assert.Fail($"dashboard expressions without data{(variableOk ? "" : " (and label_values(orchestrator_trainer_samples_total, job) lacks the job)")}:\n"
+                    + string.Join("\n", empty) + $"\n--- job output ---\n{job.Output}\n--- prometheus ---\n{prometheus.Output}");
+            Thread.Sleep(1000);
+        }
+
+        var names = prometheus.LabelValues("__name__");
+        var missing = readmeMetrics.Where(m => !names.Contains(m) && !names.Contains(m + "_count")).ToList();
+        Assert.True(missing.Count == 0, $"metrics in the README's table that Prometheus never saw: {string.Join(", ", missing)}\n{job.Output}");
+        Assert.Contains($"metrics: http://127.0.0.1:{trainerPort}/metrics (rank 0)", job.Output);
+        Assert.Contains($"metrics: http://127.0.0.1:{trainerPort + 1}/metrics (rank 1)", job.Output);
+        // The split is real: the int8 ring compresses, so both phases took time and the ratio is > 1.
+        Assert.True(Value(prometheus, $"max(orchestrator_trainer_compression_ratio{{job=\"{Job}\"}})") > 1.5);
+        Assert.True(Value(prometheus, $"min(orchestrator_trainer_step_compression_seconds_sum{{job=\"{Job}\"}})") > 0);
+        Assert.True(Value(prometheus, $"min(orchestrator_trainer_step_communication_seconds_sum{{job=\"{Job}\"}})") > 0);
+        Assert.Equal(2, Value(prometheus, $"max(orchestrator_trainer_world_size{{job=\"{Job}\"}})"));
+    }
+
+    /// <summary>The project's scrape config with a 1 s interval and the test's targets.</summary>
+    private static string ScrapeConfig(int firstPort, int ranks)
+    {
+        var yaml = File.ReadAllText(RepoFiles.Path("k8s/prometheus/prometheus-local.yml"));
+        Assert.Contains("honor_labels: true", yaml); // the trainers' own job label must survive the scrape
+        var targets = string.Join(", ", Enumerable.Range(firstPort, ranks).Select(p => $"\"127.0.0.1:{p}\""));
+        yaml = TargetsLine().Replace(yaml, $"targets: [{targets}]", 1);
+        return Interval().Replace(yaml, "_interval: 1s");
+    }
+
+    private static double Value(PrometheusServer prometheus, string expr)
+    {
+        var result = prometheus.Query(expr);
+        Assert.True(result.GetArrayLength() > 0, $"no data for {expr}");
+        return double.Parse(result[0].GetProperty("value")[1].GetString()!, System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>Every <c>expr</c> anywhere in the dashboard (panels, rows, nested panels).</summary>
+    private static IEnumerable<string> Exprs(JsonElement element)
+    {
+        if (element.ValueKind == JsonValueKind.Object)
+        {
+            foreach (var property in element.EnumerateObject())
+            {
+                if (property.Name == "expr" && property.Value.ValueKind == JsonValueKind.String)
+                    yield return property.Value.GetString()!;
+                else
+                    foreach (var e in Exprs(property.Value)) yield return e;
+            }
+        }
+        else if (element.ValueKind == JsonValueKind.Array)
+        {
+            foreach (var item in element.EnumerateArray())
+                foreach (var e in Exprs(item)) yield return e;
+        }
+    }
+
+    /// <summary>Metric names in the first column of the README's metrics table.</summary>
+    private static List<string> ReadmeMetricNames() =>
+        File.ReadLines(RepoFiles.Path("README.md"))
+            .Select(line => ReadmeRow().Match(line))
+            .Where(m => m.Success)
+            .Select(m => m.Groups[1].Value)
+            .Distinct()
+            .ToList();
+
+    private static string DotnetHost()
+    {
+        var host = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH");
+        if (!string.IsNullOrEmpty(host) && File.Exists(host)) return host;
+        var current = Environment.ProcessPath;
+        return current is not null && Path.GetFileNameWithoutExtension(current) == "dotnet" ? current : "dotnet";
+    }
+
+    [GeneratedRegex(@"targets:\s*\[[^\]]*\]")]
+    private static partial Regex TargetsLine();
+
+    [GeneratedRegex(@"_interval:\s*\d+[smh]")]
+    private static partial Regex Interval();
+
+    [GeneratedRegex(@"^\|\s*`(orchestrator_trainer_[a-z_]+)`")]
+    private static partial Regex ReadmeRow();
+}
