@@ -29,6 +29,7 @@ internal static class Int8Quantizer
     }
 
     /// <summary>Quantizes a whole span into the int8 layout (scales, then q) in <paramref name="output"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot loop: skip tier-0 JIT
     public static void Encode(ReadOnlySpan<float> values, Span<byte> output, ref CodecRandom rng, bool vectorized)
     {
         int n = values.Length;
@@ -43,6 +44,7 @@ internal static class Int8Quantizer
     }
 
     /// <summary>Quantizes one chunk (at most <see cref="WireFormat.QuantChunk"/> values) and returns its scale.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot loop: skip tier-0 JIT
     public static float QuantizeChunk(ReadOnlySpan<float> x, Span<byte> q, ref CodecRandom rng, bool vectorized)
     {
         float max = vectorized && Avx2.IsSupported ? MaxAbsAvx2(x) : MaxAbsScalar(x);
@@ -76,6 +78,7 @@ internal static class Int8Quantizer
         return m;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot loop: skip tier-0 JIT
     private static unsafe float MaxAbsAvx2(ReadOnlySpan<float> x)
     {
         var abs = Vector256.Create(0x7FFFFFFF).AsSingle();
@@ -102,6 +105,7 @@ internal static class Int8Quantizer
     }
 
     /// <summary>Quantizes 32 values per step; returns how many it did (a multiple of 32).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot loop: skip tier-0 JIT
     private static unsafe int QuantizeAvx2(ReadOnlySpan<float> x, Span<byte> q, float inv, ref CodecRandom rng)
     {
         int n = x.Length & ~31;
@@ -143,6 +147,7 @@ internal static class Int8Quantizer
 
     /// <summary>Decodes <paramref name="count"/> values starting at value index <paramref name="start"/>
     /// of an int8 layout holding <paramref name="total"/> values, writing or adding into <paramref name="output"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot loop: skip tier-0 JIT
     public static void Decode(ReadOnlySpan<byte> encoded, int total, int start, Span<float> output, bool add, bool vectorized)
     {
         int chunks = (total + Chunk - 1) / Chunk;
@@ -161,6 +166,7 @@ internal static class Int8Quantizer
 
     /// <summary>(q - 127) * scale for a run sharing one scale. Subtracting first keeps the product
     /// exactly the value both implementations agree on.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot loop: skip tier-0 JIT
     public static void DequantizeRun(float scale, ReadOnlySpan<byte> q, Span<float> output, bool add, bool vectorized)
     {
         int i = 0, n = q.Length;
@@ -169,6 +175,7 @@ internal static class Int8Quantizer
         else for (; i < n; i++) output[i] = (q[i] - 127) * scale;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot loop: skip tier-0 JIT
     private static unsafe int DequantizeAvx2(float scale, ReadOnlySpan<byte> q, Span<float> output, bool add)
     {
         int n = q.Length & ~31;

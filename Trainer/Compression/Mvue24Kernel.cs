@@ -17,6 +17,7 @@ namespace Orchestrator.Trainer.Compression;
 internal static class Mvue24Kernel
 {
     /// <summary>Prunes whole blocks; positions are 4 bits per block (2 x 2 bits).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot loop: skip tier-0 JIT
     public static void Prune(ReadOnlySpan<float> input, Span<float> kept, Span<byte> positions, ref CodecRandom rng, bool vectorized)
     {
         int blocks = input.Length / 4;
@@ -60,6 +61,7 @@ internal static class Mvue24Kernel
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static float Kept(float x, float k) => x != 0f ? MathF.CopySign(MathF.Max(MathF.Abs(x), k), x) : 0f;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot loop: skip tier-0 JIT
     private static unsafe int PruneAvx2(ReadOnlySpan<float> input, Span<float> kept, Span<byte> positions, int blocks, ref CodecRandom rng)
     {
         if (blocks == 0) return 0;

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 namespace Orchestrator.Trainer.Compression;
 
 /// <summary>
@@ -35,6 +36,7 @@ public sealed class MvuePruner : INmPruner
     public bool Unbiased => true;
 
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot loop: skip tier-0 JIT
     public void Prune(ReadOnlySpan<float> input, Span<float> kept, Span<byte> positions, ref CodecRandom rng)
     {
         NmLayout.CheckPrune(this, input.Length, kept.Length, positions.Length);

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 namespace Orchestrator.Trainer.Compression;
 
 /// <summary>
@@ -20,6 +21,7 @@ internal static class NmLayout
     /// may be partial: it is padded with zeros, which MVUE never picks over a non-zero and which decode
     /// to nothing). <paramref name="positions"/> starts at this segment's first (byte-aligned) position.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot loop: skip tier-0 JIT
     public static void PruneSegment(INmPruner pruner, ReadOnlySpan<float> input, int count, Span<float> kept, Span<byte> positions, ref CodecRandom rng)
     {
         int n = pruner.N, m = pruner.M;

@@ -50,6 +50,7 @@ internal static class NmScatter
     /// partial (positions past the end carry zeros and are ignored). <paramref name="positions"/> starts
     /// at the first block's first position.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot loop: skip tier-0 JIT
     public static void Scatter(int n, int m, ReadOnlySpan<float> kept, ReadOnlySpan<byte> positions, Span<float> output, bool add, bool vectorized)
     {
         int fullBlocks = output.Length / m;
@@ -84,6 +85,7 @@ internal static class NmScatter
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot loop: skip tier-0 JIT
     private static unsafe int Scatter24Avx2(ReadOnlySpan<float> kept, ReadOnlySpan<byte> positions, Span<float> output, int blocks, bool add)
     {
         var first = Vector256.Create(0, 0, 0, 0, 2, 2, 2, 2);
@@ -108,6 +110,7 @@ internal static class NmScatter
         return blocks;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot loop: skip tier-0 JIT
     private static unsafe int Scatter12Avx2(ReadOnlySpan<float> kept, ReadOnlySpan<byte> positions, Span<float> output, int blocks, bool add)
     {
         var low = Vector256.Create(0, 0, 1, 1, 2, 2, 3, 3);

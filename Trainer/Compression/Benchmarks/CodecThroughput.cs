@@ -9,25 +9,36 @@ namespace Orchestrator.Trainer.Compression.Benchmarks;
 public static class CodecThroughput
 {
     /// <summary>Encodes and decodes <paramref name="elements"/> gradient-like values (Gaussian, a few
-    /// exact zeros) <paramref name="repeats"/> times after one warm-up, returning the best-of rates.</summary>
-    public static (double EncodeGBps, double DecodeGBps) Measure(IGradientCodec codec, int elements, int repeats)
+    /// exact zeros) <paramref name="repeats"/> times after one warm-up, returning the best-of rates.
+    /// With <paramref name="threads"/> &gt; 1 the values are split into that many buckets encoded (and
+    /// decoded) at the same time, one per thread: how a worker spreads several gradient buckets.</summary>
+    public static (double EncodeGBps, double DecodeGBps) Measure(IGradientCodec codec, int elements, int repeats, int threads = 1)
     {
         ArgumentNullException.ThrowIfNull(codec);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(elements);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(repeats);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(threads);
         var input = GradientLike(elements, seed: 1);
-        var encoded = new byte[codec.EncodedBytes(elements)];
+        int part = (elements / threads + 4095) / 4096 * 4096;
+        var parts = Enumerable.Range(0, threads)
+            .Select(t => (Start: Math.Min(elements, t * part), Length: Math.Max(0, Math.Min(part, elements - t * part))))
+            .Where(p => p.Length > 0).ToArray();
+        var encoded = parts.Select(p => new byte[codec.EncodedBytes(p.Length)]).ToArray();
         var output = new float[elements];
-        codec.Encode(input, encoded, 0);
-        codec.Decode(encoded, output);
+        void Encode(ulong seed) => Parallel.For(0, parts.Length, new ParallelOptions { MaxDegreeOfParallelism = threads },
+            i => codec.Encode(input.AsSpan(parts[i].Start, parts[i].Length), encoded[i], seed + (ulong)i));
+        void Decode() => Parallel.For(0, parts.Length, new ParallelOptions { MaxDegreeOfParallelism = threads },
+            i => codec.Decode(encoded[i], output.AsSpan(parts[i].Start, parts[i].Length)));
+        Encode(0);
+        Decode();
         double bytes = 4.0 * elements;
         double bestEncode = double.MaxValue, bestDecode = double.MaxValue;
         for (int r = 0; r < repeats; r++)
         {
             long t0 = Stopwatch.GetTimestamp();
-            codec.Encode(input, encoded, (ulong)r + 1);
+            Encode((ulong)r * 64 + 1);
             long t1 = Stopwatch.GetTimestamp();
-            codec.Decode(encoded, output);
+            Decode();
             long t2 = Stopwatch.GetTimestamp();
             bestEncode = Math.Min(bestEncode, Stopwatch.GetElapsedTime(t0, t1).TotalSeconds);
             bestDecode = Math.Min(bestDecode, Stopwatch.GetElapsedTime(t1, t2).TotalSeconds);
