@@ -5,8 +5,10 @@ namespace Orchestrator.Trainer.Telemetry;
 /// <summary>PNG curves of a run for people who will not open Grafana.</summary>
 public static class TrainingPlots
 {
-    /// <summary>Writes <c>loss.png</c> (training loss per step, test loss per epoch) and
-    /// <c>accuracy.png</c> (training batch and test accuracy) into <paramref name="directory"/>.</summary>
+    /// <summary>Writes <c>loss.png</c> (training loss per step, test loss per epoch),
+    /// <c>accuracy.png</c> (training batch and test accuracy), <c>throughput.png</c> (samples/s per step
+    /// and its moving average) and <c>step-time.png</c> (compute / compression / communication seconds
+    /// per step, stacked) into <paramref name="directory"/>.</summary>
     public static IReadOnlyList<string> Write(string directory, IReadOnlyList<StepRecord> steps, IReadOnlyList<EvalRecord> evaluations)
     {
         var lossPath = Path.Combine(directory, "loss.png");
@@ -31,7 +33,47 @@ public static class TrainingPlots
         accuracy.YLabel("fraction correct");
         accuracy.ShowLegend();
         accuracy.SavePng(accuracyPath, 900, 500);
-        return [lossPath, accuracyPath];
+
+        var throughputPath = Path.Combine(directory, "throughput.png");
+        var rates = steps.Select(s => s.Samples / Math.Max(s.Seconds, 1e-9)).ToArray();
+        var throughput = new Plot();
+        AddSeries(throughput, stepX, rates, "samples/s", markers: false);
+        AddSeries(throughput, stepX, MovingAverage(rates, 20), "moving average (20 steps)", markers: false);
+        throughput.Title("Throughput");
+        throughput.XLabel("step");
+        throughput.YLabel("samples / s (global batch)");
+        throughput.ShowLegend();
+        throughput.SavePng(throughputPath, 900, 500);
+
+        var stepTimePath = Path.Combine(directory, "step-time.png");
+        var compute = MovingAverage(steps.Select(s => s.ComputeSeconds * 1000).ToArray(), 10);
+        var compression = MovingAverage(steps.Select(s => s.CompressionSeconds * 1000).ToArray(), 10);
+        var communication = MovingAverage(steps.Select(s => s.CommunicationSeconds * 1000).ToArray(), 10);
+        var stepTime = new Plot();
+        // Stacked: each curve is the running total up to that phase, so the gaps between curves are the phases.
+        var computePlusCompression = compute.Zip(compression, (a, b) => a + b).ToArray();
+        AddSeries(stepTime, stepX, compute, "compute", markers: false);
+        AddSeries(stepTime, stepX, computePlusCompression, "+ compression", markers: false);
+        AddSeries(stepTime, stepX, computePlusCompression.Zip(communication, (a, b) => a + b).ToArray(), "+ communication (= step)", markers: false);
+        stepTime.Title("Step time (10-step moving average, stacked)");
+        stepTime.XLabel("step");
+        stepTime.YLabel("milliseconds");
+        stepTime.ShowLegend();
+        stepTime.SavePng(stepTimePath, 900, 500);
+        return [lossPath, accuracyPath, throughputPath, stepTimePath];
+    }
+
+    private static double[] MovingAverage(double[] values, int window)
+    {
+        var result = new double[values.Length];
+        double sum = 0;
+        for (int i = 0; i < values.Length; i++)
+        {
+            sum += values[i];
+            if (i >= window) sum -= values[i - window];
+            result[i] = sum / Math.Min(i + 1, window);
+        }
+        return result;
     }
 
     private static void AddSeries(Plot plot, double[] xs, double[] ys, string label, bool markers)

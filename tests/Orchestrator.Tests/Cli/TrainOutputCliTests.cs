@@ -33,7 +33,7 @@ public sealed class TrainOutputCliTests
         Assert.Equal(1, summary.RootElement.GetProperty("epochs").GetInt32());
         Assert.Equal("cpu", summary.RootElement.GetProperty("device").GetString());
 
-        foreach (var plot in new[] { "loss.png", "accuracy.png" })
+        foreach (var plot in new[] { "loss.png", "accuracy.png", "throughput.png", "step-time.png" })
         {
             var bytes = File.ReadAllBytes(Path.Combine(run, plot));
             Assert.True(bytes.AsSpan().StartsWith(PngSignature), $"{plot} is not a PNG");
