@@ -8,14 +8,14 @@ namespace Orchestrator.Silos.Benchmarks;
 /// <summary>Runs a whole job as <c>mpirun.mpich -np N orchestrator train</c> (as a user would) and reads its summary.</summary>
 public static class MpiJobRunner
 {
-    public static JsonElement Train(JobSpec spec, string directory, TimeSpan limit)
+    public static JsonElement Train(JobSpec spec, string directory, TimeSpan limit, params string[] extraArguments)
     {
         Directory.CreateDirectory(directory);
         var specPath = Path.Combine(directory, "job.yaml");
         File.WriteAllText(specPath, JobSpecYaml.ToYaml(spec));
         var start = new ProcessStartInfo("mpirun.mpich") { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var arg in new[] { "-np", spec.Workers.ToString(), Environment.ProcessPath ?? "dotnet", Path.Combine(AppContext.BaseDirectory, "orchestrator.dll"),
-                     "train", specPath, "--out", Path.Combine(directory, "run"), "--fresh" })
+                     "train", specPath, "--out", Path.Combine(directory, "run"), "--fresh" }.Concat(extraArguments))
             start.ArgumentList.Add(arg);
         start.Environment["NO_COLOR"] = "1";
         using var process = Process.Start(start) ?? throw new UserFacingException("could not start mpirun.mpich (apt-get install -y mpich)");

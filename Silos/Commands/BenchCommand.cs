@@ -20,6 +20,7 @@ public static class BenchCommand
         command.Subcommands.Add(CodecBenchCommand.Create());
         command.Subcommands.Add(CompressionAccuracyBenchCommand.Create());
         command.Subcommands.Add(AllreduceBenchCommand.Create());
+        command.Subcommands.Add(MetricsBenchCommand.Create());
         return command;
     }
 
