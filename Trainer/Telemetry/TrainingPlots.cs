@@ -19,31 +19,19 @@ public static class TrainingPlots
         var loss = new Plot();
         AddSeries(loss, stepX, steps.Select(s => s.Loss).ToArray(), "train loss", markers: false);
         AddSeries(loss, evalX, evaluations.Select(e => e.TestLoss).ToArray(), "test loss", markers: true);
-        loss.Title("Loss");
-        loss.XLabel("step");
-        loss.YLabel("cross-entropy");
-        loss.ShowLegend();
-        loss.SavePng(lossPath, 900, 500);
+        Save(loss, "Loss", "cross-entropy", lossPath);
 
         var accuracy = new Plot();
         AddSeries(accuracy, stepX, steps.Select(s => s.Accuracy).ToArray(), "train batch accuracy", markers: false);
         AddSeries(accuracy, evalX, evaluations.Select(e => e.TestAccuracy).ToArray(), "test accuracy", markers: true);
-        accuracy.Title("Accuracy");
-        accuracy.XLabel("step");
-        accuracy.YLabel("fraction correct");
-        accuracy.ShowLegend();
-        accuracy.SavePng(accuracyPath, 900, 500);
+        Save(accuracy, "Accuracy", "fraction correct", accuracyPath);
 
         var throughputPath = Path.Combine(directory, "throughput.png");
         var rates = steps.Select(s => s.Samples / Math.Max(s.Seconds, 1e-9)).ToArray();
         var throughput = new Plot();
         AddSeries(throughput, stepX, rates, "samples/s", markers: false);
         AddSeries(throughput, stepX, MovingAverage(rates, 20), "moving average (20 steps)", markers: false);
-        throughput.Title("Throughput");
-        throughput.XLabel("step");
-        throughput.YLabel("samples / s (global batch)");
-        throughput.ShowLegend();
-        throughput.SavePng(throughputPath, 900, 500);
+        Save(throughput, "Throughput", "samples / s (global batch)", throughputPath);
 
         var stepTimePath = Path.Combine(directory, "step-time.png");
         var compute = MovingAverage(steps.Select(s => s.ComputeSeconds * 1000).ToArray(), 10);
@@ -55,12 +43,17 @@ public static class TrainingPlots
         AddSeries(stepTime, stepX, compute, "compute", markers: false);
         AddSeries(stepTime, stepX, computePlusCompression, "+ compression", markers: false);
         AddSeries(stepTime, stepX, computePlusCompression.Zip(communication, (a, b) => a + b).ToArray(), "+ communication (= step)", markers: false);
-        stepTime.Title("Step time (10-step moving average, stacked)");
-        stepTime.XLabel("step");
-        stepTime.YLabel("milliseconds");
-        stepTime.ShowLegend();
-        stepTime.SavePng(stepTimePath, 900, 500);
+        Save(stepTime, "Step time (10-step moving average, stacked)", "milliseconds", stepTimePath);
         return [lossPath, accuracyPath, throughputPath, stepTimePath];
+    }
+
+    private static void Save(Plot plot, string title, string yLabel, string path)
+    {
+        plot.Title(title);
+        plot.XLabel("step");
+        plot.YLabel(yLabel);
+        plot.ShowLegend();
+        plot.SavePng(path, 900, 500);
     }
 
     private static double[] MovingAverage(double[] values, int window)

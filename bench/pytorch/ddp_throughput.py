@@ -5,9 +5,8 @@ import argparse, json, os, time
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
-import torch.nn.functional as F
 
-from train_throughput import SmallCnn, make_optimizer, read_idx
+from train_throughput import SmallCnn, make_optimizer, read_idx, train_step
 
 import numpy as np
 
@@ -33,11 +32,7 @@ def worker(rank, a):
         idx = perm[start:start + local]
         x = x_all.index_select(0, idx)
         y = y_all.index_select(0, idx)
-        opt.zero_grad()
-        logits = model(x)
-        loss = F.cross_entropy(logits, y)
-        loss.backward()
-        opt.step()
+        loss, logits = train_step(model, opt, x, y)
         stats = torch.tensor([loss.item() * len(y), logits.argmax(1).eq(y).sum().item(), len(y)], dtype=torch.float64)
         dist.all_reduce(stats)  # the same global loss/accuracy bookkeeping the C# workers do
 

@@ -43,6 +43,16 @@ def make_optimizer(model):
                            lr=0.05, momentum=0.9)
 
 
+def train_step(model, opt, x, y):
+    """Forward, backward, update; returns the loss and the logits (for the accuracy both sides report)."""
+    opt.zero_grad()
+    logits = model(x)
+    loss = F.cross_entropy(logits, y)
+    loss.backward()
+    opt.step()
+    return loss, logits
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--root", default="/usr/share/datasets/fashion-mnist")
@@ -68,11 +78,7 @@ def main():
         idx = perm[(i * a.batch) % (len(perm) - a.batch):][:a.batch]
         x = x_all.index_select(0, idx)
         y = y_all.index_select(0, idx)
-        opt.zero_grad()
-        logits = model(x)
-        loss = F.cross_entropy(logits, y)
-        loss.backward()
-        opt.step()
+        loss, logits = train_step(model, opt, x, y)
         correct = logits.argmax(1).eq(y).sum().item()
         return loss.item(), correct
 
