@@ -1,0 +1,36 @@
+using System.Collections.Immutable;
+using Orchestrator.Contracts.Models;
+
+namespace Orchestrator.Contracts.Grains;
+
+/// <summary>
+/// Gang admission against worker-slot capacity: a job starts only when all of its workers fit, and
+/// waiting jobs start in strict FIFO order. One per cluster, key <see cref="DefaultKey"/> (tests may use
+/// other keys for isolated schedulers). Every change is persisted before the method returns.
+/// </summary>
+[Alias("orchestrator.ISchedulerGrain.v1")]
+public interface ISchedulerGrain : IGrainWithStringKey
+{
+    /// <summary>The key of the cluster's scheduler.</summary>
+    const string DefaultKey = "default";
+
+    /// <summary>
+    /// Asks for <paramref name="workers"/> slots for <paramref name="jobId"/>: Granted when they fit and
+    /// nobody waits ahead, Queued otherwise. Asking again for a known job answers its current standing.
+    /// Throws <see cref="ArgumentOutOfRangeException"/> when the job asks more slots than the capacity.
+    /// </summary>
+    [Alias("Enqueue")]
+    Task<AdmissionResult> EnqueueAsync(string jobId, int workers);
+
+    /// <summary>Frees the job's slots (or drops it from the queue) and returns the queued jobs that now start, in order.</summary>
+    [Alias("Release")]
+    Task<ImmutableArray<SlotGrant>> ReleaseAsync(string jobId);
+
+    /// <summary>Changes the total slot count (persisted; overrides configuration) and returns the queued jobs that now start.</summary>
+    [Alias("SetCapacity")]
+    Task<ImmutableArray<SlotGrant>> SetCapacityAsync(int slots);
+
+    /// <summary>Current capacity, grants and queue.</summary>
+    [Alias("GetSnapshot")]
+    Task<SchedulerSnapshot> GetSnapshotAsync();
+}

@@ -1,0 +1,24 @@
+namespace Orchestrator.Contracts.Models;
+
+/// <summary>
+/// What a client hands a job grain to create a job. The spec travels as its YAML text (the
+/// <see cref="Spec.JobSpec"/> records carry no Orleans serializers); the fields the control plane
+/// decides on are passed parsed next to it, so grains never re-read YAML.
+/// </summary>
+/// <param name="SpecYaml">The validated spec, as YAML text (kept for the launcher and for <c>status</c>).</param>
+/// <param name="Workers">Worker processes (gang size) to start with; at least 1.</param>
+/// <param name="MaxRestarts">Restarts allowed after a worker failure before the job is Failed; 0 = none.</param>
+/// <param name="RestartBaseDelay">Backoff before restart 1; doubled for each later restart.</param>
+/// <param name="RestartMaxDelay">Upper bound of the backoff.</param>
+[GenerateSerializer, Immutable, Alias("orchestrator.JobSubmission.v1")]
+public sealed record JobSubmission(
+    string SpecYaml,
+    int Workers,
+    int MaxRestarts,
+    TimeSpan RestartBaseDelay,
+    TimeSpan RestartMaxDelay)
+{
+    /// <summary>A submission with the default restart policy (3 restarts, 1 s doubling up to 60 s).</summary>
+    public static JobSubmission WithDefaults(string specYaml, int workers) =>
+        new(specYaml, workers, 3, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(60));
+}

@@ -1,0 +1,33 @@
+using Orchestrator.Contracts.Models;
+
+namespace Orchestrator.Scheduler.Grains;
+
+/// <summary>The persisted state of one <see cref="JobGrain"/>.</summary>
+[GenerateSerializer, Alias("orchestrator.JobState.v1")]
+public sealed class JobState
+{
+    /// <summary>False until the job is submitted (a fresh activation of an unknown name).</summary>
+    [Id(0)] public bool Submitted { get; set; }
+    /// <summary>The spec as YAML text, for the launcher.</summary>
+    [Id(1)] public string SpecYaml { get; set; } = "";
+    /// <summary>Current phase.</summary>
+    [Id(2)] public JobPhase Phase { get; set; }
+    /// <summary>Worker count of the current (or next) launch.</summary>
+    [Id(3)] public int Workers { get; set; }
+    /// <summary>Worker count a pending rescale will launch with.</summary>
+    [Id(4)] public int? RequestedWorkers { get; set; }
+    /// <summary>Restarts after failures so far.</summary>
+    [Id(5)] public int Restarts { get; set; }
+    /// <summary>Restart policy: maximum restarts.</summary>
+    [Id(6)] public int MaxRestarts { get; set; }
+    /// <summary>Restart policy: backoff before restart 1.</summary>
+    [Id(7)] public TimeSpan RestartBaseDelay { get; set; }
+    /// <summary>Restart policy: backoff cap.</summary>
+    [Id(8)] public TimeSpan RestartMaxDelay { get; set; }
+    /// <summary>Earliest time a pending restart may launch.</summary>
+    [Id(9)] public DateTimeOffset? NextLaunchNotBefore { get; set; }
+    /// <summary>Why the job failed, or why it last restarted.</summary>
+    [Id(10)] public string? FailureReason { get; set; }
+    /// <summary>Every phase change, oldest first.</summary>
+    [Id(11)] public List<JobTransition> History { get; set; } = [];
+}
