@@ -99,14 +99,6 @@ public sealed class JobGrain(
             s.FailureReason = cause;
             s.NextLaunchNotBefore = notBefore;
         }
-        // A gang that dies while still launching is relaunched in place (Launching -> Launching),
-        // counted like any other restart; from Running the table allows Running -> Launching.
-        if (phase == JobPhase.Launching)
-            return CommitAsync(s =>
-            {
-                Restart(s);
-                s.History.Add(new JobTransition(JobPhase.Launching, JobPhase.Launching, now, note));
-            });
         return MoveAsync(JobPhase.Launching, note, Restart, now);
     }
 
