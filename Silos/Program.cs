@@ -6,6 +6,7 @@ ConsoleSetup.Configure();
 
 var root = new RootCommand("orchestrator: distributed large-batch training on TorchSharp, MPI and Orleans");
 root.Subcommands.Add(TrainCommand.Create());
+root.Subcommands.Add(RunCommand.Create());
 root.Subcommands.Add(BenchCommand.Create());
 root.Subcommands.Add(CollectivesCheckCommand.Create());
 return root.Parse(args).Invoke();

@@ -10,13 +10,16 @@ namespace Orchestrator.Contracts.Models;
 /// <param name="MaxRestarts">Restarts allowed after a worker failure before the job is Failed; 0 = none.</param>
 /// <param name="RestartBaseDelay">Backoff before restart 1; doubled for each later restart.</param>
 /// <param name="RestartMaxDelay">Upper bound of the backoff.</param>
+/// <param name="OutputDirectory">Absolute run directory of the job (metrics, summary, checkpoints, logs); null = the
+/// silo's default <c>runs/&lt;job&gt;</c>. Every relaunch uses the same one, so training resumes from its checkpoints.</param>
 [GenerateSerializer, Immutable, Alias("orchestrator.JobSubmission.v1")]
 public sealed record JobSubmission(
     string SpecYaml,
     int Workers,
     int MaxRestarts,
     TimeSpan RestartBaseDelay,
-    TimeSpan RestartMaxDelay)
+    TimeSpan RestartMaxDelay,
+    string? OutputDirectory = null)
 {
     /// <summary>A submission with the default restart policy (3 restarts, 1 s doubling up to 60 s).</summary>
     public static JobSubmission WithDefaults(string specYaml, int workers) =>

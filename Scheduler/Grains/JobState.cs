@@ -30,4 +30,6 @@ public sealed class JobState
     [Id(10)] public string? FailureReason { get; set; }
     /// <summary>Every phase change, oldest first.</summary>
     [Id(11)] public List<JobTransition> History { get; set; } = [];
+    /// <summary>The job's run directory; null = the silo's default.</summary>
+    [Id(12)] public string? OutputDirectory { get; set; }
 }

@@ -1,0 +1,94 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+
+namespace Orchestrator.Scheduler.Launchers;
+
+/// <summary>
+/// The silo's running jobs: starts a job's gang through the <see cref="IJobLauncher"/>, keeps the handle
+/// across grain activations, reports the exit code through a callback, and kills the gang on request (a
+/// killed gang's exit is not reported: whoever killed it already decided the job's fate). No Orleans types.
+/// </summary>
+public sealed class JobRunner(IJobLauncher launcher, string defaultRunsRoot) : IDisposable
+{
+    /// <summary>File name of the spec the workers train, written into the run directory.</summary>
+    public const string SpecFileName = "job.yaml";
+
+    private readonly ConcurrentDictionary<string, Entry> running = new();
+
+    /// <summary>The run directory of a job that names none: <c>ROOT/&lt;job&gt;</c>.</summary>
+    public string DefaultOutputDirectory(string jobId) => Path.GetFullPath(Path.Combine(defaultRunsRoot, jobId));
+
+    /// <summary>Whether a gang of this job is alive.</summary>
+    public bool IsRunning(string jobId) => running.ContainsKey(jobId);
+
+    /// <summary>
+    /// Writes <paramref name="specYaml"/> to <c>DIR/job.yaml</c>, starts the gang and returns its launcher
+    /// process id. <paramref name="onExit"/> runs on the thread pool with the exit code when the gang ends by itself.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">A gang of this job is still running.</exception>
+    /// <exception cref="LaunchException">The launcher could not start.</exception>
+    public int Start(string jobId, int workers, string specYaml, string outputDirectory, IReadOnlyList<string> extraArguments, Func<int, Task> onExit)
+    {
+        ArgumentNullException.ThrowIfNull(onExit);
+        Directory.CreateDirectory(outputDirectory);
+        var specPath = Path.Combine(outputDirectory, SpecFileName);
+        File.WriteAllText(specPath, specYaml);
+        var entry = new Entry();
+        if (!running.TryAdd(jobId, entry))
+            throw new InvalidOperationException($"job '{jobId}' already has running workers");
+        try
+        {
+            entry.Job = launcher.Launch(new LaunchRequest(jobId, workers, specPath, outputDirectory, extraArguments));
+        }
+        catch
+        {
+            running.TryRemove(jobId, out _);
+            throw;
+        }
+        _ = Task.Run(() => WatchAsync(jobId, entry, onExit)); // off the caller's scheduler (a grain's)
+        return entry.Job.ProcessId;
+    }
+
+    /// <summary>Kills the job's gang (process group and tree) and waits for it; null when none was running.</summary>
+    public async Task<int?> StopAsync(string jobId)
+    {
+        if (!running.TryGetValue(jobId, out var entry) || entry.Job is null) return null;
+        entry.Killed = true;
+        var code = await entry.Job.KillAsync().ConfigureAwait(false);
+        running.TryRemove(new KeyValuePair<string, Entry>(jobId, entry));
+        return code;
+    }
+
+    /// <summary>Kills every gang still running (silo shutdown): no orphaned workers.</summary>
+    public void Dispose()
+    {
+        foreach (var (_, entry) in running)
+        {
+            entry.Killed = true;
+            entry.Job?.Dispose();
+        }
+        running.Clear();
+    }
+
+    private async Task WatchAsync(string jobId, Entry entry, Func<int, Task> onExit)
+    {
+        var code = await entry.Job!.Exited.ConfigureAwait(false);
+        running.TryRemove(new KeyValuePair<string, Entry>(jobId, entry));
+        entry.Job.Dispose();
+        if (entry.Killed) return;
+        try
+        {
+            await onExit(code).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            Trace.TraceWarning($"job '{jobId}': reporting exit code {code} failed: {e.Message}");
+        }
+    }
+
+    private sealed class Entry
+    {
+        public ILaunchedJob? Job;
+        public volatile bool Killed;
+    }
+}

@@ -1,0 +1,148 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+
+namespace Orchestrator.Scheduler.Launchers;
+
+/// <summary>Settings of <see cref="LocalMpiLauncher"/>.</summary>
+/// <param name="EntryAssembly">The <c>orchestrator.dll</c> the workers run.</param>
+/// <param name="DotnetHost">The <c>dotnet</c> host that runs it.</param>
+/// <param name="Mpirun">The MPI launcher program (Debian's MPICH: <c>mpirun.mpich</c>).</param>
+/// <param name="UseSetsid">Start through <c>setsid</c> so the gang gets its own session and process group
+/// (killed as one; a terminal's Ctrl+C reaches the CLI only, which cancels the job itself).</param>
+public sealed record LocalMpiOptions(string EntryAssembly, string DotnetHost, string Mpirun = "mpirun.mpich", bool UseSetsid = true)
+{
+    /// <summary>The path of <c>setsid</c> (util-linux).</summary>
+    public const string SetsidPath = "/usr/bin/setsid";
+
+    /// <summary>The worker command line, program first, as an argument array (no shell).</summary>
+    public IReadOnlyList<string> CommandLine(LaunchRequest request)
+    {
+        var args = new List<string>();
+        if (UseSetsid && File.Exists(SetsidPath)) args.Add(SetsidPath);
+        args.AddRange([Mpirun, "-prepend-rank", "-np", request.Workers.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            DotnetHost, EntryAssembly, "train", request.SpecPath, "--out", request.OutputDirectory]);
+        args.AddRange(request.ExtraArguments);
+        return args;
+    }
+}
+
+/// <summary>
+/// The <c>local-mpi</c> launcher: <c>[setsid] mpirun.mpich -prepend-rank -np N dotnet orchestrator.dll train SPEC --out DIR</c>
+/// on this machine, started with <see cref="ProcessStartInfo.ArgumentList"/> (no shell), every rank's
+/// stdout and stderr appended to <c>DIR/logs/launcher.log</c> (lines prefixed <c>[rank]</c>).
+/// </summary>
+public sealed class LocalMpiLauncher(LocalMpiOptions options) : IJobLauncher
+{
+    /// <summary>The launcher's settings.</summary>
+    public LocalMpiOptions Options { get; } = options;
+
+    /// <inheritdoc />
+    public ILaunchedJob Launch(LaunchRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (request.Workers < 1)
+            throw new ArgumentOutOfRangeException(nameof(request), request.Workers, "at least 1 worker is needed");
+        var argv = Options.CommandLine(request);
+        var start = new ProcessStartInfo(argv[0])
+        {
+            UseShellExecute = false,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            WorkingDirectory = request.OutputDirectory,
+        };
+        foreach (var arg in argv.Skip(1)) start.ArgumentList.Add(arg);
+        start.Environment["NO_COLOR"] = "1";
+        start.Environment["DOTNET_NOLOGO"] = "1";
+
+        Directory.CreateDirectory(Path.GetDirectoryName(request.LogPath)!);
+        var log = new StreamWriter(new FileStream(request.LogPath, FileMode.Append, FileAccess.Write, FileShare.ReadWrite)) { AutoFlush = true };
+        log.WriteLine($"# {DateTimeOffset.UtcNow:O} launch: {string.Join(' ', argv)}");
+        var process = new Process { StartInfo = start };
+        try
+        {
+            if (!process.Start())
+                throw new LaunchException($"could not start {argv[0]}");
+        }
+        catch (System.ComponentModel.Win32Exception e)
+        {
+            log.WriteLine($"# launch failed: {e.Message}");
+            log.Dispose();
+            process.Dispose();
+            throw new LaunchException($"could not start {string.Join(' ', argv.Take(2))}: {e.Message} (is mpich installed? apt-get install -y mpich)", e);
+        }
+        return new LaunchedProcess(process, log, Options.UseSetsid && argv[0] == LocalMpiOptions.SetsidPath);
+    }
+
+    private sealed class LaunchedProcess : ILaunchedJob
+    {
+        private const int SigKill = 9;
+        private readonly Process process;
+        private readonly StreamWriter log;
+        private readonly bool ownGroup;
+        private readonly Lock gate = new();
+
+        public LaunchedProcess(Process process, StreamWriter log, bool ownGroup)
+        {
+            this.process = process;
+            this.log = log;
+            this.ownGroup = ownGroup;
+            ProcessId = process.Id;
+            process.StandardInput.Close();
+            process.OutputDataReceived += (_, e) => Write(e.Data);
+            process.ErrorDataReceived += (_, e) => Write(e.Data);
+            process.BeginOutputReadLine();
+            process.BeginErrorReadLine();
+            Exited = WaitAsync();
+        }
+
+        public int ProcessId { get; }
+
+        public Task<int> Exited { get; }
+
+        public async Task<int> KillAsync()
+        {
+            if (!Exited.IsCompleted)
+            {
+                // The group first (ranks whose parent already died), then the tree as the process sees it.
+                if (ownGroup) _ = kill(-ProcessId, SigKill);
+                try { process.Kill(entireProcessTree: true); }
+                catch (InvalidOperationException) { } // already exited
+                catch (System.ComponentModel.Win32Exception) { }
+            }
+            return await Exited.ConfigureAwait(false);
+        }
+
+        public void Dispose()
+        {
+            if (!Exited.IsCompleted)
+                KillAsync().Wait(TimeSpan.FromSeconds(10));
+            process.Dispose();
+        }
+
+        private async Task<int> WaitAsync()
+        {
+            await process.WaitForExitAsync().ConfigureAwait(false); // also waits for the redirected streams' end
+            var code = process.ExitCode;
+            lock (gate)
+            {
+                log.WriteLine($"# {DateTimeOffset.UtcNow:O} exit code {code}");
+                log.Dispose();
+            }
+            return code;
+        }
+
+        private void Write(string? line)
+        {
+            if (line is null) return;
+            lock (gate)
+            {
+                try { log.WriteLine(line); }
+                catch (ObjectDisposedException) { }
+            }
+        }
+
+        [DllImport("libc", SetLastError = true)]
+        private static extern int kill(int pid, int signal);
+    }
+}

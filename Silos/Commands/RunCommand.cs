@@ -1,0 +1,228 @@
+using System.CommandLine;
+using System.Text;
+using System.Text.Json;
+using Orchestrator.Contracts;
+using Orchestrator.Contracts.Grains;
+using Orchestrator.Contracts.Models;
+using Orchestrator.Contracts.Spec;
+using Orchestrator.Scheduler.Launchers;
+using Orchestrator.Scheduler.Lifecycle;
+using Orchestrator.Silos.Console;
+using Orchestrator.Silos.Hosting;
+using Orchestrator.Trainer.Telemetry;
+using Spectre.Console;
+
+namespace Orchestrator.Silos.Commands;
+
+/// <summary>
+/// <c>orchestrator run SPEC [--workers N] [--set k=v]... [--out DIR] [--slots S]</c>: the embedded default. Starts a
+/// silo in this process, submits the job (the spec is validated first: a bad spec exits 2 and starts
+/// nothing), follows it until it ends (phase changes and a progress line from <c>DIR/metrics.jsonl</c>), then
+/// prints the summary. Exit 0 Succeeded, 1 Failed or cancelled elsewhere, 130 on Ctrl+C (the job is cancelled first).
+/// </summary>
+public static class RunCommand
+{
+    /// <summary>Exit code of a job that ended Failed (or was cancelled by someone else).</summary>
+    public const int JobFailed = 1;
+
+    /// <summary>Exit code after Ctrl+C.</summary>
+    public const int Interrupted = 130;
+
+    private static readonly TimeSpan Poll = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>Builds the <c>run</c> command.</summary>
+    public static Command Create()
+    {
+        var spec = new Argument<FileInfo>("spec") { Description = "Job spec (YAML), e.g. examples/fashion-mnist.yaml" };
+        var workers = new Option<int?>("--workers") { Description = "Worker processes (overrides the spec's workers)" };
+        var set = SpecOptions.Set();
+        var output = new Option<string?>("--out") { Description = "Run directory (default: runs/<name>); a rerun resumes from its checkpoints" };
+        var slots = new Option<int?>("--slots") { Description = "Worker slots of the embedded silo (default: the CPU count)" };
+        var command = new Command("run", "Run a job under an in-process silo: submit, follow with live progress, print the summary") { spec, workers, set, output, slots };
+        command.SetAction(parse => CommandGuard.Run(() => Execute(
+            parse.GetValue(spec)!, parse.GetValue(workers), parse.GetValue(set) ?? [], parse.GetValue(output), parse.GetValue(slots))));
+        return command;
+    }
+
+    private static int Execute(FileInfo specFile, int? workers, string[] overrides, string? output, int? slots)
+    {
+        var all = overrides.ToList();
+        if (workers is { } n) all.Add($"workers={n}");
+        var job = JobSpecLoader.LoadFile(specFile.FullName, all); // SpecException (exit 2) before anything starts
+        var capacity = slots ?? Environment.ProcessorCount;
+        if (capacity < 1)
+            throw new UserFacingException($"--slots: must be at least 1, got {capacity}");
+        if (job.Workers > capacity)
+            throw new UserFacingException($"--workers: {job.Workers} workers do not fit the {capacity} worker slots; use at most {capacity} (or --slots)");
+        var runDirectory = Path.GetFullPath(output ?? Path.Combine("runs", job.Name));
+        return RunAsync(job, runDirectory, capacity).GetAwaiter().GetResult();
+    }
+
+    private static async Task<int> RunAsync(JobSpec job, string runDirectory, int capacity)
+    {
+        using var interrupt = new CancellationTokenSource();
+        ConsoleCancelEventHandler onCancel = (_, e) =>
+        {
+            e.Cancel = true; // cancel the job (kill its process group) before exiting
+            interrupt.Cancel();
+        };
+        System.Console.CancelKeyPress += onCancel;
+        try
+        {
+            await using var silo = await EmbeddedSilo.StartAsync(new EmbeddedSiloOptions { WorkerSlots = capacity });
+            var grain = silo.Client.GetGrain<IJobGrain>(job.Name);
+            var submission = JobSubmission.WithDefaults(JobSpecYaml.ToYaml(job), job.Workers) with { OutputDirectory = runDirectory };
+            AnsiConsole.MarkupLineInterpolated($"job [bold]{job.Name}[/]: {job.Workers} workers, run directory {runDirectory}");
+            await grain.SubmitAsync(submission);
+            var status = await FollowAsync(grain, runDirectory, interrupt.Token);
+            if (!JobTransitions.IsTerminal(status.Phase))
+            {
+                status = await grain.CancelAsync();
+                AnsiConsole.MarkupLine("[yellow]interrupted: job cancelled (workers stopped); rerun to resume from the newest checkpoint[/]");
+                return Interrupted;
+            }
+            SummaryTable.PrintJob(status, ReadSummary(runDirectory), runDirectory);
+            if (status.Phase == JobPhase.Succeeded) return 0;
+            ConsoleSetup.Error.MarkupLineInterpolated($"[red]job {status.Phase.ToString().ToLowerInvariant()}:[/] {status.FailureReason ?? "cancelled"}");
+            PrintLogTail(LaunchLogs.PathFor(runDirectory));
+            return JobFailed;
+        }
+        finally
+        {
+            System.Console.CancelKeyPress -= onCancel;
+        }
+    }
+
+    private static async Task<JobStatus> FollowAsync(IJobGrain grain, string runDirectory, CancellationToken interrupt)
+    {
+        var follower = new Follower(grain, runDirectory);
+        if (!AnsiConsole.Profile.Capabilities.Interactive)
+            return await follower.RunAsync(null, interrupt);
+        JobStatus last = null!;
+        await AnsiConsole.Progress()
+            .AutoClear(false)
+            .Columns(new SpinnerColumn(), new TaskDescriptionColumn { Alignment = Justify.Left }, new ElapsedTimeColumn())
+            .StartAsync(async context =>
+            {
+                var task = context.AddTask("pending", maxValue: 1);
+                task.IsIndeterminate = true;
+                last = await follower.RunAsync(task, interrupt);
+                task.Value = task.MaxValue;
+                task.StopTask();
+            });
+        return last;
+    }
+
+    /// <summary>Polls the job grain and tails <c>metrics.jsonl</c>.</summary>
+    private sealed class Follower(IJobGrain grain, string runDirectory)
+    {
+        private readonly string metricsPath = Path.Combine(runDirectory, "metrics.jsonl");
+        private readonly StringBuilder partial = new();
+        private long offset;
+        private int shownTransitions;
+        private string? progress;
+        private DateTime lastPrinted = DateTime.MinValue;
+
+        public async Task<JobStatus> RunAsync(ProgressTask? bar, CancellationToken interrupt)
+        {
+            while (true)
+            {
+                var status = await grain.GetStatusAsync();
+                ShowTransitions(status, bar);
+                ReadMetrics();
+                ShowProgress(bar, status);
+                if (JobTransitions.IsTerminal(status.Phase) || interrupt.IsCancellationRequested) return status;
+                try { await Task.Delay(Poll, interrupt); }
+                catch (OperationCanceledException) { }
+            }
+        }
+
+        private void ShowTransitions(JobStatus status, ProgressTask? bar)
+        {
+            for (; shownTransitions < status.History.Length; shownTransitions++)
+            {
+                var t = status.History[shownTransitions];
+                var note = t.Note is null ? "" : $" ({t.Note})";
+                AnsiConsole.MarkupLineInterpolated($"[grey]{t.At.ToLocalTime():HH:mm:ss}[/] {t.To.ToString().ToLowerInvariant()}{note}");
+            }
+            if (bar is not null && progress is null) bar.Description = status.Phase.ToString().ToLowerInvariant();
+        }
+
+        private void ShowProgress(ProgressTask? bar, JobStatus status)
+        {
+            if (progress is null) return;
+            var text = $"{status.Phase.ToString().ToLowerInvariant()}: {progress}";
+            if (bar is not null)
+                bar.Description = Markup.Escape(text);
+            else if (DateTime.UtcNow - lastPrinted > TimeSpan.FromSeconds(2))
+            {
+                lastPrinted = DateTime.UtcNow;
+                System.Console.WriteLine(text);
+            }
+        }
+
+        private void ReadMetrics()
+        {
+            if (!File.Exists(metricsPath)) return;
+            try
+            {
+                using var stream = new FileStream(metricsPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+                if (stream.Length < offset)
+                {
+                    offset = 0; // rewritten on resume
+                    partial.Clear();
+                }
+                stream.Seek(offset, SeekOrigin.Begin);
+                using var reader = new StreamReader(stream, Encoding.UTF8);
+                partial.Append(reader.ReadToEnd());
+                offset = stream.Length;
+            }
+            catch (IOException)
+            {
+                return; // being replaced; next poll
+            }
+            var text = partial.ToString();
+            var end = text.LastIndexOf('\n');
+            if (end < 0) return;
+            partial.Clear().Append(text[(end + 1)..]);
+            foreach (var line in text[..end].Split('\n', StringSplitOptions.RemoveEmptyEntries))
+                ReadRecord(line);
+        }
+
+        private void ReadRecord(string line)
+        {
+            try
+            {
+                using var doc = JsonDocument.Parse(line);
+                var r = doc.RootElement;
+                if (r.TryGetProperty("test_accuracy", out var accuracy))
+                    AnsiConsole.MarkupLineInterpolated($"epoch {Int(r, "epoch") + 1}: test accuracy [bold]{accuracy.GetDouble():P2}[/]");
+                else if (r.TryGetProperty("loss", out var loss) && r.TryGetProperty("seconds", out var seconds) && r.TryGetProperty("samples", out var samples))
+                    progress = $"epoch {Int(r, "epoch") + 1} step {Int(r, "step")} loss {loss.GetDouble():F4} {samples.GetDouble() / Math.Max(seconds.GetDouble(), 1e-9):N0} samples/s";
+            }
+            catch (JsonException)
+            {
+                // a torn line; the trainer rewrites whole lines
+            }
+        }
+
+        private static long Int(JsonElement record, string name) =>
+            record.TryGetProperty(name, out var value) && value.TryGetInt64(out var n) ? n : 0;
+    }
+
+    private static RunSummary? ReadSummary(string runDirectory)
+    {
+        var path = Path.Combine(runDirectory, "summary.json");
+        if (!File.Exists(path)) return null;
+        try { return JsonSerializer.Deserialize<RunSummary>(File.ReadAllText(path), JsonFormat.Lines); }
+        catch (JsonException) { return null; }
+    }
+
+    private static void PrintLogTail(string logPath)
+    {
+        if (!File.Exists(logPath)) return;
+        var tail = File.ReadLines(logPath).TakeLast(15).ToList();
+        ConsoleSetup.Error.MarkupLineInterpolated($"[grey]last lines of {logPath}:[/]");
+        foreach (var line in tail) ConsoleSetup.Error.WriteLine(line, Style.Plain);
+    }
+}
