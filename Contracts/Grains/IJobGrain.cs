@@ -34,6 +34,21 @@ public interface IJobGrain : IGrainWithStringKey
     [Alias("ReportExit")]
     Task<JobStatus> ReportExitAsync(int exitCode);
 
+    /// <summary>
+    /// The launcher reports that launch number <paramref name="launch"/> exited; ignored when the job has
+    /// launched again since (a gang torn down for a stall), otherwise as <see cref="ReportExitAsync"/>.
+    /// </summary>
+    [Alias("ReportLaunchExit")]
+    Task<JobStatus> ReportLaunchExitAsync(int launch, int exitCode);
+
+    /// <summary>
+    /// Rank 0 of a running gang reports progress (about once a second). Feeds stall detection and
+    /// <c>status</c>; the reply is what the gang should do at its next step boundary (Stop for a stale launch
+    /// or a job that is no longer running). Never changes the persisted state.
+    /// </summary>
+    [Alias("Heartbeat")]
+    Task<WorkerDirective> HeartbeatAsync(WorkerHeartbeat heartbeat);
+
     /// <summary>Asks a Running job to checkpoint and relaunch with <paramref name="workers"/> workers (moves to Rescaling).</summary>
     [Alias("RequestRescale")]
     Task<JobStatus> RequestRescaleAsync(int workers);

@@ -12,6 +12,7 @@ namespace Orchestrator.Contracts.Models;
 /// <param name="NextLaunchNotBefore">Earliest time the launcher may start a restart (backoff); null when no restart is pending.</param>
 /// <param name="FailureReason">Why the job Failed (or why it last restarted); null otherwise.</param>
 /// <param name="History">Every persisted phase change, oldest first.</param>
+/// <param name="LastHeartbeat">The newest heartbeat of the current launch; null before the first (or when not running).</param>
 [GenerateSerializer, Immutable, Alias("orchestrator.JobStatus.v1")]
 public sealed record JobStatus(
     string JobId,
@@ -22,4 +23,5 @@ public sealed record JobStatus(
     int MaxRestarts,
     DateTimeOffset? NextLaunchNotBefore,
     string? FailureReason,
-    ImmutableArray<JobTransition> History);
+    ImmutableArray<JobTransition> History,
+    HeartbeatInfo? LastHeartbeat = null);

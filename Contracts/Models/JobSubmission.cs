@@ -1,3 +1,4 @@
+
 namespace Orchestrator.Contracts.Models;
 
 /// <summary>
@@ -12,6 +13,10 @@ namespace Orchestrator.Contracts.Models;
 /// <param name="RestartMaxDelay">Upper bound of the backoff.</param>
 /// <param name="OutputDirectory">Absolute run directory of the job (metrics, summary, checkpoints, logs); null = the
 /// silo's default <c>runs/&lt;job&gt;</c>. Every relaunch uses the same one, so training resumes from its checkpoints.</param>
+/// <param name="StallTimeout">A Running job whose step count does not go up for this long is torn down and restarted
+/// like a failed one; null = no stall detection.</param>
+/// <param name="FirstLaunchArguments">Extra <c>train</c> arguments for the first launch only (test hooks such as
+/// <c>--die-at</c>); relaunches run without them.</param>
 [GenerateSerializer, Immutable, Alias("orchestrator.JobSubmission.v1")]
 public sealed record JobSubmission(
     string SpecYaml,
@@ -19,9 +24,21 @@ public sealed record JobSubmission(
     int MaxRestarts,
     TimeSpan RestartBaseDelay,
     TimeSpan RestartMaxDelay,
-    string? OutputDirectory = null)
+    string? OutputDirectory = null,
+    TimeSpan? StallTimeout = null,
+    string[]? FirstLaunchArguments = null)
 {
     /// <summary>A submission with the default restart policy (3 restarts, 1 s doubling up to 60 s).</summary>
     public static JobSubmission WithDefaults(string specYaml, int workers) =>
         new(specYaml, workers, 3, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(60));
+
+    /// <summary>A submission of <paramref name="spec"/> with its <c>fault</c> section as restart policy and stall timeout.</summary>
+    public static JobSubmission ForSpec(Spec.JobSpec spec, string specYaml)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        var fault = spec.FaultOrDefault;
+        var backoff = TimeSpan.FromSeconds(fault.RestartBackoffSeconds);
+        var cap = TimeSpan.FromSeconds(60) > backoff ? TimeSpan.FromSeconds(60) : backoff;
+        return new(specYaml, spec.Workers, fault.MaxRestarts, backoff, cap, StallTimeout: TimeSpan.FromSeconds(fault.StallSeconds));
+    }
 }

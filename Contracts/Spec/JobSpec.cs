@@ -6,6 +6,7 @@ namespace Orchestrator.Contracts.Spec;
 /// <param name="Workers">Data-parallel worker processes (one GPU each, CPU here) the launcher starts.</param>
 /// <param name="Compression">How gradients are averaged across workers; null = plain fp32 allreduce defaults.</param>
 /// <param name="Metrics">Where each worker serves Prometheus metrics; null = <see cref="MetricsSpec.Default"/>.</param>
+/// <param name="Fault">Stall detection and restart policy of the control plane; null = <see cref="FaultSpec.Default"/>.</param>
 public sealed record JobSpec(
     string Name,
     DeviceKind Device,
@@ -15,13 +16,28 @@ public sealed record JobSpec(
     CheckpointSpec Checkpoint,
     int Workers = 1,
     CompressionSpec? Compression = null,
-    MetricsSpec? Metrics = null)
+    MetricsSpec? Metrics = null,
+    FaultSpec? Fault = null)
 {
     /// <summary>Compression settings with the defaults filled in.</summary>
     public CompressionSpec CompressionOrDefault => Compression ?? CompressionSpec.Default;
 
     /// <summary>Metrics endpoint settings with the defaults filled in.</summary>
     public MetricsSpec MetricsOrDefault => Metrics ?? MetricsSpec.Default;
+
+    /// <summary>Fault-handling settings with the defaults filled in.</summary>
+    public FaultSpec FaultOrDefault => Fault ?? FaultSpec.Default;
+}
+
+/// <summary>How the control plane recovers a job: a worker that dies, or step progress that stalls, tears the
+/// gang down and restarts it from the newest checkpoint, at most <paramref name="MaxRestarts"/> times.</summary>
+/// <param name="StallSeconds">A running job with no step progress (heartbeats) for this long is treated as failed.</param>
+/// <param name="MaxRestarts">Restarts allowed before the job is Failed; 0 = the first failure is final.</param>
+/// <param name="RestartBackoffSeconds">Wait before restart 1; doubled for each later restart (capped at 60 s or this, whichever is larger).</param>
+public sealed record FaultSpec(int StallSeconds, int MaxRestarts, double RestartBackoffSeconds)
+{
+    /// <summary>120 s stall timeout, 3 restarts, 1 s backoff.</summary>
+    public static FaultSpec Default { get; } = new(120, 3, 1);
 }
 
 /// <summary>The Prometheus <c>/metrics</c> endpoint of every worker: rank R listens on <c>Host:Port+R</c>.</summary>

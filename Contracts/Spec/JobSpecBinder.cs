@@ -17,7 +17,17 @@ internal static class JobSpecBinder
         Workers: root.Int("workers", JobSpecDefaults.Workers),
         // Absent stays null (= defaults), so specs written without it compare equal to their YAML.
         Compression: root.Has("compression") ? root.Mapping("compression", BindCompression) : null,
-        Metrics: root.Has("metrics") ? root.Mapping("metrics", BindMetrics) : null);
+        Metrics: root.Has("metrics") ? root.Mapping("metrics", BindMetrics) : null,
+        Fault: root.Has("fault") ? root.Mapping("fault", BindFault) : null);
+
+    private static FaultSpec BindFault(MappingReader r)
+    {
+        var d = JobSpecDefaults.Fault;
+        return new FaultSpec(
+            StallSeconds: r.Int("stall_seconds", d.StallSeconds),
+            MaxRestarts: r.Int("max_restarts", d.MaxRestarts),
+            RestartBackoffSeconds: r.Double("restart_backoff_seconds", d.RestartBackoffSeconds));
+    }
 
     private static MetricsSpec BindMetrics(MappingReader r)
     {

@@ -22,6 +22,12 @@ public static class JobSpecDefaults
     /// </summary>
     public static MetricsSpec Metrics => MetricsSpec.Default;
 
+    /// <summary>
+    /// Fault settings when the <c>fault</c> section is given with keys left out: 120 s stall timeout, 3 restarts,
+    /// 1 s backoff. (With the section absent <see cref="JobSpec.Fault"/> stays null, which means the same.)
+    /// </summary>
+    public static FaultSpec Fault => FaultSpec.Default;
+
     /// <summary>Default model section.</summary>
     public static ModelSpec Model { get; } = new("cnn", 32, "batch", "linear");
 

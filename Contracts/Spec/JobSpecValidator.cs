@@ -77,6 +77,13 @@ public static class JobSpecValidator
             Check(metrics.Port is >= 0 and <= SpecVocabulary.MaxPort, "metrics.port", $"must be 0 (off) or a port 1..{SpecVocabulary.MaxPort}");
             Check(!string.IsNullOrWhiteSpace(metrics.Host), "metrics.host", "must not be empty");
         }
+        if (spec.Fault is { } fault)
+        {
+            Check(fault.StallSeconds >= 1, "fault.stall_seconds", "must be >= 1");
+            Check(fault.MaxRestarts is >= 0 and <= SpecVocabulary.MaxRestarts, "fault.max_restarts", $"must be >= 0 and <= {SpecVocabulary.MaxRestarts}");
+            Check(fault.RestartBackoffSeconds is >= 0 and <= SpecVocabulary.MaxRestartBackoffSeconds, "fault.restart_backoff_seconds",
+                $"must be >= 0 and <= {SpecVocabulary.MaxRestartBackoffSeconds}");
+        }
         return errors;
     }
 

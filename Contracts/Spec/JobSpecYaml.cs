@@ -37,6 +37,13 @@ public static partial class JobSpecYaml
             w.Field(1, "port", Int(metrics.Port));
             w.Field(1, "host", Text(metrics.Host));
         }
+        if (spec.Fault is { } fault)
+        {
+            w.Section(0, "fault");
+            w.Field(1, "stall_seconds", Int(fault.StallSeconds));
+            w.Field(1, "max_restarts", Int(fault.MaxRestarts));
+            w.Field(1, "restart_backoff_seconds", Double(fault.RestartBackoffSeconds));
+        }
 
         w.Section(0, "model");
         w.Field(1, "kind", Text(spec.Model.Kind));

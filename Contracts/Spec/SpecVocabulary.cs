@@ -80,4 +80,10 @@ public static class SpecVocabulary
 
     /// <summary>Largest gradient bucket (<c>compression.bucket_mb</c>), in MB.</summary>
     public const double MaxBucketMb = 1024;
+
+    /// <summary>Largest <c>fault.max_restarts</c>.</summary>
+    public const int MaxRestarts = 100;
+
+    /// <summary>Largest <c>fault.restart_backoff_seconds</c> (one hour).</summary>
+    public const double MaxRestartBackoffSeconds = 3600;
 }

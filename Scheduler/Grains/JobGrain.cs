@@ -25,7 +25,15 @@ public sealed class JobGrain(
     TimeProvider clock,
     IServiceProvider services) : Grain, IJobGrain
 {
+    /// <summary>Before the first heartbeat of a launch the stall clock allows at least this long (process start, data load).</summary>
+    public static readonly TimeSpan StartupGrace = TimeSpan.FromSeconds(60);
+
     private readonly JobRunner? runner = services.GetService<JobRunner>();
+
+    // Heartbeat tracking of the current launch: in memory only (a heartbeat a second is not worth a write).
+    private HeartbeatInfo? lastHeartbeat;
+    private DateTimeOffset launchedAt;
+    private IGrainTimer? stallTimer;
 
     private JobState S => state.State;
 
@@ -37,6 +45,8 @@ public sealed class JobGrain(
         ArgumentNullException.ThrowIfNull(submission);
         if (S.Submitted)
             throw new InvalidOperationException($"job '{JobId}' already exists (phase {S.Phase})");
+        if (submission.StallTimeout is { } stall && stall <= TimeSpan.Zero)
+            throw new ArgumentOutOfRangeException(nameof(submission), stall, $"job '{JobId}': the stall timeout must be positive, not {stall}");
         if (submission.Workers < 1)
             throw new ArgumentOutOfRangeException(nameof(submission), submission.Workers, $"job '{JobId}' needs at least 1 worker, not {submission.Workers}");
         // Validates the policy before anything is stored.
@@ -51,6 +61,8 @@ public sealed class JobGrain(
             s.RestartBaseDelay = policy.BaseDelay;
             s.RestartMaxDelay = policy.MaxDelay;
             s.OutputDirectory = submission.OutputDirectory;
+            s.StallTimeout = submission.StallTimeout;
+            s.FirstLaunchArguments = submission.FirstLaunchArguments ?? [];
             s.History.Add(new JobTransition(JobPhase.Pending, JobPhase.Pending, Now, "submitted"));
         });
         return runner is null ? submitted : await AdmitAsync();
@@ -98,6 +110,13 @@ public sealed class JobGrain(
             return Snapshot(); // a late report of a gang whose job already ended
         var status = await RecordExitAsync(exitCode);
         if (runner is null) return status;
+        await AfterFailureAsync(status);
+        return status;
+    }
+
+    /// <summary>A failed launch was recorded (its gang is gone): release the slots when final, else relaunch after the backoff.</summary>
+    private async Task AfterFailureAsync(JobStatus status)
+    {
         if (JobTransitions.IsTerminal(status.Phase))
             await ReleaseSlotsAsync();
         else if (status.Phase == JobPhase.Launching && status.NextLaunchNotBefore is { } notBefore)
@@ -106,7 +125,51 @@ public sealed class JobGrain(
             this.RegisterGrainTimer(_ => RelaunchAsync(),
                 new GrainTimerCreationOptions(delay > TimeSpan.Zero ? delay : TimeSpan.Zero, Timeout.InfiniteTimeSpan) { KeepAlive = true });
         }
-        return status;
+    }
+
+    /// <summary>
+    /// Stall detection (every second while a gang runs): no step progress for the stall timeout (counted from the
+    /// launch, with at least <see cref="StartupGrace"/>, until the first heartbeat) is recorded as a failure first,
+    /// then the gang's process group is killed, then the job restarts or ends Failed like after a failed exit.
+    /// </summary>
+    private async Task CheckStallAsync()
+    {
+        if (S.Phase != JobPhase.Running || S.StallTimeout is not { } stall || runner is null) return;
+        var now = Now;
+        var deadline = lastHeartbeat is { } beat
+            ? beat.LastProgressAt + stall
+            : launchedAt + (stall > StartupGrace ? stall : StartupGrace);
+        if (now < deadline) return;
+        var cause = $"stalled: no step progress for {stall.TotalSeconds:0.##} s";
+        var status = await RecordFailureAsync(cause);
+        StopStallTimer();
+        await runner.StopAsync(JobId); // the whole process group; a killed gang's exit is not reported
+        await AfterFailureAsync(status);
+    }
+
+    private void StopStallTimer()
+    {
+        stallTimer?.Dispose();
+        stallTimer = null;
+    }
+
+    /// <inheritdoc />
+    public Task<JobStatus> ReportLaunchExitAsync(int launch, int exitCode)
+    {
+        EnsureSubmitted();
+        return launch == S.Launches ? ReportExitAsync(exitCode) : Task.FromResult(Snapshot());
+    }
+
+    /// <inheritdoc />
+    public Task<WorkerDirective> HeartbeatAsync(WorkerHeartbeat heartbeat)
+    {
+        ArgumentNullException.ThrowIfNull(heartbeat);
+        if (!S.Submitted || JobTransitions.IsTerminal(S.Phase) || heartbeat.Launch != S.Launches)
+            return Task.FromResult(WorkerDirective.Stop); // a gang nobody runs any more
+        var now = Now;
+        var progressed = lastHeartbeat is null || heartbeat.Step > lastHeartbeat.Heartbeat.Step;
+        lastHeartbeat = new HeartbeatInfo(heartbeat, now, progressed ? now : lastHeartbeat!.LastProgressAt);
+        return Task.FromResult(WorkerDirective.None);
     }
 
     private Task<JobStatus> RecordExitAsync(int exitCode)
@@ -116,18 +179,26 @@ public sealed class JobGrain(
             return Task.FromResult(Snapshot());
         if (exitCode == 0)
             return MoveAsync(JobPhase.Succeeded, "all workers exited with code 0", _ => { });
+        return RecordFailureAsync($"worker exited with code {exitCode}");
+    }
+
+    /// <summary>The current launch failed (exit or stall): restart per the policy (back to Launching with a backoff) or Failed.</summary>
+    private Task<JobStatus> RecordFailureAsync(string cause)
+    {
+        var phase = S.Phase;
         if (phase is not (JobPhase.Running or JobPhase.Launching))
             throw new InvalidOperationException(
                 $"illegal job transition {phase} -> {JobPhase.Launching}: a failed exit restarts only a Launching or Running job");
 
         var policy = new RestartPolicy(S.MaxRestarts, S.RestartBaseDelay, S.RestartMaxDelay);
-        var cause = $"worker exited with code {exitCode}";
         if (!policy.CanRestart(S.Restarts))
         {
             var reason = $"{cause}; restarts exhausted ({S.Restarts} of {S.MaxRestarts})";
             return MoveAsync(JobPhase.Failed, reason, s => s.FailureReason = reason);
         }
         var attempt = S.Restarts + 1;
+        StopStallTimer();
+        lastHeartbeat = null;
         var note = $"{cause}; restart {attempt} of {S.MaxRestarts}";
         var now = Now;
         var notBefore = now + policy.Delay(attempt);
@@ -158,6 +229,7 @@ public sealed class JobGrain(
             s.RequestedWorkers = null;
             s.NextLaunchNotBefore = null;
         });
+        StopStallTimer();
         if (runner is null) return status;
         await runner.StopAsync(JobId); // the whole process group; its exit is not reported
         await ReleaseSlotsAsync();
@@ -190,10 +262,13 @@ public sealed class JobGrain(
         var jobId = JobId;
         var factory = GrainFactory;
         int pid;
+        var launch = S.Launches + 1;
+        S.Launches = launch; // persisted with the move to Running below
         try
         {
-            pid = runner!.Start(jobId, S.Workers, S.SpecYaml, OutputDirectory, [],
-                code => factory.GetGrain<IJobGrain>(jobId).ReportExitAsync(code));
+            var extra = launch == 1 ? S.FirstLaunchArguments : [];
+            pid = runner!.Start(jobId, S.Workers, S.SpecYaml, OutputDirectory, extra,
+                code => factory.GetGrain<IJobGrain>(jobId).ReportLaunchExitAsync(launch, code), launch);
         }
         catch (Exception e) when (e is LaunchException or IOException or UnauthorizedAccessException or InvalidOperationException)
         {
@@ -202,7 +277,16 @@ public sealed class JobGrain(
             await ReleaseSlotsAsync();
             return failed;
         }
-        return await MoveAsync(JobPhase.Running, $"{S.Workers} workers started (launcher pid {pid})", s => s.NextLaunchNotBefore = null);
+        var running = await MoveAsync(JobPhase.Running, $"{S.Workers} workers started (launcher pid {pid})", s => s.NextLaunchNotBefore = null);
+        lastHeartbeat = null;
+        launchedAt = Now;
+        StopStallTimer();
+        if (S.StallTimeout is { } stall)
+        {
+            var period = TimeSpan.FromSeconds(Math.Clamp(stall.TotalSeconds / 4, 0.25, 1));
+            stallTimer = this.RegisterGrainTimer(_ => CheckStallAsync(), new GrainTimerCreationOptions(period, period) { KeepAlive = true });
+        }
+        return running;
     }
 
     /// <summary>The restart backoff has passed: relaunch unless the job moved on meanwhile (cancelled).</summary>
@@ -270,5 +354,5 @@ public sealed class JobGrain(
 
     private JobStatus Snapshot() => new(
         JobId, S.Phase, S.Workers, S.RequestedWorkers, S.Restarts, S.MaxRestarts,
-        S.NextLaunchNotBefore, S.FailureReason, [.. S.History]);
+        S.NextLaunchNotBefore, S.FailureReason, [.. S.History], S.Phase == JobPhase.Running ? lastHeartbeat : null);
 }

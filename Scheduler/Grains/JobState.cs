@@ -32,4 +32,10 @@ public sealed class JobState
     [Id(11)] public List<JobTransition> History { get; set; } = [];
     /// <summary>The job's run directory; null = the silo's default.</summary>
     [Id(12)] public string? OutputDirectory { get; set; }
+    /// <summary>No step progress for this long while Running counts as a failure; null = no stall detection.</summary>
+    [Id(13)] public TimeSpan? StallTimeout { get; set; }
+    /// <summary>Extra <c>train</c> arguments of launch 1 only (test hooks).</summary>
+    [Id(14)] public string[] FirstLaunchArguments { get; set; } = [];
+    /// <summary>Gangs started so far (the current launch's number; workers report it in heartbeats).</summary>
+    [Id(15)] public int Launches { get; set; }
 }

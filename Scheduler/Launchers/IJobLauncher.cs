@@ -7,7 +7,9 @@ namespace Orchestrator.Scheduler.Launchers;
 /// <param name="OutputDirectory">The run directory (<c>--out</c>); the same one on every relaunch, so the
 /// trainer resumes from its newest checkpoint. The launcher writes <c>logs/launcher.log</c> under it.</param>
 /// <param name="ExtraArguments">Further <c>train</c> arguments (test hooks such as <c>--die-at</c>).</param>
-public sealed record LaunchRequest(string JobId, int Workers, string SpecPath, string OutputDirectory, IReadOnlyList<string> ExtraArguments)
+/// <param name="Environment">Variables every worker gets (the worker link: gateway, job, launch); null = none.</param>
+public sealed record LaunchRequest(string JobId, int Workers, string SpecPath, string OutputDirectory, IReadOnlyList<string> ExtraArguments,
+    IReadOnlyDictionary<string, string>? Environment = null)
 {
     /// <summary>The per-job log file that receives every rank's stdout and stderr.</summary>
     public string LogPath => LaunchLogs.PathFor(OutputDirectory);

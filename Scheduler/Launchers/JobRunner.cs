@@ -8,8 +8,24 @@ namespace Orchestrator.Scheduler.Launchers;
 /// across grain activations, reports the exit code through a callback, and kills the gang on request (a
 /// killed gang's exit is not reported: whoever killed it already decided the job's fate). No Orleans types.
 /// </summary>
-public sealed class JobRunner(IJobLauncher launcher, string defaultRunsRoot) : IDisposable
+/// <param name="launcher">Starts the gangs.</param>
+/// <param name="defaultRunsRoot">Parent of the run directory of a job that names none.</param>
+/// <param name="gateway">The silo gateway (<c>host:port</c>) the workers connect to for heartbeats; null = workers run unlinked.</param>
+/// <param name="clusterId">The cluster id a worker's client must present to that gateway.</param>
+public sealed class JobRunner(IJobLauncher launcher, string defaultRunsRoot, string? gateway = null, string? clusterId = null) : IDisposable
 {
+    /// <summary>Environment variable with the cluster id of the silo behind the gateway.</summary>
+    public const string ClusterVariable = "ORCHESTRATOR_CLUSTER";
+
+    /// <summary>Environment variable with the silo gateway (<c>host:port</c>) a worker heartbeats to.</summary>
+    public const string GatewayVariable = "ORCHESTRATOR_GATEWAY";
+
+    /// <summary>Environment variable with the job's name (its grain key).</summary>
+    public const string JobVariable = "ORCHESTRATOR_JOB";
+
+    /// <summary>Environment variable with the launch number (1 for the first gang, +1 per relaunch).</summary>
+    public const string LaunchVariable = "ORCHESTRATOR_LAUNCH";
+
     /// <summary>File name of the spec the workers train, written into the run directory.</summary>
     public const string SpecFileName = "job.yaml";
 
@@ -24,10 +40,11 @@ public sealed class JobRunner(IJobLauncher launcher, string defaultRunsRoot) : I
     /// <summary>
     /// Writes <paramref name="specYaml"/> to <c>DIR/job.yaml</c>, starts the gang and returns its launcher
     /// process id. <paramref name="onExit"/> runs on the thread pool with the exit code when the gang ends by itself.
+    /// With a gateway, the workers get it, the job id and <paramref name="launch"/> in their environment (the worker link).
     /// </summary>
     /// <exception cref="InvalidOperationException">A gang of this job is still running.</exception>
     /// <exception cref="LaunchException">The launcher could not start.</exception>
-    public int Start(string jobId, int workers, string specYaml, string outputDirectory, IReadOnlyList<string> extraArguments, Func<int, Task> onExit)
+    public int Start(string jobId, int workers, string specYaml, string outputDirectory, IReadOnlyList<string> extraArguments, Func<int, Task> onExit, int launch = 1)
     {
         ArgumentNullException.ThrowIfNull(onExit);
         Directory.CreateDirectory(outputDirectory);
@@ -38,7 +55,14 @@ public sealed class JobRunner(IJobLauncher launcher, string defaultRunsRoot) : I
             throw new InvalidOperationException($"job '{jobId}' already has running workers");
         try
         {
-            entry.Job = launcher.Launch(new LaunchRequest(jobId, workers, specPath, outputDirectory, extraArguments));
+            var environment = gateway is null ? null : new Dictionary<string, string>
+            {
+                [GatewayVariable] = gateway,
+                [JobVariable] = jobId,
+                [LaunchVariable] = launch.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                [ClusterVariable] = clusterId ?? "",
+            };
+            entry.Job = launcher.Launch(new LaunchRequest(jobId, workers, specPath, outputDirectory, extraArguments, environment));
         }
         catch
         {

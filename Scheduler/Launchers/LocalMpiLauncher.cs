@@ -19,8 +19,10 @@ public sealed record LocalMpiOptions(string EntryAssembly, string DotnetHost, st
     {
         var args = new List<string>();
         if (UseSetsid && File.Exists(SetsidPath)) args.Add(SetsidPath);
-        args.AddRange([Mpirun, "-prepend-rank", "-np", request.Workers.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            DotnetHost, EntryAssembly, "train", request.SpecPath, "--out", request.OutputDirectory]);
+        args.AddRange([Mpirun, "-prepend-rank", "-np", request.Workers.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        foreach (var (name, value) in request.Environment ?? new Dictionary<string, string>())
+            args.AddRange(["-genv", name, value]); // MPICH hands these to every rank
+        args.AddRange([DotnetHost, EntryAssembly, "train", request.SpecPath, "--out", request.OutputDirectory]);
         args.AddRange(request.ExtraArguments);
         return args;
     }
@@ -54,6 +56,8 @@ public sealed class LocalMpiLauncher(LocalMpiOptions options) : IJobLauncher
         foreach (var arg in argv.Skip(1)) start.ArgumentList.Add(arg);
         start.Environment["NO_COLOR"] = "1";
         start.Environment["DOTNET_NOLOGO"] = "1";
+        foreach (var (name, value) in request.Environment ?? new Dictionary<string, string>())
+            start.Environment[name] = value;
 
         Directory.CreateDirectory(Path.GetDirectoryName(request.LogPath)!);
         var log = new StreamWriter(new FileStream(request.LogPath, FileMode.Append, FileAccess.Write, FileShare.ReadWrite)) { AutoFlush = true };

@@ -38,13 +38,16 @@ public static class RunCommand
         var set = SpecOptions.Set();
         var output = new Option<string?>("--out") { Description = "Run directory (default: runs/<name>); a rerun resumes from its checkpoints" };
         var slots = new Option<int?>("--slots") { Description = "Worker slots of the embedded silo (default: the CPU count)" };
-        var command = new Command("run", "Run a job under an in-process silo: submit, follow with live progress, print the summary") { spec, workers, set, output, slots };
+        // Test hook: extra `train` arguments (e.g. "--die-at 6:1") for the FIRST launch only, so a restart runs clean.
+        var workerArgs = new Option<string?>("--worker-args") { Description = "Test hook: extra train arguments for the first launch only", Hidden = true };
+        var command = new Command("run", "Run a job under an in-process silo: submit, follow with live progress, print the summary") { spec, workers, set, output, slots, workerArgs };
         command.SetAction(parse => CommandGuard.Run(() => Execute(
-            parse.GetValue(spec)!, parse.GetValue(workers), parse.GetValue(set) ?? [], parse.GetValue(output), parse.GetValue(slots))));
+            parse.GetValue(spec)!, parse.GetValue(workers), parse.GetValue(set) ?? [], parse.GetValue(output), parse.GetValue(slots),
+            (parse.GetValue(workerArgs) ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries))));
         return command;
     }
 
-    private static int Execute(FileInfo specFile, int? workers, string[] overrides, string? output, int? slots)
+    private static int Execute(FileInfo specFile, int? workers, string[] overrides, string? output, int? slots, string[] workerArgs)
     {
         var all = overrides.ToList();
         if (workers is { } n) all.Add($"workers={n}");
@@ -55,10 +58,10 @@ public static class RunCommand
         if (job.Workers > capacity)
             throw new UserFacingException($"--workers: {job.Workers} workers do not fit the {capacity} worker slots; use at most {capacity} (or --slots)");
         var runDirectory = Path.GetFullPath(output ?? Path.Combine("runs", job.Name));
-        return RunAsync(job, runDirectory, capacity).GetAwaiter().GetResult();
+        return RunAsync(job, runDirectory, capacity, workerArgs).GetAwaiter().GetResult();
     }
 
-    private static async Task<int> RunAsync(JobSpec job, string runDirectory, int capacity)
+    private static async Task<int> RunAsync(JobSpec job, string runDirectory, int capacity, string[] workerArgs)
     {
         using var interrupt = new CancellationTokenSource();
         ConsoleCancelEventHandler onCancel = (_, e) =>
@@ -71,7 +74,8 @@ public static class RunCommand
         {
             await using var silo = await EmbeddedSilo.StartAsync(new EmbeddedSiloOptions { WorkerSlots = capacity });
             var grain = silo.Client.GetGrain<IJobGrain>(job.Name);
-            var submission = JobSubmission.WithDefaults(JobSpecYaml.ToYaml(job), job.Workers) with { OutputDirectory = runDirectory };
+            // The spec's fault section is the restart policy and the stall timeout.
+            var submission = JobSubmission.ForSpec(job, JobSpecYaml.ToYaml(job)) with { OutputDirectory = runDirectory, FirstLaunchArguments = workerArgs };
             AnsiConsole.MarkupLineInterpolated($"job [bold]{job.Name}[/]: {job.Workers} workers, run directory {runDirectory}");
             await grain.SubmitAsync(submission);
             var status = await FollowAsync(grain, runDirectory, interrupt.Token);

@@ -2,6 +2,7 @@ using System.CommandLine;
 using Orchestrator.Contracts;
 using Orchestrator.Contracts.Spec;
 using Orchestrator.Silos.Console;
+using Orchestrator.Silos.Hosting;
 using Orchestrator.Trainer.Collectives;
 using Orchestrator.Trainer.Data;
 using Orchestrator.Trainer.Devices;
@@ -27,13 +28,15 @@ public static class TrainCommand
         var verifyEvery = new Option<int>("--verify-every") { Description = "Compare parameter hashes across workers every N steps", DefaultValueFactory = _ => 100, Hidden = true };
         var stopAfter = new Option<long?>("--stop-after") { Description = "Test hook: exit abruptly after this step, as if killed", Hidden = true };
         var dieAt = new Option<string?>("--die-at") { Description = "Test hook: worker RANK exits abruptly at STEP (STEP:RANK)", Hidden = true };
+        var stallAt = new Option<string?>("--stall-at") { Description = "Test hook: worker RANK hangs forever at STEP (STEP:RANK)", Hidden = true };
         var metricsPort = new Option<int?>("--metrics-port") { Description = "Serve Prometheus metrics of rank R on port P+R (0 = off; overrides metrics.port)" };
         var linger = new Option<double>("--linger-seconds") { Description = "Test hook: keep the metrics endpoints up this long after training", Hidden = true };
-        var command = new Command("train", "Train a job: in this process, or as the workers of mpirun.mpich -np N") { spec, set, output, fresh, injectNan, verifyEvery, stopAfter, dieAt, metricsPort, linger };
+        var command = new Command("train", "Train a job: in this process, or as the workers of mpirun.mpich -np N") { spec, set, output, fresh, injectNan, verifyEvery, stopAfter, dieAt, stallAt, metricsPort, linger };
         command.SetAction(parse => CommandGuard.Run(() =>
         {
             var faults = parse.GetValue(injectNan) is { } nan ? FaultInjection.ParseNonFinite(nan) : null;
             if (parse.GetValue(dieAt) is { } die) faults = FaultInjection.ParseDeath(die, faults);
+            if (parse.GetValue(stallAt) is { } stall) faults = FaultInjection.ParseStall(stall, faults);
             return Execute(new TrainRequest(parse.GetValue(spec)!, parse.GetValue(set) ?? [], parse.GetValue(output), parse.GetValue(fresh),
                 faults, parse.GetValue(verifyEvery), parse.GetValue(stopAfter), parse.GetValue(metricsPort), parse.GetValue(linger)));
         }));
@@ -90,19 +93,33 @@ public static class TrainCommand
             e.Cancel = true; // finish the step, checkpoint, then exit (all workers agree on the step)
             stop.Cancel();
         };
+        // Rank 0 of an orchestrated job heartbeats the control plane and takes its directives (the worker link).
+        var link = leader ? WorkerLink.FromEnvironment() : null;
+        bool stoppedEarly = false;
         RunSummary Body(ITrainingObserver observer)
         {
             using var training = new TrainingRun(job, data, new TrainingOptions(device, run, synchronizer, observer,
-                request.StopAfter, Faults: request.Faults, VerifyEverySteps: request.VerifyEvery));
-            return training.Run(stop.Token);
+                request.StopAfter, Faults: request.Faults, VerifyEverySteps: request.VerifyEvery, Directives: link is null ? null : link.TakeDirective));
+            var result = training.Run(stop.Token);
+            stoppedEarly = training.StoppedEarly;
+            return result;
         }
-        var summary = leader
-            ? TrainingProgressView.Show(view => Body(CompositeTrainingObserver.Of(view, metrics?.Observer)))
-            : Body(metrics?.Observer ?? NullTrainingObserver.Instance);
-        if (leader) SummaryTable.Print(summary, run.Path, interrupted: stop.IsCancellationRequested);
-        if (metrics is not null && request.LingerSeconds > 0 && !stop.IsCancellationRequested)
+        RunSummary summary;
+        try
+        {
+            summary = leader
+                ? TrainingProgressView.Show(view => Body(CompositeTrainingObserver.Of(view, metrics?.Observer, link?.Observer)))
+                : Body(metrics?.Observer ?? NullTrainingObserver.Instance);
+        }
+        finally
+        {
+            link?.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        }
+        bool interrupted = stop.IsCancellationRequested || stoppedEarly;
+        if (leader) SummaryTable.Print(summary, run.Path, interrupted: interrupted);
+        if (metrics is not null && request.LingerSeconds > 0 && !interrupted)
             Thread.Sleep(TimeSpan.FromSeconds(request.LingerSeconds)); // let a scraper read the final values
-        return stop.IsCancellationRequested ? 130 : 0;
+        return interrupted ? 130 : 0;
     }
 
     /// <summary>The batch must split evenly over the workers mpirun actually started.</summary>

@@ -28,6 +28,9 @@ public sealed class EmbeddedSiloOptions
 /// </summary>
 public sealed class EmbeddedSilo : IAsyncDisposable
 {
+    /// <summary>The Orleans service id of every orchestrator silo (workers' clients present it too).</summary>
+    public const string ServiceId = "orchestrator";
+
     private readonly IHost host;
 
     private EmbeddedSilo(IHost host) => this.host = host;
@@ -43,10 +46,11 @@ public sealed class EmbeddedSilo : IAsyncDisposable
             throw new UserFacingException($"worker slots must be at least 1, got {options.WorkerSlots}");
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Logging.ClearProviders(); // the CLI shows the job, not the silo's log
+        int siloPort = FreeLoopbackPort(), gatewayPort = FreeLoopbackPort();
+        var clusterId = $"embedded-{Environment.ProcessId}";
         builder.UseOrleans(silo =>
         {
-            int siloPort = FreeLoopbackPort(), gatewayPort = FreeLoopbackPort();
-            silo.UseLocalhostClustering(siloPort, gatewayPort, serviceId: "orchestrator", clusterId: $"embedded-{Environment.ProcessId}");
+            silo.UseLocalhostClustering(siloPort, gatewayPort, serviceId: ServiceId, clusterId: clusterId);
             silo.Configure<EndpointOptions>(o =>
             {
                 o.AdvertisedIPAddress = IPAddress.Loopback;
@@ -58,7 +62,8 @@ public sealed class EmbeddedSilo : IAsyncDisposable
             silo.Services.Configure<SchedulerOptions>(o => o.WorkerSlots = options.WorkerSlots);
             silo.Services.AddSingleton(new LocalMpiOptions(Path.Combine(AppContext.BaseDirectory, "orchestrator.dll"), DotnetHost()));
             silo.Services.AddSingleton<IJobLauncher>(sp => new LocalMpiLauncher(sp.GetRequiredService<LocalMpiOptions>()));
-            silo.Services.AddSingleton(sp => new JobRunner(sp.GetRequiredService<IJobLauncher>(), Path.GetFullPath(options.RunsRoot)));
+            silo.Services.AddSingleton(sp => new JobRunner(sp.GetRequiredService<IJobLauncher>(), Path.GetFullPath(options.RunsRoot),
+                gateway: $"{IPAddress.Loopback}:{gatewayPort}", clusterId: clusterId));
         });
         var host = builder.Build();
         try

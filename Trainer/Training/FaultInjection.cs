@@ -10,8 +10,17 @@ namespace Orchestrator.Trainer.Training;
 /// </summary>
 /// <param name="NonFiniteStep">Step whose gradient becomes NaN on <paramref name="NonFiniteRank"/>; null = never.</param>
 /// <param name="DeathStep">Step at which <paramref name="DeathRank"/> exits abruptly (code 137, like SIGKILL); null = never.</param>
-public sealed record FaultInjection(long? NonFiniteStep = null, int NonFiniteRank = 0, long? DeathStep = null, int DeathRank = 0)
+/// <param name="StallStep">Step at which <paramref name="StallRank"/> hangs forever (sleeps; the others block in the allreduce); null = never.</param>
+public sealed record FaultInjection(long? NonFiniteStep = null, int NonFiniteRank = 0, long? DeathStep = null, int DeathRank = 0,
+    long? StallStep = null, int StallRank = 0)
 {
+    /// <summary>Parses the CLI form <c>STEP:RANK</c> of <c>--stall-at</c>.</summary>
+    public static FaultInjection ParseStall(string value, FaultInjection? existing)
+    {
+        var (step, rank) = ParseStepRank("--stall-at", value);
+        return (existing ?? new FaultInjection()) with { StallStep = step, StallRank = rank };
+    }
+
     /// <summary>Parses the CLI form <c>STEP:RANK</c> of <c>--die-at</c>.</summary>
     public static FaultInjection ParseDeath(string value, FaultInjection? existing)
     {
@@ -38,6 +47,8 @@ public sealed record FaultInjection(long? NonFiniteStep = null, int NonFiniteRan
     {
         if (step == DeathStep && rank == DeathRank)
             Environment.Exit(137);
+        if (step == StallStep && rank == StallRank)
+            Thread.Sleep(Timeout.Infinite); // a real stall: the process lives, no step completes
         if (step != NonFiniteStep || rank != NonFiniteRank) return;
         using var noGrad = no_grad();
         parameters.First(p => p.grad is not null).grad!.fill_(float.NaN);

@@ -5,5 +5,7 @@ namespace Orchestrator.Trainer.Training;
 /// <param name="Accuracy">Fraction of the global batch's rows predicted right (before the update).</param>
 /// <param name="GlobalSamples">Samples in the global batch (before batch-augmentation copies).</param>
 /// <param name="Applied">False when every worker skipped the update (non-finite gradient somewhere).</param>
-/// <param name="StopAgreed">Some worker asked to stop (Ctrl+C): every worker stops after this step.</param>
-public sealed record StepOutcome(double Loss, double Accuracy, int GlobalSamples, bool Applied, bool StopAgreed = false);
+/// <param name="StopAgreed">Some worker asked to stop (Ctrl+C, or a Stop directive): every worker stops after this step.</param>
+/// <param name="Directive">The control plane's directive rank 0 broadcast with this step (every rank sees the same).</param>
+public sealed record StepOutcome(double Loss, double Accuracy, int GlobalSamples, bool Applied, bool StopAgreed = false,
+    Contracts.Models.WorkerDirective Directive = Contracts.Models.WorkerDirective.None);

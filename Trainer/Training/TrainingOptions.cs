@@ -14,6 +14,8 @@ namespace Orchestrator.Trainer.Training;
 /// <param name="Faults">Test hooks that break a chosen step on a chosen worker.</param>
 /// <param name="VerifyEverySteps">Compare a hash of every worker's parameters this often (and after a
 /// resume and at the end); divergence fails the job. 0 = only after a resume and at the end.</param>
+/// <param name="Directives">On rank 0: takes the control plane's pending directive (the worker link), polled once per
+/// step; its value travels in the step's reduction so every rank applies it after the same step. Null = none.</param>
 public sealed record TrainingOptions(
     Device Device,
     RunDirectory? Output,
@@ -23,4 +25,5 @@ public sealed record TrainingOptions(
     bool Resume = true,
     int EvaluateEverySteps = 0,
     FaultInjection? Faults = null,
-    int VerifyEverySteps = 100);
+    int VerifyEverySteps = 100,
+    Func<Contracts.Models.WorkerDirective>? Directives = null);

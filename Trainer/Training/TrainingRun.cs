@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using Orchestrator.Contracts;
+using Orchestrator.Contracts.Models;
 using Orchestrator.Contracts.Spec;
 using Orchestrator.Trainer.Checkpointing;
 using Orchestrator.Trainer.Collectives;
@@ -74,6 +75,9 @@ public sealed class TrainingRun : IDisposable
     public Regime Regime => regime;
     public long ParameterCount => parameters.Sum(p => p.numel());
 
+    /// <summary>After <see cref="Run"/>: whether it stopped before the end (Ctrl+C or a Stop directive) after checkpointing.</summary>
+    public bool StoppedEarly { get; private set; }
+
     /// <summary>Trains to the end (or to <see cref="TrainingOptions.StopAfterStep"/>, or until cancelled:
     /// then a checkpoint is written at the step boundary) and returns the summary.</summary>
     public RunSummary Run(CancellationToken cancellation = default)
@@ -97,7 +101,7 @@ public sealed class TrainingRun : IDisposable
             var started = Stopwatch.GetTimestamp();
             var before = SyncSnapshot.Of(options.Synchronizer.Stats);
             var settings = regime.At(position.Step);
-            var (loss, accuracy, samples, applied, stopAgreed) = TrainStep(position, settings);
+            var (loss, accuracy, samples, applied, stopAgreed, directive) = TrainStep(position, settings);
             double seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
             var sync = SyncSnapshot.Of(options.Synchronizer.Stats) - before;
             stepSeconds += seconds;
@@ -124,10 +128,11 @@ public sealed class TrainingRun : IDisposable
             if (position.Step == options.StopAfterStep) return Summary(position, last, best, stepSamples, stepSeconds, wall, resumedFrom);
             if (stopAgreed) { stoppedEarly = true; break; }
             bool finished = position.Epoch >= regime.TotalEpochs;
-            if (finished || (spec.Checkpoint.EverySteps > 0 && position.Step % spec.Checkpoint.EverySteps == 0))
+            if (finished || directive == WorkerDirective.Checkpoint || (spec.Checkpoint.EverySteps > 0 && position.Step % spec.Checkpoint.EverySteps == 0))
                 SaveCheckpoint(position);
         }
         if (stoppedEarly) SaveCheckpoint(position);
+        StoppedEarly = stoppedEarly;
 
         options.Synchronizer.VerifyIdentical(model, position.Step);
         last ??= EvaluateNow(position);
@@ -168,10 +173,14 @@ public sealed class TrainingRun : IDisposable
             optimizer.step();
         }
         // Loss and accuracy of the whole global batch, not just this worker's shard.
-        // The same reduction carries the stop request, so every worker stops after the same step.
-        Span<double> totals = [loss.item<float>() * y.shape[0], logits.argmax(1).eq(y).sum().item<long>(), y.shape[0], stopRequested ? 1 : 0];
+        // The same reduction carries the stop request and rank 0's control-plane directive (0 on the other
+        // ranks), so every worker stops or checkpoints after the same step.
+        var directive = isLeader && options.Directives is { } take ? take() : WorkerDirective.None;
+        Span<double> totals = [loss.item<float>() * y.shape[0], logits.argmax(1).eq(y).sum().item<long>(), y.shape[0], stopRequested ? 1 : 0, (int)directive];
         options.Synchronizer.SumAcrossWorkers(totals);
-        return new StepOutcome(totals[0] / Math.Max(1, totals[2]), totals[1] / Math.Max(1, totals[2]), planned.Count, applied, totals[3] > 0);
+        var agreed = (WorkerDirective)(int)totals[4];
+        return new StepOutcome(totals[0] / Math.Max(1, totals[2]), totals[1] / Math.Max(1, totals[2]), planned.Count, applied,
+            totals[3] > 0 || agreed == WorkerDirective.Stop, agreed);
     }
 
     /// <summary>The step at <paramref name="position"/> with the regime's settings for it.</summary>

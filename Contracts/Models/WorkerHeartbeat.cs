@@ -1,0 +1,30 @@
+namespace Orchestrator.Contracts.Models;
+
+/// <summary>What rank 0 of a launched gang reports about once a second (see <see cref="Grains.IJobGrain.HeartbeatAsync"/>).</summary>
+/// <param name="Launch">The launch number the worker was started with (<c>ORCHESTRATOR_LAUNCH</c>); a heartbeat of an older launch is stale.</param>
+/// <param name="Step">Optimizer steps completed (global step count, so it continues across resumes).</param>
+/// <param name="SamplesPerSecond">Global samples per second of the recent steps.</param>
+/// <param name="Loss">Loss of the last step; NaN before the first.</param>
+/// <param name="LastStepSeconds">Wall time of the last step.</param>
+/// <param name="ProcessId">Process id of the reporting worker.</param>
+[GenerateSerializer, Immutable, Alias("orchestrator.WorkerHeartbeat.v1")]
+public sealed record WorkerHeartbeat(int Launch, long Step, double SamplesPerSecond, double Loss, double LastStepSeconds, int ProcessId);
+
+/// <summary>What the control plane asks of a gang on a heartbeat reply; rank 0 applies it on every rank at the next step boundary.</summary>
+[GenerateSerializer, Alias("orchestrator.WorkerDirective.v1")]
+public enum WorkerDirective
+{
+    /// <summary>Keep training.</summary>
+    None = 0,
+    /// <summary>Checkpoint at the next step boundary, then exit (every rank).</summary>
+    Stop = 1,
+    /// <summary>Write a checkpoint at the next step boundary and keep training.</summary>
+    Checkpoint = 2,
+}
+
+/// <summary>The newest heartbeat of a running job, as <c>status</c> shows it.</summary>
+/// <param name="Heartbeat">The heartbeat as reported.</param>
+/// <param name="ReceivedAt">When the grain received it (UTC).</param>
+/// <param name="LastProgressAt">When the step count last went up in this launch (UTC).</param>
+[GenerateSerializer, Immutable, Alias("orchestrator.HeartbeatInfo.v1")]
+public sealed record HeartbeatInfo(WorkerHeartbeat Heartbeat, DateTimeOffset ReceivedAt, DateTimeOffset LastProgressAt);

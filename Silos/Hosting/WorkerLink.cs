@@ -1,0 +1,207 @@
+using System.Globalization;
+using System.Net;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Orchestrator.Contracts.Grains;
+using Orchestrator.Contracts.Models;
+using Orchestrator.Scheduler.Launchers;
+using Orchestrator.Trainer.Telemetry;
+using Orleans.Configuration;
+
+namespace Orchestrator.Silos.Hosting;
+
+/// <summary>
+/// Rank 0's link to the control plane: an Orleans client of the silo gateway the launcher named
+/// (<see cref="JobRunner.GatewayVariable"/> and friends), and a background loop that heartbeats the job grain
+/// every second with the newest step (fed by <see cref="Observer"/>) and keeps the directive of the reply for the
+/// training loop (<see cref="TakeDirective"/>). A failing heartbeat never stops training: it is reported once on
+/// stderr and retried (the client reconnected) on the next beat.
+/// </summary>
+public sealed class WorkerLink : IAsyncDisposable
+{
+    /// <summary>Seconds between heartbeats.</summary>
+    public static readonly TimeSpan Interval = TimeSpan.FromSeconds(1);
+
+    private static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(5);
+    private readonly IPEndPoint gateway;
+    private readonly string clusterId;
+    private readonly string jobId;
+    private readonly int launch;
+    private readonly CancellationTokenSource stop = new();
+    private readonly HeartbeatObserver observer = new();
+    private readonly Task loop;
+    private IHost? client;
+    private int pending; // WorkerDirective
+    private bool warned;
+
+    private WorkerLink(IPEndPoint gateway, string clusterId, string jobId, int launch)
+    {
+        this.gateway = gateway;
+        this.clusterId = clusterId;
+        this.jobId = jobId;
+        this.launch = launch;
+        loop = Task.Run(LoopAsync);
+    }
+
+    /// <summary>Feeds the heartbeats: add it to rank 0's training observers.</summary>
+    public ITrainingObserver Observer => observer;
+
+    /// <summary>Heartbeats answered so far (for tests and benchmarks).</summary>
+    public int Beats { get; private set; }
+
+    /// <summary>
+    /// Starts the link when the launcher set the variables (a worker of an orchestrated job); null otherwise (a
+    /// plain <c>train</c>). Returns at once: connecting happens in the background.
+    /// </summary>
+    public static WorkerLink? FromEnvironment()
+    {
+        var gatewayText = Environment.GetEnvironmentVariable(JobRunner.GatewayVariable);
+        var job = Environment.GetEnvironmentVariable(JobRunner.JobVariable);
+        if (string.IsNullOrEmpty(gatewayText) || string.IsNullOrEmpty(job)) return null;
+        if (!IPEndPoint.TryParse(gatewayText, out var endpoint))
+        {
+            System.Console.Error.WriteLine($"worker link: {JobRunner.GatewayVariable}='{gatewayText}' is not host:port; training without heartbeats");
+            return null;
+        }
+        var launch = int.TryParse(Environment.GetEnvironmentVariable(JobRunner.LaunchVariable), NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) ? n : 1;
+        var cluster = Environment.GetEnvironmentVariable(JobRunner.ClusterVariable);
+        return new WorkerLink(endpoint, string.IsNullOrEmpty(cluster) ? "dev" : cluster, job, launch);
+    }
+
+    /// <summary>Takes the pending directive (None when there is none); Stop stays pending once received.</summary>
+    public WorkerDirective TakeDirective()
+    {
+        var directive = (WorkerDirective)Volatile.Read(ref pending);
+        if (directive == WorkerDirective.Checkpoint)
+            Interlocked.CompareExchange(ref pending, (int)WorkerDirective.None, (int)WorkerDirective.Checkpoint);
+        return directive;
+    }
+
+    private async Task LoopAsync()
+    {
+        using var timer = new PeriodicTimer(Interval);
+        do
+        {
+            if (observer.Snapshot(launch) is not { } beat) continue; // training has not started yet
+            try
+            {
+                client ??= await ConnectAsync().ConfigureAwait(false);
+                var grain = client.Services.GetRequiredService<IClusterClient>().GetGrain<IJobGrain>(jobId);
+                var directive = await grain.HeartbeatAsync(beat).WaitAsync(CallTimeout, stop.Token).ConfigureAwait(false);
+                Beats++;
+                if (directive != WorkerDirective.None && (WorkerDirective)Volatile.Read(ref pending) != WorkerDirective.Stop)
+                    Volatile.Write(ref pending, (int)directive);
+            }
+            catch (OperationCanceledException) when (stop.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e)
+            {
+                if (!warned)
+                {
+                    warned = true;
+                    System.Console.Error.WriteLine($"worker link: heartbeat to {gateway} failed ({e.GetType().Name}: {e.Message}); training continues, retrying every {Interval.TotalSeconds:0} s");
+                }
+                await DropClientAsync().ConfigureAwait(false);
+            }
+        }
+        while (await WaitAsync(timer).ConfigureAwait(false));
+    }
+
+    private async Task<bool> WaitAsync(PeriodicTimer timer)
+    {
+        try { return await timer.WaitForNextTickAsync(stop.Token).ConfigureAwait(false); }
+        catch (OperationCanceledException) { return false; }
+    }
+
+    private async Task<IHost> ConnectAsync()
+    {
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Logging.ClearProviders();
+        builder.UseOrleansClient(c =>
+        {
+            c.UseStaticClustering(gateway);
+            c.Configure<ClusterOptions>(o =>
+            {
+                o.ClusterId = clusterId;
+                o.ServiceId = EmbeddedSilo.ServiceId;
+            });
+            c.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = CallTimeout);
+        });
+        var host = builder.Build();
+        try
+        {
+            await host.StartAsync(stop.Token).WaitAsync(CallTimeout, stop.Token).ConfigureAwait(false);
+            return host;
+        }
+        catch
+        {
+            host.Dispose();
+            throw;
+        }
+    }
+
+    private async Task DropClientAsync()
+    {
+        var old = client;
+        client = null;
+        if (old is null) return;
+        using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(1));
+        try { await old.StopAsync(limit.Token).ConfigureAwait(false); }
+        catch (Exception) { } // best effort: the gateway is gone anyway
+        old.Dispose();
+    }
+
+    /// <summary>Stops the heartbeats and the client (a second or two at most).</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await stop.CancelAsync().ConfigureAwait(false);
+        try { await loop.WaitAsync(TimeSpan.FromSeconds(3)).ConfigureAwait(false); }
+        catch (TimeoutException) { }
+        await DropClientAsync().ConfigureAwait(false);
+        stop.Dispose();
+    }
+
+    /// <summary>Keeps the newest step's numbers for the heartbeat loop (called on the training thread).</summary>
+    private sealed class HeartbeatObserver : ITrainingObserver
+    {
+        private readonly Lock gate = new();
+        private bool started;
+        private long step;
+        private double samplesPerSecond;
+        private double loss = double.NaN;
+        private double stepSeconds;
+
+        public WorkerHeartbeat? Snapshot(int launch)
+        {
+            lock (gate)
+                return started ? new WorkerHeartbeat(launch, step, samplesPerSecond, loss, stepSeconds, Environment.ProcessId) : null;
+        }
+
+        public void OnStart(TrainingPlan plan)
+        {
+            lock (gate)
+            {
+                started = true;
+                step = plan.StartStep;
+            }
+        }
+
+        public void OnStep(StepRecord record)
+        {
+            lock (gate)
+            {
+                step = record.Step;
+                loss = record.Loss;
+                stepSeconds = record.Seconds;
+                samplesPerSecond = record.Seconds > 0 ? record.Samples / record.Seconds : 0;
+            }
+        }
+
+        public void OnEvaluation(EvalRecord evaluation) { }
+
+        public void OnNotice(string message) { }
+    }
+}
