@@ -156,6 +156,8 @@ public static class RunCommand
         {
             if (progress is null) return;
             var text = $"{status.Phase.ToString().ToLowerInvariant()}: {progress}";
+            if (status.LastHeartbeat is { } beat) // the worker link: how fresh the control plane's view is
+                text += $" | heartbeat {Math.Max(0, (DateTimeOffset.UtcNow - beat.ReceivedAt).TotalSeconds):0.0} s ago, step {beat.Heartbeat.Step}, {beat.Heartbeat.SamplesPerSecond:N0} samples/s";
             if (bar is not null)
                 bar.Description = Markup.Escape(text);
             else if (DateTime.UtcNow - lastPrinted > TimeSpan.FromSeconds(2))
