@@ -37,21 +37,14 @@ public sealed class TrainThroughputBenchmark(int warmup, int steps)
 
     /// <summary>Runs a command that prints a JSON line with <c>samples_per_second</c> (the PyTorch scripts,
     /// or our workers under mpirun) and returns that figure.</summary>
-    public static double MeasureProcess(string program, IEnumerable<string> arguments, TimeSpan limit)
+    public static double MeasureProcess(string program, IReadOnlyList<string> arguments, TimeSpan limit)
     {
-        var start = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var arg in arguments) start.ArgumentList.Add(arg);
-        using var process = Process.Start(start) ?? throw new UserFacingException($"could not start {program}");
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(limit))
-        {
-            process.Kill(entireProcessTree: true);
-            throw new UserFacingException($"{program} {string.Join(' ', start.ArgumentList)} ran longer than {limit}");
-        }
-        var line = stdout.Result.Split('\n').Select(l => l.Trim()).LastOrDefault(l => l.StartsWith('{'));
-        if (process.ExitCode != 0 || line is null)
-            throw new UserFacingException($"{program} {string.Join(' ', start.ArgumentList)} failed (exit {process.ExitCode}): {stderr.Result.Trim()}{stdout.Result.Trim()}\n" +
+        var result = ChildProcess.Run(program, arguments, limit, "the PyTorch peer needs apt-get install -y python3-torch; our workers need apt-get install -y mpich");
+        var command = $"{program} {string.Join(' ', arguments)}";
+        if (result.TimedOut)
+            throw new UserFacingException($"{command} ran longer than {limit}");
+        if (result.ExitCode != 0 || result.LastJsonLine is not { } line)
+            throw new UserFacingException($"{command} failed (exit {result.ExitCode}): {result.Stderr.Trim()}{result.Stdout.Trim()}\n" +
                 "The PyTorch peer needs: apt-get install -y python3-torch; our workers need: apt-get install -y mpich");
         return JsonDocument.Parse(line).RootElement.GetProperty("samples_per_second").GetDouble();
     }

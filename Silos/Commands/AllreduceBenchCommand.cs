@@ -1,5 +1,5 @@
 using System.CommandLine;
-using System.Diagnostics;
+using Orchestrator.Silos.Benchmarks;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
@@ -154,13 +154,6 @@ public static class AllreduceBenchCommand
     {
         var codec = CodecRegistry.Create(row.Codec);
         double wireRatio = codec.EncodedBytes(settings.Elements) / (4.0 * settings.Elements);
-        var start = new ProcessStartInfo(Launcher)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-        };
         var args = new List<string> { "-np", settings.Ranks.ToString(CultureInfo.InvariantCulture) };
         if (settings.Transport == "tcp")
             foreach (var (name, value) in Pairs(TcpEnvironment)) args.AddRange(["-env", name, value]);
@@ -170,48 +163,26 @@ public static class AllreduceBenchCommand
             "--pruner", row.Codec.Pruner, "--elements", settings.Elements.ToString(CultureInfo.InvariantCulture),
             "--warmup", settings.Warmup.ToString(CultureInfo.InvariantCulture), "--iterations", settings.Repeats.ToString(CultureInfo.InvariantCulture),
             "--values", "random"]);
-        foreach (var arg in args) start.ArgumentList.Add(arg);
-        start.Environment["NO_COLOR"] = "1";
-        start.Environment["DOTNET_NOLOGO"] = "1";
 
         Result Failed(string why) => new(row, codec.Name, wireRatio, null, null, null, null, null, why);
-        Process process;
-        try
+        var result = ChildProcess.Run(Launcher, args, TimeSpan.FromSeconds(settings.TimeoutSeconds), "bench allreduce needs MPICH (apt-get install mpich)");
+        if (result.TimedOut)
         {
-            process = Process.Start(start) ?? throw new UserFacingException($"could not start {Launcher}");
+            ConsoleSetup.Error.WriteLine($"{codec.Name} / {row.Algorithm}: killed after {settings.TimeoutSeconds} s\n{result.Stdout}{result.Stderr}");
+            return Failed($"timed out ({settings.TimeoutSeconds} s)");
         }
-        catch (System.ComponentModel.Win32Exception)
+        if (result.ExitCode != 0 || result.LastJsonLine is not { } line)
         {
-            throw new UserFacingException($"{Launcher} not found: bench allreduce needs MPICH (apt-get install mpich)");
+            ConsoleSetup.Error.WriteLine($"{codec.Name} / {row.Algorithm}: {Launcher} exited {result.ExitCode}\n{result.Stdout}{result.Stderr}");
+            return Failed($"failed (exit {result.ExitCode})");
         }
-        using (process)
-        {
-            process.StandardInput.Close();
-            var stdout = process.StandardOutput.ReadToEndAsync();
-            var stderr = process.StandardError.ReadToEndAsync();
-            if (!process.WaitForExit(TimeSpan.FromSeconds(settings.TimeoutSeconds)))
-            {
-                try { process.Kill(entireProcessTree: true); } catch (InvalidOperationException) { }
-                process.WaitForExit();
-                ConsoleSetup.Error.WriteLine($"{codec.Name} / {row.Algorithm}: killed after {settings.TimeoutSeconds} s\n{stdout.Result}{stderr.Result}");
-                return Failed($"timed out ({settings.TimeoutSeconds} s)");
-            }
-            process.WaitForExit();
-            string output = stdout.Result;
-            var line = output.Split('\n').Select(l => l.Trim()).LastOrDefault(l => l.StartsWith('{'));
-            if (process.ExitCode != 0 || line is null)
-            {
-                ConsoleSetup.Error.WriteLine($"{codec.Name} / {row.Algorithm}: {Launcher} exited {process.ExitCode}\n{output}{stderr.Result}");
-                return Failed($"failed (exit {process.ExitCode})");
-            }
-            var report = JsonDocument.Parse(line).RootElement;
-            long encoded = report.GetProperty("encoded_bytes").GetInt64();
-            if (encoded != codec.EncodedBytes(settings.Elements))
-                return Failed($"ranks encode {encoded} bytes, expected {codec.EncodedBytes(settings.Elements)}");
-            if (!report.GetProperty("bit_identical").GetBoolean()) return Failed("ranks differ");
-            return new Result(row, codec.Name, wireRatio, report.GetProperty("ms_median").GetDouble(), report.GetProperty("codec_ms_median").GetDouble(),
-                report.GetProperty("communication_ms_median").GetDouble(), report.GetProperty("bytes_sent").GetInt64(), true, null);
-        }
+        var report = JsonDocument.Parse(line).RootElement;
+        long encoded = report.GetProperty("encoded_bytes").GetInt64();
+        if (encoded != codec.EncodedBytes(settings.Elements))
+            return Failed($"ranks encode {encoded} bytes, expected {codec.EncodedBytes(settings.Elements)}");
+        if (!report.GetProperty("bit_identical").GetBoolean()) return Failed("ranks differ");
+        return new Result(row, codec.Name, wireRatio, report.GetProperty("ms_median").GetDouble(), report.GetProperty("codec_ms_median").GetDouble(),
+            report.GetProperty("communication_ms_median").GetDouble(), report.GetProperty("bytes_sent").GetInt64(), true, null);
     }
 
     /// <summary>How to start this CLI again: <c>dotnet orchestrator.dll</c>, or the app host itself.</summary>
