@@ -58,6 +58,9 @@ public static class TrainCommand
         if (request.LingerSeconds is < 0 or > 3600 || double.IsNaN(request.LingerSeconds))
             throw new UserFacingException($"--linger-seconds: must be 0..3600, got {request.LingerSeconds}");
         var world = WorkerWorld.FromEnvironment();
+        // Before MPI starts: every rank reaches the same verdict, so each can exit on its own without
+        // MPI_Abort (which may kill the launcher before it forwards the message).
+        CheckWorld(job, world);
         if (!world.IsDistributed)
             return Train(job, request, world, new SingleProcessSynchronizer(), barrier: () => { });
 
@@ -72,7 +75,6 @@ public static class TrainCommand
 
     private static int Train(JobSpec job, TrainRequest request, WorkerWorld world, IGradientSynchronizer synchronizer, Action barrier)
     {
-        CheckWorld(job, world);
         bool leader = world.Rank == 0;
         var run = RunDirectory.Open(request.Output ?? Path.Combine("runs", job.Name));
         if (leader)
