@@ -65,6 +65,7 @@ public sealed class JobGrain(
             s.FirstLaunchArguments = submission.FirstLaunchArguments ?? [];
             s.History.Add(new JobTransition(JobPhase.Pending, JobPhase.Pending, Now, "submitted"));
         });
+        await GrainFactory.GetGrain<IJobRegistryGrain>(IJobRegistryGrain.DefaultKey).AddAsync(JobId);
         return runner is null ? submitted : await AdmitAsync();
     }
 

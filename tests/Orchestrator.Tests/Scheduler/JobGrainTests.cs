@@ -16,6 +16,17 @@ public sealed class JobGrainTests(ClusterFixture fixture)
     }
 
     [Fact]
+    public async Task Submitted_jobs_are_listed_by_the_registry_once_in_submission_order()
+    {
+        var first = await SubmittedAsync();
+        var second = await SubmittedAsync();
+        await Assert.ThrowsAsync<InvalidOperationException>(() => first.SubmitAsync(JobSubmission.WithDefaults(Spec, 2)));
+        var names = await fixture.Client.GetGrain<IJobRegistryGrain>(IJobRegistryGrain.DefaultKey).ListAsync();
+        var mine = names.Where(n => n == first.GetPrimaryKeyString() || n == second.GetPrimaryKeyString()).ToList();
+        Assert.Equal([first.GetPrimaryKeyString(), second.GetPrimaryKeyString()], mine);
+    }
+
+    [Fact]
     public async Task Happy_path_with_a_rescale_ends_Succeeded_and_records_every_transition()
     {
         var job = await SubmittedAsync();
