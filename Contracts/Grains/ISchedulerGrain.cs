@@ -26,6 +26,13 @@ public interface ISchedulerGrain : IGrainWithStringKey
     [Alias("Release")]
     Task<ImmutableArray<SlotGrant>> ReleaseAsync(string jobId);
 
+    /// <summary>
+    /// Resizes a running job's grant to <paramref name="workers"/> slots (a rescale) and returns the queued jobs that now
+    /// start. Throws <see cref="ArgumentOutOfRangeException"/> when the growth does not fit the free slots (nothing changes).
+    /// </summary>
+    [Alias("Resize")]
+    Task<ImmutableArray<SlotGrant>> ResizeAsync(string jobId, int workers);
+
     /// <summary>Changes the total slot count (persisted; overrides configuration) and returns the queued jobs that now start.</summary>
     [Alias("SetCapacity")]
     Task<ImmutableArray<SlotGrant>> SetCapacityAsync(int slots);

@@ -17,6 +17,7 @@ namespace Orchestrator.Contracts.Models;
 /// like a failed one; null = no stall detection.</param>
 /// <param name="FirstLaunchArguments">Extra <c>train</c> arguments for the first launch only (test hooks such as
 /// <c>--die-at</c>); relaunches run without them.</param>
+/// <param name="WorkerRule">Which worker counts the job may be rescaled to (from its spec); null = any count.</param>
 [GenerateSerializer, Immutable, Alias("orchestrator.JobSubmission.v1")]
 public sealed record JobSubmission(
     string SpecYaml,
@@ -26,19 +27,22 @@ public sealed record JobSubmission(
     TimeSpan RestartMaxDelay,
     string? OutputDirectory = null,
     TimeSpan? StallTimeout = null,
-    string[]? FirstLaunchArguments = null)
+    string[]? FirstLaunchArguments = null,
+    WorkerCountRule? WorkerRule = null)
 {
     /// <summary>A submission with the default restart policy (3 restarts, 1 s doubling up to 60 s).</summary>
     public static JobSubmission WithDefaults(string specYaml, int workers) =>
         new(specYaml, workers, 3, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(60));
 
-    /// <summary>A submission of <paramref name="spec"/> with its <c>fault</c> section as restart policy and stall timeout.</summary>
+    /// <summary>A submission of <paramref name="spec"/> with its <c>fault</c> section as restart policy and stall timeout, and its
+    /// batch rules as the rescale rule.</summary>
     public static JobSubmission ForSpec(Spec.JobSpec spec, string specYaml)
     {
         ArgumentNullException.ThrowIfNull(spec);
         var fault = spec.FaultOrDefault;
         var backoff = TimeSpan.FromSeconds(fault.RestartBackoffSeconds);
         var cap = TimeSpan.FromSeconds(60) > backoff ? TimeSpan.FromSeconds(60) : backoff;
-        return new(specYaml, spec.Workers, fault.MaxRestarts, backoff, cap, StallTimeout: TimeSpan.FromSeconds(fault.StallSeconds));
+        return new(specYaml, spec.Workers, fault.MaxRestarts, backoff, cap, StallTimeout: TimeSpan.FromSeconds(fault.StallSeconds),
+            WorkerRule: WorkerCountRule.Of(spec));
     }
 }

@@ -7,6 +7,7 @@ namespace Orchestrator.Contracts.Spec;
 /// <param name="Compression">How gradients are averaged across workers; null = plain fp32 allreduce defaults.</param>
 /// <param name="Metrics">Where each worker serves Prometheus metrics; null = <see cref="MetricsSpec.Default"/>.</param>
 /// <param name="Fault">Stall detection and restart policy of the control plane; null = <see cref="FaultSpec.Default"/>.</param>
+/// <param name="Scaling">What a change of the worker count keeps fixed; null = <see cref="ScalingSpec.Default"/>.</param>
 public sealed record JobSpec(
     string Name,
     DeviceKind Device,
@@ -17,7 +18,8 @@ public sealed record JobSpec(
     int Workers = 1,
     CompressionSpec? Compression = null,
     MetricsSpec? Metrics = null,
-    FaultSpec? Fault = null)
+    FaultSpec? Fault = null,
+    ScalingSpec? Scaling = null)
 {
     /// <summary>Compression settings with the defaults filled in.</summary>
     public CompressionSpec CompressionOrDefault => Compression ?? CompressionSpec.Default;
@@ -27,6 +29,31 @@ public sealed record JobSpec(
 
     /// <summary>Fault-handling settings with the defaults filled in.</summary>
     public FaultSpec FaultOrDefault => Fault ?? FaultSpec.Default;
+
+    /// <summary>Scaling settings with the defaults filled in.</summary>
+    public ScalingSpec ScalingOrDefault => Scaling ?? ScalingSpec.Default;
+}
+
+/// <summary>
+/// What stays fixed when the job runs on a different worker count than <c>workers</c> (after <c>orchestrator scale</c>).
+/// <c>keep_global_batch</c>: <c>training.global_batch</c> is split over whatever workers run (each rank's batch changes).
+/// <c>keep_worker_batch</c>: each rank keeps <c>global_batch / workers</c> samples, so the global batch becomes that times
+/// the running worker count, and the regime (lr scaling, adapted epochs) follows the new global batch.
+/// </summary>
+/// <param name="Policy">keep_global_batch | keep_worker_batch.</param>
+public sealed record ScalingSpec(string Policy)
+{
+    /// <summary>The <c>keep_global_batch</c> policy.</summary>
+    public const string KeepGlobalBatch = "keep_global_batch";
+
+    /// <summary>The <c>keep_worker_batch</c> policy.</summary>
+    public const string KeepWorkerBatch = "keep_worker_batch";
+
+    /// <summary>Keeps the global batch.</summary>
+    public static ScalingSpec Default { get; } = new(KeepGlobalBatch);
+
+    /// <summary>Whether the per-rank batch, not the global batch, stays fixed.</summary>
+    public bool KeepsWorkerBatch => Policy == KeepWorkerBatch;
 }
 
 /// <summary>How the control plane recovers a job: a worker that dies, or step progress that stalls, tears the

@@ -18,7 +18,8 @@ internal static class JobSpecBinder
         // Absent stays null (= defaults), so specs written without it compare equal to their YAML.
         Compression: root.Has("compression") ? root.Mapping("compression", BindCompression) : null,
         Metrics: root.Has("metrics") ? root.Mapping("metrics", BindMetrics) : null,
-        Fault: root.Has("fault") ? root.Mapping("fault", BindFault) : null);
+        Fault: root.Has("fault") ? root.Mapping("fault", BindFault) : null,
+        Scaling: root.Has("scaling") ? root.Mapping("scaling", r => new ScalingSpec(r.String("policy", ScalingSpec.Default.Policy))) : null);
 
     private static FaultSpec BindFault(MappingReader r)
     {

@@ -84,6 +84,13 @@ public static class JobSpecValidator
             Check(fault.RestartBackoffSeconds is >= 0 and <= SpecVocabulary.MaxRestartBackoffSeconds, "fault.restart_backoff_seconds",
                 $"must be >= 0 and <= {SpecVocabulary.MaxRestartBackoffSeconds}");
         }
+        if (spec.Scaling is { } scaling)
+        {
+            OneOf(scaling.Policy, SpecVocabulary.ScalingPolicies, "scaling.policy");
+            // Mixed-size plans lay out whole epochs for one global batch; a batch that changes mid-epoch has no plan.
+            Check(!scaling.KeepsWorkerBatch || !training.MixedSizeOrOff.Enabled, "scaling.policy",
+                $"{ScalingSpec.KeepWorkerBatch} cannot be combined with training.mixed_size (its plan fixes the global batch); use {ScalingSpec.KeepGlobalBatch}");
+        }
         return errors;
     }
 

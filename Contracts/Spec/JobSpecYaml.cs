@@ -44,6 +44,11 @@ public static partial class JobSpecYaml
             w.Field(1, "max_restarts", Int(fault.MaxRestarts));
             w.Field(1, "restart_backoff_seconds", Double(fault.RestartBackoffSeconds));
         }
+        if (spec.Scaling is { } scaling)
+        {
+            w.Section(0, "scaling");
+            w.Field(1, "policy", Text(scaling.Policy));
+        }
 
         w.Section(0, "model");
         w.Field(1, "kind", Text(spec.Model.Kind));

@@ -24,6 +24,9 @@ public static class SpecVocabulary
     /// <summary>Smallest image side (pixels) the models accept; mixed sizes below it are rejected.</summary>
     public const int MinImageSize = 8;
 
+    /// <summary>Allowed <c>scaling.policy</c> values.</summary>
+    public static IReadOnlyList<string> ScalingPolicies { get; } = [ScalingSpec.KeepGlobalBatch, ScalingSpec.KeepWorkerBatch];
+
     /// <summary>Allowed <c>data.dataset</c> values.</summary>
     public static IReadOnlyList<string> Datasets { get; } = ["fashion-mnist", "mnist-idx", "cifar10", Synthetic];
 

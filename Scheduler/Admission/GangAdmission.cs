@@ -101,6 +101,28 @@ public sealed class GangAdmission
         return AdmitFromHead();
     }
 
+    /// <summary>
+    /// Changes a running job's gang to <paramref name="workers"/> slots (a rescale) and returns the queued jobs that
+    /// start in the slots it gave up. Growing needs the extra slots free now: a rescale never waits in the queue,
+    /// so it is refused instead (nothing changes).
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">Workers below 1, above the capacity, or more than the free slots allow.</exception>
+    /// <exception cref="InvalidOperationException">The job holds no slots (it is queued or unknown).</exception>
+    public IReadOnlyList<GangRequest> Resize(string jobId, int workers)
+    {
+        var request = new GangRequest(jobId, workers);
+        CheckWorkers(request);
+        var index = _running.FindIndex(r => r.JobId == jobId);
+        if (index < 0)
+            throw new InvalidOperationException($"job '{jobId}' holds no worker slots; only a running job can be rescaled");
+        var extra = workers - _running[index].Workers;
+        if (extra > Free)
+            throw new ArgumentOutOfRangeException(nameof(workers), workers,
+                $"job '{jobId}' cannot grow to {workers} workers: it needs {extra} more slots and {Free} of {Capacity} are free");
+        _running[index] = request;
+        return AdmitFromHead();
+    }
+
     /// <summary>Changes the total slot count and returns the queued jobs that now start.</summary>
     /// <exception cref="ArgumentOutOfRangeException">Below 1, below the slots in use, or below a queued job's need.</exception>
     public IReadOnlyList<GangRequest> SetCapacity(int capacity)

@@ -63,6 +63,7 @@ public sealed class JobGrain(
             s.OutputDirectory = submission.OutputDirectory;
             s.StallTimeout = submission.StallTimeout;
             s.FirstLaunchArguments = submission.FirstLaunchArguments ?? [];
+            s.WorkerRule = submission.WorkerRule;
             s.History.Add(new JobTransition(JobPhase.Pending, JobPhase.Pending, Now, "submitted"));
         });
         await GrainFactory.GetGrain<IJobRegistryGrain>(IJobRegistryGrain.DefaultKey).AddAsync(JobId);
@@ -109,6 +110,8 @@ public sealed class JobGrain(
         EnsureSubmitted();
         if (runner is not null && JobTransitions.IsTerminal(S.Phase))
             return Snapshot(); // a late report of a gang whose job already ended
+        if (runner is not null && S.Phase == JobPhase.Rescaling && exitCode == 0)
+            return await MarkLaunchingAsync(); // the gang stopped at a checkpoint: relaunch with the new count now
         var status = await RecordExitAsync(exitCode);
         if (runner is null) return status;
         await AfterFailureAsync(status);
@@ -135,7 +138,7 @@ public sealed class JobGrain(
     /// </summary>
     private async Task CheckStallAsync()
     {
-        if (S.Phase != JobPhase.Running || S.StallTimeout is not { } stall || runner is null) return;
+        if (S.Phase is not (JobPhase.Running or JobPhase.Rescaling) || S.StallTimeout is not { } stall || runner is null) return;
         var now = Now;
         var deadline = lastHeartbeat is { } beat
             ? beat.LastProgressAt + stall
@@ -170,14 +173,15 @@ public sealed class JobGrain(
         var now = Now;
         var progressed = lastHeartbeat is null || heartbeat.Step > lastHeartbeat.Heartbeat.Step;
         lastHeartbeat = new HeartbeatInfo(heartbeat, now, progressed ? now : lastHeartbeat!.LastProgressAt);
-        return Task.FromResult(WorkerDirective.None);
+        // A rescale stops the gang at its next step boundary, after a checkpoint; the exit relaunches it.
+        return Task.FromResult(S.Phase == JobPhase.Rescaling ? WorkerDirective.Stop : WorkerDirective.None);
     }
 
     private Task<JobStatus> RecordExitAsync(int exitCode)
     {
         var phase = S.Phase;
-        if (phase == JobPhase.Rescaling)
-            return Task.FromResult(Snapshot());
+        if (phase == JobPhase.Rescaling && exitCode == 0)
+            return Task.FromResult(Snapshot()); // the expected stop; the relaunch follows
         if (exitCode == 0)
             return MoveAsync(JobPhase.Succeeded, "all workers exited with code 0", _ => { });
         return RecordFailureAsync($"worker exited with code {exitCode}");
@@ -187,9 +191,9 @@ public sealed class JobGrain(
     private Task<JobStatus> RecordFailureAsync(string cause)
     {
         var phase = S.Phase;
-        if (phase is not (JobPhase.Running or JobPhase.Launching))
+        if (phase is not (JobPhase.Running or JobPhase.Launching or JobPhase.Rescaling))
             throw new InvalidOperationException(
-                $"illegal job transition {phase} -> {JobPhase.Launching}: a failed exit restarts only a Launching or Running job");
+                $"illegal job transition {phase} -> {JobPhase.Launching}: a failed exit restarts only a Launching, Running or Rescaling job");
 
         var policy = new RestartPolicy(S.MaxRestarts, S.RestartBaseDelay, S.RestartMaxDelay);
         if (!policy.CanRestart(S.Restarts))
@@ -208,17 +212,36 @@ public sealed class JobGrain(
             s.Restarts = attempt;
             s.FailureReason = cause;
             s.NextLaunchNotBefore = notBefore;
+            if (s.RequestedWorkers is int workers) // a gang that failed while rescaling restarts at the new size
+                s.Workers = workers;
+            s.RequestedWorkers = null;
         }
         return MoveAsync(JobPhase.Launching, note, Restart, now);
     }
 
     /// <inheritdoc />
-    public Task<JobStatus> RequestRescaleAsync(int workers)
+    public async Task<JobStatus> RequestRescaleAsync(int workers)
     {
         EnsureSubmitted();
+        if (S.Phase != JobPhase.Running)
+            throw new InvalidOperationException(
+                $"illegal job transition {S.Phase} -> {JobPhase.Rescaling}: job '{JobId}' is {S.Phase.ToString().ToLowerInvariant()}; only a running job can be scaled");
         if (workers < 1)
             throw new ArgumentOutOfRangeException(nameof(workers), workers, $"cannot scale job '{JobId}' to {workers} workers; at least 1 is needed");
-        return MoveAsync(JobPhase.Rescaling, $"rescale {S.Workers} -> {workers} workers", s => s.RequestedWorkers = workers);
+        if (workers == S.Workers)
+            throw new ArgumentException($"job '{JobId}' already runs on {workers} workers", nameof(workers));
+        if (S.WorkerRule?.Reject(workers) is { } rejected)
+            throw new ArgumentException($"cannot scale job '{JobId}' to {workers} workers: {rejected}", nameof(workers));
+        // The slots first: a growth that does not fit is refused before anything is recorded.
+        var started = runner is null ? [] : await SchedulerGrain.ResizeAsync(JobId, workers);
+        var from = S.Workers;
+        var status = await MoveAsync(JobPhase.Rescaling, $"rescale {from} -> {workers} workers", s =>
+        {
+            s.RequestedWorkers = workers;
+            s.Rescales++;
+        });
+        await LaunchGrantedAsync(started); // a shrink may let queued jobs start
+        return status;
     }
 
     /// <inheritdoc />
@@ -300,7 +323,12 @@ public sealed class JobGrain(
     /// <summary>Frees the job's slots and launches the queued jobs that now fit.</summary>
     private async Task ReleaseSlotsAsync()
     {
-        var started = await SchedulerGrain.ReleaseAsync(JobId);
+        await LaunchGrantedAsync(await SchedulerGrain.ReleaseAsync(JobId));
+    }
+
+    /// <summary>Launches the queued jobs the scheduler just granted slots to.</summary>
+    private async Task LaunchGrantedAsync(IEnumerable<SlotGrant> started)
+    {
         foreach (var grant in started)
         {
             try

@@ -38,4 +38,8 @@ public sealed class JobState
     [Id(14)] public string[] FirstLaunchArguments { get; set; } = [];
     /// <summary>Gangs started so far (the current launch's number; workers report it in heartbeats).</summary>
     [Id(15)] public int Launches { get; set; }
+    /// <summary>Which worker counts a rescale may choose; null = any.</summary>
+    [Id(16)] public WorkerCountRule? WorkerRule { get; set; }
+    /// <summary>Rescales completed or under way.</summary>
+    [Id(17)] public int Rescales { get; set; }
 }

@@ -35,6 +35,15 @@ public sealed class SchedulerGrain(
     }
 
     /// <inheritdoc />
+    public async Task<ImmutableArray<SlotGrant>> ResizeAsync(string jobId, int workers)
+    {
+        var admission = Load();
+        var started = admission.Resize(jobId, workers);
+        await SaveAsync(admission);
+        return [.. started.Select(ToGrant)];
+    }
+
+    /// <inheritdoc />
     public async Task<ImmutableArray<SlotGrant>> SetCapacityAsync(int slots)
     {
         var admission = Load();

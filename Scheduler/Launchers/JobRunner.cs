@@ -12,7 +12,9 @@ namespace Orchestrator.Scheduler.Launchers;
 /// <param name="defaultRunsRoot">Parent of the run directory of a job that names none.</param>
 /// <param name="gateway">The silo gateway (<c>host:port</c>) the workers connect to for heartbeats; null = workers run unlinked.</param>
 /// <param name="clusterId">The cluster id a worker's client must present to that gateway.</param>
-public sealed class JobRunner(IJobLauncher launcher, string defaultRunsRoot, string? gateway = null, string? clusterId = null) : IDisposable
+/// <param name="workerEnvironment">Further variables every worker of every launch gets (site settings; test hooks); null = none.</param>
+public sealed class JobRunner(IJobLauncher launcher, string defaultRunsRoot, string? gateway = null, string? clusterId = null,
+    IReadOnlyDictionary<string, string>? workerEnvironment = null) : IDisposable
 {
     /// <summary>Environment variable with the cluster id of the silo behind the gateway.</summary>
     public const string ClusterVariable = "ORCHESTRATOR_CLUSTER";
@@ -55,14 +57,15 @@ public sealed class JobRunner(IJobLauncher launcher, string defaultRunsRoot, str
             throw new InvalidOperationException($"job '{jobId}' already has running workers");
         try
         {
-            var environment = gateway is null ? null : new Dictionary<string, string>
+            var environment = new Dictionary<string, string>(workerEnvironment ?? new Dictionary<string, string>());
+            if (gateway is not null)
             {
-                [GatewayVariable] = gateway,
-                [JobVariable] = jobId,
-                [LaunchVariable] = launch.ToString(System.Globalization.CultureInfo.InvariantCulture),
-                [ClusterVariable] = clusterId ?? "",
-            };
-            entry.Job = launcher.Launch(new LaunchRequest(jobId, workers, specPath, outputDirectory, extraArguments, environment));
+                environment[GatewayVariable] = gateway;
+                environment[JobVariable] = jobId;
+                environment[LaunchVariable] = launch.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                environment[ClusterVariable] = clusterId ?? "";
+            }
+            entry.Job = launcher.Launch(new LaunchRequest(jobId, workers, specPath, outputDirectory, extraArguments, environment.Count == 0 ? null : environment));
         }
         catch
         {

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Orchestrator.Contracts;
+using Orchestrator.Contracts.Models;
 using Orchestrator.Contracts.Spec;
 using Orchestrator.Silos.Console;
 using Orchestrator.Silos.Hosting;
@@ -37,6 +38,7 @@ public static class TrainCommand
             var faults = parse.GetValue(injectNan) is { } nan ? FaultInjection.ParseNonFinite(nan) : null;
             if (parse.GetValue(dieAt) is { } die) faults = FaultInjection.ParseDeath(die, faults);
             if (parse.GetValue(stallAt) is { } stall) faults = FaultInjection.ParseStall(stall, faults);
+            faults = FaultInjection.WithEnvironmentDelay(faults);
             return Execute(new TrainRequest(parse.GetValue(spec)!, parse.GetValue(set) ?? [], parse.GetValue(output), parse.GetValue(fresh),
                 faults, parse.GetValue(verifyEvery), parse.GetValue(stopAfter), parse.GetValue(metricsPort), parse.GetValue(linger)));
         }));
@@ -60,7 +62,7 @@ public static class TrainCommand
         var world = WorkerWorld.FromEnvironment();
         // Before MPI starts: every rank reaches the same verdict, so each can exit on its own without
         // MPI_Abort (which may kill the launcher before it forwards the message).
-        CheckWorld(job, world);
+        job = WorkerCountRule.ForWorkers(job, world.Size);
         if (!world.IsDistributed)
             return Train(job, request, world, new SingleProcessSynchronizer(), barrier: () => { });
 
@@ -80,7 +82,7 @@ public static class TrainCommand
         if (leader)
         {
             if (request.Fresh && Directory.Exists(run.Checkpoints)) Directory.Delete(run.Checkpoints, recursive: true);
-            File.WriteAllText(run.Spec, JobSpecYaml.ToYaml(job with { Workers = world.Size }));
+            File.WriteAllText(run.Spec, JobSpecYaml.ToYaml(job));
         }
         barrier(); // no rank looks for checkpoints while rank 0 may still be discarding them
 
@@ -98,10 +100,11 @@ public static class TrainCommand
         // Rank 0 of an orchestrated job heartbeats the control plane and takes its directives (the worker link).
         var link = leader ? WorkerLink.FromEnvironment() : null;
         bool stoppedEarly = false;
+        using var samples = SampleLog.FromEnvironment(run.Path, LaunchNumber(), world.Rank);
         RunSummary Body(ITrainingObserver observer)
         {
             using var training = new TrainingRun(job, data, new TrainingOptions(device, run, synchronizer, observer,
-                request.StopAfter, Faults: request.Faults, VerifyEverySteps: request.VerifyEvery, Directives: link is null ? null : link.TakeDirective));
+                request.StopAfter, Faults: request.Faults, VerifyEverySteps: request.VerifyEvery, Directives: link is null ? null : link.TakeDirective, Samples: samples));
             var result = training.Run(stop.Token);
             stoppedEarly = training.StoppedEarly;
             return result;
@@ -121,16 +124,12 @@ public static class TrainCommand
         if (leader) SummaryTable.Print(summary, run.Path, interrupted: interrupted);
         if (metrics is not null && request.LingerSeconds > 0 && !interrupted)
             Thread.Sleep(TimeSpan.FromSeconds(request.LingerSeconds)); // let a scraper read the final values
-        return interrupted ? 130 : 0;
+        // Ctrl+C is 130; a Stop from the control plane (a rescale) is the planned end of this gang: 0.
+        return stop.IsCancellationRequested ? 130 : 0;
     }
 
-    /// <summary>The batch must split evenly over the workers mpirun actually started.</summary>
-    private static void CheckWorld(JobSpec job, WorkerWorld world)
-    {
-        int batch = job.Training.GlobalBatch;
-        if (batch % world.Size != 0)
-            throw new UserFacingException($"training.global_batch: {batch} does not split evenly over the {world.Size} workers started; use a multiple of {world.Size}");
-        if (job.Training.GhostBatch > 0 && batch / world.Size % job.Training.GhostBatch != 0)
-            throw new UserFacingException($"training.ghost_batch: {job.Training.GhostBatch} must divide the per-worker batch {batch}/{world.Size} = {batch / world.Size}");
-    }
+    /// <summary>The launch number the control plane gave this gang (1 when started by hand).</summary>
+    private static int LaunchNumber() =>
+        int.TryParse(Environment.GetEnvironmentVariable(Scheduler.Launchers.JobRunner.LaunchVariable), System.Globalization.NumberStyles.Integer,
+            System.Globalization.CultureInfo.InvariantCulture, out var n) ? n : 1;
 }

@@ -18,6 +18,9 @@ public sealed class EmbeddedSiloOptions
 
     /// <summary>Parent of the run directory of a job submitted without one (<c>runs/&lt;job&gt;</c>).</summary>
     public string RunsRoot { get; set; } = "runs";
+
+    /// <summary>Variables every launched worker gets (test hooks such as a step delay); empty = none.</summary>
+    public Dictionary<string, string> WorkerEnvironment { get; } = [];
 }
 
 /// <summary>
@@ -63,7 +66,7 @@ public sealed class EmbeddedSilo : IAsyncDisposable
             silo.Services.AddSingleton(new LocalMpiOptions(Path.Combine(AppContext.BaseDirectory, "orchestrator.dll"), DotnetHost()));
             silo.Services.AddSingleton<IJobLauncher>(sp => new LocalMpiLauncher(sp.GetRequiredService<LocalMpiOptions>()));
             silo.Services.AddSingleton(sp => new JobRunner(sp.GetRequiredService<IJobLauncher>(), Path.GetFullPath(options.RunsRoot),
-                gateway: $"{IPAddress.Loopback}:{gatewayPort}", clusterId: clusterId));
+                gateway: $"{IPAddress.Loopback}:{gatewayPort}", clusterId: clusterId, workerEnvironment: options.WorkerEnvironment));
         });
         var host = builder.Build();
         try

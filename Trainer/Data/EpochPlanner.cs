@@ -80,16 +80,34 @@ public sealed class EpochPlanner
         return steps;
     }
 
-    /// <summary>The step that starts at <paramref name="offset"/> of <paramref name="epoch"/>.</summary>
-    public PlannedStep StepAt(int epoch, long offset)
+    /// <summary>
+    /// The step that starts at <paramref name="offset"/> of <paramref name="epoch"/>. Without mixed sizes any offset
+    /// inside the epoch is a step start: a run resumed with another global batch (a rescale that keeps the
+    /// per-worker batch) continues from its checkpoint's offset with the new batch, so no sample is skipped or repeated.
+    /// </summary>
+    public PlannedStep StepAt(int epoch, long offset) => Locate(epoch, offset).Step;
+
+    /// <summary>
+    /// The index within its epoch of the step at <paramref name="offset"/>: for a run that never changed its batch, the
+    /// same as the step count since the epoch began; after a change, the step this batch would have reached (so the
+    /// regime continues at the same point of the epoch).
+    /// </summary>
+    public int IndexAt(int epoch, long offset) => Locate(epoch, offset).Index;
+
+    private (PlannedStep Step, int Index) Locate(int epoch, long offset)
     {
         var plan = Plan(epoch);
         int lo = 0, hi = plan.Count - 1;
         while (lo <= hi)
         {
             int mid = (lo + hi) / 2;
-            if (plan[mid].Offset == offset) return plan[mid];
+            if (plan[mid].Offset == offset) return (plan[mid], mid);
             if (plan[mid].Offset < offset) lo = mid + 1; else hi = mid - 1;
+        }
+        if (sizes.Length == 1 && offset > 0 && offset < datasetSize)
+        {
+            var (size, batch, copies, _) = sizes[0];
+            return (new PlannedStep(offset, (int)Math.Min(batch, datasetSize - offset), size, copies), (int)((offset + batch - 1) / batch));
         }
         throw new ArgumentOutOfRangeException(nameof(offset), offset, $"no step of epoch {epoch} starts at sample offset {offset}");
     }

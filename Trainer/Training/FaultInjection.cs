@@ -11,9 +11,25 @@ namespace Orchestrator.Trainer.Training;
 /// <param name="NonFiniteStep">Step whose gradient becomes NaN on <paramref name="NonFiniteRank"/>; null = never.</param>
 /// <param name="DeathStep">Step at which <paramref name="DeathRank"/> exits abruptly (code 137, like SIGKILL); null = never.</param>
 /// <param name="StallStep">Step at which <paramref name="StallRank"/> hangs forever (sleeps; the others block in the allreduce); null = never.</param>
+/// <param name="StepDelay">Extra wall time every step takes on every worker (a slow model in miniature), so control-plane tests can
+/// act in the middle of an epoch of a tiny job; zero = none.</param>
 public sealed record FaultInjection(long? NonFiniteStep = null, int NonFiniteRank = 0, long? DeathStep = null, int DeathRank = 0,
-    long? StallStep = null, int StallRank = 0)
+    long? StallStep = null, int StallRank = 0, TimeSpan StepDelay = default)
 {
+    /// <summary>Milliseconds of <see cref="StepDelay"/> for every launch of a job (read by <c>train</c>; the silo's environment reaches
+    /// every worker through mpirun, so relaunches are slowed too).</summary>
+    public const string StepDelayVariable = "ORCHESTRATOR_TEST_STEP_DELAY_MS";
+
+    /// <summary><paramref name="existing"/> with the step delay of <see cref="StepDelayVariable"/> when it is set.</summary>
+    public static FaultInjection? WithEnvironmentDelay(FaultInjection? existing)
+    {
+        var text = Environment.GetEnvironmentVariable(StepDelayVariable);
+        if (string.IsNullOrEmpty(text)) return existing;
+        if (!int.TryParse(text, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var ms) || ms is < 0 or > 60_000)
+            throw new Contracts.UserFacingException($"{StepDelayVariable}: expected milliseconds 0..60000, got '{text}'");
+        return (existing ?? new FaultInjection()) with { StepDelay = TimeSpan.FromMilliseconds(ms) };
+    }
+
     /// <summary>Parses the CLI form <c>STEP:RANK</c> of <c>--stall-at</c>.</summary>
     public static FaultInjection ParseStall(string value, FaultInjection? existing)
     {
@@ -45,6 +61,8 @@ public sealed record FaultInjection(long? NonFiniteStep = null, int NonFiniteRan
 
     public void Apply(long step, int rank, IReadOnlyList<Parameter> parameters)
     {
+        if (StepDelay > TimeSpan.Zero)
+            Thread.Sleep(StepDelay);
         if (step == DeathStep && rank == DeathRank)
             Environment.Exit(137);
         if (step == StallStep && rank == StallRank)

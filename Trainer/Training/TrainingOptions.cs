@@ -16,6 +16,7 @@ namespace Orchestrator.Trainer.Training;
 /// resume and at the end); divergence fails the job. 0 = only after a resume and at the end.</param>
 /// <param name="Directives">On rank 0: takes the control plane's pending directive (the worker link), polled once per
 /// step; its value travels in the step's reduction so every rank applies it after the same step. Null = none.</param>
+/// <param name="Samples">Records the dataset indices of every step on this rank (test evidence of exactly-once sampling); null = off.</param>
 public sealed record TrainingOptions(
     Device Device,
     RunDirectory? Output,
@@ -26,4 +27,5 @@ public sealed record TrainingOptions(
     int EvaluateEverySteps = 0,
     FaultInjection? Faults = null,
     int VerifyEverySteps = 100,
-    Func<Contracts.Models.WorkerDirective>? Directives = null);
+    Func<Contracts.Models.WorkerDirective>? Directives = null,
+    SampleLog? Samples = null);

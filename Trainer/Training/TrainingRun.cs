@@ -100,7 +100,7 @@ public sealed class TrainingRun : IDisposable
             stopRequested = cancellation.IsCancellationRequested;
             var started = Stopwatch.GetTimestamp();
             var before = SyncSnapshot.Of(options.Synchronizer.Stats);
-            var settings = regime.At(position.Step);
+            var settings = regime.At(RegimeStep(position));
             var (loss, accuracy, samples, applied, stopAgreed, directive) = TrainStep(position, settings);
             double seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
             var sync = SyncSnapshot.Of(options.Synchronizer.Stats) - before;
@@ -152,6 +152,7 @@ public sealed class TrainingRun : IDisposable
         using var scope = NewDisposeScope();
         var planned = planner.StepAt(position.Epoch, position.Offset);
         var indices = sampler.LocalBatch(position.Epoch, position.Offset, planned.Count);
+        options.Samples?.Record(position, indices);
         var index = torch.tensor(indices, device: options.Device);
         var x = ImageResizer.Resize(train.Images.index_select(0, index), planned.Size);
         var y = train.Labels.index_select(0, index);
@@ -185,7 +186,15 @@ public sealed class TrainingRun : IDisposable
 
     /// <summary>The step at <paramref name="position"/> with the regime's settings for it.</summary>
     public StepOutcome TrainStep(TrainingPosition position) =>
-        TrainStep(position, regime.At(position.Step));
+        TrainStep(position, regime.At(RegimeStep(position)));
+
+    /// <summary>
+    /// Where the regime stands at <paramref name="position"/>: epochs times steps per epoch plus the step's index in its
+    /// epoch. Equal to the step count unless the global batch changed (a keep_worker_batch rescale); then the
+    /// schedule continues at the same fraction of training instead of jumping.
+    /// </summary>
+    public long RegimeStep(TrainingPosition position) =>
+        (long)position.Epoch * planner.StepsPerEpoch + planner.IndexAt(position.Epoch, position.Offset);
 
     /// <summary>The position after the step at <paramref name="position"/> (<paramref name="applied"/>
     /// false when every worker skipped it).</summary>
