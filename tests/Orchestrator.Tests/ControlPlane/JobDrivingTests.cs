@@ -204,4 +204,28 @@ public sealed class JobDrivingTests(DrivingClusterFixture fixture) : IClassFixtu
         (await LaunchOfAsync(waiting, 0)).Exit(0);
         await UntilAsync(queued, s => s.Phase == JobPhase.Succeeded);
     }
+
+    [Fact]
+    public async Task A_rescale_stops_the_gang_by_directive_and_its_clean_exit_relaunches_at_the_new_size()
+    {
+        var id = Key("rescale");
+        var job = await SubmitAsync(id);
+        var gang = await LaunchOfAsync(id, 0);
+        Assert.Equal(WorkerDirective.None, await job.HeartbeatAsync(new WorkerHeartbeat(1, 3, 100, 1, 0.1, 1)));
+
+        var rescaling = await job.RequestRescaleAsync(1);
+
+        Assert.Equal((JobPhase.Rescaling, (int?)1), (rescaling.Phase, rescaling.RequestedWorkers));
+        Assert.Contains((await SlotsAsync()).Running, g => g.JobId == id && g.Workers == 1); // the slot is given back at once
+        Assert.Equal(WorkerDirective.Stop, await job.HeartbeatAsync(new WorkerHeartbeat(1, 4, 100, 1, 0.1, 1)));
+        gang.Exit(0); // checkpointed and stopped
+        var relaunch = await LaunchOfAsync(id, 1);
+        Assert.Equal(1, relaunch.Request.Workers);
+        Assert.Equal(gang.Request.OutputDirectory, relaunch.Request.OutputDirectory);
+        var running = await UntilAsync(job, s => s.Phase == JobPhase.Running && s.Workers == 1);
+        Assert.Equal(0, running.Restarts);
+        Assert.Equal(WorkerDirective.None, await job.HeartbeatAsync(new WorkerHeartbeat(2, 5, 100, 1, 0.1, 1)));
+        relaunch.Exit(0);
+        await UntilAsync(job, s => s.Phase == JobPhase.Succeeded);
+    }
 }

@@ -94,4 +94,18 @@ public sealed class EpochPlannerTests
         Assert.Equal(7, EpochPlanner.ExactShares([0.5, 0.25, 0.25], 7).Sum());
         Assert.Equal([3, 2, 2], EpochPlanner.ExactShares([0.5, 0.25, 0.25], 7));
     }
+
+    [Fact]
+    public void Without_mixed_sizes_any_offset_starts_a_step_so_a_run_can_change_its_batch_mid_epoch()
+    {
+        // 96 samples were trained at batch 32 (3 steps); the run continues at batch 64.
+        var planner = new EpochPlanner(1000, 64, 1, MixedSizeSpec.Off, nativeSize: 28);
+        Assert.Equal(new PlannedStep(96, 64, 28, 1), planner.StepAt(0, 96));
+        Assert.Equal(2, planner.IndexAt(0, 96)); // the regime continues at ceil(96/64) = 2 of this batch's 16 steps
+        Assert.Equal(new PlannedStep(992, 8, 28, 1), planner.StepAt(0, 992));
+        Assert.Equal(3, planner.IndexAt(0, 192)); // aligned offsets are the plan's own steps
+        Assert.Throws<ArgumentOutOfRangeException>(() => planner.StepAt(0, 1000));
+        var mixed = new EpochPlanner(1000, 64, 1, Mixed("D+"), nativeSize: 28);
+        Assert.Throws<ArgumentOutOfRangeException>(() => mixed.StepAt(0, 1)); // mixed plans are fixed per batch
+    }
 }

@@ -82,4 +82,24 @@ public sealed class GangAdmissionTests
     [Fact]
     public void Rebuilding_from_state_rejects_grants_beyond_capacity() =>
         Assert.Throws<ArgumentOutOfRangeException>(() => new GangAdmission(2, [new("a", 2), new("b", 1)]));
+
+    [Fact]
+    public void Resizing_a_running_gang_needs_free_slots_to_grow_and_a_shrink_starts_queued_jobs()
+    {
+        var admission = new GangAdmission(4);
+        admission.Enqueue("a", 2);
+        admission.Enqueue("b", 2);
+        admission.Enqueue("c", 1);
+        var grow = Assert.Throws<ArgumentOutOfRangeException>(() => admission.Resize("a", 3));
+        Assert.Contains("needs 1 more slots and 0 of 4 are free", grow.Message);
+        Assert.Throws<ArgumentOutOfRangeException>(() => admission.Resize("a", 5));
+        Assert.Throws<InvalidOperationException>(() => admission.Resize("c", 2)); // queued, not running
+        Assert.Equal(["a", "b"], admission.Running.Select(r => r.JobId));
+
+        var started = admission.Resize("a", 1);
+
+        Assert.Equal(["c"], started.Select(r => r.JobId));
+        Assert.Equal([("a", 1), ("b", 2), ("c", 1)], admission.Running.Select(r => (r.JobId, r.Workers)));
+        Assert.Equal(0, admission.Free);
+    }
 }

@@ -1,0 +1,77 @@
+using Orchestrator.Contracts;
+using Orchestrator.Contracts.Models;
+using Orchestrator.Contracts.Spec;
+using static Orchestrator.Tests.Spec.SpecTestHelpers;
+
+namespace Orchestrator.Tests.Spec;
+
+/// <summary>The <c>scaling</c> section and the <see cref="WorkerCountRule"/> that rescales and worker starts apply.</summary>
+public class ScalingSpecTests
+{
+    [Fact]
+    public void Absent_section_keeps_the_global_batch_and_the_section_round_trips()
+    {
+        var spec = Parse("name: demo");
+        Assert.Null(spec.Scaling);
+        Assert.False(spec.ScalingOrDefault.KeepsWorkerBatch);
+        var written = Parse("name: demo\nscaling: { policy: keep_worker_batch }");
+        Assert.True(written.ScalingOrDefault.KeepsWorkerBatch);
+        Assert.Equal(written, JobSpecLoader.Parse(JobSpecYaml.ToYaml(written), "again.yaml", []));
+    }
+
+    [Theory]
+    [InlineData("scaling: { policy: keep_everything }", "scaling.policy: must be one of keep_global_batch, keep_worker_batch; got 'keep_everything' (line 2)")]
+    [InlineData("scaling: { polic: keep_worker_batch }", "scaling.polic: unknown field; did you mean 'policy'? (line 2)")]
+    public void Bad_values_are_reported_with_path_and_line(string body, string expected) =>
+        Assert.Equal(expected, FailsOnce("name: demo\n" + body).ToString());
+
+    [Fact]
+    public void Keep_worker_batch_cannot_be_combined_with_mixed_sizes()
+    {
+        var error = FailsOnce("name: demo\nmodel: { kind: resnet20 }\ndata: { dataset: synthetic }\nscaling: { policy: keep_worker_batch }\n" +
+            "training: { mixed_size: { mode: D+, sizes: [20, 28], probabilities: [0.5, 0.5] } }");
+        Assert.Equal("scaling.policy", error.Path);
+        Assert.Contains("cannot be combined with training.mixed_size", error.Message);
+    }
+
+    [Theory]
+    [InlineData(false, 256, 0, 2, 1, 256)]
+    [InlineData(false, 256, 0, 2, 4, 256)]
+    [InlineData(true, 256, 0, 2, 1, 128)]
+    [InlineData(true, 256, 0, 2, 4, 512)]
+    [InlineData(true, 96, 16, 2, 3, 144)]
+    public void The_global_batch_follows_the_policy(bool keepWorkerBatch, int batch, int ghost, int specWorkers, int workers, long expected)
+    {
+        var rule = new WorkerCountRule(batch, ghost, specWorkers, keepWorkerBatch);
+        Assert.Null(rule.Reject(workers));
+        Assert.Equal(expected, rule.GlobalBatchFor(workers));
+    }
+
+    [Theory]
+    [InlineData(false, 64, 0, 2, 0, "workers: must be at least 1, got 0")]
+    [InlineData(false, 64, 0, 2, 3, "training.global_batch: 64 does not split evenly over the 3 workers")]
+    [InlineData(false, 64, 16, 2, 8, "training.ghost_batch: 16 must divide the per-worker batch 64/8 = 8")]
+    [InlineData(true, 64, 0, 2, 2000, "workers: must be at most 1024, got 2000")]
+    public void Counts_the_batch_cannot_use_are_refused_with_the_field(bool keepWorkerBatch, int batch, int ghost, int specWorkers, int workers, string expected) =>
+        Assert.StartsWith(expected, new WorkerCountRule(batch, ghost, specWorkers, keepWorkerBatch).Reject(workers));
+
+    [Fact]
+    public void A_B_plus_mixed_size_plan_runs_on_its_own_worker_count_only()
+    {
+        var rule = new WorkerCountRule(256, 0, 2, false, PlanNeedsSpecWorkers: true);
+        Assert.Null(rule.Reject(2));
+        Assert.Contains("runs on its 2 workers only, not 4", rule.Reject(4));
+    }
+
+    [Fact]
+    public void ForWorkers_gives_the_spec_as_it_runs_or_a_user_error()
+    {
+        var spec = Parse("name: demo\nworkers: 2\ntraining: { global_batch: 64 }\nscaling: { policy: keep_worker_batch }");
+        var single = WorkerCountRule.ForWorkers(spec, 1);
+        Assert.Equal((1, 32), (single.Workers, single.Training.GlobalBatch));
+        var fixedBatch = Parse("name: demo\nworkers: 2\ntraining: { global_batch: 64 }");
+        var error = Assert.Throws<UserFacingException>(() => WorkerCountRule.ForWorkers(fixedBatch, 3));
+        Assert.Contains("training.global_batch: 64 does not split evenly over the 3 workers", error.Message);
+        Assert.Contains("scaling.policy: keep_global_batch", error.Message);
+    }
+}
