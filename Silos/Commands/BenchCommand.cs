@@ -21,6 +21,7 @@ public static class BenchCommand
         command.Subcommands.Add(CompressionAccuracyBenchCommand.Create());
         command.Subcommands.Add(AllreduceBenchCommand.Create());
         command.Subcommands.Add(MetricsBenchCommand.Create());
+        command.Subcommands.Add(ControlPlaneBenchCommand.Create());
         return command;
     }
 

@@ -36,7 +36,18 @@ public sealed class EmbeddedSilo : IAsyncDisposable
 
     private readonly IHost host;
 
-    private EmbeddedSilo(IHost host) => this.host = host;
+    private EmbeddedSilo(IHost host, IPEndPoint gateway, string clusterId)
+    {
+        this.host = host;
+        Gateway = gateway;
+        ClusterId = clusterId;
+    }
+
+    /// <summary>The silo's gateway on loopback (what workers' clients connect to).</summary>
+    public IPEndPoint Gateway { get; }
+
+    /// <summary>The cluster id a client must present to <see cref="Gateway"/>.</summary>
+    public string ClusterId { get; }
 
     /// <summary>The client of the in-process silo.</summary>
     public IClusterClient Client => host.Services.GetRequiredService<IClusterClient>();
@@ -78,7 +89,7 @@ public sealed class EmbeddedSilo : IAsyncDisposable
             host.Dispose();
             throw;
         }
-        return new EmbeddedSilo(host);
+        return new EmbeddedSilo(host, new IPEndPoint(IPAddress.Loopback, gatewayPort), clusterId);
     }
 
     /// <summary>Stops the silo (a few seconds at most) and kills any gang still running.</summary>

@@ -1,0 +1,139 @@
+using System.Diagnostics;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Orchestrator.Contracts.Grains;
+using Orchestrator.Contracts.Models;
+using Orchestrator.Contracts.Spec;
+using Orchestrator.Silos.Hosting;
+using Orleans.Configuration;
+
+namespace Orchestrator.Silos.Benchmarks;
+
+/// <summary>
+/// Measurements of the control plane on this machine, each against a real embedded silo with real MPI workers
+/// (see <c>bench control-plane</c>): start-up latency, a job's throughput, heartbeat capacity and recovery time.
+/// </summary>
+public static class ControlPlaneProbe
+{
+    private static readonly TimeSpan Poll = TimeSpan.FromMilliseconds(20);
+
+    /// <summary>What one job run under a fresh embedded silo took.</summary>
+    /// <param name="SiloStartSeconds">Starting the in-process silo.</param>
+    /// <param name="FirstStepSeconds">From the start of <c>run</c> (silo start included) to the first step record in <c>metrics.jsonl</c>.</param>
+    /// <param name="SamplesPerSecond">The job's training throughput (its summary).</param>
+    public sealed record JobTiming(double SiloStartSeconds, double FirstStepSeconds, double SamplesPerSecond);
+
+    /// <summary>Runs <paramref name="spec"/> to the end the way <c>orchestrator run</c> does and times it.</summary>
+    public static async Task<JobTiming> RunJobAsync(JobSpec spec, string output, TimeSpan limit)
+    {
+        var clock = Stopwatch.StartNew();
+        await using var silo = await EmbeddedSilo.StartAsync(new EmbeddedSiloOptions { WorkerSlots = Math.Max(spec.Workers, Environment.ProcessorCount) });
+        var siloStart = clock.Elapsed.TotalSeconds;
+        var grain = silo.Client.GetGrain<IJobGrain>(spec.Name);
+        await grain.SubmitAsync(JobSubmission.ForSpec(spec, JobSpecYaml.ToYaml(spec)) with { OutputDirectory = output });
+        var metrics = Path.Combine(output, "metrics.jsonl");
+        double? firstStep = null;
+        while (true)
+        {
+            if (firstStep is null && File.Exists(metrics) && new FileInfo(metrics).Length > 0)
+                firstStep = clock.Elapsed.TotalSeconds;
+            var status = await grain.GetStatusAsync();
+            if (status.Phase == JobPhase.Succeeded) break;
+            if (status.Phase is JobPhase.Failed or JobPhase.Cancelled || clock.Elapsed > limit)
+                throw new Contracts.UserFacingException($"benchmark job {spec.Name} ended {status.Phase}: {status.FailureReason} (log: {Path.Combine(output, "logs", "launcher.log")})");
+            await Task.Delay(Poll);
+        }
+        var summary = System.Text.Json.JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(output, "summary.json"))).RootElement;
+        return new JobTiming(siloStart, firstStep ?? double.NaN, summary.GetProperty("samples_per_second").GetDouble());
+    }
+
+    /// <summary>
+    /// Heartbeat calls per second one silo answers: a job whose single worker hangs at its first step (so the grain is
+    /// Running and the CPU is free) receives heartbeats from <paramref name="callers"/> concurrent loops of one
+    /// external Orleans client (as workers connect) for <paramref name="duration"/>.
+    /// </summary>
+    public static async Task<(long Calls, double Seconds)> HeartbeatCapacityAsync(JobSpec spec, string output, int callers, TimeSpan duration)
+    {
+        await using var silo = await EmbeddedSilo.StartAsync(new EmbeddedSiloOptions { WorkerSlots = Environment.ProcessorCount });
+        var grainKey = spec.Name;
+        var submission = JobSubmission.ForSpec(spec with { Workers = 1 }, JobSpecYaml.ToYaml(spec with { Workers = 1 })) with
+        {
+            OutputDirectory = output,
+            FirstLaunchArguments = ["--stall-at", "0:0"],
+            StallTimeout = TimeSpan.FromHours(1),
+        };
+        var job = silo.Client.GetGrain<IJobGrain>(grainKey);
+        await job.SubmitAsync(submission);
+        using var client = await ConnectAsync(silo);
+        var remote = client.Services.GetRequiredService<IClusterClient>().GetGrain<IJobGrain>(grainKey);
+        long calls = 0;
+        var clock = Stopwatch.StartNew();
+        var loops = Enumerable.Range(0, callers).Select(caller => Task.Run(async () =>
+        {
+            long step = 0;
+            while (clock.Elapsed < duration)
+            {
+                await remote.HeartbeatAsync(new WorkerHeartbeat(1, ++step, 1000, 0.5, 0.05, caller));
+                Interlocked.Increment(ref calls);
+            }
+        })).ToArray();
+        await Task.WhenAll(loops);
+        var seconds = clock.Elapsed.TotalSeconds;
+        await job.CancelAsync();
+        await client.StopAsync();
+        return (calls, seconds);
+    }
+
+    /// <summary>
+    /// Recovery time: a 2-worker job whose rank 1 exits (code 137) at <paramref name="dieAtStep"/>; from the moment the
+    /// silo records the failed exit to the relaunched gang's Running (processes started) and to its first heartbeat that
+    /// shows a new step (training again).
+    /// </summary>
+    public static async Task<(double ToRunning, double ToFirstStep)> RecoveryAsync(JobSpec spec, string output, int dieAtStep, TimeSpan limit)
+    {
+        await using var silo = await EmbeddedSilo.StartAsync(new EmbeddedSiloOptions { WorkerSlots = Math.Max(2, Environment.ProcessorCount) });
+        var job = silo.Client.GetGrain<IJobGrain>(spec.Name);
+        await job.SubmitAsync(JobSubmission.ForSpec(spec, JobSpecYaml.ToYaml(spec)) with
+        {
+            OutputDirectory = output,
+            FirstLaunchArguments = ["--die-at", $"{dieAtStep}:1"],
+        });
+        var clock = Stopwatch.StartNew();
+        DateTimeOffset? firstStepAgain = null;
+        while (clock.Elapsed < limit)
+        {
+            var status = await job.GetStatusAsync();
+            if (status.LastHeartbeat is { Heartbeat.Launch: 2 } beat && beat.Heartbeat.Step >= dieAtStep)
+            {
+                firstStepAgain = beat.ReceivedAt;
+                var failed = status.History.First(t => t.Note?.Contains("worker exited", StringComparison.Ordinal) == true);
+                var running = status.History.Last(t => t.To == JobPhase.Running);
+                await job.CancelAsync();
+                return ((running.At - failed.At).TotalSeconds, (firstStepAgain.Value - failed.At).TotalSeconds);
+            }
+            if (status.Phase is JobPhase.Failed or JobPhase.Succeeded or JobPhase.Cancelled)
+                throw new Contracts.UserFacingException($"recovery benchmark job ended {status.Phase} before it trained again: {status.FailureReason}");
+            await Task.Delay(Poll);
+        }
+        throw new Contracts.UserFacingException($"recovery benchmark: no step after the restart within {limit}");
+    }
+
+    private static async Task<IHost> ConnectAsync(EmbeddedSilo silo)
+    {
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Logging.ClearProviders();
+        builder.UseOrleansClient(c =>
+        {
+            c.UseStaticClustering(silo.Gateway);
+            c.Configure<ClusterOptions>(o =>
+            {
+                o.ClusterId = silo.ClusterId;
+                o.ServiceId = EmbeddedSilo.ServiceId;
+            });
+        });
+        var host = builder.Build();
+        await host.StartAsync();
+        return host;
+    }
+}
