@@ -6,6 +6,7 @@ using Microsoft.Extensions.Logging;
 using Orchestrator.Contracts;
 using Orchestrator.Scheduler.Grains;
 using Orchestrator.Scheduler.Launchers;
+using Orchestrator.Silos.Telemetry;
 using Orleans.Configuration;
 
 namespace Orchestrator.Silos.Hosting;
@@ -18,6 +19,9 @@ public sealed class EmbeddedSiloOptions
 
     /// <summary>Parent of the run directory of a job submitted without one (<c>runs/&lt;job&gt;</c>).</summary>
     public string RunsRoot { get; set; } = "runs";
+
+    /// <summary>The silo's Prometheus endpoint (<see cref="SiloMetricsExtensions.AddOrchestratorMetrics"/>); null or port 0 = none.</summary>
+    public SiloMetricsOptions? Metrics { get; set; }
 }
 
 /// <summary>
@@ -64,6 +68,7 @@ public sealed class EmbeddedSilo : IAsyncDisposable
             silo.Services.AddSingleton<IJobLauncher>(sp => new LocalMpiLauncher(sp.GetRequiredService<LocalMpiOptions>()));
             silo.Services.AddSingleton(sp => new JobRunner(sp.GetRequiredService<IJobLauncher>(), Path.GetFullPath(options.RunsRoot),
                 gateway: $"{IPAddress.Loopback}:{gatewayPort}", clusterId: clusterId));
+            silo.AddOrchestratorMetrics(options.Metrics);
         });
         var host = builder.Build();
         try
