@@ -32,13 +32,20 @@ internal sealed class SiloMetricsService(IGrainFactory grains, SiloMetricsOption
     /// <summary>Before every hosted service (the silo included) starts: meters attached, endpoint bound.</summary>
     public Task StartingAsync(CancellationToken cancellationToken)
     {
-        meterAdapter = MeterAdapter.StartListening(new MeterAdapterOptions
+        try
         {
-            Registry = metrics.Registry,
-            // prometheus-net 8.2.1 ignores Registry while MetricFactory is set, and it defaults to the default registry's.
-            MetricFactory = Metrics.WithCustomRegistry(metrics.Registry),
-            InstrumentFilterPredicate = instrument => instrument.Meter.Name.StartsWith(OrleansMeterPrefix, StringComparison.Ordinal),
-        });
+            meterAdapter = MeterAdapter.StartListening(new MeterAdapterOptions
+            {
+                Registry = metrics.Registry,
+                // prometheus-net 8.2.1 ignores Registry while MetricFactory is set, and it defaults to the default registry's.
+                MetricFactory = Metrics.WithCustomRegistry(metrics.Registry),
+                InstrumentFilterPredicate = instrument => instrument.Meter.Name.StartsWith(OrleansMeterPrefix, StringComparison.Ordinal),
+            });
+        }
+        catch (Exception e) // metrics never stop the silo
+        {
+            (options.Warn ?? System.Console.Error.WriteLine)($"warning: metrics: Orleans' meters are not exported ({e.GetType().Name}: {e.Message})");
+        }
         var candidates = Enumerable.Range(options.Port, SiloMetricsOptions.FallbackRange + 1).Where(p => p <= 65535).ToList();
         endpoint = MetricsEndpoint.TryStart(metrics.Registry, options.Host, candidates, "silo", "the silo runs without a metrics endpoint",
             options.Log ?? System.Console.WriteLine, options.Warn ?? System.Console.Error.WriteLine);
