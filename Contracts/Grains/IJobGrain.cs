@@ -42,9 +42,10 @@ public interface IJobGrain : IGrainWithStringKey
     Task<JobStatus> ReportLaunchExitAsync(int launch, int exitCode);
 
     /// <summary>
-    /// Rank 0 of a running gang reports progress (about once a second). Feeds stall detection and
-    /// <c>status</c>; the reply is what the gang should do at its next step boundary (Stop for a stale launch
-    /// or a job that is no longer running). Never changes the persisted state.
+    /// A rank of a running gang reports progress (about once a second, through its <see cref="IWorkerGrain"/>).
+    /// Feeds stall detection (progress of any rank), <c>status</c> (the newest heartbeat of each rank) and the
+    /// silo's metrics; the reply is what the gang should do at its next step boundary (Stop for a stale launch
+    /// or a job that is no longer running; only rank 0's reply is applied). Never changes the persisted state.
     /// </summary>
     [Alias("Heartbeat")]
     Task<WorkerDirective> HeartbeatAsync(WorkerHeartbeat heartbeat);

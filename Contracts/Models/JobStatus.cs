@@ -12,7 +12,9 @@ namespace Orchestrator.Contracts.Models;
 /// <param name="NextLaunchNotBefore">Earliest time the launcher may start a restart (backoff); null when no restart is pending.</param>
 /// <param name="FailureReason">Why the job Failed (or why it last restarted); null otherwise.</param>
 /// <param name="History">Every persisted phase change, oldest first.</param>
-/// <param name="LastHeartbeat">The newest heartbeat of the current launch; null before the first (or when not running).</param>
+/// <param name="LastHeartbeat">The newest heartbeat of the current launch with the highest step of any rank; null before the first (or when not running).</param>
+/// <param name="WorkerHeartbeats">The newest heartbeat of each rank of the current launch, by rank; empty before the first (or when not
+/// running); default (treat as empty) when built by code that predates it.</param>
 [GenerateSerializer, Immutable, Alias("orchestrator.JobStatus.v1")]
 public sealed record JobStatus(
     string JobId,
@@ -24,4 +26,5 @@ public sealed record JobStatus(
     DateTimeOffset? NextLaunchNotBefore,
     string? FailureReason,
     ImmutableArray<JobTransition> History,
-    HeartbeatInfo? LastHeartbeat = null);
+    HeartbeatInfo? LastHeartbeat = null,
+    ImmutableArray<HeartbeatInfo> WorkerHeartbeats = default);

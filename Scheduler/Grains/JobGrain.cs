@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using Microsoft.Extensions.DependencyInjection;
 using Orchestrator.Contracts;
 using Orchestrator.Contracts.Grains;
@@ -34,6 +35,7 @@ public sealed class JobGrain(
     private HeartbeatInfo? lastHeartbeat;
     private DateTimeOffset launchedAt;
     private IGrainTimer? stallTimer;
+    private readonly Dictionary<int, HeartbeatInfo> workerHeartbeats = [];
 
     private JobState S => state.State;
 
@@ -171,11 +173,27 @@ public sealed class JobGrain(
         if (!S.Submitted || JobTransitions.IsTerminal(S.Phase) || heartbeat.Launch != S.Launches)
             return Task.FromResult(WorkerDirective.Stop); // a gang nobody runs any more
         var now = Now;
+        // The job progresses when any rank reports a step above the highest seen in this launch; the job's newest
+        // heartbeat is the newest one at that step (ranks that lag a step do not count as progress twice).
         var progressed = lastHeartbeat is null || heartbeat.Step > lastHeartbeat.Heartbeat.Step;
-        lastHeartbeat = new HeartbeatInfo(heartbeat, now, progressed ? now : lastHeartbeat!.LastProgressAt);
+        if (progressed || heartbeat.Step == lastHeartbeat!.Heartbeat.Step)
+            lastHeartbeat = new HeartbeatInfo(heartbeat, now, progressed ? now : lastHeartbeat!.LastProgressAt);
+        RecordWorkerHeartbeat(heartbeat, now);
         // A rescale stops the gang at its next step boundary, after a checkpoint; the exit relaunches it.
         return Task.FromResult(S.Phase == JobPhase.Rescaling ? WorkerDirective.Stop : WorkerDirective.None);
     }
+
+    /// <summary>Keeps the rank's newest heartbeat (in memory; entries of older launches are left out of the status).</summary>
+    private void RecordWorkerHeartbeat(WorkerHeartbeat heartbeat, DateTimeOffset now)
+    {
+        var previous = workerHeartbeats.GetValueOrDefault(heartbeat.Rank);
+        bool progressed = previous is null || previous.Heartbeat.Launch != heartbeat.Launch || heartbeat.Step > previous.Heartbeat.Step;
+        workerHeartbeats[heartbeat.Rank] = new HeartbeatInfo(heartbeat, now, progressed ? now : previous!.LastProgressAt);
+    }
+
+    /// <summary>The newest heartbeat of each rank of the current launch, by rank.</summary>
+    private ImmutableArray<HeartbeatInfo> CurrentWorkerHeartbeats() =>
+        [.. workerHeartbeats.Where(w => w.Value.Heartbeat.Launch == S.Launches && w.Key < S.Workers).OrderBy(w => w.Key).Select(w => w.Value)];
 
     private Task<JobStatus> RecordExitAsync(int exitCode)
     {
@@ -383,5 +401,6 @@ public sealed class JobGrain(
 
     private JobStatus Snapshot() => new(
         JobId, S.Phase, S.Workers, S.RequestedWorkers, S.Restarts, S.MaxRestarts,
-        S.NextLaunchNotBefore, S.FailureReason, [.. S.History], S.Phase == JobPhase.Running ? lastHeartbeat : null);
+        S.NextLaunchNotBefore, S.FailureReason, [.. S.History], S.Phase == JobPhase.Running ? lastHeartbeat : null,
+        S.Phase == JobPhase.Running ? CurrentWorkerHeartbeats() : []);
 }

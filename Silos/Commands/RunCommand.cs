@@ -9,13 +9,14 @@ using Orchestrator.Scheduler.Launchers;
 using Orchestrator.Scheduler.Lifecycle;
 using Orchestrator.Silos.Console;
 using Orchestrator.Silos.Hosting;
+using Orchestrator.Silos.Telemetry;
 using Orchestrator.Trainer.Telemetry;
 using Spectre.Console;
 
 namespace Orchestrator.Silos.Commands;
 
 /// <summary>
-/// <c>orchestrator run SPEC [--workers N] [--set k=v]... [--out DIR] [--slots S]</c>: the embedded default. Starts a
+/// <c>orchestrator run SPEC [--workers N] [--set k=v]... [--out DIR] [--slots S] [--silo-metrics-port P]</c>: the embedded default. Starts a
 /// silo in this process, submits the job (the spec is validated first: a bad spec exits 2 and starts
 /// nothing), follows it until it ends (phase changes and a progress line from <c>DIR/metrics.jsonl</c>), then
 /// prints the summary. Exit 0 Succeeded, 1 Failed or cancelled elsewhere, 130 on Ctrl+C (the job is cancelled first).
@@ -38,17 +39,24 @@ public static class RunCommand
         var set = SpecOptions.Set();
         var output = new Option<string?>("--out") { Description = "Run directory (default: runs/<name>); a rerun resumes from its checkpoints" };
         var slots = new Option<int?>("--slots") { Description = "Worker slots of the embedded silo (default: the CPU count)" };
+        var siloMetricsPort = new Option<int>("--silo-metrics-port")
+        {
+            Description = "Serve the silo's Prometheus metrics on 127.0.0.1:P (the next free port when taken; 0 = off)",
+            DefaultValueFactory = _ => SiloMetricsOptions.DefaultPort,
+        };
         // Test hook: extra `train` arguments (e.g. "--die-at 6:1") for the FIRST launch only, so a restart runs clean.
         var workerArgs = new Option<string?>("--worker-args") { Description = "Test hook: extra train arguments for the first launch only", Hidden = true };
-        var command = new Command("run", "Run a job under an in-process silo: submit, follow with live progress, print the summary") { spec, workers, set, output, slots, workerArgs };
+        var command = new Command("run", "Run a job under an in-process silo: submit, follow with live progress, print the summary") { spec, workers, set, output, slots, siloMetricsPort, workerArgs };
         command.SetAction(parse => CommandGuard.Run(() => Execute(
             parse.GetValue(spec)!, parse.GetValue(workers), parse.GetValue(set) ?? [], parse.GetValue(output), parse.GetValue(slots),
-            (parse.GetValue(workerArgs) ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries))));
+            parse.GetValue(siloMetricsPort), (parse.GetValue(workerArgs) ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries))));
         return command;
     }
 
-    private static int Execute(FileInfo specFile, int? workers, string[] overrides, string? output, int? slots, string[] workerArgs)
+    private static int Execute(FileInfo specFile, int? workers, string[] overrides, string? output, int? slots, int siloMetricsPort, string[] workerArgs)
     {
+        if (siloMetricsPort is < 0 or > SpecVocabulary.MaxPort)
+            throw new UserFacingException($"--silo-metrics-port: must be 0 (off) or a port 1..{SpecVocabulary.MaxPort}, got {siloMetricsPort}");
         var all = overrides.ToList();
         if (workers is { } n) all.Add($"workers={n}");
         var job = JobSpecLoader.LoadFile(specFile.FullName, all); // SpecException (exit 2) before anything starts
@@ -58,10 +66,10 @@ public static class RunCommand
         if (job.Workers > capacity)
             throw new UserFacingException($"--workers: {job.Workers} workers do not fit the {capacity} worker slots; use at most {capacity} (or --slots)");
         var runDirectory = Path.GetFullPath(output ?? Path.Combine("runs", job.Name));
-        return RunAsync(job, runDirectory, capacity, workerArgs).GetAwaiter().GetResult();
+        return RunAsync(job, runDirectory, capacity, siloMetricsPort, workerArgs).GetAwaiter().GetResult();
     }
 
-    private static async Task<int> RunAsync(JobSpec job, string runDirectory, int capacity, string[] workerArgs)
+    private static async Task<int> RunAsync(JobSpec job, string runDirectory, int capacity, int siloMetricsPort, string[] workerArgs)
     {
         using var interrupt = new CancellationTokenSource();
         ConsoleCancelEventHandler onCancel = (_, e) =>
@@ -72,7 +80,13 @@ public static class RunCommand
         System.Console.CancelKeyPress += onCancel;
         try
         {
-            await using var silo = await EmbeddedSilo.StartAsync(new EmbeddedSiloOptions { WorkerSlots = capacity });
+            var metrics = new SiloMetricsOptions
+            {
+                Port = siloMetricsPort,
+                Log = line => System.Console.WriteLine(line),
+                Warn = line => System.Console.Error.WriteLine(line),
+            };
+            await using var silo = await EmbeddedSilo.StartAsync(new EmbeddedSiloOptions { WorkerSlots = capacity, Metrics = metrics });
             var grain = silo.Client.GetGrain<IJobGrain>(job.Name);
             // The spec's fault section is the restart policy and the stall timeout.
             var submission = JobSubmission.ForSpec(job, JobSpecYaml.ToYaml(job)) with { OutputDirectory = runDirectory, FirstLaunchArguments = workerArgs };
@@ -157,7 +171,10 @@ public static class RunCommand
             if (progress is null) return;
             var text = $"{status.Phase.ToString().ToLowerInvariant()}: {progress}";
             if (status.LastHeartbeat is { } beat) // the worker link: how fresh the control plane's view is
+            {
                 text += $" | heartbeat {Math.Max(0, (DateTimeOffset.UtcNow - beat.ReceivedAt).TotalSeconds):0.0} s ago, step {beat.Heartbeat.Step}, {beat.Heartbeat.SamplesPerSecond:N0} samples/s";
+                if (JobStatusView.StepSplitPercent(beat.Heartbeat) is { } split) text += $", {split}";
+            }
             if (bar is not null)
                 bar.Description = Markup.Escape(text);
             else if (DateTime.UtcNow - lastPrinted > TimeSpan.FromSeconds(2))

@@ -97,14 +97,15 @@ public static class TrainCommand
             e.Cancel = true; // finish the step, checkpoint, then exit (all workers agree on the step)
             stop.Cancel();
         };
-        // Rank 0 of an orchestrated job heartbeats the control plane and takes its directives (the worker link).
-        var link = leader ? WorkerLink.FromEnvironment() : null;
+        // Every rank of an orchestrated job heartbeats the control plane (the worker link); rank 0 takes its directives.
+        var link = WorkerLink.FromEnvironment(world.Rank);
         bool stoppedEarly = false;
         using var samples = SampleLog.FromEnvironment(run.Path, LaunchNumber(), world.Rank);
         RunSummary Body(ITrainingObserver observer)
         {
             using var training = new TrainingRun(job, data, new TrainingOptions(device, run, synchronizer, observer,
-                request.StopAfter, Faults: request.Faults, VerifyEverySteps: request.VerifyEvery, Directives: link is null ? null : link.TakeDirective, Samples: samples));
+                request.StopAfter, Faults: request.Faults, VerifyEverySteps: request.VerifyEvery, Directives: leader && link is not null ? link.TakeDirective : null,
+                Samples: samples));
             var result = training.Run(stop.Token);
             stoppedEarly = training.StoppedEarly;
             return result;
@@ -114,7 +115,7 @@ public static class TrainCommand
         {
             summary = leader
                 ? TrainingProgressView.Show(view => Body(CompositeTrainingObserver.Of(view, metrics?.Observer, link?.Observer)))
-                : Body(metrics?.Observer ?? NullTrainingObserver.Instance);
+                : Body(CompositeTrainingObserver.Of(metrics?.Observer, link?.Observer));
         }
         finally
         {

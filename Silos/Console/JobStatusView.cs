@@ -1,3 +1,4 @@
+using System.Globalization;
 using Orchestrator.Contracts.Models;
 using Spectre.Console;
 
@@ -7,8 +8,12 @@ namespace Orchestrator.Silos.Console;
 public static class JobStatusView
 {
     /// <summary>One row per job: name, phase, workers, restarts, newest step and throughput.</summary>
-    public static void PrintList(IReadOnlyList<JobStatus> jobs, DateTimeOffset now)
+    public static void PrintList(IReadOnlyList<JobStatus> jobs, DateTimeOffset now) => PrintList(AnsiConsole.Console, jobs, now);
+
+    /// <summary>As <see cref="PrintList(IReadOnlyList{JobStatus}, DateTimeOffset)"/>, on <paramref name="console"/>.</summary>
+    public static void PrintList(IAnsiConsole console, IReadOnlyList<JobStatus> jobs, DateTimeOffset now)
     {
+        ArgumentNullException.ThrowIfNull(console);
         ArgumentNullException.ThrowIfNull(jobs);
         var table = new Table().Border(TableBorder.Rounded)
             .AddColumns("job", "phase", "workers", "restarts", "step", "samples/s", "heartbeat");
@@ -24,12 +29,19 @@ public static class JobStatusView
                 beat is null ? "-" : $"{beat.Heartbeat.SamplesPerSecond:N0}",
                 beat is null ? "-" : Age(beat, now));
         }
-        AnsiConsole.Write(table);
+        console.Write(table);
     }
 
-    /// <summary>One job: phase, gang, restarts, the newest heartbeat and the phase history.</summary>
-    public static void Print(JobStatus job, DateTimeOffset now)
+    /// <summary>
+    /// One job: phase, gang, restarts, the newest heartbeat (throughput, step time and its split into compute,
+    /// compression and communication), each rank's heartbeat, and the phase history.
+    /// </summary>
+    public static void Print(JobStatus job, DateTimeOffset now) => Print(AnsiConsole.Console, job, now);
+
+    /// <summary>As <see cref="Print(JobStatus, DateTimeOffset)"/>, on <paramref name="console"/>.</summary>
+    public static void Print(IAnsiConsole console, JobStatus job, DateTimeOffset now)
     {
+        ArgumentNullException.ThrowIfNull(console);
         ArgumentNullException.ThrowIfNull(job);
         var table = new Table().Border(TableBorder.Rounded).AddColumn("job").AddColumn(Markup.Escape(job.JobId));
         table.AddRow("phase", Phase(job.Phase));
@@ -41,18 +53,63 @@ public static class JobStatusView
             table.AddRow("step", $"{h.Step}");
             table.AddRow("throughput", $"{h.SamplesPerSecond:N0} samples/s");
             table.AddRow("loss", double.IsNaN(h.Loss) ? "-" : $"{h.Loss:F4}");
-            table.AddRow("step time", $"{h.LastStepSeconds * 1000:F1} ms");
-            table.AddRow("heartbeat", $"{Age(beat, now)} ago (launch {h.Launch}, pid {h.ProcessId})");
+            table.AddRow("step time", $"{Ms(h.LastStepSeconds)} ms");
+            table.AddRow("step split", Markup.Escape(StepSplit(h) ?? "-"));
+            table.AddRow("heartbeat", $"{Age(beat, now)} ago (launch {h.Launch}, rank {h.Rank}, pid {h.ProcessId})");
+            table.AddRow("progress", $"step count last went up {Seconds(now - beat.LastProgressAt)} ago");
         }
         if (job.FailureReason is { } reason)
             table.AddRow(job.Phase == JobPhase.Failed ? "reason" : "last restart", Markup.Escape(reason));
-        AnsiConsole.Write(table);
+        console.Write(table);
+        if (!job.WorkerHeartbeats.IsDefaultOrEmpty)
+        {
+            var ranks = new Table().Border(TableBorder.Rounded)
+                .AddColumns("rank", "step", "heartbeat", "step ms", "compute ms", "compression ms", "communication ms", "pid");
+            foreach (var worker in job.WorkerHeartbeats)
+            {
+                var h = worker.Heartbeat;
+                ranks.AddRow($"{h.Rank}", $"{h.Step}", $"{Age(worker, now)} ago", Ms(h.LastStepSeconds),
+                    Ms(h.ComputeSeconds), Ms(h.CompressionSeconds), Ms(h.CommunicationSeconds), $"{h.ProcessId}");
+            }
+            console.Write(ranks);
+        }
         foreach (var t in job.History)
         {
             var note = t.Note is null ? "" : $" ({t.Note})";
-            AnsiConsole.MarkupLineInterpolated($"[grey]{t.At.ToLocalTime():yyyy-MM-dd HH:mm:ss}[/] {t.To.ToString().ToLowerInvariant()}{note}");
+            console.MarkupLineInterpolated($"[grey]{t.At.ToLocalTime():yyyy-MM-dd HH:mm:ss}[/] {t.To.ToString().ToLowerInvariant()}{note}");
         }
     }
+
+    /// <summary>
+    /// The last step's split as <c>compute 12.0 ms (80%) / compression 1.0 ms (7%) / communication 2.0 ms (13%)</c>;
+    /// null when the heartbeat carries no split (all parts 0).
+    /// </summary>
+    public static string? StepSplit(WorkerHeartbeat heartbeat)
+    {
+        ArgumentNullException.ThrowIfNull(heartbeat);
+        if (Parts(heartbeat) is not { } parts) return null;
+        return string.Join(" / ", parts.Select(p => $"{p.Name} {Ms(p.Seconds)} ms ({Percent(p.Seconds, parts.Sum(q => q.Seconds))})"));
+    }
+
+    /// <summary>The last step's split in percent only (<c>compute 80% / compression 7% / communication 13%</c>); null without a split.</summary>
+    public static string? StepSplitPercent(WorkerHeartbeat heartbeat)
+    {
+        ArgumentNullException.ThrowIfNull(heartbeat);
+        if (Parts(heartbeat) is not { } parts) return null;
+        return string.Join(" / ", parts.Select(p => $"{p.Name} {Percent(p.Seconds, parts.Sum(q => q.Seconds))}"));
+    }
+
+    private static (string Name, double Seconds)[]? Parts(WorkerHeartbeat h)
+    {
+        (string Name, double Seconds)[] parts =
+            [("compute", Math.Max(0, h.ComputeSeconds)), ("compression", Math.Max(0, h.CompressionSeconds)), ("communication", Math.Max(0, h.CommunicationSeconds))];
+        return parts.Sum(p => p.Seconds) > 0 ? parts : null;
+    }
+
+    private static string Percent(double part, double total) =>
+        (part / total).ToString("P0", CultureInfo.InvariantCulture).Replace(" ", "", StringComparison.Ordinal);
+
+    private static string Ms(double seconds) => (seconds * 1000).ToString("F1", CultureInfo.InvariantCulture);
 
     private static string Phase(JobPhase phase) => phase switch
     {
@@ -65,6 +122,7 @@ public static class JobStatusView
     private static string Workers(JobStatus job) =>
         job.RequestedWorkers is { } next ? $"{job.Workers} -> {next}" : $"{job.Workers}";
 
-    private static string Age(HeartbeatInfo beat, DateTimeOffset now) =>
-        $"{Math.Max(0, (now - beat.ReceivedAt).TotalSeconds):0.0} s";
+    private static string Age(HeartbeatInfo beat, DateTimeOffset now) => Seconds(now - beat.ReceivedAt);
+
+    private static string Seconds(TimeSpan span) => $"{Math.Max(0, span.TotalSeconds).ToString("0.0", CultureInfo.InvariantCulture)} s";
 }

@@ -6,6 +6,7 @@ using Microsoft.Extensions.Logging;
 using Orchestrator.Contracts;
 using Orchestrator.Scheduler.Grains;
 using Orchestrator.Scheduler.Launchers;
+using Orchestrator.Silos.Telemetry;
 using Orleans.Configuration;
 
 namespace Orchestrator.Silos.Hosting;
@@ -21,6 +22,9 @@ public sealed class EmbeddedSiloOptions
 
     /// <summary>Variables every launched worker gets (test hooks such as a step delay); empty = none.</summary>
     public Dictionary<string, string> WorkerEnvironment { get; } = [];
+
+    /// <summary>The silo's Prometheus endpoint (<see cref="SiloMetricsExtensions.AddOrchestratorMetrics"/>); null or port 0 = none.</summary>
+    public SiloMetricsOptions? Metrics { get; set; }
 }
 
 /// <summary>
@@ -78,6 +82,7 @@ public sealed class EmbeddedSilo : IAsyncDisposable
             silo.Services.AddSingleton<IJobLauncher>(sp => new LocalMpiLauncher(sp.GetRequiredService<LocalMpiOptions>()));
             silo.Services.AddSingleton(sp => new JobRunner(sp.GetRequiredService<IJobLauncher>(), Path.GetFullPath(options.RunsRoot),
                 gateway: $"{IPAddress.Loopback}:{gatewayPort}", clusterId: clusterId, workerEnvironment: options.WorkerEnvironment));
+            silo.AddOrchestratorMetrics(options.Metrics);
         });
         var host = builder.Build();
         try

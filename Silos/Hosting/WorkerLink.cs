@@ -12,11 +12,13 @@ using Orleans.Configuration;
 namespace Orchestrator.Silos.Hosting;
 
 /// <summary>
-/// Rank 0's link to the control plane: an Orleans client of the silo gateway the launcher named
-/// (<see cref="JobRunner.GatewayVariable"/> and friends), and a background loop that heartbeats the job grain
-/// every second with the newest step (fed by <see cref="Observer"/>) and keeps the directive of the reply for the
-/// training loop (<see cref="TakeDirective"/>). A failing heartbeat never stops training: it is reported once on
-/// stderr and retried (the client reconnected) on the next beat.
+/// A worker's link to the control plane: an Orleans client of the silo gateway the launcher named
+/// (<see cref="JobRunner.GatewayVariable"/> and friends), and a background loop that heartbeats the rank's worker grain
+/// (<see cref="IWorkerGrain"/>, which forwards to the job grain) every second with the newest step and its time split
+/// (fed by <see cref="Observer"/>) and keeps the directive of the reply for the training loop
+/// (<see cref="TakeDirective"/>; only rank 0's is used, it broadcasts it at a step boundary). Every rank runs one (its own
+/// client: fine for the handful of ranks of one machine). A failing heartbeat never stops training: it is reported
+/// once on stderr and retried (the client reconnected) on the next beat.
 /// </summary>
 public sealed class WorkerLink : IAsyncDisposable
 {
@@ -28,6 +30,7 @@ public sealed class WorkerLink : IAsyncDisposable
     private readonly string clusterId;
     private readonly string jobId;
     private readonly int launch;
+    private readonly int rank;
     private readonly CancellationTokenSource stop = new();
     private readonly HeartbeatObserver observer = new();
     private readonly Task loop;
@@ -35,8 +38,9 @@ public sealed class WorkerLink : IAsyncDisposable
     private int pending; // WorkerDirective
     private bool warned;
 
-    private WorkerLink(IPEndPoint gateway, string clusterId, string jobId, int launch)
+    private WorkerLink(IPEndPoint gateway, string clusterId, string jobId, int launch, int rank)
     {
+        this.rank = rank;
         this.gateway = gateway;
         this.clusterId = clusterId;
         this.jobId = jobId;
@@ -44,7 +48,7 @@ public sealed class WorkerLink : IAsyncDisposable
         loop = Task.Run(LoopAsync);
     }
 
-    /// <summary>Feeds the heartbeats: add it to rank 0's training observers.</summary>
+    /// <summary>Feeds the heartbeats: add it to the rank's training observers.</summary>
     public ITrainingObserver Observer => observer;
 
     /// <summary>Heartbeats answered so far (for tests and benchmarks).</summary>
@@ -54,19 +58,19 @@ public sealed class WorkerLink : IAsyncDisposable
     /// Starts the link when the launcher set the variables (a worker of an orchestrated job); null otherwise (a
     /// plain <c>train</c>). Returns at once: connecting happens in the background.
     /// </summary>
-    public static WorkerLink? FromEnvironment()
+    public static WorkerLink? FromEnvironment(int rank = 0)
     {
         var gatewayText = Environment.GetEnvironmentVariable(JobRunner.GatewayVariable);
         var job = Environment.GetEnvironmentVariable(JobRunner.JobVariable);
         if (string.IsNullOrEmpty(gatewayText) || string.IsNullOrEmpty(job)) return null;
         if (!IPEndPoint.TryParse(gatewayText, out var endpoint))
         {
-            System.Console.Error.WriteLine($"worker link: {JobRunner.GatewayVariable}='{gatewayText}' is not host:port; training without heartbeats");
+            System.Console.Error.WriteLine($"worker link (rank {rank}): {JobRunner.GatewayVariable}='{gatewayText}' is not host:port; training without heartbeats");
             return null;
         }
         var launch = int.TryParse(Environment.GetEnvironmentVariable(JobRunner.LaunchVariable), NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) ? n : 1;
         var cluster = Environment.GetEnvironmentVariable(JobRunner.ClusterVariable);
-        return new WorkerLink(endpoint, string.IsNullOrEmpty(cluster) ? "dev" : cluster, job, launch);
+        return new WorkerLink(endpoint, string.IsNullOrEmpty(cluster) ? "dev" : cluster, job, launch, rank);
     }
 
     /// <summary>Takes the pending directive (None when there is none); Stop stays pending once received.</summary>
@@ -83,11 +87,11 @@ public sealed class WorkerLink : IAsyncDisposable
         using var timer = new PeriodicTimer(Interval);
         do
         {
-            if (observer.Snapshot(launch) is not { } beat) continue; // training has not started yet
+            if (observer.Snapshot(launch, rank) is not { } beat) continue; // training has not started yet
             try
             {
                 client ??= await ConnectAsync().ConfigureAwait(false);
-                var grain = client.Services.GetRequiredService<IClusterClient>().GetGrain<IJobGrain>(jobId);
+                var grain = client.Services.GetRequiredService<IClusterClient>().GetGrain<IWorkerGrain>(IWorkerGrain.Key(jobId, rank));
                 var directive = await grain.HeartbeatAsync(beat).WaitAsync(CallTimeout, stop.Token).ConfigureAwait(false);
                 Beats++;
                 if (directive != WorkerDirective.None && (WorkerDirective)Volatile.Read(ref pending) != WorkerDirective.Stop)
@@ -102,7 +106,7 @@ public sealed class WorkerLink : IAsyncDisposable
                 if (!warned)
                 {
                     warned = true;
-                    System.Console.Error.WriteLine($"worker link: heartbeat to {gateway} failed ({e.GetType().Name}: {e.Message}); training continues, retrying every {Interval.TotalSeconds:0} s");
+                    System.Console.Error.WriteLine($"worker link (rank {rank}): heartbeat to {gateway} failed ({e.GetType().Name}: {e.Message}); training continues, retrying every {Interval.TotalSeconds:0} s");
                 }
                 await DropClientAsync().ConfigureAwait(false);
             }
@@ -173,11 +177,17 @@ public sealed class WorkerLink : IAsyncDisposable
         private double samplesPerSecond;
         private double loss = double.NaN;
         private double stepSeconds;
+        private double computeSeconds;
+        private double compressionSeconds;
+        private double communicationSeconds;
 
-        public WorkerHeartbeat? Snapshot(int launch)
+        public WorkerHeartbeat? Snapshot(int launch, int rank)
         {
             lock (gate)
-                return started ? new WorkerHeartbeat(launch, step, samplesPerSecond, loss, stepSeconds, Environment.ProcessId) : null;
+                return started
+                    ? new WorkerHeartbeat(launch, step, samplesPerSecond, loss, stepSeconds, Environment.ProcessId, rank,
+                        computeSeconds, compressionSeconds, communicationSeconds)
+                    : null;
         }
 
         public void OnStart(TrainingPlan plan)
@@ -197,6 +207,9 @@ public sealed class WorkerLink : IAsyncDisposable
                 loss = record.Loss;
                 stepSeconds = record.Seconds;
                 samplesPerSecond = record.Seconds > 0 ? record.Samples / record.Seconds : 0;
+                computeSeconds = record.ComputeSeconds;
+                compressionSeconds = record.CompressionSeconds;
+                communicationSeconds = record.CommunicationSeconds;
             }
         }
 

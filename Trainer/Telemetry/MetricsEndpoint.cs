@@ -48,11 +48,21 @@ public sealed class MetricsEndpoint : IDisposable
     /// <paramref name="log"/>; null (after a warning through <paramref name="warn"/>) when none could be bound.
     /// </summary>
     public static MetricsEndpoint? TryStart(CollectorRegistry registry, string host, int basePort, int rank, int worldSize,
+        Action<string> log, Action<string> warn) =>
+        TryStart(registry, host, [.. Candidates(basePort, rank, worldSize)], $"rank {rank}", $"rank {rank} trains without a metrics endpoint", log, warn);
+
+    /// <summary>
+    /// Serves <paramref name="registry"/> on the first bindable port of <paramref name="candidates"/> (logged as
+    /// <c>metrics: URL (WHO)</c>, with a note when the first was taken); null after a warning that ends with
+    /// <paramref name="withoutEndpoint"/> when none could be bound.
+    /// </summary>
+    public static MetricsEndpoint? TryStart(CollectorRegistry registry, string host, IReadOnlyList<int> candidates, string who, string withoutEndpoint,
         Action<string> log, Action<string> warn)
     {
+        ArgumentNullException.ThrowIfNull(candidates);
         string? lastError = null;
         var tried = new List<int>();
-        foreach (int port in Candidates(basePort, rank, worldSize))
+        foreach (int port in candidates)
         {
             tried.Add(port);
             if (!Bindable(host, port, out lastError)) continue;
@@ -67,18 +77,18 @@ public sealed class MetricsEndpoint : IDisposable
                 continue;
             }
             var endpoint = new MetricsEndpoint(server, host, port);
-            if (port != basePort + rank)
-                log($"metrics: port {basePort + rank} is in use; using {port} instead (rank {rank})");
-            log($"metrics: {endpoint.Url} (rank {rank})");
+            if (port != candidates[0])
+                log($"metrics: port {candidates[0]} is in use; using {port} instead ({who})");
+            log($"metrics: {endpoint.Url} ({who})");
             return endpoint;
         }
         string range = tried.Count switch
         {
-            0 => $"{basePort + rank}",
+            0 => candidates.Count > 0 ? $"{candidates[0]}" : "(none)",
             1 => $"{tried[0]}",
-            _ => $"{tried[0]}..{tried[^1]} (every {Math.Max(1, worldSize)})",
+            _ => $"{tried[0]}..{tried[^1]}{(tried[1] - tried[0] == 1 ? "" : $" (every {tried[1] - tried[0]})")}",
         };
-        warn($"warning: metrics: could not listen on {host} port {range}{(lastError is null ? "" : $": {lastError}")}; rank {rank} trains without a metrics endpoint");
+        warn($"warning: metrics: could not listen on {host} port {range}{(lastError is null ? "" : $": {lastError}")}; {withoutEndpoint}");
         return null;
     }
 

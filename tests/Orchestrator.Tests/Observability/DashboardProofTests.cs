@@ -1,15 +1,15 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Orchestrator.Tests.Cli;
-using Orchestrator.Tests.Collectives;
 
 namespace Orchestrator.Tests.Observability;
 
 /// <summary>
-/// The Grafana dashboard is proven against real components: Debian's Prometheus scrapes a real 2-worker
-/// <c>mpirun.mpich</c> job through the project's scrape config (interval 1 s, the two ranks as targets),
-/// and EVERY <c>expr</c> in <c>k8s/grafana/orchestrator-dashboard.json</c> must return data, as must the
-/// job variable's <c>label_values</c>; every metric of the README's table must exist. A panel that cannot
+/// The Grafana dashboard is proven against real components: Debian's Prometheus scrapes a real 2-worker job run
+/// THROUGH <c>orchestrator run</c> (embedded silo, local-mpi launcher, worker links) with the project's scrape config
+/// (interval 1 s; the two ranks and the silo as targets), and EVERY <c>expr</c> in
+/// <c>k8s/grafana/orchestrator-dashboard.json</c> must return data, as must the job variable's <c>label_values</c>;
+/// every metric of the README's table must exist, and Orleans' own meters must be exported. A panel that cannot
 /// show data is a defect.
 /// </summary>
 public sealed partial class DashboardProofTests
@@ -19,29 +19,36 @@ public sealed partial class DashboardProofTests
     private static readonly TimeSpan Limit = TimeSpan.FromMinutes(3);
 
     [Fact]
-    public void Every_dashboard_expression_returns_data_from_a_real_prometheus_scraping_a_2_worker_job()
+    public void Every_dashboard_expression_returns_data_from_a_real_prometheus_scraping_a_2_worker_job_run_by_the_silo()
     {
         var dashboard = JsonDocument.Parse(File.ReadAllText(RepoFiles.Path("k8s/grafana/orchestrator-dashboard.json"))).RootElement;
         var expressions = Exprs(dashboard).Select(e => e.Replace("$__rate_interval", RateInterval).Replace("$job", Job)).Distinct().ToList();
-        Assert.True(expressions.Count >= 10, $"only {expressions.Count} expressions found in the dashboard");
+        Assert.True(expressions.Count >= 20, $"only {expressions.Count} expressions found in the dashboard");
         var readmeMetrics = ReadmeMetricNames();
-        Assert.True(readmeMetrics.Count >= 10, $"only {readmeMetrics.Count} metrics found in the README's table");
+        Assert.True(readmeMetrics.Count(m => m.StartsWith("orchestrator_trainer_", StringComparison.Ordinal)) >= 10, "the README's table lacks the trainer metrics");
+        Assert.True(readmeMetrics.Count(m => m.StartsWith("orchestrator_silo_", StringComparison.Ordinal)) >= 10, "the README's table lacks the silo metrics");
 
         using var dir = new TempDirectory();
-        int trainerPort = FreePorts.Consecutive(2);
-        using var prometheus = PrometheusServer.Start(ScrapeConfig(trainerPort, 2), dir.Path, FreePorts.Consecutive(1));
+        int trainerPort = FreePorts.Consecutive(2), siloPort = FreePorts.Consecutive(1);
+        using var prometheus = PrometheusServer.Start(ScrapeConfig(trainerPort, 2, siloPort), dir.Path, FreePorts.Consecutive(1));
+        // Long enough (~1000 tiny steps) for every rank to heartbeat while training; the workers then linger (the job
+        // stays Running, endpoints up) so the last values are scraped; the stall timeout is far above the linger.
         var spec = CliSpecs.Write(dir, $$"""
             name: {{Job}}
             device: cpu
+            workers: 2
             model: { kind: mlp, width: 8 }
             data: { dataset: synthetic, train_subset: 1024, test_subset: 256 }
-            training: { epochs: 12, global_batch: 64, threads: 1, seed: 5 }
-            checkpoint: { every_steps: 64, keep: 2 }
+            training: { epochs: 60, global_batch: 64, threads: 1, seed: 5 }
+            checkpoint: { every_steps: 320, keep: 2 }
             compression: { codec: int8, algorithm: ring, min_compress_elements: 256 }
+            metrics: { port: {{trainerPort}} }
+            fault: { stall_seconds: 600, max_restarts: 0 }
             """);
-        using var job = BackgroundProcess.Start(MpiRunner.Launcher,
-            ["-np", "2", DotnetHost(), CliRunner.EntryAssembly, "train", spec, "--out", dir.File("run"),
-             "--metrics-port", trainerPort.ToString(), "--linger-seconds", "90"],
+        var runDirectory = dir.File("run");
+        using var job = BackgroundProcess.Start(DotnetHost(),
+            [CliRunner.EntryAssembly, "run", spec, "--out", runDirectory, "--slots", "2", "--silo-metrics-port", siloPort.ToString(),
+             "--worker-args", "--linger-seconds 90"],
             "the MPI tests need MPICH (apt-get install mpich)");
 
         // Every expression must return data in one round while the job runs (or lingers, endpoints still up).
@@ -51,33 +58,56 @@ public sealed partial class DashboardProofTests
         {
             empty = expressions.Where(e => prometheus.Query(e).GetArrayLength() == 0).ToList();
             bool variableOk = prometheus.LabelValues("job", "orchestrator_trainer_samples_total").Contains(Job);
-            if (empty.Count == 0 && variableOk) break;
+            bool bothRanksBeat = prometheus.Query($"count(orchestrator_silo_heartbeat_age_seconds{{job=\"{Job}\"}}) == 2").GetArrayLength() > 0;
+            if (empty.Count == 0 && variableOk && bothRanksBeat) break;
             if (job.HasExited || DateTime.UtcNow > deadline)
-                Assert.Fail($"dashboard expressions without data{(variableOk ? "" : " (and label_values(orchestrator_trainer_samples_total, job) lacks the job)")}:\n"
-                    + string.Join("\n", empty) + $"\n--- job output ---\n{job.Output}\n--- prometheus ---\n{prometheus.Output}");
+                Assert.Fail($"dashboard expressions without data{(variableOk ? "" : " (and label_values(orchestrator_trainer_samples_total, job) lacks the job)")}"
+                    + $"{(bothRanksBeat ? "" : " (and not both ranks' heartbeat ages)")}:\n"
+                    + string.Join("\n", empty) + $"\n--- run output ---\n{job.Output}\n--- workers ---\n{LauncherLog(runDirectory)}\n--- prometheus ---\n{prometheus.Output}");
             Thread.Sleep(1000);
         }
 
         var names = prometheus.LabelValues("__name__");
         var missing = readmeMetrics.Where(m => !names.Contains(m) && !names.Contains(m + "_count")).ToList();
         Assert.True(missing.Count == 0, $"metrics in the README's table that Prometheus never saw: {string.Join(", ", missing)}\n{job.Output}");
-        Assert.Contains($"metrics: http://127.0.0.1:{trainerPort}/metrics (rank 0)", job.Output);
-        Assert.Contains($"metrics: http://127.0.0.1:{trainerPort + 1}/metrics (rank 1)", job.Output);
+        Assert.Contains(names, n => n.StartsWith("microsoft_orleans_", StringComparison.Ordinal)); // MeterAdapter attached to Orleans' meters
+        Assert.Contains($"metrics: http://127.0.0.1:{siloPort}/metrics (silo)", job.Output);
+        var workers = LauncherLog(runDirectory);
+        Assert.Contains($"metrics: http://127.0.0.1:{trainerPort}/metrics (rank 0)", workers);
+        Assert.Contains($"metrics: http://127.0.0.1:{trainerPort + 1}/metrics (rank 1)", workers);
         // The split is real: the int8 ring compresses, so both phases took time and the ratio is > 1.
         Assert.True(Value(prometheus, $"max(orchestrator_trainer_compression_ratio{{job=\"{Job}\"}})") > 1.5);
         Assert.True(Value(prometheus, $"min(orchestrator_trainer_step_compression_seconds_sum{{job=\"{Job}\"}})") > 0);
         Assert.True(Value(prometheus, $"min(orchestrator_trainer_step_communication_seconds_sum{{job=\"{Job}\"}})") > 0);
         Assert.Equal(2, Value(prometheus, $"max(orchestrator_trainer_world_size{{job=\"{Job}\"}})"));
+        // The control plane's view of the same job: running, its gang holds both slots.
+        Assert.Equal(2, Value(prometheus, $"max(orchestrator_silo_job_phase{{job=\"{Job}\"}})")); // Running
+        Assert.Equal(2, Value(prometheus, $"max(orchestrator_silo_job_workers{{job=\"{Job}\"}})"));
+        Assert.Equal(2, Value(prometheus, "max(orchestrator_silo_worker_slots_granted)"));
+        Assert.Equal(1, Value(prometheus, "max(orchestrator_silo_jobs_running)"));
     }
 
-    /// <summary>The project's scrape config with a 1 s interval and the test's targets.</summary>
-    private static string ScrapeConfig(int firstPort, int ranks)
+    /// <summary>The project's scrape config with a 1 s interval and the test's targets (trainers, then the silo).</summary>
+    private static string ScrapeConfig(int firstPort, int ranks, int siloPort)
     {
         var yaml = File.ReadAllText(RepoFiles.Path("k8s/prometheus/prometheus-local.yml"));
         Assert.Contains("honor_labels: true", yaml); // the trainers' own job label must survive the scrape
-        var targets = string.Join(", ", Enumerable.Range(firstPort, ranks).Select(p => $"\"127.0.0.1:{p}\""));
-        yaml = TargetsLine().Replace(yaml, $"targets: [{targets}]", 1);
+        var lines = TargetsLine().Matches(yaml);
+        Assert.True(lines.Count == 2, $"expected two targets lines (trainers, silo) in the scrape config, found {lines.Count}");
+        Assert.Contains("9400", lines[0].Value);
+        Assert.Contains("9390", lines[1].Value);
+        var trainers = string.Join(", ", Enumerable.Range(firstPort, ranks).Select(p => $"\"127.0.0.1:{p}\""));
+        yaml = yaml[..lines[0].Index] + $"targets: [{trainers}]"
+            + yaml[(lines[0].Index + lines[0].Length)..lines[1].Index] + $"targets: [\"127.0.0.1:{siloPort}\"]"
+            + yaml[(lines[1].Index + lines[1].Length)..];
         return Interval().Replace(yaml, "_interval: 1s");
+    }
+
+    private static string LauncherLog(string runDirectory)
+    {
+        var path = Orchestrator.Scheduler.Launchers.LaunchLogs.PathFor(runDirectory);
+        try { return File.Exists(path) ? File.ReadAllText(path) : $"({path} missing)"; }
+        catch (IOException e) { return $"({path}: {e.Message})"; }
     }
 
     private static double Value(PrometheusServer prometheus, string expr)
@@ -130,6 +160,6 @@ public sealed partial class DashboardProofTests
     [GeneratedRegex(@"_interval:\s*\d+[smh]")]
     private static partial Regex Interval();
 
-    [GeneratedRegex(@"^\|\s*`(orchestrator_trainer_[a-z_]+)`")]
+    [GeneratedRegex(@"^\|\s*`(orchestrator_(?:trainer|silo)_[a-z_]+)`")]
     private static partial Regex ReadmeRow();
 }
