@@ -20,7 +20,7 @@ namespace Orchestrator.Scheduler.Grains;
 /// (grain tests) it is the bare state machine.
 /// </para>
 /// </summary>
-public sealed class JobGrain(
+public sealed partial class JobGrain(
     [PersistentState("job", StorageNames.Jobs)] IPersistentState<JobState> state,
     TimeProvider clock,
     IServiceProvider services) : Grain, IJobGrain
@@ -287,6 +287,7 @@ public sealed class JobGrain(
             var period = TimeSpan.FromSeconds(Math.Clamp(stall.TotalSeconds / 4, 0.25, 1));
             stallTimer = this.RegisterGrainTimer(_ => CheckStallAsync(), new GrainTimerCreationOptions(period, period) { KeepAlive = true });
         }
+        await AfterGangStartedAsync(); // failover: JobGrain.Failover.cs
         return running;
     }
 

@@ -12,8 +12,13 @@ namespace Orchestrator.Scheduler.Launchers;
 /// <param name="defaultRunsRoot">Parent of the run directory of a job that names none.</param>
 /// <param name="gateway">The silo gateway (<c>host:port</c>) the workers connect to for heartbeats; null = workers run unlinked.</param>
 /// <param name="clusterId">The cluster id a worker's client must present to that gateway.</param>
-public sealed class JobRunner(IJobLauncher launcher, string defaultRunsRoot, string? gateway = null, string? clusterId = null) : IDisposable
+/// <param name="redis">The cluster's Redis server (<c>host:port</c>) when it has one: workers then find a live gateway
+/// through Redis membership, so they reach another silo when theirs dies; null = the one gateway only.</param>
+public sealed class JobRunner(IJobLauncher launcher, string defaultRunsRoot, string? gateway = null, string? clusterId = null, string? redis = null) : IDisposable
 {
+    /// <summary>Environment variable with the cluster's Redis server (<c>host:port</c>), for the workers' gateway list.</summary>
+    public const string RedisVariable = "ORCHESTRATOR_REDIS";
+
     /// <summary>Environment variable with the cluster id of the silo behind the gateway.</summary>
     public const string ClusterVariable = "ORCHESTRATOR_CLUSTER";
 
@@ -62,7 +67,9 @@ public sealed class JobRunner(IJobLauncher launcher, string defaultRunsRoot, str
                 [LaunchVariable] = launch.ToString(System.Globalization.CultureInfo.InvariantCulture),
                 [ClusterVariable] = clusterId ?? "",
             };
-            entry.Job = launcher.Launch(new LaunchRequest(jobId, workers, specPath, outputDirectory, extraArguments, environment));
+            if (environment is not null && !string.IsNullOrEmpty(redis)) environment[RedisVariable] = redis;
+            entry.Job = launcher.Launch(new LaunchRequest(jobId, workers, specPath, outputDirectory, extraArguments, environment,
+                LaunchLogs.ExitCodePathFor(outputDirectory, launch)));
         }
         catch
         {
