@@ -1,5 +1,7 @@
 using System.CommandLine;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Orchestrator.Scheduler.Launchers;
 using Orchestrator.Contracts;
 using Orchestrator.Contracts.Config;
 using Orchestrator.Silos.Console;
@@ -45,13 +47,14 @@ public static class UpCommand
             RunsRoot = config.RunsRoot,
             SuperviseGangs = true,
         };
-        using var host = SiloSetup.BuildHost(settings);
+        var host = SiloSetup.BuildHost(settings);
         try
         {
             await host.StartAsync();
         }
         catch (Exception e) when (e is not UserFacingException)
         {
+            host.Dispose();
             var where = $"{config.Host}:{config.SiloPort} (gateway {config.GatewayPort})";
             throw new UserFacingException($"cannot start the silo on {where}: {Innermost(e).Message}" +
                 (config.Redis is null ? "" : $" (is Redis running at {config.Redis}?)"), e);
@@ -60,11 +63,31 @@ public static class UpCommand
         AnsiConsole.MarkupLineInterpolated(
             $"silo up: cluster {config.ClusterId}, silo {config.Host}:{config.SiloPort}, gateway {settings.Gateway} ({storage}); {config.Slots} worker slots; runs in {Path.GetFullPath(config.RunsRoot)}");
         AnsiConsole.MarkupLine("press Ctrl+C (or send SIGTERM) to stop; gangs of this silo are killed then");
-        // The host's console lifetime turns Ctrl+C and SIGTERM into a stop; WaitForShutdownAsync then stops the silo.
-        await host.WaitForShutdownAsync();
-        AnsiConsole.MarkupLine("silo stopped");
-        return 0; // disposing the host (using) kills the gangs this silo still runs
+        // The host's console lifetime turns Ctrl+C and SIGTERM into a stop request.
+        var stopping = new TaskCompletionSource();
+        using (host.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping.Register(() => stopping.TrySetResult()))
+            await stopping.Task;
+        AnsiConsole.MarkupLine("stopping: leaving the cluster, killing this silo's gangs");
+        // Bounded: a silo whose Redis is gone cannot write its goodbye and would otherwise wait for minutes.
+        using var limit = new CancellationTokenSource(StopLimit);
+        var stop = host.StopAsync(limit.Token);
+        var stopped = await Task.WhenAny(stop, Task.Delay(StopLimit + TimeSpan.FromSeconds(5))) == stop && stop.IsCompletedSuccessfully;
+        host.Services.GetService<JobRunner>()?.Dispose(); // kills the gangs this silo still runs
+        if (stopped)
+        {
+            host.Dispose();
+            AnsiConsole.MarkupLine("silo stopped");
+        }
+        else
+        {
+            AnsiConsole.MarkupLine($"[yellow]silo stopped without leaving the cluster cleanly (not done within {StopLimit.TotalSeconds:0} s)[/]");
+            Environment.Exit(0); // whatever still hangs in the silo must not keep the process alive
+        }
+        return 0;
     }
+
+    /// <summary>How long a stop may take before the process leaves anyway (the others then evict this silo as dead).</summary>
+    private static readonly TimeSpan StopLimit = TimeSpan.FromSeconds(10);
 
     private static Exception Innermost(Exception e)
     {
