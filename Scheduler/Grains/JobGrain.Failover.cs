@@ -20,6 +20,9 @@ public sealed partial class JobGrain : IRemindable
 
     private static readonly TimeSpan WatchReminderPeriod = TimeSpan.FromMinutes(1);
 
+    // What a gang that vanished without recording its code is reported as (killed, as 128 + SIGKILL).
+    private const int KilledExitCode = 137;
+
     // True while the current launch's gang was started by another silo (no watcher here).
     private bool adopted;
 
@@ -86,7 +89,7 @@ public sealed partial class JobGrain : IRemindable
 
     private void ResumeAfterActivation()
     {
-        if (S.Phase == JobPhase.Running)
+        if (S.Phase is JobPhase.Running or JobPhase.Rescaling)
         {
             adopted = !runner!.IsRunning(JobId);
             lastHeartbeat = null;
@@ -107,9 +110,16 @@ public sealed partial class JobGrain : IRemindable
     /// <summary>The stall watch, plus, for an adopted gang, its end (exit-code file) and its disappearance.</summary>
     private async Task WatchAsync()
     {
-        if (!adopted || S.Phase != JobPhase.Running)
+        if (!adopted)
         {
             await CheckStallAsync();
+            return;
+        }
+        if (JobTransitions.IsTerminal(S.Phase) || S.Phase is not (JobPhase.Running or JobPhase.Rescaling))
+        {
+            // Ended here meanwhile (cancel kills the adopted gang itself), or relaunched: nothing left to adopt.
+            adopted = false;
+            StopStallTimer();
             return;
         }
         var exitPath = LaunchLogs.ExitCodePathFor(OutputDirectory, S.Launches);
@@ -127,11 +137,16 @@ public sealed partial class JobGrain : IRemindable
         {
             adopted = false;
             StopStallTimer();
+            if (S.Phase != JobPhase.Running)
+            {
+                await ReportLaunchExitAsync(S.Launches, KilledExitCode); // a rescale's stop: the relaunch follows as usual
+                return;
+            }
             var status = await RecordFailureAsync("workers lost with their silo (no exit code recorded)");
             await AfterFailureAsync(status);
             return;
         }
-        if (S.StallTimeout is { } stall)
+        if (S.Phase == JobPhase.Running && S.StallTimeout is { } stall)
         {
             var deadline = lastHeartbeat is { } beat ? beat.LastProgressAt + stall : launchedAt + (stall > StartupGrace ? stall : StartupGrace);
             if (Now >= deadline)
@@ -141,6 +156,14 @@ public sealed partial class JobGrain : IRemindable
                 await CheckStallAsync(); // records the stall and restarts (or fails) the job
             }
         }
+    }
+
+    /// <summary>Cancel: kills the current launch's gang when this silo adopted it (the runner only stops gangs it started).</summary>
+    private void StopAdoptedGang()
+    {
+        if (!adopted || runner is null) return;
+        adopted = false;
+        AdoptedGang.Kill(LaunchLogs.ExitCodePathFor(OutputDirectory, S.Launches));
     }
 
     /// <summary>The taken-over restart is due: make sure no gang of that launch number survives, then relaunch.</summary>

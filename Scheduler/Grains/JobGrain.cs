@@ -232,6 +232,7 @@ public sealed partial class JobGrain(
         });
         StopStallTimer();
         if (runner is null) return status;
+        StopAdoptedGang(); // a gang started by a silo that died (JobGrain.Failover.cs)
         await runner.StopAsync(JobId); // the whole process group; its exit is not reported
         await ReleaseSlotsAsync();
         return status;

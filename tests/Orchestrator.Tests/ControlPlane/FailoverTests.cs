@@ -50,6 +50,31 @@ public sealed class FailoverTests
     }
 
     [RedisFact]
+    public void Cancel_through_the_surviving_silo_kills_the_adopted_gang()
+    {
+        using var dir = new TempDirectory();
+        using var redis = RedisServer.Start(dir.Path);
+        using var first = StartSilo(dir, redis, "a");
+        using var second = StartSilo(dir, redis, "b");
+        var spec = CliSpecs.Write(dir, ControlPlaneSpecs.Synthetic("cp-adopt-cancel", epochs: 500), "job.yaml");
+        var output = Path.Combine(dir.Path, "run");
+        Assert.Equal(0, Cli(dir, first, "submit", spec, "--workers", "2", "--out", output).ExitCode);
+        WaitFor(dir, first, "cp-adopt-cancel", s => s.Contains("│ step ", StringComparison.Ordinal));
+        var supervisor = Assert.Single(ProcessTree.Mentioning("gang-exec"), pid => ProcessTree.Mentioning(output).Contains(pid));
+        var host = ProcessTree.ParentOf(supervisor) == first.ProcessId ? first : second;
+        var survivor = host == first ? second : first;
+        host.Kill();
+        // Heartbeats reach the grain on the survivor: it has adopted the gang.
+        WaitFor(dir, survivor, "cp-adopt-cancel", s => s.Contains("running", StringComparison.Ordinal) && s.Contains("│ step ", StringComparison.Ordinal));
+
+        var cancelled = Cli(dir, survivor, "cancel", "cp-adopt-cancel");
+
+        Assert.True(cancelled.ExitCode == 0, cancelled.ToString());
+        Assert.True(ClusterCliTests.SpinUntil(() => ProcessTree.Mentioning(output).Count == 0, TimeSpan.FromSeconds(10)), "the adopted gang outlived the cancel");
+        Assert.Matches(@"│ phase\s+│ cancelled", Cli(dir, survivor, "status", "cp-adopt-cancel").Output);
+    }
+
+    [RedisFact]
     public void Sigterm_stops_a_silo_gracefully_and_kills_its_gangs()
     {
         using var dir = new TempDirectory();
