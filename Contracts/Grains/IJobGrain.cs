@@ -57,4 +57,11 @@ public interface IJobGrain : IGrainWithStringKey
     /// <summary>Stops the job for good (Cancelled), from any phase that is not already final.</summary>
     [Alias("Cancel")]
     Task<JobStatus> CancelAsync();
+
+    /// <summary>
+    /// The last <paramref name="tail"/> lines (all when 0 or less) of the job's log, of every rank or of rank
+    /// <paramref name="rank"/> only. Read-only. Throws if no job of this name was submitted.
+    /// </summary>
+    [Alias("GetLog")]
+    Task<JobLog> GetLogAsync(int? rank, int tail);
 }

@@ -21,7 +21,7 @@ namespace Orchestrator.Scheduler.Grains;
 /// (grain tests) it is the bare state machine.
 /// </para>
 /// </summary>
-public sealed class JobGrain(
+public sealed partial class JobGrain(
     [PersistentState("job", StorageNames.Jobs)] IPersistentState<JobState> state,
     TimeProvider clock,
     IServiceProvider services) : Grain, IJobGrain
@@ -273,6 +273,7 @@ public sealed class JobGrain(
         });
         StopStallTimer();
         if (runner is null) return status;
+        StopAdoptedGang(); // a gang started by a silo that died (JobGrain.Failover.cs)
         await runner.StopAsync(JobId); // the whole process group; its exit is not reported
         await ReleaseSlotsAsync();
         return status;
@@ -328,6 +329,7 @@ public sealed class JobGrain(
             var period = TimeSpan.FromSeconds(Math.Clamp(stall.TotalSeconds / 4, 0.25, 1));
             stallTimer = this.RegisterGrainTimer(_ => CheckStallAsync(), new GrainTimerCreationOptions(period, period) { KeepAlive = true });
         }
+        await AfterGangStartedAsync(); // failover: JobGrain.Failover.cs
         return running;
     }
 

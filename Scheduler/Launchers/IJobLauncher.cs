@@ -8,8 +8,10 @@ namespace Orchestrator.Scheduler.Launchers;
 /// trainer resumes from its newest checkpoint. The launcher writes <c>logs/launcher.log</c> under it.</param>
 /// <param name="ExtraArguments">Further <c>train</c> arguments (test hooks such as <c>--die-at</c>).</param>
 /// <param name="Environment">Variables every worker gets (the worker link: gateway, job, launch); null = none.</param>
+/// <param name="ExitCodePath">Where a supervised gang (<see cref="LocalMpiOptions.Supervisor"/>) records its exit code, so a silo
+/// that did not start it (failover) learns its end; null = the launching silo's watcher only.</param>
 public sealed record LaunchRequest(string JobId, int Workers, string SpecPath, string OutputDirectory, IReadOnlyList<string> ExtraArguments,
-    IReadOnlyDictionary<string, string>? Environment = null)
+    IReadOnlyDictionary<string, string>? Environment = null, string? ExitCodePath = null)
 {
     /// <summary>The per-job log file that receives every rank's stdout and stderr.</summary>
     public string LogPath => LaunchLogs.PathFor(OutputDirectory);
@@ -20,6 +22,10 @@ public static class LaunchLogs
 {
     /// <summary><c>DIR/logs/launcher.log</c>: all ranks' output, each line prefixed <c>[R]</c> by MPICH's <c>-prepend-rank</c>.</summary>
     public static string PathFor(string outputDirectory) => Path.Combine(outputDirectory, "logs", "launcher.log");
+
+    /// <summary><c>DIR/logs/launch-N.exit</c>: the exit code of launch <paramref name="launch"/>, written by its supervisor when the gang ends.</summary>
+    public static string ExitCodePathFor(string outputDirectory, int launch) =>
+        Path.Combine(outputDirectory, "logs", $"launch-{launch.ToString(System.Globalization.CultureInfo.InvariantCulture)}.exit");
 }
 
 /// <summary>

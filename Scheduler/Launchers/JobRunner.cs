@@ -13,9 +13,14 @@ namespace Orchestrator.Scheduler.Launchers;
 /// <param name="gateway">The silo gateway (<c>host:port</c>) the workers connect to for heartbeats; null = workers run unlinked.</param>
 /// <param name="clusterId">The cluster id a worker's client must present to that gateway.</param>
 /// <param name="workerEnvironment">Further variables every worker of every launch gets (site settings; test hooks); null = none.</param>
+/// <param name="redis">The cluster's Redis server (<c>host:port</c>) when it has one: workers then find a live gateway
+/// through Redis membership, so they reach another silo when theirs dies; null = the one gateway only.</param>
 public sealed class JobRunner(IJobLauncher launcher, string defaultRunsRoot, string? gateway = null, string? clusterId = null,
-    IReadOnlyDictionary<string, string>? workerEnvironment = null) : IDisposable
+    IReadOnlyDictionary<string, string>? workerEnvironment = null, string? redis = null) : IDisposable
 {
+    /// <summary>Environment variable with the cluster's Redis server (<c>host:port</c>), for the workers' gateway list.</summary>
+    public const string RedisVariable = "ORCHESTRATOR_REDIS";
+
     /// <summary>Environment variable with the cluster id of the silo behind the gateway.</summary>
     public const string ClusterVariable = "ORCHESTRATOR_CLUSTER";
 
@@ -64,8 +69,10 @@ public sealed class JobRunner(IJobLauncher launcher, string defaultRunsRoot, str
                 environment[JobVariable] = jobId;
                 environment[LaunchVariable] = launch.ToString(System.Globalization.CultureInfo.InvariantCulture);
                 environment[ClusterVariable] = clusterId ?? "";
+                if (!string.IsNullOrEmpty(redis)) environment[RedisVariable] = redis;
             }
-            entry.Job = launcher.Launch(new LaunchRequest(jobId, workers, specPath, outputDirectory, extraArguments, environment.Count == 0 ? null : environment));
+            entry.Job = launcher.Launch(new LaunchRequest(jobId, workers, specPath, outputDirectory, extraArguments, environment.Count == 0 ? null : environment,
+                LaunchLogs.ExitCodePathFor(outputDirectory, launch)));
         }
         catch
         {

@@ -9,7 +9,12 @@ namespace Orchestrator.Scheduler.Launchers;
 /// <param name="Mpirun">The MPI launcher program (Debian's MPICH: <c>mpirun.mpich</c>).</param>
 /// <param name="UseSetsid">Start through <c>setsid</c> so the gang gets its own session and process group
 /// (killed as one; a terminal's Ctrl+C reaches the CLI only, which cancels the job itself).</param>
-public sealed record LocalMpiOptions(string EntryAssembly, string DotnetHost, string Mpirun = "mpirun.mpich", bool UseSetsid = true)
+/// <param name="Supervisor">The gang supervisor's command (program first, e.g. <c>dotnet orchestrator.dll gang-exec</c>; see
+/// <see cref="GangSupervisor"/>), or null to run <c>mpirun</c> directly. Supervised, the gang's output goes to the log file
+/// from a process of its own session and its exit code to <see cref="LaunchRequest.ExitCodePath"/>, so the gang outlives
+/// the silo that started it (the silo holds no pipe the gang writes to) and another silo can learn its end.</param>
+public sealed record LocalMpiOptions(string EntryAssembly, string DotnetHost, string Mpirun = "mpirun.mpich", bool UseSetsid = true,
+    IReadOnlyList<string>? Supervisor = null)
 {
     /// <summary>The path of <c>setsid</c> (util-linux).</summary>
     public const string SetsidPath = "/usr/bin/setsid";
@@ -19,6 +24,8 @@ public sealed record LocalMpiOptions(string EntryAssembly, string DotnetHost, st
     {
         var args = new List<string>();
         if (UseSetsid && File.Exists(SetsidPath)) args.Add(SetsidPath);
+        if (IsSupervised(request))
+            args.AddRange([.. Supervisor!, "--log", request.LogPath, "--exit-file", request.ExitCodePath!, "--"]);
         args.AddRange([Mpirun, "-prepend-rank", "-np", request.Workers.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
         foreach (var (name, value) in request.Environment ?? new Dictionary<string, string>())
             args.AddRange(["-genv", name, value]); // MPICH hands these to every rank
@@ -26,6 +33,9 @@ public sealed record LocalMpiOptions(string EntryAssembly, string DotnetHost, st
         args.AddRange(request.ExtraArguments);
         return args;
     }
+
+    /// <summary>Whether <paramref name="request"/> runs under the gang supervisor (configured, and the request names an exit-code file).</summary>
+    public bool IsSupervised(LaunchRequest request) => Supervisor is { Count: > 0 } && request.ExitCodePath is not null;
 }
 
 /// <summary>
@@ -60,8 +70,16 @@ public sealed class LocalMpiLauncher(LocalMpiOptions options) : IJobLauncher
             start.Environment[name] = value;
 
         Directory.CreateDirectory(Path.GetDirectoryName(request.LogPath)!);
+        var supervised = Options.IsSupervised(request);
+        if (supervised) File.Delete(request.ExitCodePath!); // a stale code of an earlier try of this launch number
         var log = new StreamWriter(new FileStream(request.LogPath, FileMode.Append, FileAccess.Write, FileShare.ReadWrite)) { AutoFlush = true };
         log.WriteLine($"# {DateTimeOffset.UtcNow:O} launch: {string.Join(' ', argv)}");
+        if (supervised)
+        {
+            // The supervisor appends to the log from now on; this writer's cached offset must not write over it.
+            log.Dispose();
+            log = new StreamWriter(Stream.Null);
+        }
         var process = new Process { StartInfo = start };
         try
         {

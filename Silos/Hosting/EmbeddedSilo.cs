@@ -28,15 +28,15 @@ public sealed class EmbeddedSiloOptions
 }
 
 /// <summary>
-/// A single silo inside the CLI process: localhost clustering on loopback (free ports, so several
-/// <c>run</c>s can coexist), memory grain storage under <see cref="StorageNames"/>, the scheduler's slot
+/// A single silo inside the CLI process: <see cref="SiloSetup"/> with localhost clustering on loopback (free ports, so
+/// several <c>run</c>s can coexist), memory grain storage under <see cref="StorageNames"/>, the scheduler's slot
 /// capacity and the <c>local-mpi</c> launcher (<see cref="JobRunner"/> over <see cref="LocalMpiLauncher"/>).
 /// Disposing it stops the silo and kills every gang still running.
 /// </summary>
 public sealed class EmbeddedSilo : IAsyncDisposable
 {
     /// <summary>The Orleans service id of every orchestrator silo (workers' clients present it too).</summary>
-    public const string ServiceId = "orchestrator";
+    public const string ServiceId = SiloSetup.ServiceId;
 
     private readonly IHost host;
 
@@ -62,29 +62,17 @@ public sealed class EmbeddedSilo : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(options);
         if (options.WorkerSlots < 1)
             throw new UserFacingException($"worker slots must be at least 1, got {options.WorkerSlots}");
-        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
-        builder.Logging.ClearProviders(); // the CLI shows the job, not the silo's log
-        int siloPort = FreeLoopbackPort(), gatewayPort = FreeLoopbackPort();
-        var clusterId = $"embedded-{Environment.ProcessId}";
-        builder.UseOrleans(silo =>
+        var settings = new SiloSettings
         {
-            silo.UseLocalhostClustering(siloPort, gatewayPort, serviceId: ServiceId, clusterId: clusterId);
-            silo.Configure<EndpointOptions>(o =>
-            {
-                o.AdvertisedIPAddress = IPAddress.Loopback;
-                o.SiloListeningEndpoint = new IPEndPoint(IPAddress.Loopback, siloPort);
-                o.GatewayListeningEndpoint = new IPEndPoint(IPAddress.Loopback, gatewayPort);
-            });
-            silo.AddMemoryGrainStorage(StorageNames.Jobs);
-            silo.AddMemoryGrainStorage(StorageNames.Scheduler);
-            silo.Services.Configure<SchedulerOptions>(o => o.WorkerSlots = options.WorkerSlots);
-            silo.Services.AddSingleton(new LocalMpiOptions(Path.Combine(AppContext.BaseDirectory, "orchestrator.dll"), DotnetHost()));
-            silo.Services.AddSingleton<IJobLauncher>(sp => new LocalMpiLauncher(sp.GetRequiredService<LocalMpiOptions>()));
-            silo.Services.AddSingleton(sp => new JobRunner(sp.GetRequiredService<IJobLauncher>(), Path.GetFullPath(options.RunsRoot),
-                gateway: $"{IPAddress.Loopback}:{gatewayPort}", clusterId: clusterId, workerEnvironment: options.WorkerEnvironment));
-            silo.AddOrchestratorMetrics(options.Metrics);
-        });
-        var host = builder.Build();
+            ClusterId = $"embedded-{Environment.ProcessId}",
+            SiloPort = FreeLoopbackPort(),
+            GatewayPort = FreeLoopbackPort(),
+            WorkerSlots = options.WorkerSlots,
+            RunsRoot = options.RunsRoot,
+            WorkerEnvironment = options.WorkerEnvironment,
+            Metrics = options.Metrics,
+        };
+        var host = SiloSetup.BuildHost(settings);
         try
         {
             await host.StartAsync(cancellation);
@@ -94,7 +82,7 @@ public sealed class EmbeddedSilo : IAsyncDisposable
             host.Dispose();
             throw;
         }
-        return new EmbeddedSilo(host, new IPEndPoint(IPAddress.Loopback, gatewayPort), clusterId);
+        return new EmbeddedSilo(host, new IPEndPoint(settings.Host, settings.GatewayPort), settings.ClusterId);
     }
 
     /// <summary>Stops the silo (a few seconds at most) and kills any gang still running.</summary>
@@ -106,15 +94,6 @@ public sealed class EmbeddedSilo : IAsyncDisposable
             catch (OperationCanceledException) { }
         }
         host.Dispose(); // disposes the JobRunner singleton: kills remaining process groups
-    }
-
-    /// <summary>The dotnet host running this CLI (the workers run the same <c>orchestrator.dll</c>).</summary>
-    private static string DotnetHost()
-    {
-        var current = Environment.ProcessPath;
-        if (current is not null && Path.GetFileNameWithoutExtension(current) == "dotnet") return current;
-        var host = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH");
-        return !string.IsNullOrEmpty(host) && File.Exists(host) ? host : "dotnet";
     }
 
     private static int FreeLoopbackPort()

@@ -124,9 +124,17 @@ public sealed class WorkerLink : IAsyncDisposable
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Logging.ClearProviders();
+        // In a Redis cluster the gateway list comes from Redis membership, so a worker reaches a live silo when its own dies.
+        var redis = Environment.GetEnvironmentVariable(JobRunner.RedisVariable);
         builder.UseOrleansClient(c =>
         {
-            c.UseStaticClustering(gateway);
+            if (string.IsNullOrEmpty(redis))
+                c.UseStaticClustering(gateway);
+            else
+            {
+                c.UseRedisClustering(o => o.ConfigurationOptions = SiloSetup.RedisOptions(redis));
+                c.Configure<GatewayOptions>(o => o.GatewayListRefreshPeriod = TimeSpan.FromSeconds(2));
+            }
             c.Configure<ClusterOptions>(o =>
             {
                 o.ClusterId = clusterId;

@@ -1,0 +1,148 @@
+using System.Globalization;
+using System.Net;
+using System.Text;
+using Orchestrator.Contracts.Spec;
+using YamlDotNet.RepresentationModel;
+
+namespace Orchestrator.Contracts.Config;
+
+/// <summary>
+/// What <c>orchestrator up</c> reads from its <c>--config</c> YAML file. Every key has a default, so an empty
+/// file (or no file) is a single loopback silo with memory storage.
+/// </summary>
+/// <param name="ClusterId">Orleans cluster id (<c>cluster.id</c>); silos and clients of one cluster share it.</param>
+/// <param name="Redis">Redis server (<c>host:port</c>, <c>cluster.redis</c>) for membership, grain state and reminders;
+/// null = a single silo with localhost clustering and memory storage.</param>
+/// <param name="Host">The address the silo binds and advertises (<c>silo.host</c>; loopback by default).</param>
+/// <param name="SiloPort">Silo-to-silo port (<c>silo.port</c>).</param>
+/// <param name="GatewayPort">Client gateway port (<c>silo.gateway_port</c>): what <c>submit</c>, <c>status</c> and the workers connect to.</param>
+/// <param name="Slots">Worker slots the scheduler admits gangs against (<c>slots</c>; default: the CPU count).</param>
+/// <param name="RunsRoot">Parent of the run directory of a job submitted without <c>--out</c> (<c>runs_root</c>).</param>
+/// <param name="MetricsPort">The silo's Prometheus port (<c>metrics_port</c>; the next free one up to 9 above when taken, logged; 0 = none).</param>
+public sealed record SiloConfig(string ClusterId, string? Redis, IPAddress Host, int SiloPort, int GatewayPort, int Slots, string RunsRoot,
+    int MetricsPort = SiloConfig.DefaultMetricsPort)
+{
+    /// <summary>The default silo metrics port (below the trainers' 9400 + rank).</summary>
+    public const int DefaultMetricsPort = 9390;
+
+    /// <summary>The cluster id when none is configured; also the CLI client's default.</summary>
+    public const string DefaultClusterId = "orchestrator";
+
+    /// <summary>The default silo-to-silo port.</summary>
+    public const int DefaultSiloPort = 11111;
+
+    /// <summary>The default gateway port (also the clients' default <c>--silo 127.0.0.1:30000</c>).</summary>
+    public const int DefaultGatewayPort = 30000;
+
+    /// <summary>Every default: one loopback silo, memory storage.</summary>
+    public static SiloConfig Default { get; } = new(DefaultClusterId, null, IPAddress.Loopback, DefaultSiloPort, DefaultGatewayPort,
+        Environment.ProcessorCount, "runs");
+}
+
+/// <summary>A silo config file that cannot be used: every problem at once, each naming the field and line.</summary>
+public sealed class SiloConfigException(string sourceName, IReadOnlyList<SpecError> errors)
+    : UserFacingException(Format(sourceName, errors))
+{
+    /// <summary>All problems, in file order.</summary>
+    public IReadOnlyList<SpecError> Errors { get; } = errors;
+
+    private static string Format(string sourceName, IReadOnlyList<SpecError> errors)
+    {
+        var text = new StringBuilder($"invalid silo config {sourceName}: {errors.Count} error{(errors.Count == 1 ? "" : "s")}");
+        foreach (var error in errors) text.Append("\n  ").Append(error);
+        return text.ToString();
+    }
+}
+
+/// <summary>Reads <see cref="SiloConfig"/> YAML with the job spec's reader (unknown keys, types and lines reported the same way).</summary>
+public static class SiloConfigLoader
+{
+    /// <summary>Reads the file at <paramref name="path"/>.</summary>
+    /// <exception cref="UserFacingException">The file cannot be read.</exception>
+    /// <exception cref="SiloConfigException">The config is invalid.</exception>
+    public static SiloConfig LoadFile(string path)
+    {
+        string yaml;
+        try
+        {
+            if (Directory.Exists(path))
+                throw new UserFacingException($"cannot read silo config {path}: it is a directory, not a YAML file");
+            yaml = File.ReadAllText(path);
+        }
+        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw new UserFacingException($"cannot read silo config {path}: file not found", ex);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        {
+            throw new UserFacingException($"cannot read silo config {path}: {ex.Message}", ex);
+        }
+        return Parse(yaml, path);
+    }
+
+    /// <summary>Parses config text; no I/O.</summary>
+    /// <exception cref="SiloConfigException">The config is invalid.</exception>
+    public static SiloConfig Parse(string yaml, string sourceName)
+    {
+        var context = new SpecReadContext();
+        YamlMappingNode root;
+        if (!YamlErrors.TryLoad(yaml, out var stream, out var problem, out var line))
+            throw new SiloConfigException(sourceName, [new SpecError("", $"malformed YAML: {problem}", line)]);
+        if (stream.Documents.Count == 0 || MappingReader.IsNull(stream.Documents[0].RootNode))
+            root = new YamlMappingNode();
+        else if (stream.Documents[0].RootNode is YamlMappingNode mapping)
+            root = mapping;
+        else
+        {
+            var node = stream.Documents[0].RootNode;
+            throw new SiloConfigException(sourceName, [new SpecError("", $"the top level must be a mapping of fields, got {MappingReader.Describe(node)}", checked((int)node.Start.Line))]);
+        }
+
+        var defaults = SiloConfig.Default;
+        var reader = new MappingReader(root, "", context);
+        var errors = new List<SpecError>();
+        void Check(bool ok, string path, string message)
+        {
+            if (!ok) errors.Add(new SpecError(path, message, context.LocationOf(path)?.Line));
+        }
+
+        var (clusterId, redis) = reader.Mapping("cluster", c => (c.String("id", defaults.ClusterId), c.Has("redis") ? c.String("redis", "") : null));
+        var (host, siloPort, gatewayPort) = reader.Mapping("silo", s =>
+            (s.String("host", defaults.Host.ToString()), s.Int("port", defaults.SiloPort), s.Int("gateway_port", defaults.GatewayPort)));
+        var slots = reader.Int("slots", defaults.Slots);
+        var runsRoot = reader.String("runs_root", defaults.RunsRoot);
+        var metricsPort = reader.Int("metrics_port", defaults.MetricsPort);
+        reader.ReportUnknown();
+
+        Check(DnsLabel.IsValid(clusterId), "cluster.id", $"must be a DNS-1123 label ({DnsLabel.Rule}); got '{clusterId}'");
+        if (redis is not null)
+            Check(TryParseEndpoint(redis, out _), "cluster.redis", $"expected host:port of a Redis server, got '{redis}'");
+        Check(IPAddress.TryParse(host, out var address), "silo.host", $"expected an IP address (e.g. 127.0.0.1), got '{host}'");
+        Check(siloPort is >= 1 and <= 65535, "silo.port", $"must be a port number 1..65535, got {siloPort}");
+        Check(gatewayPort is >= 1 and <= 65535, "silo.gateway_port", $"must be a port number 1..65535, got {gatewayPort}");
+        Check(siloPort != gatewayPort, "silo.gateway_port", $"must differ from silo.port ({siloPort})");
+        Check(slots >= 1, "slots", $"must be >= 1, got {slots}");
+        Check(runsRoot.Length > 0, "runs_root", "must not be empty");
+        Check(metricsPort is >= 0 and <= 65535, "metrics_port", $"must be 0 (off) or a port number 1..65535, got {metricsPort}");
+
+        var reported = context.Errors.Select(e => e.Path).ToHashSet(StringComparer.Ordinal);
+        var all = context.Errors.Concat(errors.Where(e => !reported.Contains(e.Path))).OrderBy(e => e.Line ?? int.MaxValue).ToList();
+        if (all.Count > 0)
+            throw new SiloConfigException(sourceName, all);
+        return new SiloConfig(clusterId, redis, address!, siloPort, gatewayPort, slots, runsRoot, metricsPort);
+    }
+
+    /// <summary>Parses <c>host:port</c> (a name or an IP address and a port 1..65535).</summary>
+    public static bool TryParseEndpoint(string text, out (string Host, int Port) endpoint)
+    {
+        endpoint = default;
+        var colon = text.LastIndexOf(':');
+        if (colon <= 0 || colon == text.Length - 1) return false;
+        var host = text[..colon].Trim('[', ']');
+        if (!int.TryParse(text[(colon + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out var port) || port is < 1 or > 65535)
+            return false;
+        if (host.Any(char.IsWhiteSpace)) return false;
+        endpoint = (host, port);
+        return true;
+    }
+}

@@ -1,0 +1,99 @@
+using System.CommandLine;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Orchestrator.Scheduler.Launchers;
+using Orchestrator.Contracts;
+using Orchestrator.Contracts.Config;
+using Orchestrator.Silos.Console;
+using Orchestrator.Silos.Hosting;
+using Orchestrator.Silos.Telemetry;
+using Spectre.Console;
+
+namespace Orchestrator.Silos.Commands;
+
+/// <summary>
+/// <c>orchestrator up [--config FILE]</c>: a long-running silo. Without <c>cluster.redis</c> it is a cluster of one (localhost
+/// clustering, memory storage); with it, every <c>up</c> of the same Redis and cluster id joins one cluster (Redis
+/// membership, job and scheduler state, reminders), and a job whose silo dies carries on under another one. Runs until
+/// Ctrl+C or SIGTERM: then it stops the silo and kills the gangs it launched (a SIGKILLed silo leaves them running for the
+/// cluster to adopt). Exit 0 after a stop, 2 for a bad config or a silo that cannot start (port taken, Redis unreachable).
+/// </summary>
+public static class UpCommand
+{
+    /// <summary>Builds the <c>up</c> command.</summary>
+    public static Command Create()
+    {
+        var config = new Option<FileInfo?>("--config") { Description = "Silo config (YAML): cluster {id, redis}, silo {host, port, gateway_port}, slots, runs_root" };
+        var command = new Command("up", "Start a long-running silo (Redis: several silos form one cluster); Ctrl+C stops it") { config };
+        command.SetAction(parse => CommandGuard.Run(() => Execute(parse.GetValue(config))));
+        return command;
+    }
+
+    private static int Execute(FileInfo? configFile)
+    {
+        var config = configFile is null ? SiloConfig.Default : SiloConfigLoader.LoadFile(configFile.FullName);
+        return RunAsync(config).GetAwaiter().GetResult();
+    }
+
+    private static async Task<int> RunAsync(SiloConfig config)
+    {
+        var settings = new SiloSettings
+        {
+            ClusterId = config.ClusterId,
+            Host = config.Host,
+            SiloPort = config.SiloPort,
+            GatewayPort = config.GatewayPort,
+            Redis = config.Redis,
+            WorkerSlots = config.Slots,
+            RunsRoot = config.RunsRoot,
+            SuperviseGangs = true,
+            Metrics = new SiloMetricsOptions { Port = config.MetricsPort, Host = config.Host.ToString() },
+        };
+        var host = SiloSetup.BuildHost(settings);
+        try
+        {
+            await host.StartAsync();
+        }
+        catch (Exception e) when (e is not UserFacingException)
+        {
+            host.Dispose();
+            var where = $"{config.Host}:{config.SiloPort} (gateway {config.GatewayPort})";
+            throw new UserFacingException($"cannot start the silo on {where}: {Innermost(e).Message}" +
+                (config.Redis is null ? "" : $" (is Redis running at {config.Redis}?)"), e);
+        }
+        var storage = config.Redis is null ? "single silo, memory storage" : $"redis {config.Redis}";
+        AnsiConsole.MarkupLineInterpolated(
+            $"silo up: cluster {config.ClusterId}, silo {config.Host}:{config.SiloPort}, gateway {settings.Gateway} ({storage}); {config.Slots} worker slots; runs in {Path.GetFullPath(config.RunsRoot)}");
+        AnsiConsole.MarkupLine("press Ctrl+C (or send SIGTERM) to stop; gangs of this silo are killed then");
+        // The host's console lifetime turns Ctrl+C and SIGTERM into a stop request.
+        var stopping = new TaskCompletionSource();
+        using (host.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping.Register(() => stopping.TrySetResult()))
+            await stopping.Task;
+        AnsiConsole.MarkupLine("stopping: leaving the cluster, killing this silo's gangs");
+        // Bounded: a silo whose Redis is gone cannot write its goodbye and would otherwise wait for minutes.
+        using var limit = new CancellationTokenSource(StopLimit);
+        var stop = host.StopAsync(limit.Token);
+        var stopped = await Task.WhenAny(stop, Task.Delay(StopLimit + TimeSpan.FromSeconds(5))) == stop && stop.IsCompletedSuccessfully;
+        host.Services.GetService<JobRunner>()?.Dispose(); // kills the gangs this silo still runs
+        if (stopped)
+        {
+            host.Dispose();
+            AnsiConsole.MarkupLine("silo stopped");
+        }
+        else
+        {
+            AnsiConsole.MarkupLine($"[yellow]silo stopped without leaving the cluster cleanly (not done within {StopLimit.TotalSeconds:0} s)[/]");
+            Environment.Exit(0); // whatever still hangs in the silo must not keep the process alive
+        }
+        return 0;
+    }
+
+    /// <summary>How long a stop may take before the process leaves anyway (the others then evict this silo as dead).</summary>
+    private static readonly TimeSpan StopLimit = TimeSpan.FromSeconds(10);
+
+    private static Exception Innermost(Exception e)
+    {
+        while (e.InnerException is not null) e = e.InnerException;
+        return e;
+    }
+}

@@ -1,0 +1,171 @@
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Orchestrator.Contracts;
+using Orleans.Configuration;
+using Orleans.Runtime;
+
+namespace Orchestrator.Silos.Hosting;
+
+/// <summary>Where a CLI client finds the cluster: one gateway (<c>--silo</c>), or the gateway list in Redis (<c>--redis</c>).</summary>
+/// <param name="Silo">A silo gateway <c>host:port</c>; used when <paramref name="Redis"/> is null.</param>
+/// <param name="Redis">The cluster's Redis <c>host:port</c>: any live silo's gateway is used.</param>
+/// <param name="ClusterId">The cluster id of the silos.</param>
+public sealed record ClusterTarget(string Silo, string? Redis, string ClusterId)
+{
+    /// <summary>Where the client connects, for messages.</summary>
+    public string Describe() => Redis is null ? $"the silo gateway at {Silo}" : $"a gateway of cluster '{ClusterId}' (Redis {Redis})";
+}
+
+/// <summary>
+/// An Orleans client of an orchestrator cluster for the CLI's client commands. Connecting and every call are bounded
+/// (<see cref="CallTimeout"/>): a silo that does not answer becomes a <see cref="UserFacingException"/> within seconds,
+/// not a 30 s hang.
+/// </summary>
+public sealed partial class ClusterConnection : IAsyncDisposable
+{
+    /// <summary>Limit of connecting and of each grain call.</summary>
+    public static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(5);
+
+    private readonly IHost host;
+    private readonly ClusterTarget target;
+
+    private ClusterConnection(IHost host, ClusterTarget target)
+    {
+        this.host = host;
+        this.target = target;
+    }
+
+    /// <summary>The connected client.</summary>
+    public IClusterClient Client => host.Services.GetRequiredService<IClusterClient>();
+
+    /// <summary>Connects to <paramref name="target"/>.</summary>
+    /// <exception cref="UserFacingException">The address is malformed, or nothing answers there within <see cref="CallTimeout"/>.</exception>
+    public static async Task<ClusterConnection> ConnectAsync(ClusterTarget target)
+    {
+        ArgumentNullException.ThrowIfNull(target);
+        IPEndPoint? gateway = null;
+        if (target.Redis is null)
+            gateway = ResolveGateway(target.Silo);
+        if (gateway is not null)
+            await ProbeAsync(gateway, target);
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Logging.ClearProviders();
+        builder.UseOrleansClient(c =>
+        {
+            if (gateway is not null)
+                c.UseStaticClustering(gateway);
+            else
+                c.UseRedisClustering(o => o.ConfigurationOptions = SiloSetup.RedisOptions(target.Redis!));
+            c.Configure<ClusterOptions>(o =>
+            {
+                o.ClusterId = target.ClusterId;
+                o.ServiceId = SiloSetup.ServiceId;
+            });
+            c.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = CallTimeout);
+        });
+        var host = builder.Build();
+        try
+        {
+            using var limit = new CancellationTokenSource(CallTimeout);
+            await host.StartAsync(limit.Token).WaitAsync(CallTimeout + TimeSpan.FromSeconds(1));
+            return new ClusterConnection(host, target);
+        }
+        catch (Exception e) when (e is not UserFacingException)
+        {
+            host.Dispose();
+            var why = e is TimeoutException or OperationCanceledException ? $"no answer within {CallTimeout.TotalSeconds:0} s" : Innermost(e).Message;
+            throw new UserFacingException($"cannot reach {target.Describe()}: {why} (is `orchestrator up` running there? see --silo, --redis, --cluster)", e);
+        }
+    }
+
+    /// <summary>
+    /// Runs a grain call, turning the grains' answers to user mistakes (unknown job, illegal transition, out-of-range
+    /// worker count) and an unanswered call into one-line <see cref="UserFacingException"/>s.
+    /// </summary>
+    /// <param name="call">The call.</param>
+    /// <param name="jobId">The job the call is about, named in messages that do not name it themselves.</param>
+    public async Task<T> CallAsync<T>(Func<IClusterClient, Task<T>> call, string? jobId = null)
+    {
+        ArgumentNullException.ThrowIfNull(call);
+        try
+        {
+            return await call(Client).WaitAsync(CallTimeout + TimeSpan.FromSeconds(1));
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException)
+        {
+            var message = ParameterSuffix().Replace(FirstLine(e.Message), "");
+            if (jobId is not null && !message.Contains($"'{jobId}'", StringComparison.Ordinal))
+                message = $"job '{jobId}': {message}";
+            throw new UserFacingException(message, e);
+        }
+        catch (Exception e) when (e is TimeoutException or OrleansException)
+        {
+            throw new UserFacingException($"{target.Describe()} did not answer: {FirstLine(Innermost(e).Message)}", e);
+        }
+    }
+
+    /// <summary>Closes the connection (a second at most).</summary>
+    public async ValueTask DisposeAsync()
+    {
+        using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(1));
+        try { await host.StopAsync(limit.Token); }
+        catch (Exception) { } // best effort: the process exits next
+        host.Dispose();
+    }
+
+    /// <summary>A plain TCP connect first: a refused or unroutable gateway is reported at once, with the socket's reason.</summary>
+    private static async Task ProbeAsync(IPEndPoint gateway, ClusterTarget target)
+    {
+        using var socket = new Socket(gateway.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        using var limit = new CancellationTokenSource(CallTimeout);
+        try
+        {
+            await socket.ConnectAsync(gateway, limit.Token);
+        }
+        catch (OperationCanceledException e)
+        {
+            throw new UserFacingException($"cannot reach {target.Describe()}: no answer within {CallTimeout.TotalSeconds:0} s (is `orchestrator up` running there?)", e);
+        }
+        catch (SocketException e)
+        {
+            throw new UserFacingException($"cannot reach {target.Describe()}: {e.Message} (is `orchestrator up` running there? see --silo, --redis)", e);
+        }
+    }
+
+    private static IPEndPoint ResolveGateway(string silo)
+    {
+        if (!Contracts.Config.SiloConfigLoader.TryParseEndpoint(silo, out var endpoint))
+            throw new UserFacingException($"--silo: expected host:port, got '{silo}'");
+        if (IPAddress.TryParse(endpoint.Host, out var address))
+            return new IPEndPoint(address, endpoint.Port);
+        try
+        {
+            var addresses = Dns.GetHostAddresses(endpoint.Host);
+            var chosen = addresses.FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetwork) ?? addresses.FirstOrDefault()
+                ?? throw new UserFacingException($"--silo: '{endpoint.Host}' has no address");
+            return new IPEndPoint(chosen, endpoint.Port);
+        }
+        catch (SocketException e)
+        {
+            throw new UserFacingException($"--silo: cannot resolve '{endpoint.Host}': {e.Message}", e);
+        }
+    }
+
+    private static Exception Innermost(Exception e)
+    {
+        while (e.InnerException is not null) e = e.InnerException;
+        return e;
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"\s*\(Parameter '[^']*'\)$")]
+    private static partial System.Text.RegularExpressions.Regex ParameterSuffix();
+
+    private static string FirstLine(string message)
+    {
+        var end = message.IndexOf('\n', StringComparison.Ordinal);
+        return (end < 0 ? message : message[..end]).Trim();
+    }
+}

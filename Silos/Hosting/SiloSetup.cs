@@ -1,0 +1,152 @@
+using System.Globalization;
+using System.Net;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Orchestrator.Contracts;
+using Orchestrator.Scheduler.Grains;
+using Orchestrator.Scheduler.Launchers;
+using Orleans.Configuration;
+using Orchestrator.Silos.Telemetry;
+using StackExchange.Redis;
+
+namespace Orchestrator.Silos.Hosting;
+
+/// <summary>What differs between the silos the CLI starts (<c>run</c>'s embedded one, <c>up</c>'s long-running ones).</summary>
+public sealed record SiloSettings
+{
+    /// <summary>Orleans cluster id: silos and clients of one cluster share it.</summary>
+    public required string ClusterId { get; init; }
+
+    /// <summary>Address the silo binds and advertises.</summary>
+    public IPAddress Host { get; init; } = IPAddress.Loopback;
+
+    /// <summary>Silo-to-silo port.</summary>
+    public required int SiloPort { get; init; }
+
+    /// <summary>Client gateway port (the CLI and the workers connect here).</summary>
+    public required int GatewayPort { get; init; }
+
+    /// <summary>Redis <c>host:port</c> for membership, grain state and reminders; null = one silo, memory storage.</summary>
+    public string? Redis { get; init; }
+
+    /// <summary>Worker slots the scheduler admits gangs against.</summary>
+    public int WorkerSlots { get; init; } = Environment.ProcessorCount;
+
+    /// <summary>Parent of the run directory of a job submitted without one.</summary>
+    public string RunsRoot { get; init; } = "runs";
+
+    /// <summary>
+    /// Run each gang under <see cref="GangSupervisor"/> (<c>orchestrator gang-exec</c>), so it survives this silo's death and
+    /// another silo can adopt it. <c>up</c> does; <c>run</c>'s gangs end with the CLI anyway.
+    /// </summary>
+    public bool SuperviseGangs { get; init; }
+
+    /// <summary>Variables every launched worker gets (test hooks such as a step delay); empty = none.</summary>
+    public IReadOnlyDictionary<string, string> WorkerEnvironment { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>The silo's Prometheus endpoint; null or port 0 = none.</summary>
+    public SiloMetricsOptions? Metrics { get; init; }
+
+    /// <summary>The gateway as <c>host:port</c>.</summary>
+    public string Gateway => $"{Host}:{GatewayPort.ToString(CultureInfo.InvariantCulture)}";
+}
+
+/// <summary>
+/// The one silo configuration shared by <see cref="EmbeddedSilo"/> and <c>orchestrator up</c>: clustering (localhost, or
+/// Redis with failover-friendly membership timing), grain storage under <see cref="StorageNames"/> and reminders (memory, or
+/// Redis), the scheduler's slot capacity, and the <c>local-mpi</c> launcher with the <see cref="JobRunner"/> that drives gangs.
+/// Further silo-wide registrations (metrics, ...) belong in <see cref="Configure"/>.
+/// </summary>
+public static class SiloSetup
+{
+    /// <summary>The Orleans service id of every orchestrator silo (clients and workers present it too).</summary>
+    public const string ServiceId = "orchestrator";
+
+    /// <summary>The name of the command that runs a gang under <see cref="GangSupervisor"/> (hidden).</summary>
+    public const string GangExecCommand = "gang-exec";
+
+    /// <summary>A host running one silo with <paramref name="settings"/> (not started). Logging is off: the CLI prints what matters.</summary>
+    public static IHost BuildHost(SiloSettings settings)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Logging.ClearProviders();
+        builder.UseOrleans(silo => Configure(silo, settings));
+        return builder.Build();
+    }
+
+    /// <summary>Registers everything an orchestrator silo needs on <paramref name="silo"/>.</summary>
+    public static void Configure(ISiloBuilder silo, SiloSettings settings)
+    {
+        ArgumentNullException.ThrowIfNull(silo);
+        ArgumentNullException.ThrowIfNull(settings);
+        if (settings.WorkerSlots < 1)
+            throw new UserFacingException($"worker slots must be at least 1, got {settings.WorkerSlots}");
+
+        silo.Configure<ClusterOptions>(o =>
+        {
+            o.ServiceId = ServiceId;
+            o.ClusterId = settings.ClusterId;
+        });
+        silo.Configure<EndpointOptions>(o =>
+        {
+            o.AdvertisedIPAddress = settings.Host;
+            o.SiloPort = settings.SiloPort;
+            o.GatewayPort = settings.GatewayPort;
+            o.SiloListeningEndpoint = new IPEndPoint(settings.Host, settings.SiloPort);
+            o.GatewayListeningEndpoint = new IPEndPoint(settings.Host, settings.GatewayPort);
+        });
+        if (settings.Redis is { } redis)
+        {
+            silo.UseRedisClustering(o => o.ConfigurationOptions = RedisOptions(redis));
+            silo.AddRedisGrainStorage(StorageNames.Jobs, o => o.ConfigurationOptions = RedisOptions(redis));
+            silo.AddRedisGrainStorage(StorageNames.Scheduler, o => o.ConfigurationOptions = RedisOptions(redis));
+            silo.UseRedisReminderService(o => o.ConfigurationOptions = RedisOptions(redis));
+            // A dead silo is evicted in about a second instead of 13-15 s, so its grains (and jobs) move on quickly.
+            silo.Configure<ClusterMembershipOptions>(o =>
+            {
+                o.ProbeTimeout = TimeSpan.FromSeconds(1);
+                o.NumMissedProbesLimit = 2;
+                o.TableRefreshTimeout = TimeSpan.FromSeconds(2);
+                o.IAmAliveTablePublishTimeout = TimeSpan.FromSeconds(5);
+            });
+        }
+        else
+        {
+            silo.UseDevelopmentClustering(new IPEndPoint(settings.Host, settings.SiloPort));
+            silo.AddMemoryGrainStorage(StorageNames.Jobs);
+            silo.AddMemoryGrainStorage(StorageNames.Scheduler);
+            silo.UseInMemoryReminderService();
+        }
+        silo.Configure<SiloMessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromSeconds(10));
+
+        silo.Services.Configure<SchedulerOptions>(o => o.WorkerSlots = settings.WorkerSlots);
+        var entry = Path.Combine(AppContext.BaseDirectory, "orchestrator.dll");
+        var dotnet = DotnetHost();
+        silo.Services.AddSingleton(new LocalMpiOptions(entry, dotnet,
+            Supervisor: settings.SuperviseGangs ? [dotnet, entry, GangExecCommand] : null));
+        silo.Services.AddSingleton<IJobLauncher>(sp => new LocalMpiLauncher(sp.GetRequiredService<LocalMpiOptions>()));
+        silo.Services.AddSingleton(sp => new JobRunner(sp.GetRequiredService<IJobLauncher>(), Path.GetFullPath(settings.RunsRoot),
+            gateway: settings.Gateway, clusterId: settings.ClusterId, workerEnvironment: settings.WorkerEnvironment, redis: settings.Redis));
+        silo.AddOrchestratorMetrics(settings.Metrics);
+    }
+
+    /// <summary>StackExchange.Redis options for <c>host:port</c>.</summary>
+    public static ConfigurationOptions RedisOptions(string redis)
+    {
+        var options = ConfigurationOptions.Parse(redis);
+        options.ConnectTimeout = 3000;
+        options.AbortOnConnectFail = true; // fail at start-up with a message rather than wait for a server that is not there
+        return options;
+    }
+
+    /// <summary>The dotnet host running this CLI (the workers and the gang supervisor run the same <c>orchestrator.dll</c>).</summary>
+    private static string DotnetHost()
+    {
+        var current = Environment.ProcessPath;
+        if (current is not null && Path.GetFileNameWithoutExtension(current) == "dotnet") return current;
+        var host = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH");
+        return !string.IsNullOrEmpty(host) && File.Exists(host) ? host : "dotnet";
+    }
+}
