@@ -241,11 +241,11 @@ public sealed partial class JobGrain(
     public async Task<JobStatus> RequestRescaleAsync(int workers)
     {
         EnsureSubmitted();
+        if (workers < 1)
+            throw new ArgumentOutOfRangeException(nameof(workers), workers, $"cannot scale job '{JobId}' to {workers} workers; at least 1 is needed");
         if (S.Phase != JobPhase.Running)
             throw new InvalidOperationException(
                 $"illegal job transition {S.Phase} -> {JobPhase.Rescaling}: job '{JobId}' is {S.Phase.ToString().ToLowerInvariant()}; only a running job can be scaled");
-        if (workers < 1)
-            throw new ArgumentOutOfRangeException(nameof(workers), workers, $"cannot scale job '{JobId}' to {workers} workers; at least 1 is needed");
         if (workers == S.Workers)
             throw new ArgumentException($"job '{JobId}' already runs on {workers} workers", nameof(workers));
         if (S.WorkerRule?.Reject(workers) is { } rejected)
