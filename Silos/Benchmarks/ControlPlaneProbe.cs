@@ -119,6 +119,25 @@ public static class ControlPlaneProbe
         throw new Contracts.UserFacingException($"recovery benchmark: no step after the restart within {limit}");
     }
 
+    /// <summary>
+    /// The median step wall time in a run's <c>metrics.jsonl</c>, leaving out the first 20 steps (start-up: the worker
+    /// link's client connects, caches warm), so it compares steady-state steps with and without the control plane.
+    /// </summary>
+    public static double SteadyStepSeconds(string metricsPath)
+    {
+        var seconds = new List<double>();
+        foreach (var line in File.ReadLines(metricsPath))
+        {
+            using var record = System.Text.Json.JsonDocument.Parse(line);
+            var r = record.RootElement;
+            if (r.TryGetProperty("seconds", out var s) && r.TryGetProperty("step", out var step) && step.GetInt64() > 20)
+                seconds.Add(s.GetDouble());
+        }
+        if (seconds.Count == 0) throw new Contracts.UserFacingException($"{metricsPath}: no step records after step 20");
+        seconds.Sort();
+        return seconds[seconds.Count / 2];
+    }
+
     private static async Task<IHost> ConnectAsync(EmbeddedSilo silo)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
