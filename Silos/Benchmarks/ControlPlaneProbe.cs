@@ -65,6 +65,12 @@ public static class ControlPlaneProbe
         };
         var job = silo.Client.GetGrain<IJobGrain>(grainKey);
         await job.SubmitAsync(submission);
+        var clockStart = Stopwatch.StartNew();
+        while ((await job.GetStatusAsync()).Phase != JobPhase.Running)
+        {
+            if (clockStart.Elapsed > TimeSpan.FromMinutes(1)) throw new Contracts.UserFacingException("heartbeat benchmark: the job never ran");
+            await Task.Delay(Poll);
+        }
         using var client = await ConnectAsync(silo);
         var remote = client.Services.GetRequiredService<IClusterClient>().GetGrain<IJobGrain>(grainKey);
         long calls = 0;
@@ -74,7 +80,9 @@ public static class ControlPlaneProbe
             long step = 0;
             while (clock.Elapsed < duration)
             {
-                await remote.HeartbeatAsync(new WorkerHeartbeat(1, ++step, 1000, 0.5, 0.05, caller));
+                // Answered None: the grain took it as a live heartbeat of its running gang (not the cheap Stop of a stale one).
+                if (await remote.HeartbeatAsync(new WorkerHeartbeat(1, ++step, 1000, 0.5, 0.05, caller)) != WorkerDirective.None)
+                    throw new Contracts.UserFacingException("heartbeat benchmark: the job grain answered a heartbeat with a directive");
                 Interlocked.Increment(ref calls);
             }
         })).ToArray();
