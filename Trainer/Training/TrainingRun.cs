@@ -86,6 +86,10 @@ public sealed class TrainingRun : IDisposable
         var position = options.Resume ? RestoreNewest() : TrainingPosition.Start;
         long resumedFrom = position.Step;
         if (resumedFrom > 0) options.Synchronizer.VerifyIdentical(model, position.Step); // every worker loaded the same checkpoint
+        // Resumed from the final checkpoint (e.g. a relaunch after a rescale the job finished before it could stop for):
+        // nothing to train, and the finished run's summary and plots stay as they were.
+        bool alreadyFinished = resumedFrom > 0 && position.Epoch >= regime.TotalEpochs;
+        if (alreadyFinished) options.Observer.OnNotice($"already finished at step {position.Step}; nothing left to train");
         using var metrics = isLeader && options.Output is not null ? new MetricsLog(options.Output.Metrics, position.Step) : null;
         options.Observer.OnStart(new TrainingPlan(TotalSteps, planner.StepsPerEpoch, regime.TotalEpochs, position.Step,
             options.Device.ToString(), torch.get_num_threads(), ParameterCount));
@@ -137,7 +141,7 @@ public sealed class TrainingRun : IDisposable
         options.Synchronizer.VerifyIdentical(model, position.Step);
         last ??= EvaluateNow(position);
         var summary = Summary(position, last, Math.Max(best, last.TestAccuracy), stepSamples, stepSeconds, wall, resumedFrom);
-        if (isLeader && options.Output is not null && !stoppedEarly)
+        if (isLeader && options.Output is not null && !stoppedEarly && !(alreadyFinished && File.Exists(options.Output.Summary)))
             WriteOutputs(summary);
         return summary;
     }

@@ -49,4 +49,17 @@ public sealed class CheckpointCliTests
         CliAssert.Success(fresh, "finished");
         Assert.DoesNotContain("resumed from", fresh.Output, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Rerunning_a_finished_job_trains_nothing_and_keeps_its_summary()
+    {
+        using var dir = new TempDirectory();
+        var (spec, run, _) = TrainOnce(dir);
+        var summary = File.ReadAllText(Path.Combine(run, "summary.json"));
+
+        var again = CliRunner.Train(dir.Path, spec, "--out", run);
+
+        CliAssert.Success(again, "already finished at step 32; nothing left to train");
+        Assert.Equal(summary, File.ReadAllText(Path.Combine(run, "summary.json")));
+    }
 }
