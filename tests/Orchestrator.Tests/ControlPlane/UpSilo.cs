@@ -32,8 +32,9 @@ internal sealed partial class UpSilo : IDisposable
 
     public bool HasExited => process.HasExited;
 
-    /// <summary>Starts <c>up --config FILE</c> in <paramref name="directory"/> and waits until it prints its gateway.</summary>
-    public static UpSilo Start(string directory, string configYaml, string name = "silo.yaml")
+    /// <summary>Starts <c>up --config FILE</c> in <paramref name="directory"/> and waits until it prints its gateway.
+    /// <paramref name="environment"/> reaches the silo and, through mpirun, its workers (test hooks).</summary>
+    public static UpSilo Start(string directory, string configYaml, string name = "silo.yaml", IReadOnlyDictionary<string, string>? environment = null)
     {
         var config = Path.Combine(directory, name);
         File.WriteAllText(config, configYaml);
@@ -48,6 +49,7 @@ internal sealed partial class UpSilo : IDisposable
         foreach (var arg in new[] { CliRunner.EntryAssembly, "up", "--config", config }) start.ArgumentList.Add(arg);
         start.Environment["NO_COLOR"] = "1";
         start.Environment["DOTNET_NOLOGO"] = "1";
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>()) start.Environment[key] = value;
         var process = Process.Start(start) ?? throw new InvalidOperationException("could not start the silo");
         process.StandardInput.Close();
         var silo = new UpSilo(process, directory);
