@@ -74,6 +74,13 @@ public sealed class RescaleTests
     private static Func<JobStatus, bool> RunningLaunch(int launch, int workers, long minStep) => s =>
         s.Phase == JobPhase.Running && s.Workers == workers && s.LastHeartbeat is { } beat && beat.Heartbeat.Launch == launch && beat.Heartbeat.Step >= minStep;
 
+    /// <summary>
+    /// Early in an epoch (32 steps of 64 at the spec's batch), so the stop a heartbeat and a few steps later lands
+    /// mid-epoch rather than on a boundary.
+    /// </summary>
+    private static Func<JobStatus, bool> EarlyInEpoch(Func<JobStatus, bool> running) => s =>
+        running(s) && s.LastHeartbeat!.Heartbeat.Step % 32 is >= 2 and <= 20;
+
     [Fact]
     public async Task Rescaling_2_to_1_to_2_mid_epoch_uses_every_sample_of_each_epoch_exactly_once_and_keeps_the_global_batch()
     {
@@ -81,13 +88,11 @@ public sealed class RescaleTests
         await using var silo = await SiloAsync(dir);
         var (job, output) = await SubmitAsync(silo, dir, "cp-rescale", ScalingSpec.KeepGlobalBatch);
 
-        var first = await WaitAsync(job, output, RunningLaunch(1, 2, 3), "launch 1 at step 3");
+        var first = await WaitAsync(job, output, EarlyInEpoch(RunningLaunch(1, 2, 3)), "launch 1 early in an epoch");
         var down = await job.RequestRescaleAsync(1);
         Assert.Equal((JobPhase.Rescaling, (int?)1), (down.Phase, down.RequestedWorkers));
         var second = await WaitAsync(job, output, RunningLaunch(2, 1, 0), "launch 2 on 1 worker");
-        // Early in an epoch (32 steps), so the stop (a heartbeat and a step later) lands mid-epoch, not on a boundary.
-        var progressing = RunningLaunch(2, 1, second.LastHeartbeat!.Heartbeat.Step + 2);
-        await WaitAsync(job, output, s => progressing(s) && s.LastHeartbeat!.Heartbeat.Step % 32 is >= 2 and <= 20, "launch 2 early in an epoch");
+        await WaitAsync(job, output, EarlyInEpoch(RunningLaunch(2, 1, second.LastHeartbeat!.Heartbeat.Step + 2)), "launch 2 early in an epoch");
         await job.RequestRescaleAsync(2);
         var done = await WaitAsync(job, output, s => s.Phase == JobPhase.Succeeded, "success");
 
@@ -115,7 +120,7 @@ public sealed class RescaleTests
         await using var silo = await SiloAsync(dir);
         var (job, output) = await SubmitAsync(silo, dir, "cp-rescale-wb", ScalingSpec.KeepWorkerBatch);
 
-        await WaitAsync(job, output, RunningLaunch(1, 2, 3), "launch 1 at step 3");
+        await WaitAsync(job, output, EarlyInEpoch(RunningLaunch(1, 2, 3)), "launch 1 early in an epoch");
         await job.RequestRescaleAsync(1);
         var done = await WaitAsync(job, output, s => s.Phase == JobPhase.Succeeded, "success");
 
