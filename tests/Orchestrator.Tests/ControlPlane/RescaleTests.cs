@@ -171,7 +171,7 @@ public sealed class RescaleTests
         using (var worker = Process.GetProcessById(pid))
         {
             Assert.Contains("orchestrator.dll", File.ReadAllText($"/proc/{pid}/cmdline"));
-            worker.Kill(); // SIGKILL to rank 0 alone; mpirun ends the gang and reports the failure
+            worker.Kill(); // SIGKILL to the one rank that sent the newest heartbeat; mpirun ends the gang and reports the failure
         }
         var done = await WaitAsync(job, output, s => s.Phase == JobPhase.Succeeded, "success after the kill");
 
