@@ -59,7 +59,8 @@ internal static class CliRunner
         Run(workingDirectory, ["train", spec, .. args]);
 
     /// <summary>The dotnet host running the tests (set by the SDK), else the one on PATH.</summary>
-    private static string DotnetHost()
+    /// <summary>The <c>dotnet</c> host that runs the tests (the CLI and MPI workers the tests start run under it too).</summary>
+    public static string DotnetHost()
     {
         var host = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH");
         if (!string.IsNullOrEmpty(host) && File.Exists(host)) return host;

@@ -39,7 +39,7 @@ internal static class MpiRunner
             RedirectStandardInput = true,
             UseShellExecute = false,
         };
-        foreach (var arg in (string[])["-np", ranks.ToString(), DotnetHost(), CliRunner.EntryAssembly, .. args]) start.ArgumentList.Add(arg);
+        foreach (var arg in (string[])["-np", ranks.ToString(), CliRunner.DotnetHost(), CliRunner.EntryAssembly, .. args]) start.ArgumentList.Add(arg);
         start.Environment["NO_COLOR"] = "1";
         start.Environment["DOTNET_NOLOGO"] = "1";
 
@@ -67,13 +67,5 @@ internal static class MpiRunner
             process.WaitForExit();
             return new MpiRunResult(process.ExitCode, stdout.Result + stderr.Result, clock.Elapsed);
         }
-    }
-
-    private static string DotnetHost()
-    {
-        var host = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH");
-        if (!string.IsNullOrEmpty(host) && File.Exists(host)) return host;
-        var current = Environment.ProcessPath;
-        return current is not null && Path.GetFileNameWithoutExtension(current) == "dotnet" ? current : "dotnet";
     }
 }

@@ -20,7 +20,7 @@ internal static class ControlPlaneSpecs
         """;
 
     /// <summary>The <c>local-mpi</c> launcher running the test output's <c>orchestrator.dll</c>.</summary>
-    public static LocalMpiLauncher Launcher() => new(new LocalMpiOptions(CliRunner.EntryAssembly, DotnetHost()));
+    public static LocalMpiLauncher Launcher() => new(new LocalMpiOptions(CliRunner.EntryAssembly, CliRunner.DotnetHost()));
 
     /// <summary>Whether any live process has <paramref name="fragment"/> in its command line.</summary>
     public static bool AnyProcessMentions(string fragment)
@@ -38,13 +38,5 @@ internal static class ControlPlaneSpecs
             catch (UnauthorizedAccessException) { }
         }
         return false;
-    }
-
-    private static string DotnetHost()
-    {
-        var host = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH");
-        if (!string.IsNullOrEmpty(host) && File.Exists(host)) return host;
-        var current = Environment.ProcessPath;
-        return current is not null && Path.GetFileNameWithoutExtension(current) == "dotnet" ? current : "dotnet";
     }
 }

@@ -38,7 +38,7 @@ internal sealed partial class UpSilo : IDisposable
     {
         var config = Path.Combine(directory, name);
         File.WriteAllText(config, configYaml);
-        var start = new ProcessStartInfo(DotnetHost())
+        var start = new ProcessStartInfo(CliRunner.DotnetHost())
         {
             WorkingDirectory = directory,
             RedirectStandardOutput = true,
@@ -113,14 +113,6 @@ internal sealed partial class UpSilo : IDisposable
 
     [GeneratedRegex(@"gateway (\d+\.\d+\.\d+\.\d+:\d+)")]
     private static partial Regex GatewayLine();
-
-    private static string DotnetHost()
-    {
-        var host = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH");
-        if (!string.IsNullOrEmpty(host) && File.Exists(host)) return host;
-        var current = Environment.ProcessPath;
-        return current is not null && Path.GetFileNameWithoutExtension(current) == "dotnet" ? current : "dotnet";
-    }
 
     [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
     private static extern int kill(int pid, int signal);

@@ -46,7 +46,7 @@ public sealed partial class DashboardProofTests
             fault: { stall_seconds: 600, max_restarts: 0 }
             """);
         var runDirectory = dir.File("run");
-        using var job = BackgroundProcess.Start(DotnetHost(),
+        using var job = BackgroundProcess.Start(CliRunner.DotnetHost(),
             [CliRunner.EntryAssembly, "run", spec, "--out", runDirectory, "--slots", "2", "--silo-metrics-port", siloPort.ToString(),
              "--worker-args", "--linger-seconds 90"],
             "the MPI tests need MPICH (apt-get install mpich)");
@@ -145,14 +145,6 @@ public sealed partial class DashboardProofTests
             .Select(m => m.Groups[1].Value)
             .Distinct()
             .ToList();
-
-    private static string DotnetHost()
-    {
-        var host = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH");
-        if (!string.IsNullOrEmpty(host) && File.Exists(host)) return host;
-        var current = Environment.ProcessPath;
-        return current is not null && Path.GetFileNameWithoutExtension(current) == "dotnet" ? current : "dotnet";
-    }
 
     [GeneratedRegex(@"targets:\s*\[[^\]]*\]")]
     private static partial Regex TargetsLine();
