@@ -1,12 +1,8 @@
 using System.Diagnostics;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
 using Orchestrator.Contracts.Grains;
 using Orchestrator.Contracts.Models;
 using Orchestrator.Contracts.Spec;
 using Orchestrator.Silos.Hosting;
-using Orleans.Configuration;
 
 namespace Orchestrator.Silos.Benchmarks;
 
@@ -71,8 +67,8 @@ public static class ControlPlaneProbe
             if (clockStart.Elapsed > TimeSpan.FromMinutes(1)) throw new Contracts.UserFacingException("heartbeat benchmark: the job never ran");
             await Task.Delay(Poll);
         }
-        using var client = await ConnectAsync(silo);
-        var remote = client.Services.GetRequiredService<IClusterClient>().GetGrain<IJobGrain>(grainKey);
+        await using var connection = await ClusterConnection.ConnectAsync(new ClusterTarget(silo.Gateway.ToString(), null, silo.ClusterId));
+        var remote = connection.Client.GetGrain<IJobGrain>(grainKey);
         long calls = 0;
         var clock = Stopwatch.StartNew();
         var loops = Enumerable.Range(0, callers).Select(caller => Task.Run(async () =>
@@ -89,7 +85,6 @@ public static class ControlPlaneProbe
         await Task.WhenAll(loops);
         var seconds = clock.Elapsed.TotalSeconds;
         await job.CancelAsync();
-        await client.StopAsync();
         return (calls, seconds);
     }
 
@@ -144,23 +139,5 @@ public static class ControlPlaneProbe
         if (seconds.Count == 0) throw new Contracts.UserFacingException($"{metricsPath}: no step records after step 20");
         seconds.Sort();
         return seconds[seconds.Count / 2];
-    }
-
-    private static async Task<IHost> ConnectAsync(EmbeddedSilo silo)
-    {
-        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
-        builder.Logging.ClearProviders();
-        builder.UseOrleansClient(c =>
-        {
-            c.UseStaticClustering(silo.Gateway);
-            c.Configure<ClusterOptions>(o =>
-            {
-                o.ClusterId = silo.ClusterId;
-                o.ServiceId = EmbeddedSilo.ServiceId;
-            });
-        });
-        var host = builder.Build();
-        await host.StartAsync();
-        return host;
     }
 }

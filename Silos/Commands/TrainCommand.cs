@@ -100,7 +100,7 @@ public static class TrainCommand
         // Every rank of an orchestrated job heartbeats the control plane (the worker link); rank 0 takes its directives.
         var link = WorkerLink.FromEnvironment(world.Rank);
         bool stoppedEarly = false;
-        using var samples = SampleLog.FromEnvironment(run.Path, LaunchNumber(), world.Rank);
+        using var samples = SampleLog.FromEnvironment(run.Path, WorkerLink.LaunchFromEnvironment(), world.Rank);
         RunSummary Body(ITrainingObserver observer)
         {
             using var training = new TrainingRun(job, data, new TrainingOptions(device, run, synchronizer, observer,
@@ -128,9 +128,4 @@ public static class TrainCommand
         // Ctrl+C is 130; a Stop from the control plane (a rescale) is the planned end of this gang: 0.
         return stop.IsCancellationRequested ? 130 : 0;
     }
-
-    /// <summary>The launch number the control plane gave this gang (1 when started by hand).</summary>
-    private static int LaunchNumber() =>
-        int.TryParse(Environment.GetEnvironmentVariable(Scheduler.Launchers.JobRunner.LaunchVariable), System.Globalization.NumberStyles.Integer,
-            System.Globalization.CultureInfo.InvariantCulture, out var n) ? n : 1;
 }

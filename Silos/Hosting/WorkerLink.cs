@@ -68,10 +68,14 @@ public sealed class WorkerLink : IAsyncDisposable
             System.Console.Error.WriteLine($"worker link (rank {rank}): {JobRunner.GatewayVariable}='{gatewayText}' is not host:port; training without heartbeats");
             return null;
         }
-        var launch = int.TryParse(Environment.GetEnvironmentVariable(JobRunner.LaunchVariable), NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) ? n : 1;
+        var launch = LaunchFromEnvironment();
         var cluster = Environment.GetEnvironmentVariable(JobRunner.ClusterVariable);
         return new WorkerLink(endpoint, string.IsNullOrEmpty(cluster) ? "dev" : cluster, job, launch, rank);
     }
+
+    /// <summary>The launch number the control plane gave this gang (<see cref="JobRunner.LaunchVariable"/>); 1 when started by hand.</summary>
+    public static int LaunchFromEnvironment() =>
+        int.TryParse(Environment.GetEnvironmentVariable(JobRunner.LaunchVariable), NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) ? n : 1;
 
     /// <summary>Takes the pending directive (None when there is none); Stop stays pending once received.</summary>
     public WorkerDirective TakeDirective()
