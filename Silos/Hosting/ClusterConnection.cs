@@ -20,14 +20,18 @@ public sealed record ClusterTarget(string Silo, string? Redis, string ClusterId)
 }
 
 /// <summary>
-/// An Orleans client of an orchestrator cluster for the CLI's client commands. Connecting and every call are bounded
-/// (<see cref="CallTimeout"/>): a silo that does not answer becomes a <see cref="UserFacingException"/> within seconds,
-/// not a 30 s hang.
+/// An Orleans client of an orchestrator cluster for the CLI's client commands. A gateway that does not accept a TCP
+/// connection is reported within <see cref="ProbeTimeout"/> (at once when refused), not after a 30 s hang; once it
+/// accepted, starting the client and every call are bounded by <see cref="CallTimeout"/>, which leaves room for a
+/// loaded machine (a cold client start takes seconds when its cores are busy training).
 /// </summary>
 public sealed partial class ClusterConnection : IAsyncDisposable
 {
-    /// <summary>Limit of connecting and of each grain call.</summary>
-    public static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(5);
+    /// <summary>Limit of the TCP probe of the gateway.</summary>
+    public static readonly TimeSpan ProbeTimeout = TimeSpan.FromSeconds(5);
+
+    /// <summary>Limit of starting the client and of each grain call, once the gateway accepted a connection.</summary>
+    public static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(20);
 
     private readonly IHost host;
     private readonly ClusterTarget target;
@@ -120,14 +124,14 @@ public sealed partial class ClusterConnection : IAsyncDisposable
     private static async Task ProbeAsync(IPEndPoint gateway, ClusterTarget target)
     {
         using var socket = new Socket(gateway.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-        using var limit = new CancellationTokenSource(CallTimeout);
+        using var limit = new CancellationTokenSource(ProbeTimeout);
         try
         {
             await socket.ConnectAsync(gateway, limit.Token);
         }
         catch (OperationCanceledException e)
         {
-            throw new UserFacingException($"cannot reach {target.Describe()}: no answer within {CallTimeout.TotalSeconds:0} s (is `orchestrator up` running there?)", e);
+            throw new UserFacingException($"cannot reach {target.Describe()}: no answer within {ProbeTimeout.TotalSeconds:0} s (is `orchestrator up` running there?)", e);
         }
         catch (SocketException e)
         {
