@@ -84,7 +84,10 @@ public sealed record MetricsSpec(int Port, string Host)
 /// <param name="N">Values kept per block (N of N:M).</param>
 /// <param name="M">Block length (M of N:M).</param>
 /// <param name="Pruner">mvue (unbiased) | greedy (top-N, biased baseline).</param>
-/// <param name="Algorithm">ring | allgather | mpi (plain fp32 MPI_Allreduce; requires codec none).</param>
+/// <param name="Algorithm">ring | allgather | mpi (plain fp32 MPI_Allreduce; requires codec none). With codec none
+/// it averages every bucket (so none + ring compares our ring with MPICH's); with a compressing codec it averages
+/// the compressed buckets, and fp32 traffic (warm-up, small tensors) uses MPI_Allreduce. Left out, it is
+/// <see cref="JobSpecDefaults.Algorithm"/> of the codec.</param>
 /// <param name="BucketMb">Gradient bucket size in MB of fp32.</param>
 /// <param name="WarmupSteps">First steps averaged uncompressed (fp32).</param>
 /// <param name="ErrorFeedback">Carry each worker's compression error into its next step's gradient.</param>
@@ -100,7 +103,8 @@ public sealed record CompressionSpec(
     bool ErrorFeedback,
     int MinCompressElements = 1024)
 {
-    public static CompressionSpec Default { get; } = new("none", 2, 4, "mvue", "ring", 25, 0, false);
+    /// <summary>Plain fp32 through MPICH's MPI_Allreduce (the algorithm codec none defaults to).</summary>
+    public static CompressionSpec Default { get; } = new("none", 2, 4, "mvue", "mpi", 25, 0, false);
 }
 
 /// <summary>Compute device choice: <c>auto</c> takes CUDA when present, else CPU.</summary>

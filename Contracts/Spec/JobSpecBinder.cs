@@ -41,12 +41,13 @@ internal static class JobSpecBinder
     private static CompressionSpec BindCompression(MappingReader r)
     {
         var d = JobSpecDefaults.Compression;
+        string codec = r.OneOf("codec", SpecVocabulary.Codecs, d.Codec);
         return new CompressionSpec(
-            Codec: r.OneOf("codec", SpecVocabulary.Codecs, d.Codec),
+            Codec: codec,
             N: r.Int("n", d.N),
             M: r.Int("m", d.M),
             Pruner: r.OneOf("pruner", SpecVocabulary.Pruners, d.Pruner),
-            Algorithm: r.OneOf("algorithm", SpecVocabulary.Algorithms, d.Algorithm),
+            Algorithm: r.OneOf("algorithm", SpecVocabulary.Algorithms, JobSpecDefaults.Algorithm(codec)),
             BucketMb: r.Double("bucket_mb", d.BucketMb),
             WarmupSteps: r.Int("warmup_steps", d.WarmupSteps),
             ErrorFeedback: r.Bool("error_feedback", d.ErrorFeedback),

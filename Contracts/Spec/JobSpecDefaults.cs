@@ -10,11 +10,19 @@ public static class JobSpecDefaults
     public const int Workers = 1;
 
     /// <summary>
-    /// Compression settings when the <c>compression</c> section is given with keys left out: plain fp32 over a
-    /// ring, 2:4 MVUE ready for when a pruning codec is chosen. (With the section absent
-    /// <see cref="JobSpec.Compression"/> stays null, which means the same.)
+    /// Compression settings when the <c>compression</c> section is given with keys left out: plain fp32 through
+    /// MPI_Allreduce, 2:4 MVUE ready for when a pruning codec is chosen. (With the section absent
+    /// <see cref="JobSpec.Compression"/> stays null, which means the same.) A section that names a codec but
+    /// no algorithm gets <see cref="Algorithm"/> of that codec.
     /// </summary>
     public static CompressionSpec Compression => CompressionSpec.Default;
+
+    /// <summary>
+    /// Default <c>compression.algorithm</c> for <paramref name="codec"/>: <c>mpi</c> for <c>none</c> (MPICH's fp32
+    /// allreduce is the fastest way to send uncompressed gradients; ring and allgather stay available to compare)
+    /// and <c>ring</c> for the compressing codecs (its traffic per rank does not grow with the worker count).
+    /// </summary>
+    public static string Algorithm(string codec) => codec == SpecVocabulary.NoCodec ? SpecVocabulary.MpiAlgorithm : "ring";
 
     /// <summary>
     /// Metrics settings when the <c>metrics</c> section is given with keys left out: port 9400 on 127.0.0.1.

@@ -13,6 +13,10 @@ public interface IGradientSynchronizer : IDisposable
     int Rank { get; }
     int WorldSize { get; }
 
+    /// <summary>The allreduce algorithm that averages the gradients (<c>ring</c>, <c>allgather</c>, <c>mpi</c>),
+    /// as run, not as asked; <c>none</c> for a single process.</summary>
+    string Algorithm { get; }
+
     /// <summary>Makes every worker start from rank 0's parameters and buffers, and prepares the
     /// gradient buffers. Called once, after the model is on its device and before the optimizer exists.</summary>
     void Attach(nn.Module model);

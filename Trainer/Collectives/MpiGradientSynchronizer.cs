@@ -34,13 +34,18 @@ public sealed class MpiGradientSynchronizer : IGradientSynchronizer
         this.spec = spec;
         this.seed = seed;
         codec = CodecRegistry.Create(spec);
-        // Plain fp32 averaging (warm-up, small tensors) uses MPICH's own allreduce: nothing beats it uncompressed.
-        fp32 = AllreduceAlgorithms.Create("mpi", communicator);
-        algorithm = codec.Name == "none" ? fp32 : AllreduceAlgorithms.Create(spec.Algorithm, communicator);
+        algorithm = AllreduceAlgorithms.Create(spec.Algorithm, communicator);
+        if (algorithm.Name == "mpi" && codec.Name != "none")
+            throw new ArgumentException($"compression.algorithm mpi is plain fp32 MPI_Allreduce and needs codec none, not {codec.Name}", nameof(spec));
+        // fp32 traffic next to a compressing codec (warm-up, small tensors) goes through MPICH's own allreduce:
+        // nothing beats it uncompressed. With codec none the chosen algorithm carries everything, so
+        // none + ring or allgather measures that algorithm against mpi, as the user asked.
+        fp32 = codec.Name == "none" ? algorithm : AllreduceAlgorithms.Create("mpi", communicator);
     }
 
     public int Rank => communicator.Rank;
     public int WorldSize => communicator.Size;
+    public string Algorithm => algorithm.Name;
     public SynchronizerStats Stats { get; } = new();
 
     public void Attach(nn.Module model)

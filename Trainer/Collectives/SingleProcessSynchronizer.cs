@@ -8,6 +8,7 @@ public sealed class SingleProcessSynchronizer : IGradientSynchronizer
 {
     public int Rank => 0;
     public int WorldSize => 1;
+    public string Algorithm => "none";
     public SynchronizerStats Stats { get; } = new();
     public void Attach(nn.Module model) { }
 

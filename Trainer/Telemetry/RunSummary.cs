@@ -7,6 +7,7 @@ namespace Orchestrator.Trainer.Telemetry;
 /// <param name="Epochs">Epochs trained, after regime adaptation.</param>
 /// <param name="Workers">Data-parallel workers that trained.</param>
 /// <param name="Codec">Gradient codec on the wire (none, int8, 2:4 mvue+int8, ...).</param>
+/// <param name="Algorithm">Allreduce algorithm that averaged the gradients (ring, allgather, mpi; none for one worker).</param>
 /// <param name="SkippedSteps">Steps every worker skipped together for a non-finite gradient.</param>
 /// <param name="BytesSentPerStep">Allreduce payload bytes one worker sent per step (this run's steps).</param>
 /// <param name="CompressionRatio">fp32 size over wire size of the gradients sent.</param>
@@ -29,6 +30,7 @@ public sealed record RunSummary(
     long ResumedFromStep,
     int Workers,
     string Codec,
+    string Algorithm,
     long SkippedSteps,
     double BytesSentPerStep,
     double CompressionRatio);

@@ -269,7 +269,7 @@ public sealed class TrainingRun : IDisposable
         long skipped = position.Skipped;
         return new(spec.Name, position.Step, position.Step - skipped, position.Epoch, last?.TestAccuracy ?? double.NaN, last?.TestLoss ?? double.NaN, best,
             seconds > 0 ? samples / seconds : 0, wall.Elapsed.TotalSeconds, options.Device.ToString(), torch.get_num_threads(),
-            ParameterCount, train.Count, test.Count, resumedFrom, options.Synchronizer.WorldSize, codec, skipped,
+            ParameterCount, train.Count, test.Count, resumedFrom, options.Synchronizer.WorldSize, codec, options.Synchronizer.Algorithm, skipped,
             stats.Steps > 0 ? (double)stats.BytesSent / stats.Steps : 0, stats.CompressionRatio);
     }
 

@@ -49,7 +49,7 @@ public class DistributedSpecTests
         Assert.Equal(0, compression.WarmupSteps);
         Assert.False(compression.ErrorFeedback);
         Assert.Equal(1024, compression.MinCompressElements);
-        Assert.Equal(CompressionSpec.Default with { Codec = "nm+int8" }, compression);
+        Assert.Equal(CompressionSpec.Default with { Codec = "nm+int8", Algorithm = "ring" }, compression);
         Assert.Same(compression, spec.CompressionOrDefault);
         // Keys not in the example keep their defaults.
         Assert.Equal(JobSpecDefaults.Training, spec.Training);
@@ -74,7 +74,7 @@ public class DistributedSpecTests
         Assert.Equal(JobSpecDefaults.Workers, spec.Workers);
         Assert.Null(spec.Compression);
         Assert.Equal(CompressionSpec.Default, spec.CompressionOrDefault);
-        Assert.Equal(new CompressionSpec("none", 2, 4, "mvue", "ring", 25, 0, false, 1024), CompressionSpec.Default);
+        Assert.Equal(new CompressionSpec("none", 2, 4, "mvue", "mpi", 25, 0, false, 1024), CompressionSpec.Default);
         Assert.Equal(CompressionSpec.Default, JobSpecDefaults.Compression);
     }
 
@@ -83,15 +83,29 @@ public class DistributedSpecTests
     {
         Assert.Equal(CompressionSpec.Default, Parse("name: demo\ncompression:").Compression);
         Assert.Equal(CompressionSpec.Default, Parse("name: demo\ncompression: {}").Compression);
-        Assert.Equal(CompressionSpec.Default with { Codec = "int8", ErrorFeedback = true },
+        Assert.Equal(CompressionSpec.Default with { Codec = "int8", Algorithm = "ring", ErrorFeedback = true },
             Parse("name: demo\ncompression: { codec: int8, error_feedback: true }").Compression);
+    }
+
+    [Fact]
+    public void The_default_algorithm_depends_on_the_codec_and_a_written_one_is_kept()
+    {
+        // Uncompressed gradients go through MPICH's allreduce unless the spec asks for ring or allgather.
+        Assert.Equal("mpi", Parse("name: demo\ncompression: { codec: none }").Compression!.Algorithm);
+        foreach (var codec in new[] { "int8", "nm", "nm+int8" })
+            Assert.Equal("ring", Parse($"name: demo\ncompression: {{ codec: {codec} }}").Compression!.Algorithm);
+        foreach (var algorithm in new[] { "ring", "allgather", "mpi" })
+            Assert.Equal(algorithm, Parse($"name: demo\ncompression: {{ codec: none, algorithm: {algorithm} }}").Compression!.Algorithm);
+        // The default follows the codec after --set: a file that leaves the algorithm out cannot end up with mpi + int8.
+        Assert.Equal("ring", Parse("name: demo\ncompression: { codec: none }", "compression.codec=int8").Compression!.Algorithm);
+        Assert.Equal("mpi", Parse("name: demo\ncompression: { codec: int8 }", "compression.codec=none").Compression!.Algorithm);
     }
 
     [Fact]
     public void N_and_m_are_not_checked_when_the_codec_does_not_prune()
     {
         var spec = Parse("name: demo\ncompression: { codec: int8, n: 0, m: 99 }");
-        Assert.Equal(CompressionSpec.Default with { Codec = "int8", N = 0, M = 99 }, spec.Compression);
+        Assert.Equal(CompressionSpec.Default with { Codec = "int8", Algorithm = "ring", N = 0, M = 99 }, spec.Compression);
 
         var none = Parse("name: demo\ncompression: { n: 4, m: 4, algorithm: mpi }");
         Assert.Equal(CompressionSpec.Default with { N = 4, M = 4, Algorithm = "mpi" }, none.Compression);
@@ -108,7 +122,7 @@ public class DistributedSpecTests
             compression: { codec: nm, n: 1, m: 16, bucket_mb: 1024, min_compress_elements: 0 }
             """);
         Assert.Equal(4, spec.Workers);
-        Assert.Equal(CompressionSpec.Default with { Codec = "nm", N = 1, M = 16, BucketMb = 1024, MinCompressElements = 0 },
+        Assert.Equal(CompressionSpec.Default with { Codec = "nm", Algorithm = "ring", N = 1, M = 16, BucketMb = 1024, MinCompressElements = 0 },
             spec.Compression);
 
         Assert.Equal(1024, Parse("name: demo\nworkers: 1024\ntraining: { global_batch: 2048 }").Workers);
@@ -230,7 +244,7 @@ public class DistributedSpecTests
 
         // Without a compression section in the file the override creates one with defaults.
         var created = Parse("name: demo", "compression.codec=int8");
-        Assert.Equal(CompressionSpec.Default with { Codec = "int8" }, created.Compression);
+        Assert.Equal(CompressionSpec.Default with { Codec = "int8", Algorithm = "ring" }, created.Compression);
 
         Assert.Equal("compression.codec: must be one of none, int8, nm, nm+int8; got 'lz4' (--set)",
             FailsOnce("name: demo", "compression.codec=lz4").ToString());
