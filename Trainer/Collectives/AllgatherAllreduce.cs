@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Orchestrator.Contracts;
 using Orchestrator.Trainer.Compression;
 
 namespace Orchestrator.Trainer.Collectives;
@@ -23,7 +24,7 @@ public sealed class AllgatherAllreduce(ICommunicator communicator) : IAllreduceA
     {
         int ranks = communicator.Size;
         int bytes = codec.EncodedBytes(bucket.Length);
-        int total = checked(bytes * ranks);
+        int total = GatheredBytes(bytes, ranks, bucket.Length);
         BucketMath.Ensure(ref local, bytes);
         BucketMath.Ensure(ref gathered, total);
         stats.AddCall();
@@ -42,5 +43,21 @@ public sealed class AllgatherAllreduce(ICommunicator communicator) : IAllreduceA
         BucketMath.DivideBy(bucket, ranks);
         stats.AddCodec(t);
         stats.AddTraffic((long)bytes * (ranks - 1), (long)bytes * (ranks - 1));
+    }
+
+    /// <summary>
+    /// Size of the gathered buffer: W encodings must fit one .NET array and one MPI count (both below 2 GB),
+    /// which a large <c>bucket_mb</c> times many ranks does not (1024 MB of fp32 at W = 2 with codec none, or
+    /// 2:4+int8 at W = 13). Same verdict on every rank, so all fail together with the fix in the message.
+    /// </summary>
+    /// <exception cref="UserFacingException">The ranks' encodings together exceed <see cref="Array.MaxLength"/>.</exception>
+    internal static int GatheredBytes(int bytes, int ranks, int elements)
+    {
+        long total = (long)bytes * ranks;
+        if (total <= Array.MaxLength) return (int)total;
+        double bucketMb = 4.0 * elements / (1 << 20);
+        throw new UserFacingException(
+            $"compression.algorithm allgather: {ranks} encodings of a {bucketMb:F0} MB bucket take {total:N0} bytes, more than one buffer holds " +
+            $"({Array.MaxLength:N0}); lower compression.bucket_mb to at most {Math.Floor(bucketMb * Array.MaxLength / total)} or use algorithm ring");
     }
 }
