@@ -5,6 +5,7 @@ using Orchestrator.Contracts.Spec;
 using Orchestrator.Silos.Console;
 using Orchestrator.Silos.Hosting;
 using Orchestrator.Trainer.Collectives;
+using Orchestrator.Trainer.Compression;
 using Orchestrator.Trainer.Data;
 using Orchestrator.Trainer.Devices;
 using Orchestrator.Trainer.Telemetry;
@@ -32,6 +33,8 @@ public static class TrainCommand
         var stallAt = new Option<string?>("--stall-at") { Description = "Test hook: worker RANK hangs forever at STEP (STEP:RANK)", Hidden = true };
         var metricsPort = new Option<int?>("--metrics-port") { Description = "Serve Prometheus metrics of rank R on port P+R (0 = off; overrides metrics.port)" };
         var linger = new Option<double>("--linger-seconds") { Description = "Test hook: keep the metrics endpoints up this long after training", Hidden = true };
+        var variants = Variants();
+        var codecImplementation = CodecImplementationOption();
         var command = new Command("train", "Train a job: in this process, or as the workers of mpirun.mpich -np N") { spec, set, output, fresh, injectNan, verifyEvery, stopAfter, dieAt, stallAt, metricsPort, linger };
         command.SetAction(parse => CommandGuard.Run(() =>
         {
@@ -40,39 +43,106 @@ public static class TrainCommand
             if (parse.GetValue(stallAt) is { } stall) faults = FaultInjection.ParseStall(stall, faults);
             faults = FaultInjection.WithEnvironmentDelay(faults);
             return Execute(new TrainRequest(parse.GetValue(spec)!, parse.GetValue(set) ?? [], parse.GetValue(output), parse.GetValue(fresh),
-                faults, parse.GetValue(verifyEvery), parse.GetValue(stopAfter), parse.GetValue(metricsPort), parse.GetValue(linger)));
+                faults, parse.GetValue(verifyEvery), parse.GetValue(stopAfter), parse.GetValue(metricsPort), parse.GetValue(linger),
+                parse.GetValue(variants) ?? [], CodecImplementations.Parse(parse.GetValue(codecImplementation))));
         }));
+        command.Options.Add(variants);
+        command.Options.Add(codecImplementation);
         return command;
     }
 
+    private static Option<string[]> Variants() => new("--variant")
+    {
+        Description = "Test hook: train the spec once per variant, one after the other in this process (one MPI job), into OUT/0, OUT/1, ...; " +
+            "a variant is --set overrides separated by ';', e.g. 'compression.codec=int8;compression.algorithm=ring'",
+        Hidden = true,
+    };
+
+    private static Option<string?> CodecImplementationOption() => new("--codec-implementation")
+    {
+        Description = $"Test hook: encode gradients with this implementation ({string.Join(" | ", CodecImplementations.Names)}) wherever they live",
+        Hidden = true,
+    };
+
     private sealed record TrainRequest(FileInfo Spec, string[] Overrides, string? Output, bool Fresh, FaultInjection? Faults, int VerifyEvery, long? StopAfter,
-        int? MetricsPort, double LingerSeconds);
+        int? MetricsPort, double LingerSeconds, string[] Variants, CodecImplementation? Implementation);
 
     private static int Execute(TrainRequest request)
     {
-        var job = JobSpecLoader.LoadFile(request.Spec.FullName, request.Overrides);
+        if (request.LingerSeconds is < 0 or > 3600 || double.IsNaN(request.LingerSeconds))
+            throw new UserFacingException($"--linger-seconds: must be 0..3600, got {request.LingerSeconds}");
+        var world = WorkerWorld.FromEnvironment();
+        // Before MPI starts: every rank reaches the same verdict, so each can exit on its own without
+        // MPI_Abort (which may kill the launcher before it forwards the message).
+        var runs = Runs(request, world.Size);
+        if (!world.IsDistributed)
+            return InTurn(runs, (job, run) => Train(job, run, world, new SingleProcessSynchronizer(), barrier: () => { }));
+
+        using var communicator = MpiCommunicator.Initialize(world.Size);
+        // An error on one rank must abort the whole job: a rank that just exits leaves the others in a collective.
+        return communicator.Guard(() => InTurn(runs, (job, run) =>
+        {
+            using var synchronizer = new MpiGradientSynchronizer(communicator, job.CompressionOrDefault, job.Training.Seed, request.Implementation);
+            return Train(job, run, world, synchronizer, communicator.Barrier);
+        }));
+    }
+
+    /// <summary>
+    /// The runs to make: the spec as asked, or (<c>--variant</c>) once per variant into its own directory. A
+    /// variant sweep exists because a small test model trains in less time than a job's start-up (runtime,
+    /// TorchSharp, MPI) takes, so one job training many configurations keeps the distributed tests fast.
+    /// </summary>
+    private static List<(JobSpec Job, TrainRequest Run)> Runs(TrainRequest request, int workers)
+    {
+        if (request.Variants.Length == 0) return [(Load(request, request.Overrides, workers), request)];
+        var runs = new List<(JobSpec, TrainRequest)>();
+        foreach (var variant in request.Variants)
+        {
+            var job = Load(request, [.. request.Overrides, .. variant.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)], workers);
+            string root = request.Output ?? Path.Combine("runs", job.Name);
+            runs.Add((job, request with { Output = Path.Combine(root, runs.Count.ToString(System.Globalization.CultureInfo.InvariantCulture)) }));
+        }
+        return runs;
+    }
+
+    private static JobSpec Load(TrainRequest request, string[] overrides, int workers)
+    {
+        var job = JobSpecLoader.LoadFile(request.Spec.FullName, overrides);
         if (request.MetricsPort is { } port)
         {
             if (port is < 0 or > SpecVocabulary.MaxPort)
                 throw new UserFacingException($"--metrics-port: must be 0 (off) or a port 1..{SpecVocabulary.MaxPort}, got {port}");
             job = job with { Metrics = job.MetricsOrDefault with { Port = port } };
         }
-        if (request.LingerSeconds is < 0 or > 3600 || double.IsNaN(request.LingerSeconds))
-            throw new UserFacingException($"--linger-seconds: must be 0..3600, got {request.LingerSeconds}");
-        var world = WorkerWorld.FromEnvironment();
-        // Before MPI starts: every rank reaches the same verdict, so each can exit on its own without
-        // MPI_Abort (which may kill the launcher before it forwards the message).
-        job = WorkerCountRule.ForWorkers(job, world.Size);
-        if (!world.IsDistributed)
-            return Train(job, request, world, new SingleProcessSynchronizer(), barrier: () => { });
+        return WorkerCountRule.ForWorkers(job, workers);
+    }
 
-        using var communicator = MpiCommunicator.Initialize(world.Size);
-        // An error on one rank must abort the whole job: a rank that just exits leaves the others in a collective.
-        return communicator.Guard(() =>
+    /// <summary>Trains the runs one after the other; the first that does not exit 0 ends the sequence with its code.</summary>
+    private static int InTurn(List<(JobSpec Job, TrainRequest Run)> runs, Func<JobSpec, TrainRequest, int> train)
+    {
+        foreach (var (job, run) in runs)
         {
-            using var synchronizer = new MpiGradientSynchronizer(communicator, job.CompressionOrDefault, job.Training.Seed);
-            return Train(job, request, world, synchronizer, communicator.Barrier);
-        });
+            int code = train(job, run);
+            if (code != 0) return code;
+        }
+        return 0;
+    }
+
+    /// <summary>Ctrl+C cancels <paramref name="stop"/> until disposed (a variant sweep's later runs must not reach a finished run's token).</summary>
+    private static IDisposable CancelOnCtrlC(CancellationTokenSource stop)
+    {
+        ConsoleCancelEventHandler handler = (_, e) =>
+        {
+            e.Cancel = true; // finish the step, checkpoint, then exit (all workers agree on the step)
+            stop.Cancel();
+        };
+        System.Console.CancelKeyPress += handler;
+        return new Unsubscribe(() => System.Console.CancelKeyPress -= handler);
+    }
+
+    private sealed class Unsubscribe(Action undo) : IDisposable
+    {
+        public void Dispose() => undo();
     }
 
     private static int Train(JobSpec job, TrainRequest request, WorkerWorld world, IGradientSynchronizer synchronizer, Action barrier)
@@ -92,11 +162,7 @@ public static class TrainCommand
 
         using var metrics = TrainerEndpoint.Start(job, world);
         using var stop = new CancellationTokenSource();
-        System.Console.CancelKeyPress += (_, e) =>
-        {
-            e.Cancel = true; // finish the step, checkpoint, then exit (all workers agree on the step)
-            stop.Cancel();
-        };
+        using var ctrlC = CancelOnCtrlC(stop);
         // Every rank of an orchestrated job heartbeats the control plane (the worker link); rank 0 takes its directives.
         var link = WorkerLink.FromEnvironment(world.Rank);
         bool stoppedEarly = false;

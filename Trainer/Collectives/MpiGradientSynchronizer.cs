@@ -28,12 +28,17 @@ public sealed class MpiGradientSynchronizer : IGradientSynchronizer
     private float[][] residuals = [];
     private byte[] scratch = [];
 
-    public MpiGradientSynchronizer(ICommunicator communicator, CompressionSpec spec, long seed)
+    /// <param name="implementation">Forces the codec implementation (tests); null lets
+    /// <see cref="CodecImplementations.Select"/> choose by where the values are encoded.</param>
+    public MpiGradientSynchronizer(ICommunicator communicator, CompressionSpec spec, long seed, CodecImplementation? implementation = null)
     {
         this.communicator = communicator;
         this.spec = spec;
         this.seed = seed;
-        codec = CodecRegistry.Create(spec);
+        // The algorithms take buckets as host spans, so a CUDA bucket is staged (WithHostSpan) and every
+        // codec call sees host memory: fused kernels unless a test forces the torch ops. Encoding CUDA buckets
+        // in place (Select's TorchOps for a CUDA device) needs algorithms that address buckets wherever they live.
+        codec = CodecImplementations.Create(spec, CodecImplementations.Select(DeviceType.CPU, implementation));
         algorithm = AllreduceAlgorithms.Create(spec.Algorithm, communicator);
         if (algorithm.Name == "mpi" && codec.Name != "none")
             throw new ArgumentException($"compression.algorithm mpi is plain fp32 MPI_Allreduce and needs codec none, not {codec.Name}", nameof(spec));

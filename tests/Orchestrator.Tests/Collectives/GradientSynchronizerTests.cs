@@ -1,5 +1,6 @@
 using Orchestrator.Contracts.Spec;
 using Orchestrator.Trainer.Collectives;
+using Orchestrator.Trainer.Compression;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -22,12 +23,13 @@ public sealed class GradientSynchronizerTests
 
     /// <summary>Each rank synchronizes steps 0..<paramref name="steps"/>-1 (gradients refilled each time) and returns
     /// its averaged gradients, the collectives of each step and the algorithm the synchronizer reports.</summary>
-    private static (float[] Gradients, StepCalls[] Calls, string Algorithm)[] Run(int ranks, CompressionSpec spec, int steps) =>
+    private static (float[] Gradients, StepCalls[] Calls, string Algorithm, SynchronizerStats Stats)[] Run(int ranks, CompressionSpec spec, int steps,
+        CodecImplementation? implementation = null) =>
         InProcessWorld.Run(ranks, communicator =>
         {
             var counting = new CountingCommunicator(communicator);
             using var model = nn.Linear(24, 16);
-            using var synchronizer = new MpiGradientSynchronizer(counting, spec with { MinCompressElements = MinCompress }, seed: 5);
+            using var synchronizer = new MpiGradientSynchronizer(counting, spec with { MinCompressElements = MinCompress }, seed: 5, implementation);
             synchronizer.Attach(model);
             var calls = new StepCalls[steps];
             for (int step = 0; step < steps; step++)
@@ -38,7 +40,7 @@ public sealed class GradientSynchronizerTests
                 var after = Snapshot(counting);
                 calls[step] = new StepCalls(after.AllreduceSum - before.AllreduceSum, after.SendReceive - before.SendReceive, after.Allgather - before.Allgather);
             }
-            return (Gradients(model), calls, synchronizer.Algorithm);
+            return (Gradients(model), calls, synchronizer.Algorithm, synchronizer.Stats);
         });
 
     private static StepCalls Snapshot(CountingCommunicator c) =>
@@ -73,7 +75,7 @@ public sealed class GradientSynchronizerTests
         var results = Run(ranks, CompressionSpec.Default with { Codec = "none", Algorithm = algorithm }, steps: 1);
 
         var expected = ExactMean(ranks, 24 * 16 + 16);
-        foreach (var (gradients, calls, reported) in results)
+        foreach (var (gradients, calls, reported, _) in results)
         {
             Assert.Equal(expected, gradients);
             Assert.Equal(algorithm, reported);
@@ -93,7 +95,7 @@ public sealed class GradientSynchronizerTests
         const int ranks = 2;
         var results = Run(ranks, CompressionSpec.Default with { Codec = "int8", Algorithm = "ring", WarmupSteps = 1 }, steps: 2);
 
-        foreach (var (_, calls, reported) in results)
+        foreach (var (_, calls, reported, _) in results)
         {
             Assert.Equal("ring", reported);
             // Warm-up: both buckets as fp32 through MPI_Allreduce.
@@ -103,5 +105,28 @@ public sealed class GradientSynchronizerTests
             Assert.True(calls[1].SendReceive > 0);
         }
         Assert.Equal(results[0].Gradients, results[1].Gradients);
+    }
+
+    [Theory]
+    [InlineData("int8", "ring")]
+    [InlineData("nm+int8", "allgather")]
+    [InlineData("nm", "ring")]
+    public void Forced_torch_ops_keep_ranks_bit_identical_with_the_fused_wire_size(string codec, string algorithm)
+    {
+        const int ranks = 3;
+        var spec = CompressionSpec.Default with { Codec = codec, Algorithm = algorithm };
+        var torchOps = Run(ranks, spec, steps: 2, CodecImplementation.TorchOps);
+        var fused = Run(ranks, spec, steps: 2, CodecImplementation.Fused);
+
+        for (int r = 1; r < ranks; r++) Assert.Equal(torchOps[0].Gradients, torchOps[r].Gradients);
+        // Different generators, different draws: the averages differ, but every byte count is the fused one's.
+        Assert.NotEqual(fused[0].Gradients, torchOps[0].Gradients);
+        for (int r = 0; r < ranks; r++)
+        {
+            Assert.Equal(fused[r].Stats.EncodedBytes, torchOps[r].Stats.EncodedBytes);
+            Assert.Equal(fused[r].Stats.BytesSent, torchOps[r].Stats.BytesSent);
+            Assert.Equal(fused[r].Stats.BytesReceived, torchOps[r].Stats.BytesReceived);
+            Assert.True(torchOps[r].Stats.CompressionRatio > 1.5, $"ratio {torchOps[r].Stats.CompressionRatio}");
+        }
     }
 }
