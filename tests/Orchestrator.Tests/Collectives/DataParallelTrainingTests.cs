@@ -11,6 +11,7 @@ namespace Orchestrator.Tests.Collectives;
 public sealed class DataParallelTrainingTests
 {
     private static readonly TimeSpan Limit = TimeSpan.FromMinutes(3);
+    private static readonly TimeSpan SweepLimit = TimeSpan.FromMinutes(6);
 
     private static string Spec(TempDirectory dir, string compression, int epochs = 1, int everySteps = 0) =>
         WriteSpec(dir, $$"""
@@ -34,39 +35,95 @@ public sealed class DataParallelTrainingTests
     private static MpiRunResult Train(int ranks, string spec, string run, params string[] extra) =>
         MpiRunner.Run(ranks, Limit, ["train", spec, "--out", run, "--verify-every", "1", .. extra]);
 
-    public static TheoryData<int, string, string> Matrix => new()
+    /// <summary>One compression configuration of the matrix, as <c>--set</c> overrides and the labels the summary reports.</summary>
+    private sealed record Combo(string Codec, int N, int M, string Pruner, string Algorithm)
     {
-        { 2, "none", "mpi" },
-        { 2, "none", "ring" },
-        { 2, "int8", "ring" },
-        { 2, "int8", "allgather" },
-        { 2, "nm", "ring" },
-        { 2, "nm", "allgather" },
-        { 2, "nm+int8", "ring" },
-        { 2, "nm+int8", "allgather" },
-        { 4, "none", "mpi" },
-        { 4, "nm+int8", "ring" },
-        { 4, "int8", "allgather" },
-    };
+        public string Variant => $"compression.codec={Codec};compression.n={N};compression.m={M};compression.pruner={Pruner};compression.algorithm={Algorithm}";
 
-    [Theory]
-    [MemberData(nameof(Matrix))]
-    public void Every_codec_and_algorithm_keeps_parameters_bit_identical(int ranks, string codec, string algorithm)
+        public string CodecLabel => Codec switch
+        {
+            "none" or "int8" => Codec,
+            _ => $"{N}:{M} {Pruner}{Codec[2..]}",
+        };
+
+        public override string ToString() => $"{CodecLabel} / {Algorithm}";
+    }
+
+    /// <summary>Every codec (N:M with both pruners, and 2:4 and 1:2 for nm+int8) with ring and allgather, and mpi for none.</summary>
+    private static readonly Combo[] Matrix =
+    [
+        new("none", 2, 4, "mvue", "mpi"),
+        .. from codec in new (string Codec, int N, int M, string Pruner)[]
+           {
+               ("none", 2, 4, "mvue"), ("int8", 2, 4, "mvue"), ("nm", 2, 4, "mvue"), ("nm", 2, 4, "greedy"),
+               ("nm+int8", 2, 4, "mvue"), ("nm+int8", 1, 2, "mvue"), ("nm+int8", 2, 4, "greedy"),
+           }
+           from algorithm in new[] { "ring", "allgather" }
+           select new Combo(codec.Codec, codec.N, codec.M, codec.Pruner, algorithm),
+    ];
+
+    /// <summary>
+    /// Trains every combo, one after the other in one <c>mpirun</c> job (<c>train --variant</c>: a job's
+    /// start-up costs more than this model's 16 steps), comparing parameter hashes after every step; returns
+    /// each combo's summary, checked to report the codec and algorithm asked for.
+    /// </summary>
+    private static JsonElement[] TrainEach(int ranks, IReadOnlyList<Combo> combos, params string[] extra)
     {
         using var dir = new TempDirectory();
-        var spec = Spec(dir, $"{{ codec: {codec}, n: 2, m: 4, algorithm: {algorithm}, min_compress_elements: 256 }}");
+        var spec = Spec(dir, "{ min_compress_elements: 256 }");
         var run = dir.File("run");
-        var result = Train(ranks, spec, run);
-
+        var result = MpiRunner.Run(ranks, SweepLimit,
+            ["train", spec, "--out", run, "--verify-every", "1", .. combos.SelectMany(c => new[] { "--variant", c.Variant }), .. extra]);
+        // A divergence fails the job at that step; the output names the run directory (run/<index>) it was training.
         Assert.True(result.ExitCode == 0, result.ToString());
-        var summary = Summary(run);
-        Assert.Equal(ranks, summary.GetProperty("workers").GetInt32());
-        Assert.Equal(16, summary.GetProperty("steps").GetInt64());
-        Assert.True(double.IsFinite(summary.GetProperty("test_loss").GetDouble()));
-        Assert.True(summary.GetProperty("bytes_sent_per_step").GetDouble() > 0);
-        double ratio = summary.GetProperty("compression_ratio").GetDouble();
-        if (codec == "none") Assert.Equal(1.0, ratio);
-        else Assert.True(ratio > 1.5, $"compression ratio {ratio}");
+        return combos.Select((combo, i) =>
+        {
+            var summary = Summary(Path.Combine(run, i.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+            Assert.Equal(combo.CodecLabel, summary.GetProperty("codec").GetString());
+            Assert.Equal(combo.Algorithm, summary.GetProperty("algorithm").GetString());
+            return summary;
+        }).ToArray();
+    }
+
+    [Theory]
+    [InlineData(2)]
+    [InlineData(4)]
+    public void Every_codec_and_algorithm_keeps_parameters_bit_identical(int ranks)
+    {
+        var summaries = TrainEach(ranks, Matrix);
+
+        foreach (var (combo, summary) in Matrix.Zip(summaries))
+        {
+            Assert.Equal(ranks, summary.GetProperty("workers").GetInt32());
+            Assert.Equal(16, summary.GetProperty("steps").GetInt64());
+            Assert.True(double.IsFinite(summary.GetProperty("test_loss").GetDouble()), $"{combo}: test loss");
+            Assert.True(summary.GetProperty("bytes_sent_per_step").GetDouble() > 0, $"{combo}: nothing sent");
+            double ratio = summary.GetProperty("compression_ratio").GetDouble();
+            if (combo.Codec == "none") Assert.Equal(1.0, ratio);
+            else Assert.True(ratio > 1.5, $"{combo}: compression ratio {ratio}");
+        }
+    }
+
+    [Fact]
+    public void The_torch_op_codecs_train_bit_identically_with_the_fused_codecs_wire_bytes()
+    {
+        Combo[] combos =
+        [
+            new("int8", 2, 4, "mvue", "ring"),
+            new("nm", 2, 4, "greedy", "ring"),
+            new("nm+int8", 2, 4, "mvue", "allgather"),
+            new("nm+int8", 1, 2, "mvue", "ring"),
+        ];
+        var torchOps = TrainEach(2, combos, "--codec-implementation", "torch");
+        var fused = TrainEach(2, combos, "--codec-implementation", "fused");
+
+        foreach (var (combo, (t, f)) in combos.Zip(torchOps.Zip(fused)))
+        {
+            // Sizes are fixed by the element counts, so equal whatever the random draws (each implementation has its own generator).
+            Assert.Equal(f.GetProperty("bytes_sent_per_step").GetDouble(), t.GetProperty("bytes_sent_per_step").GetDouble());
+            Assert.Equal(f.GetProperty("compression_ratio").GetDouble(), t.GetProperty("compression_ratio").GetDouble());
+            Assert.True(double.IsFinite(t.GetProperty("test_loss").GetDouble()), $"{combo}: test loss");
+        }
     }
 
     [Fact]
