@@ -77,12 +77,13 @@ public sealed class RingAllreduce : IAllreduceAlgorithm
         // chunks in order and every rank knows every length without asking.
         long total = 0;
         for (int c = 0; c < ranks; c++) total += counts[c] = EncodedBytes(codec, BucketMath.Chunk(n, ranks, c).Length);
-        BucketMath.Ensure(ref gathered, checked((int)total));
+        // Room for W blocks of the longest chunk: the communicator gathers padded blocks in place (see ICommunicator).
+        BucketMath.Ensure(ref gathered, checked(ranks * maxBytes));
         var (ownStart, ownLength) = BucketMath.Chunk(n, ranks, rank);
         if (ownLength > 0)
             codec.Encode(bucket.Slice(ownStart, ownLength), send.AsSpan(0, counts[rank]), BucketMath.Seed(seed, rank, ranks - 1));
         t = stats.AddCodec(t);
-        communicator.Allgather(send.AsSpan(0, counts[rank]), counts, gathered.AsSpan(0, (int)total));
+        communicator.Allgather(send.AsSpan(0, counts[rank]), counts, gathered.AsSpan(0, ranks * maxBytes));
         t = stats.AddCommunication(t);
 
         int offset = 0;
