@@ -76,11 +76,13 @@ public sealed unsafe class MpiCommunicator : ICommunicator
     /// The usual way to get a wrong world is a launcher mismatch: a process started without
     /// <c>mpirun.mpich</c> (or by OpenMPI's <c>mpirun</c>) initialises as a lone rank 0 of 1 and would
     /// train alone, silently. Hydra exports PMI_SIZE, OpenMPI OMPI_COMM_WORLD_SIZE.
+    /// <paramref name="environment"/> reads a variable (the process's own when null; tests pass others).
     /// </summary>
-    internal static void CheckLauncher(int size, int? expectedSize)
+    internal static void CheckLauncher(int size, int? expectedSize, Func<string, string?>? environment = null)
     {
-        var pmiSize = System.Environment.GetEnvironmentVariable("PMI_SIZE");
-        var ompiSize = System.Environment.GetEnvironmentVariable("OMPI_COMM_WORLD_SIZE");
+        environment ??= System.Environment.GetEnvironmentVariable;
+        var pmiSize = environment("PMI_SIZE");
+        var ompiSize = environment("OMPI_COMM_WORLD_SIZE");
         if (!string.IsNullOrEmpty(pmiSize))
         {
             if (!int.TryParse(pmiSize, out int launched) || launched != size)

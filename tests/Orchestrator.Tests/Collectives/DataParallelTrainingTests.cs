@@ -134,6 +134,36 @@ public sealed class DataParallelTrainingTests
     }
 
     [Fact]
+    public void Warm_up_steps_travel_uncompressed_and_later_steps_compressed()
+    {
+        using var dir = new TempDirectory();
+        var run = dir.File("run");
+        var result = Train(2, Spec(dir, "{ codec: nm+int8, algorithm: ring, warmup_steps: 4, min_compress_elements: 256 }"), run);
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        var (steps, _) = MetricsLog.Read(Path.Combine(run, "metrics.jsonl"));
+        Assert.Equal(16, steps.Count);
+        // Records count steps from 1: the first four are the warm-up (steps 0-3 of the synchronizer).
+        Assert.All(steps.Where(s => s.Step <= 4), s => Assert.Equal(1.0, s.CompressionRatio));
+        Assert.All(steps.Where(s => s.Step > 4), s => Assert.True(s.CompressionRatio > 1.5, $"step {s.Step}: ratio {s.CompressionRatio}"));
+    }
+
+    [Fact]
+    public void Parameters_that_diverge_on_one_worker_fail_the_job_loudly_not_a_hang()
+    {
+        using var dir = new TempDirectory();
+        var run = dir.File("run");
+        var result = MpiRunner.Run(2, TimeSpan.FromSeconds(90),
+            ["train", Spec(dir, "{ codec: int8, algorithm: ring, min_compress_elements: 256 }"), "--out", run, "--verify-every", "2", "--perturb-at", "4:1"]);
+
+        Assert.NotEqual(0, result.ExitCode);
+        Assert.True(result.Elapsed < TimeSpan.FromSeconds(60), $"took {result.Elapsed}");
+        // Nudged during step 4 (counted from 0), so the first check after it, at step 6, sees the difference.
+        Assert.Contains("parameters diverged across workers at step 6", result.Output);
+        Assert.False(File.Exists(Path.Combine(run, "summary.json")));
+    }
+
+    [Fact]
     public void A_worker_that_dies_ends_the_whole_job_with_an_error_not_a_hang()
     {
         using var dir = new TempDirectory();
