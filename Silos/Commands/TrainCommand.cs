@@ -29,15 +29,17 @@ public static class TrainCommand
         var stopAfter = new Option<long?>("--stop-after") { Description = "Test hook: exit abruptly after this step, as if killed", Hidden = true }.AtLeast(0L);
         var dieAt = new Option<string?>("--die-at") { Description = "Test hook: worker RANK exits abruptly at STEP (STEP:RANK)", Hidden = true };
         var stallAt = new Option<string?>("--stall-at") { Description = "Test hook: worker RANK hangs forever at STEP (STEP:RANK)", Hidden = true };
+        var perturbAt = new Option<string?>("--perturb-at") { Description = "Test hook: nudge worker RANK's parameters off the others' at STEP (STEP:RANK)", Hidden = true };
         var metricsPort = new Option<int?>("--metrics-port") { Description = "Serve Prometheus metrics of rank R on port P+R (0 = off; overrides metrics.port)" }
             .Between(0, SpecVocabulary.MaxPort, $"0 (off) or a port 1..{SpecVocabulary.MaxPort}");
         var linger = new Option<double>("--linger-seconds") { Description = "Test hook: keep the metrics endpoints up this long after training", Hidden = true }.Between(0.0, 3600.0);
-        var command = new Command("train", "Train a job: in this process, or as the workers of mpirun.mpich -np N") { spec, set, output, fresh, injectNan, verifyEvery, stopAfter, dieAt, stallAt, metricsPort, linger };
+        var command = new Command("train", "Train a job: in this process, or as the workers of mpirun.mpich -np N") { spec, set, output, fresh, injectNan, verifyEvery, stopAfter, dieAt, stallAt, perturbAt, metricsPort, linger };
         command.SetAction(parse => CommandGuard.Run(() =>
         {
             var faults = parse.GetValue(injectNan) is { } nan ? FaultInjection.ParseNonFinite(nan) : null;
             if (parse.GetValue(dieAt) is { } die) faults = FaultInjection.ParseDeath(die, faults);
             if (parse.GetValue(stallAt) is { } stall) faults = FaultInjection.ParseStall(stall, faults);
+            if (parse.GetValue(perturbAt) is { } perturb) faults = FaultInjection.ParsePerturbation(perturb, faults);
             faults = FaultInjection.WithEnvironmentDelay(faults);
             return Execute(new TrainRequest(parse.GetValue(spec)!, parse.GetValue(set) ?? [], parse.GetValue(output), parse.GetValue(fresh),
                 faults, parse.GetValue(verifyEvery), parse.GetValue(stopAfter), parse.GetValue(metricsPort), parse.GetValue(linger)));

@@ -33,6 +33,19 @@ public interface IGradientSynchronizer : IDisposable
     /// <summary>Fails loudly when the workers' parameters are no longer bit-identical.</summary>
     void VerifyIdentical(nn.Module model, long step);
 
+    /// <summary>
+    /// Per-worker state a bit-exact resume needs (the error-feedback residuals), collected on rank 0 for its
+    /// checkpoint; empty on the other ranks and when there is none. Collective: every worker calls it.
+    /// </summary>
+    byte[] CollectState();
+
+    /// <summary>
+    /// Takes this worker's part of a checkpoint's <see cref="CollectState"/> bytes (every worker reads the same
+    /// checkpoint). Returns null when restored or not needed, else why the state starts afresh (e.g. the job
+    /// now has another worker count), for the user to see. Call after <see cref="Attach"/>.
+    /// </summary>
+    string? RestoreState(ReadOnlySpan<byte> state);
+
     /// <summary>Traffic and timing so far.</summary>
     SynchronizerStats Stats { get; }
 }

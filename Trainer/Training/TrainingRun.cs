@@ -241,6 +241,7 @@ public sealed class TrainingRun : IDisposable
             throw new UserFacingException($"{checkpoint.Path}: written for model {checkpoint.ModelFingerprint}, but the spec builds {fingerprint}; use another --out or --fresh");
         using (var stream = new MemoryStream(checkpoint.ModelState)) model.load(stream);
         using (var reader = new BinaryReader(new MemoryStream(checkpoint.OptimizerState))) optimizer.load_state_dict(reader);
+        if (options.Synchronizer.RestoreState(checkpoint.SynchronizerState) is { } fresh) options.Observer.OnNotice(fresh);
         options.Observer.OnNotice($"resumed from {checkpoint.Path} (step {checkpoint.Position.Step}, epoch {checkpoint.Position.Epoch}, sample offset {checkpoint.Position.Offset})");
         return checkpoint.Position;
     }
@@ -249,6 +250,7 @@ public sealed class TrainingRun : IDisposable
     {
         if (checkpoints is null) return;
         options.Synchronizer.SyncBuffers(model); // collective: every worker, before rank 0 writes
+        var synchronizerState = options.Synchronizer.CollectState(); // collective too: every worker's residuals reach rank 0
         if (!isLeader) return;
         // TorchSharp closes the stream it saves to; ToArray still works on a closed MemoryStream.
         var modelBytes = new MemoryStream();
@@ -256,7 +258,7 @@ public sealed class TrainingRun : IDisposable
         var optimizerBytes = new MemoryStream();
         using (var writer = new BinaryWriter(optimizerBytes))
             optimizer.save_state_dict(writer);
-        checkpoints.Save(position, fingerprint, modelBytes.ToArray(), optimizerBytes.ToArray());
+        checkpoints.Save(position, fingerprint, modelBytes.ToArray(), optimizerBytes.ToArray(), synchronizerState);
         options.Observer.OnCheckpoint(position.Step);
     }
 
