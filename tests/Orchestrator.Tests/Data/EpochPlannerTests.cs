@@ -189,11 +189,13 @@ public sealed class EpochPlannerTests
     [Fact]
     public void A_step_at_a_resumed_offset_takes_a_too_small_rest_with_it()
     {
-        // 256 samples were trained at batch 32; the run continues at batch 128 with 129 left: one step of 129, not 128 + 1.
-        var planner = new EpochPlanner(385, 128, 1, MixedSizeSpec.Off, nativeSize: 28, minimumRowsPerWorker: 2);
-        Assert.Equal(new PlannedStep(256, 129, 28, 1), planner.StepAt(0, 256));
-        var unguarded = new EpochPlanner(385, 128, 1, MixedSizeSpec.Off, nativeSize: 28);
-        Assert.Equal(new PlannedStep(256, 128, 28, 1), unguarded.StepAt(0, 256));
+        // 224 samples were trained at batch 32; the run continues at batch 128 (whose own plan starts steps at 0, 128, 256)
+        // with 129 left: one step of 129, not 128 + 1.
+        var planner = new EpochPlanner(353, 128, 1, MixedSizeSpec.Off, nativeSize: 28, minimumRowsPerWorker: 2);
+        Assert.DoesNotContain(planner.Plan(0), s => s.Offset == 224);
+        Assert.Equal(new PlannedStep(224, 129, 28, 1), planner.StepAt(0, 224));
+        var unguarded = new EpochPlanner(353, 128, 1, MixedSizeSpec.Off, nativeSize: 28);
+        Assert.Equal(new PlannedStep(224, 128, 28, 1), unguarded.StepAt(0, 224));
     }
 
     [Fact]
