@@ -26,8 +26,9 @@ public interface IGradientSynchronizer : IDisposable
     /// <summary>Sums small control values (loss, counts) over all workers, in place.</summary>
     void SumAcrossWorkers(Span<double> values);
 
-    /// <summary>Averages the float buffers (batch-norm running statistics, which each worker gathers
-    /// from its own shard) so every worker evaluates and checkpoints the same model.</summary>
+    /// <summary>Averages the running statistics (float buffers named <c>running_*</c>, which each worker
+    /// gathers from its own shard) so every worker evaluates and checkpoints the same model; fixed buffers
+    /// are equal on every worker already and stay untouched.</summary>
     void SyncBuffers(nn.Module model);
 
     /// <summary>Fails loudly when the workers' parameters are no longer bit-identical.</summary>

@@ -109,9 +109,12 @@ public sealed class MpiGradientSynchronizer : IGradientSynchronizer
     public void SyncBuffers(nn.Module model)
     {
         using var noGrad = no_grad();
-        foreach (var (_, buffer) in model.named_buffers())
+        foreach (var (name, buffer) in model.named_buffers())
         {
             if (buffer.dtype != ScalarType.Float32) continue; // counters are equal on every worker already
+            // Only running statistics (named running_*, as BatchNorm's) differ per worker; a fixed buffer such as the
+            // Hadamard classifier's W is equal on every worker since Attach, and averaging it would only cost traffic.
+            if (!name[(name.LastIndexOf('.') + 1)..].StartsWith("running_", StringComparison.Ordinal)) continue;
             using var host = buffer.cpu().contiguous();
             var values = MemoryMarshal.Cast<byte, float>(host.bytes);
             communicator.AllreduceSum(values);

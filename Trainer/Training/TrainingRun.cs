@@ -61,7 +61,8 @@ public sealed class TrainingRun : IDisposable
         var training = spec.Training;
         sampler = new ShardedSampler(train.Count, training.GlobalBatch, training.Seed, options.Synchronizer.Rank, options.Synchronizer.WorldSize);
         planner = new EpochPlanner(train.Count, training.GlobalBatch, training.Seed, training.MixedSizeOrOff, train.Height,
-            training.BatchAugmentation, Math.Max(1, training.GhostBatch) * options.Synchronizer.WorldSize);
+            training.BatchAugmentation, Math.Max(1, training.GhostBatch) * options.Synchronizer.WorldSize,
+            options.Synchronizer.WorldSize, BatchStatistics.MinimumRowsPerWorker(model));
         regime = new Regime(training, planner.StepsPerEpoch);
         augmenter = new BatchAugmenter(spec.Data.Augment);
         if (options.Output is not null)
@@ -99,6 +100,7 @@ public sealed class TrainingRun : IDisposable
         EvalRecord? last = null;
         double best = 0;
         bool stoppedEarly = false;
+        var nonFinite = new NonFiniteWatch();
         while (position.Epoch < regime.TotalEpochs)
         {
             stopRequested = cancellation.IsCancellationRequested;
@@ -118,6 +120,8 @@ public sealed class TrainingRun : IDisposable
                 sync.CompressionSeconds, sync.CommunicationSeconds, sync.BytesSent, sync.BytesReceived, sync.CompressionRatio, !applied);
             metrics?.Write(record);
             options.Observer.OnStep(record);
+            if (nonFinite.AfterStep(position.Step, trainedEpoch, loss, settings.Lr, applied, parameters) is { } stepNotice)
+                options.Observer.OnNotice(stepNotice);
 
             if (position.Offset == 0 || (options.EvaluateEverySteps > 0 && position.Step % options.EvaluateEverySteps == 0))
             {
@@ -125,6 +129,8 @@ public sealed class TrainingRun : IDisposable
                 best = Math.Max(best, last.TestAccuracy);
                 metrics?.Write(last);
                 options.Observer.OnEvaluation(last);
+                if (NonFiniteWatch.AfterEvaluation(last.Step, last.TestLoss) is { } evalNotice)
+                    options.Observer.OnNotice(evalNotice);
             }
 
             if (options.VerifyEverySteps > 0 && position.Step % options.VerifyEverySteps == 0)
