@@ -16,4 +16,4 @@ root.Subcommands.Add(LogsCommand.Create());
 root.Subcommands.Add(GangExecCommand.Create());
 root.Subcommands.Add(BenchCommand.Create());
 root.Subcommands.Add(CollectivesCheckCommand.Create());
-return root.Parse(args).Invoke();
+return CommandLineInvoker.Invoke(root.Parse(args));

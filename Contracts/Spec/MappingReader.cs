@@ -207,7 +207,8 @@ internal sealed class MappingReader
     {
         if (node is YamlScalarNode { Value: { } text } && !IsNull(node) && parser.TryParse(text, out result))
             return true;
-        context.Add(context.Origins.Locate(node).Error(path, $"expected {parser.Expected}, got {Describe(node)}"));
+        var explained = node is YamlScalarNode { Value: { } refused } && !IsNull(node) ? parser.Explain?.Invoke(refused) : null;
+        context.Add(context.Origins.Locate(node).Error(path, explained ?? $"expected {parser.Expected}, got {Describe(node)}"));
         result = default!;
         return false;
     }

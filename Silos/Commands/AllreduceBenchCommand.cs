@@ -3,7 +3,6 @@ using Orchestrator.Silos.Benchmarks;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
-using Orchestrator.Contracts;
 using Orchestrator.Contracts.Spec;
 using Orchestrator.Silos.Console;
 using Orchestrator.Trainer.Compression;
@@ -60,17 +59,18 @@ public static class AllreduceBenchCommand
 
     public static Command Create()
     {
-        var ranks = new Option<int>("--ranks") { Description = "MPI ranks (processes on this machine)", DefaultValueFactory = _ => 2 };
-        var elements = new Option<int>("--elements") { Description = "fp32 values per allreduce", DefaultValueFactory = _ => 10_000_000 };
-        var repeats = new Option<int>("--repeats") { Description = "Timed allreduces per row (median reported)", DefaultValueFactory = _ => 10 };
-        var warmup = new Option<int>("--warmup") { Description = "Untimed allreduces per row before timing", DefaultValueFactory = _ => 2 };
+        var ranks = new Option<int>("--ranks") { Description = "MPI ranks (processes on this machine)", DefaultValueFactory = _ => 2 }.AtLeast(2);
+        var elements = new Option<int>("--elements") { Description = "fp32 values per allreduce", DefaultValueFactory = _ => 10_000_000 }.AtLeast(1);
+        var repeats = new Option<int>("--repeats") { Description = "Timed allreduces per row (median reported)", DefaultValueFactory = _ => 10 }.AtLeast(1);
+        var warmup = new Option<int>("--warmup") { Description = "Untimed allreduces per row before timing", DefaultValueFactory = _ => 2 }.AtLeast(0);
         var transport = new Option<string>("--transport")
         {
             Description = "shm: MPICH's defaults (shared memory between local ranks); tcp: force TCP loopback (MPIR_CVAR_NOLOCAL=1, UCX_TLS=tcp,self)",
             DefaultValueFactory = _ => "shm",
         };
+        transport.AcceptOnlyFromAmong("shm", "tcp");
         var record = new Option<string?>("--record") { Description = "Append the table as Markdown (with the command line, date and load) to this file" };
-        var timeout = new Option<int>("--timeout") { Description = "Seconds each mpirun job may run before its process tree is killed", DefaultValueFactory = _ => 300 };
+        var timeout = new Option<int>("--timeout") { Description = "Seconds each mpirun job may run before its process tree is killed", DefaultValueFactory = _ => 300 }.AtLeast(1);
         var command = new Command("allreduce", "Compressed allreduce (codec x algorithm) under mpirun.mpich vs fp32 MPI_Allreduce: time, traffic, wire ratio")
         {
             ranks, elements, repeats, warmup, transport, record, timeout,
@@ -82,13 +82,6 @@ public static class AllreduceBenchCommand
 
     private static int Execute(Settings settings)
     {
-        if (settings.Ranks < 2) throw new UserFacingException("--ranks must be >= 2");
-        if (settings.Elements < 1) throw new UserFacingException("--elements must be >= 1");
-        if (settings.Repeats < 1) throw new UserFacingException("--repeats must be >= 1");
-        if (settings.Warmup < 0) throw new UserFacingException("--warmup must be >= 0");
-        if (settings.TimeoutSeconds < 1) throw new UserFacingException("--timeout must be >= 1");
-        if (settings.Transport is not ("shm" or "tcp")) throw new UserFacingException($"--transport must be shm or tcp, not '{settings.Transport}'");
-
         string commandLine = "orchestrator " + string.Join(' ', System.Environment.GetCommandLineArgs().Skip(1).Select(Quote));
         string started = DateTime.UtcNow.ToString("yyyy-MM-dd HH:mm 'UTC'", CultureInfo.InvariantCulture);
         string loadBefore = LoadAverage();

@@ -22,8 +22,8 @@ public static class CodecBenchCommand
 
     public static Command Create()
     {
-        var elements = new Option<int>("--elements") { Description = "fp32 values per encode", DefaultValueFactory = _ => 10_000_000 };
-        var repeats = new Option<int>("--repeats") { Description = "Timed repetitions (median reported)", DefaultValueFactory = _ => 5 };
+        var elements = new Option<int>("--elements") { Description = "fp32 values per encode", DefaultValueFactory = _ => 10_000_000 }.Between(1, int.MaxValue / sizeof(float));
+        var repeats = new Option<int>("--repeats") { Description = "Timed repetitions (median reported)", DefaultValueFactory = _ => 5 }.AtLeast(1);
         var torchOption = new Option<bool>("--torch") { Description = "Also measure the torch-op implementation (slow on CPU)", DefaultValueFactory = _ => true };
         var command = new Command("codecs", "Codec throughput (GB/s of fp32 input), CPU kernels and torch ops, 1 and 2 threads, next to memcpy") { elements, repeats, torchOption };
         command.SetAction(parse => CommandGuard.Run(() => Execute(parse.GetValue(elements), parse.GetValue(repeats), parse.GetValue(torchOption))));

@@ -192,6 +192,10 @@ public static class CollectivesCheckCommand
         var expected = Enumerable.Range(0, ranks).SelectMany(r => Enumerable.Repeat((byte)r, r + 1)).ToArray();
         if (total != expected.Length || !gathered.AsSpan(0, total).SequenceEqual(expected)
             || !counts.SequenceEqual(Enumerable.Range(1, ranks))) failures.Add("variable allgather");
+        // The same lengths, known in advance, into a buffer of exactly their sum: no room to gather the padded blocks in place.
+        var tight = new byte[expected.Length];
+        communicator.Allgather(Enumerable.Repeat((byte)rank, rank + 1).ToArray(), counts, tight);
+        if (!tight.SequenceEqual(expected)) failures.Add("counted allgather into an exact-size buffer");
 
         // A ring of blocking point-to-point messages: even ranks send first, odd ranks receive first.
         int next = (rank + 1) % ranks, previous = (rank + ranks - 1) % ranks;

@@ -26,10 +26,10 @@ public static class CompressionAccuracyBenchCommand
 
     public static Command Create()
     {
-        var workers = new Option<int>("--workers") { DefaultValueFactory = _ => 2 };
-        var seeds = new Option<int>("--seeds") { DefaultValueFactory = _ => 2 };
-        var epochs = new Option<int>("--epochs") { DefaultValueFactory = _ => 3 };
-        var subset = new Option<int>("--train-subset") { Description = "Training samples (0 = all 60,000)", DefaultValueFactory = _ => 20_000 };
+        var workers = new Option<int>("--workers") { DefaultValueFactory = _ => 2 }.Between(1, SpecVocabulary.MaxWorkers);
+        var seeds = new Option<int>("--seeds") { DefaultValueFactory = _ => 2 }.AtLeast(1);
+        var epochs = new Option<int>("--epochs") { DefaultValueFactory = _ => 3 }.AtLeast(1);
+        var subset = new Option<int>("--train-subset") { Description = "Training samples (0 = all 60,000)", DefaultValueFactory = _ => 20_000 }.AtLeast(0);
         var root = new Option<string>("--root") { DefaultValueFactory = _ => MnistIdxDataset.FashionMnistDefaultRoot };
         var record = new Option<string?>("--record") { Description = "Also write the table as Markdown to this file" };
         var command = new Command("compression", "Fashion-MNIST accuracy of data-parallel training per gradient codec") { workers, seeds, epochs, subset, root, record };

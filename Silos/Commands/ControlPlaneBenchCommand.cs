@@ -17,8 +17,8 @@ public static class ControlPlaneBenchCommand
 {
     public static Command Create()
     {
-        var runs = new Option<int>("--runs") { Description = "Jobs under the silo and under plain mpirun each, alternating", DefaultValueFactory = _ => 3 };
-        var callers = new Option<int>("--callers") { Description = "Concurrent heartbeat loops", DefaultValueFactory = _ => 32 };
+        var runs = new Option<int>("--runs") { Description = "Jobs under the silo and under plain mpirun each, alternating", DefaultValueFactory = _ => 3 }.AtLeast(1);
+        var callers = new Option<int>("--callers") { Description = "Concurrent heartbeat loops", DefaultValueFactory = _ => 32 }.AtLeast(1);
         var root = new Option<string>("--root") { DefaultValueFactory = _ => MnistIdxDataset.FashionMnistDefaultRoot };
         var command = new Command("control-plane", "Control-plane figures: time to first step, heartbeat overhead, heartbeat capacity, recovery time") { runs, callers, root };
         command.SetAction(parse => CommandGuard.Run(() => RunAsync(parse.GetValue(runs), parse.GetValue(callers), parse.GetValue(root)!).GetAwaiter().GetResult()));

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text;
+using Orchestrator.Contracts;
 using Orchestrator.Silos.Benchmarks;
 using Orchestrator.Silos.Console;
 using Orchestrator.Trainer.Data;
@@ -12,18 +13,27 @@ namespace Orchestrator.Silos.Commands;
 /// <summary><c>orchestrator bench large-batch</c>: the paper's ladder on real Fashion-MNIST.</summary>
 public static class LargeBatchBenchCommand
 {
+    /// <summary>The ladder's rows are numbered 1..RowCount (<see cref="LargeBatchLadder.Rows"/>).</summary>
+    private const int RowCount = 6;
+
     public static Command Create()
     {
         var root = new Option<string>("--root") { Description = "Fashion-MNIST directory", DefaultValueFactory = _ => MnistIdxDataset.FashionMnistDefaultRoot };
-        var subset = new Option<int>("--train-subset") { Description = "Training samples used (0 = all 60,000)", DefaultValueFactory = _ => 15_000 };
-        var epochs = new Option<int>("--epochs") { Description = "Epochs of the baseline (row 5 trains epochs x ceil(large/small))", DefaultValueFactory = _ => 3 };
-        var small = new Option<int>("--small-batch") { Description = "Baseline batch (also the ghost batch and the lr base)", DefaultValueFactory = _ => 128 };
-        var large = new Option<int>("--large-batch") { DefaultValueFactory = _ => 2048 };
-        var width = new Option<int>("--width") { Description = "CNN width", DefaultValueFactory = _ => 16 };
-        var lr = new Option<double>("--lr") { Description = "Baseline learning rate (x0.1 at 2/3 of training)", DefaultValueFactory = _ => 0.05 };
-        var copies = new Option<int>("--copies") { Description = "Batch augmentation M of row 6", DefaultValueFactory = _ => 4 };
-        var seeds = new Option<int>("--seeds") { Description = "Seeds per row (1, 2, ...)", DefaultValueFactory = _ => 2 };
+        var subset = new Option<int>("--train-subset") { Description = "Training samples used (0 = all 60,000)", DefaultValueFactory = _ => 15_000 }.AtLeast(0);
+        var epochs = new Option<int>("--epochs") { Description = "Epochs of the baseline (row 5 trains epochs x ceil(large/small))", DefaultValueFactory = _ => 3 }.AtLeast(1);
+        var small = new Option<int>("--small-batch") { Description = "Baseline batch (also the ghost batch and the lr base)", DefaultValueFactory = _ => 128 }.AtLeast(1);
+        var large = new Option<int>("--large-batch") { Description = "Large batch of rows 2-5 (a multiple of --small-batch)", DefaultValueFactory = _ => 2048 }.AtLeast(1);
+        var width = new Option<int>("--width") { Description = "CNN width", DefaultValueFactory = _ => 16 }.AtLeast(1);
+        var lr = new Option<double>("--lr") { Description = "Baseline learning rate (x0.1 at 2/3 of training)", DefaultValueFactory = _ => 0.05 }.Above(0.0);
+        var copies = new Option<int>("--copies") { Description = "Batch augmentation M of row 6", DefaultValueFactory = _ => 4 }.AtLeast(1);
+        var seeds = new Option<int>("--seeds") { Description = "Seeds per row (1, 2, ...)", DefaultValueFactory = _ => 2 }.AtLeast(1);
         var rows = new Option<string>("--rows") { Description = "Rows to run, e.g. 1,2,5", DefaultValueFactory = _ => "1,2,3,4,5,6" };
+        rows.Validators.Add(result =>
+        {
+            var text = result.GetValueOrDefault<string>();
+            if (ParseRows(text) is null)
+                result.AddError($"--rows: must be row numbers 1..{RowCount} separated by commas (e.g. 1,2,5), got '{text}'");
+        });
         var record = new Option<string?>("--record") { Description = "Also write the table as Markdown to this file" };
         var command = new Command("large-batch", "Reproduce the large-batch ladder (Hoffer et al. 2017, Hoffer et al. 2020) on Fashion-MNIST")
             { root, subset, epochs, small, large, width, lr, copies, seeds, rows, record };
@@ -31,11 +41,27 @@ public static class LargeBatchBenchCommand
         {
             var settings = new LadderSettings(parse.GetValue(root)!, parse.GetValue(subset), parse.GetValue(epochs), parse.GetValue(small),
                 parse.GetValue(large), parse.GetValue(width), parse.GetValue(lr), parse.GetValue(copies),
-                Enumerable.Range(1, Math.Max(1, parse.GetValue(seeds))).Select(i => (long)i).ToList());
-            var selected = parse.GetValue(rows)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(int.Parse).ToHashSet();
+                Enumerable.Range(1, parse.GetValue(seeds)).Select(i => (long)i).ToList());
+            // Rows 4 and 5 split the large batch into ghost batches of the small one.
+            if (settings.LargeBatch % settings.SmallBatch != 0)
+                throw new UserFacingException($"--large-batch: must be a multiple of --small-batch ({settings.SmallBatch}), got {settings.LargeBatch}");
+            var selected = ParseRows(parse.GetValue(rows)!)!;
             return Execute(settings, selected, parse.GetValue(record), args: string.Join(" ", parse.Tokens.Where(t => t.Type != System.CommandLine.Parsing.TokenType.Command).Select(t => t.Value)));
         }));
         return command;
+    }
+
+    /// <summary>The row numbers in <paramref name="text"/> ("1,2,5"); null unless it names at least one row and only rows that exist.</summary>
+    private static HashSet<int>? ParseRows(string? text)
+    {
+        var items = (text ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var rows = new HashSet<int>();
+        foreach (var item in items)
+        {
+            if (!int.TryParse(item, NumberStyles.None, CultureInfo.InvariantCulture, out var row) || row is < 1 or > RowCount) return null;
+            rows.Add(row);
+        }
+        return rows.Count > 0 ? rows : null;
     }
 
     private static int Execute(LadderSettings settings, IReadOnlySet<int> selected, string? record, string args)

@@ -1,5 +1,4 @@
 using System.CommandLine;
-using Orchestrator.Contracts;
 using Orchestrator.Contracts.Grains;
 using Orchestrator.Silos.Console;
 using Orchestrator.Silos.Hosting;
@@ -20,8 +19,8 @@ public static class LogsCommand
     public static Command Create()
     {
         var job = new Argument<string>("job") { Description = "The job's name" };
-        var rank = new Option<int?>("--rank") { Description = "Only this rank's lines (without the [R] prefix)" };
-        var tail = new Option<int>("--tail") { Description = $"Last N lines (default {DefaultTail}; 0 = all)", DefaultValueFactory = _ => DefaultTail };
+        var rank = new Option<int?>("--rank") { Description = "Only this rank's lines (without the [R] prefix)" }.AtLeast(0);
+        var tail = new Option<int>("--tail") { Description = $"Last N lines (default {DefaultTail}; 0 = all)", DefaultValueFactory = _ => DefaultTail }.AtLeast(0);
         var client = new ClientOptions();
         var command = new Command("logs", "Show a job's worker log (all ranks, or one)") { job, rank, tail };
         client.AddTo(command);
@@ -32,8 +31,6 @@ public static class LogsCommand
 
     private static async Task<int> RunAsync(string job, int? rank, int tail, ClusterTarget target)
     {
-        if (rank is < 0) throw new UserFacingException($"--rank: must be >= 0, got {rank}");
-        if (tail < 0) throw new UserFacingException($"--tail: must be >= 0, got {tail}");
         await using var connection = await ClusterConnection.ConnectAsync(target);
         var log = await connection.CallAsync(c => c.GetGrain<IJobGrain>(job).GetLogAsync(rank, tail), job);
         if (!log.Exists)

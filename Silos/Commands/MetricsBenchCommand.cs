@@ -16,9 +16,9 @@ public static class MetricsBenchCommand
 {
     public static Command Create()
     {
-        var workers = new Option<int>("--workers") { DefaultValueFactory = _ => 2 };
-        var runs = new Option<int>("--runs") { Description = "Jobs with metrics on and off each, alternating", DefaultValueFactory = _ => 3 };
-        var scrapeWorkers = new Option<int>("--scrape-workers") { DefaultValueFactory = _ => 4 };
+        var workers = new Option<int>("--workers") { DefaultValueFactory = _ => 2 }.Between(1, SpecVocabulary.MaxWorkers);
+        var runs = new Option<int>("--runs") { Description = "Jobs with metrics on and off each, alternating", DefaultValueFactory = _ => 3 }.AtLeast(1);
+        var scrapeWorkers = new Option<int>("--scrape-workers") { DefaultValueFactory = _ => 4 }.Between(1, SpecVocabulary.MaxWorkers);
         var root = new Option<string>("--root") { DefaultValueFactory = _ => MnistIdxDataset.FashionMnistDefaultRoot };
         var command = new Command("metrics", "Cost of the metrics endpoints: step throughput on vs off, scrape duration and payload") { workers, runs, scrapeWorkers, root };
         command.SetAction(parse => CommandGuard.Run(() => Run(parse.GetValue(workers), parse.GetValue(runs), parse.GetValue(scrapeWorkers), parse.GetValue(root)!)));

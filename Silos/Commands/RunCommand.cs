@@ -35,15 +35,15 @@ public static class RunCommand
     public static Command Create()
     {
         var spec = new Argument<FileInfo>("spec") { Description = "Job spec (YAML), e.g. examples/fashion-mnist.yaml" };
-        var workers = new Option<int?>("--workers") { Description = "Worker processes (overrides the spec's workers)" };
+        var workers = new Option<int?>("--workers") { Description = "Worker processes (overrides the spec's workers)" }.Between(1, SpecVocabulary.MaxWorkers);
         var set = SpecOptions.Set();
         var output = new Option<string?>("--out") { Description = "Run directory (default: runs/<name>); a rerun resumes from its checkpoints" };
-        var slots = new Option<int?>("--slots") { Description = "Worker slots of the embedded silo (default: the CPU count)" };
+        var slots = new Option<int?>("--slots") { Description = "Worker slots of the embedded silo (default: the CPU count)" }.AtLeast(1);
         var siloMetricsPort = new Option<int>("--silo-metrics-port")
         {
             Description = "Serve the silo's Prometheus metrics on 127.0.0.1:P (the next free port when taken; 0 = off)",
             DefaultValueFactory = _ => SiloMetricsOptions.DefaultPort,
-        };
+        }.Between(0, SpecVocabulary.MaxPort, $"0 (off) or a port 1..{SpecVocabulary.MaxPort}");
         // Test hook: extra `train` arguments (e.g. "--die-at 6:1") for the FIRST launch only, so a restart runs clean.
         var workerArgs = new Option<string?>("--worker-args") { Description = "Test hook: extra train arguments for the first launch only", Hidden = true };
         var command = new Command("run", "Run a job under an in-process silo: submit, follow with live progress, print the summary") { spec, workers, set, output, slots, siloMetricsPort, workerArgs };
@@ -55,14 +55,10 @@ public static class RunCommand
 
     private static int Execute(FileInfo specFile, int? workers, string[] overrides, string? output, int? slots, int siloMetricsPort, string[] workerArgs)
     {
-        if (siloMetricsPort is < 0 or > SpecVocabulary.MaxPort)
-            throw new UserFacingException($"--silo-metrics-port: must be 0 (off) or a port 1..{SpecVocabulary.MaxPort}, got {siloMetricsPort}");
         var all = overrides.ToList();
         if (workers is { } n) all.Add($"workers={n}");
         var job = JobSpecLoader.LoadFile(specFile.FullName, all); // SpecException (exit 2) before anything starts
         var capacity = slots ?? Environment.ProcessorCount;
-        if (capacity < 1)
-            throw new UserFacingException($"--slots: must be at least 1, got {capacity}");
         if (job.Workers > capacity)
             throw new UserFacingException($"--workers: {job.Workers} workers do not fit the {capacity} worker slots; use at most {capacity} (or --slots)");
         var runDirectory = Path.GetFullPath(output ?? Path.Combine("runs", job.Name));

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Orchestrator.Contracts.Grains;
+using Orchestrator.Contracts.Spec;
 using Orchestrator.Silos.Console;
 using Orchestrator.Silos.Hosting;
 using Spectre.Console;
@@ -16,7 +17,7 @@ public static class ScaleCommand
     public static Command Create()
     {
         var job = new Argument<string>("job") { Description = "The job's name" };
-        var workers = new Option<int>("--workers") { Description = "The new worker count", Required = true };
+        var workers = new Option<int>("--workers") { Description = "The new worker count (at most the cluster's worker slots)", Required = true }.Between(1, SpecVocabulary.MaxWorkers);
         var client = new ClientOptions();
         var command = new Command("scale", "Rescale a running job to another worker count (checkpoint, relaunch, resume)") { job, workers };
         client.AddTo(command);

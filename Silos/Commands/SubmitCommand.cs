@@ -20,7 +20,7 @@ public static class SubmitCommand
     public static Command Create()
     {
         var spec = new Argument<FileInfo>("spec") { Description = "Job spec (YAML)" };
-        var workers = new Option<int?>("--workers") { Description = "Worker processes (overrides the spec's workers)" };
+        var workers = new Option<int?>("--workers") { Description = "Worker processes (overrides the spec's workers)" }.Between(1, SpecVocabulary.MaxWorkers);
         var set = SpecOptions.Set();
         var output = new Option<string?>("--out") { Description = "Run directory (default: the silo's runs_root/<name>)" };
         var client = new ClientOptions();

@@ -22,12 +22,12 @@ public static class TrainBenchCommand
 
     public static Command Create()
     {
-        var workers = new Option<int>("--workers") { Description = "Data-parallel workers (1 = single process vs single process; N = MPI workers vs DDP gloo)", DefaultValueFactory = _ => 1 };
+        var workers = new Option<int>("--workers") { Description = "Data-parallel workers (1 = single process vs single process; N = MPI workers vs DDP gloo)", DefaultValueFactory = _ => 1 }.Between(1, SpecVocabulary.MaxWorkers);
         var codecs = new Option<string>("--codecs") { Description = "With --workers > 1: gradient codecs to measure, e.g. none,nm+int8 (nm: 2:4 mvue)", DefaultValueFactory = _ => "none,nm+int8" };
-        var runs = new Option<int>("--runs") { Description = "Runs of each system, alternating", DefaultValueFactory = _ => 5 };
-        var steps = new Option<int>("--steps") { Description = "Timed steps per run", DefaultValueFactory = _ => 30 };
-        var warmup = new Option<int>("--warmup") { Description = "Untimed steps before timing", DefaultValueFactory = _ => 5 };
-        var threads = new Option<int>("--threads") { Description = "Torch threads per worker, the same for both (0 = cores / workers)", DefaultValueFactory = _ => 0 };
+        var runs = new Option<int>("--runs") { Description = "Runs of each system, alternating", DefaultValueFactory = _ => 5 }.AtLeast(1);
+        var steps = new Option<int>("--steps") { Description = "Timed steps per run", DefaultValueFactory = _ => 30 }.AtLeast(1);
+        var warmup = new Option<int>("--warmup") { Description = "Untimed steps before timing", DefaultValueFactory = _ => 5 }.AtLeast(0);
+        var threads = new Option<int>("--threads") { Description = "Torch threads per worker, the same for both (0 = cores / workers)", DefaultValueFactory = _ => 0 }.AtLeast(0);
         var python = new Option<string>("--python") { Description = "Python with PyTorch (Debian python3-torch)", DefaultValueFactory = _ => "/usr/bin/python3" };
         var root = new Option<string>("--root") { Description = "Fashion-MNIST directory", DefaultValueFactory = _ => MnistIdxDataset.FashionMnistDefaultRoot };
         var command = new Command("train", "Training throughput: ours vs PyTorch (single process, or N workers vs DDP gloo)") { workers, codecs, runs, steps, warmup, threads, python, root };
@@ -40,9 +40,9 @@ public static class TrainBenchCommand
     public static Command CreateWorker()
     {
         var codec = new Option<string>("--codec") { DefaultValueFactory = _ => "none" };
-        var threads = new Option<int>("--threads") { DefaultValueFactory = _ => 1 };
-        var steps = new Option<int>("--steps") { DefaultValueFactory = _ => 30 };
-        var warmup = new Option<int>("--warmup") { DefaultValueFactory = _ => 5 };
+        var threads = new Option<int>("--threads") { DefaultValueFactory = _ => 1 }.AtLeast(0);
+        var steps = new Option<int>("--steps") { DefaultValueFactory = _ => 30 }.AtLeast(1);
+        var warmup = new Option<int>("--warmup") { DefaultValueFactory = _ => 5 }.AtLeast(0);
         var root = new Option<string>("--root") { DefaultValueFactory = _ => MnistIdxDataset.FashionMnistDefaultRoot };
         var command = new Command(WorkerCommand, "One worker of the data-parallel throughput benchmark (under mpirun)") { codec, threads, steps, warmup, root };
         command.Hidden = true;

@@ -1,5 +1,4 @@
 using System.CommandLine;
-using Orchestrator.Contracts;
 using Orchestrator.Contracts.Models;
 using Orchestrator.Contracts.Spec;
 using Orchestrator.Silos.Console;
@@ -27,20 +26,23 @@ public static class TrainCommand
         var output = new Option<string?>("--out") { Description = "Run directory for metrics, summary, plots and checkpoints (default: runs/<name>)" };
         var fresh = new Option<bool>("--fresh") { Description = "Discard checkpoints in the run directory and start from step 0 (default: resume from the newest valid one)" };
         var injectNan = new Option<string?>("--inject-nan") { Description = "Test hook: make STEP's gradient NaN on RANK (STEP:RANK)", Hidden = true };
-        var verifyEvery = new Option<int>("--verify-every") { Description = "Compare parameter hashes across workers every N steps", DefaultValueFactory = _ => 100, Hidden = true };
-        var stopAfter = new Option<long?>("--stop-after") { Description = "Test hook: exit abruptly after this step, as if killed", Hidden = true };
+        var verifyEvery = new Option<int>("--verify-every") { Description = "Compare parameter hashes across workers every N steps", DefaultValueFactory = _ => 100, Hidden = true }.AtLeast(0);
+        var stopAfter = new Option<long?>("--stop-after") { Description = "Test hook: exit abruptly after this step, as if killed", Hidden = true }.AtLeast(0L);
         var dieAt = new Option<string?>("--die-at") { Description = "Test hook: worker RANK exits abruptly at STEP (STEP:RANK)", Hidden = true };
         var stallAt = new Option<string?>("--stall-at") { Description = "Test hook: worker RANK hangs forever at STEP (STEP:RANK)", Hidden = true };
-        var metricsPort = new Option<int?>("--metrics-port") { Description = "Serve Prometheus metrics of rank R on port P+R (0 = off; overrides metrics.port)" };
-        var linger = new Option<double>("--linger-seconds") { Description = "Test hook: keep the metrics endpoints up this long after training", Hidden = true };
+        var perturbAt = new Option<string?>("--perturb-at") { Description = "Test hook: nudge worker RANK's parameters off the others' at STEP (STEP:RANK)", Hidden = true };
+        var metricsPort = new Option<int?>("--metrics-port") { Description = "Serve Prometheus metrics of rank R on port P+R (0 = off; overrides metrics.port)" }
+            .Between(0, SpecVocabulary.MaxPort, $"0 (off) or a port 1..{SpecVocabulary.MaxPort}");
+        var linger = new Option<double>("--linger-seconds") { Description = "Test hook: keep the metrics endpoints up this long after training", Hidden = true }.Between(0.0, 3600.0);
         var variants = Variants();
         var codecImplementation = CodecImplementationOption();
-        var command = new Command("train", "Train a job: in this process, or as the workers of mpirun.mpich -np N") { spec, set, output, fresh, injectNan, verifyEvery, stopAfter, dieAt, stallAt, metricsPort, linger };
+        var command = new Command("train", "Train a job: in this process, or as the workers of mpirun.mpich -np N") { spec, set, output, fresh, injectNan, verifyEvery, stopAfter, dieAt, stallAt, perturbAt, metricsPort, linger };
         command.SetAction(parse => CommandGuard.Run(() =>
         {
             var faults = parse.GetValue(injectNan) is { } nan ? FaultInjection.ParseNonFinite(nan) : null;
             if (parse.GetValue(dieAt) is { } die) faults = FaultInjection.ParseDeath(die, faults);
             if (parse.GetValue(stallAt) is { } stall) faults = FaultInjection.ParseStall(stall, faults);
+            if (parse.GetValue(perturbAt) is { } perturb) faults = FaultInjection.ParsePerturbation(perturb, faults);
             faults = FaultInjection.WithEnvironmentDelay(faults);
             return Execute(new TrainRequest(parse.GetValue(spec)!, parse.GetValue(set) ?? [], parse.GetValue(output), parse.GetValue(fresh),
                 faults, parse.GetValue(verifyEvery), parse.GetValue(stopAfter), parse.GetValue(metricsPort), parse.GetValue(linger),
@@ -69,8 +71,6 @@ public static class TrainCommand
 
     private static int Execute(TrainRequest request)
     {
-        if (request.LingerSeconds is < 0 or > 3600 || double.IsNaN(request.LingerSeconds))
-            throw new UserFacingException($"--linger-seconds: must be 0..3600, got {request.LingerSeconds}");
         var world = WorkerWorld.FromEnvironment();
         // Before MPI starts: every rank reaches the same verdict, so each can exit on its own without
         // MPI_Abort (which may kill the launcher before it forwards the message).
@@ -109,11 +109,7 @@ public static class TrainCommand
     {
         var job = JobSpecLoader.LoadFile(request.Spec.FullName, overrides);
         if (request.MetricsPort is { } port)
-        {
-            if (port is < 0 or > SpecVocabulary.MaxPort)
-                throw new UserFacingException($"--metrics-port: must be 0 (off) or a port 1..{SpecVocabulary.MaxPort}, got {port}");
             job = job with { Metrics = job.MetricsOrDefault with { Port = port } };
-        }
         return WorkerCountRule.ForWorkers(job, workers);
     }
 

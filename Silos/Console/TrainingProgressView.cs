@@ -5,12 +5,14 @@ namespace Orchestrator.Silos.Console;
 
 /// <summary>
 /// Shows training progress: a live Spectre.Console bar on a terminal (epoch, step, loss, accuracy,
-/// samples/s, ETA), plain periodic lines when output is redirected (CI logs, files).
+/// samples/s, and the bar's own remaining-time column), plain periodic lines with the same figures and an ETA
+/// when output is redirected (CI logs, files).
 /// </summary>
 public sealed class TrainingProgressView : ITrainingObserver
 {
     private readonly ProgressTask? bar;
     private TrainingPlan? plan;
+    private RemainingTime? remaining;
     private double samplesPerSecond;
     private long lastPrinted;
 
@@ -33,6 +35,7 @@ public sealed class TrainingProgressView : ITrainingObserver
     public void OnStart(TrainingPlan plan)
     {
         this.plan = plan;
+        remaining = new RemainingTime(plan.TotalSteps);
         lastPrinted = plan.StartStep;
         AnsiConsole.MarkupLineInterpolated($"[grey]{plan.Parameters:N0} parameters on {plan.Device} with {plan.Threads} threads; {plan.TotalSteps} steps ({plan.StepsPerEpoch}/epoch x {plan.Epochs} epochs)[/]");
         if (bar is null) return;
@@ -50,10 +53,15 @@ public sealed class TrainingProgressView : ITrainingObserver
             bar.Description = Markup.Escape(text);
             bar.Value = step.Step;
         }
-        else if (plan is not null && (step.Step - lastPrinted) * 20 >= plan.TotalSteps)
+        else if (plan is not null && remaining is not null)
         {
-            lastPrinted = step.Step;
-            System.Console.WriteLine(text);
+            // Every step feeds the estimate, so a printed ETA reflects all steps since the first.
+            var eta = remaining.Update(step.Step, step.Elapsed, step.Seconds);
+            if ((step.Step - lastPrinted) * 20 >= plan.TotalSteps)
+            {
+                lastPrinted = step.Step;
+                System.Console.WriteLine($"{text} ETA {RemainingTime.Format(eta)}");
+            }
         }
     }
 

@@ -12,7 +12,10 @@ namespace Orchestrator.Trainer.Checkpointing;
 /// </summary>
 /// <remarks>
 /// Layout: magic "ORCKPT01" | int32 header length | UTF-8 JSON header | int64 model length | model
-/// bytes | int64 optimizer length | optimizer bytes | 32-byte SHA-256 of all preceding bytes.
+/// bytes | int64 optimizer length | optimizer bytes | int64 synchronizer-state length | synchronizer
+/// state bytes | 32-byte SHA-256 of all preceding bytes. The synchronizer section came later: files
+/// without it (the hash right after the optimizer bytes) still load, with an empty state, and older
+/// readers ignore it, so the magic did not change.
 /// </remarks>
 public sealed class CheckpointStore
 {
@@ -33,7 +36,9 @@ public sealed class CheckpointStore
     public string Directory => directory;
 
     /// <summary>Writes a checkpoint atomically, then deletes all but the newest <c>keep</c>.</summary>
-    public string Save(TrainingPosition position, string modelFingerprint, ReadOnlySpan<byte> modelState, ReadOnlySpan<byte> optimizerState)
+    /// <param name="synchronizerState">Every worker's synchronizer state (error-feedback residuals); empty when none.</param>
+    public string Save(TrainingPosition position, string modelFingerprint, ReadOnlySpan<byte> modelState, ReadOnlySpan<byte> optimizerState,
+        ReadOnlySpan<byte> synchronizerState = default)
     {
         System.IO.Directory.CreateDirectory(directory);
         var path = System.IO.Path.Combine(directory, $"{Prefix}{position.Step:D10}{Suffix}");
@@ -58,6 +63,9 @@ public sealed class CheckpointStore
             BitConverter.TryWriteBytes(number, (long)optimizerState.Length);
             Write(number);
             Write(optimizerState);
+            BitConverter.TryWriteBytes(number, (long)synchronizerState.Length);
+            Write(number);
+            Write(synchronizerState);
             file.Write(hash.GetHashAndReset());
             file.Flush(flushToDisk: true);
         }
@@ -123,16 +131,21 @@ public sealed class CheckpointStore
         var header = JsonSerializer.Deserialize<Header>(bytes.AsSpan(at, headerLength))
                      ?? throw new InvalidDataException("empty header");
         at += headerLength;
-        var model = Section(bytes, ref at);
-        var optimizer = Section(bytes, ref at);
-        return new Checkpoint(new TrainingPosition(header.Step, header.Epoch, header.Offset, header.Skipped), header.Model, model, optimizer, path);
+        int end = body.Length;
+        var model = Section(bytes, end, ref at);
+        var optimizer = Section(bytes, end, ref at);
+        var synchronizer = at < end ? Section(bytes, end, ref at) : [];
+        return new Checkpoint(new TrainingPosition(header.Step, header.Epoch, header.Offset, header.Skipped), header.Model, model, optimizer, path,
+            synchronizer);
     }
 
-    private static byte[] Section(byte[] bytes, ref int at)
+    private static byte[] Section(byte[] bytes, int end, ref int at)
     {
+        if (at + 8 > end) throw new InvalidDataException("a section is cut short");
         long length = BitConverter.ToInt64(bytes, at);
         at += 8;
-        var section = bytes.AsSpan(at, checked((int)length)).ToArray();
+        if (length < 0 || length > end - at) throw new InvalidDataException($"a section claims {length} bytes, {end - at} remain");
+        var section = bytes.AsSpan(at, (int)length).ToArray();
         at += (int)length;
         return section;
     }

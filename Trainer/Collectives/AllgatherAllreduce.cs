@@ -20,8 +20,9 @@ public sealed class AllgatherAllreduce(ICommunicator communicator) : IAllreduceA
     public string Name => "allgather";
 
     /// <inheritdoc/>
-    public void Allreduce(Span<float> bucket, IGradientCodec codec, ulong seed, AllreduceStats stats)
+    public void Allreduce(Span<float> bucket, IGradientCodec codec, ulong seed, AllreduceStats stats, Span<float> residual = default)
     {
+        BucketMath.CheckResidual(bucket.Length, residual);
         int ranks = communicator.Size;
         int bytes = codec.EncodedBytes(bucket.Length);
         int total = GatheredBytes(bytes, ranks, bucket.Length);
@@ -32,6 +33,14 @@ public sealed class AllgatherAllreduce(ICommunicator communicator) : IAllreduceA
 
         long t = Stopwatch.GetTimestamp();
         codec.Encode(bucket, local.AsSpan(0, bytes), BucketMath.Seed(seed, communicator.Rank, 0));
+        if (!residual.IsEmpty)
+        {
+            // This encoding is the rank's whole contribution, so its error is exact: e = g - D(E(g)).
+            // The bucket serves as scratch for D(E(g)); it is cleared before the sum below.
+            bucket.CopyTo(residual);
+            codec.Decode(local.AsSpan(0, bytes), bucket);
+            BucketMath.Subtract(residual, bucket);
+        }
         t = stats.AddCodec(t);
         // Every encoding has the same size (fixed by the element count), so a plain allgather suffices.
         communicator.Allgather(local.AsSpan(0, bytes), gathered.AsSpan(0, total));

@@ -37,6 +37,43 @@ internal static class BucketMath
         return z ^ (z >> 31);
     }
 
+    /// <summary>Adds <paramref name="values"/> to <paramref name="to"/> element by element (same length).</summary>
+    public static void Add(Span<float> to, ReadOnlySpan<float> values)
+    {
+        if (values.Length != to.Length) throw new ArgumentException($"lengths differ: {to.Length} and {values.Length}", nameof(values));
+        int i = 0;
+        if (Vector.IsHardwareAccelerated)
+        {
+            var a = MemoryMarshal.Cast<float, Vector<float>>(to);
+            var b = MemoryMarshal.Cast<float, Vector<float>>(values);
+            for (int k = 0; k < a.Length; k++) a[k] += b[k];
+            i = a.Length * Vector<float>.Count;
+        }
+        for (; i < to.Length; i++) to[i] += values[i];
+    }
+
+    /// <summary>Subtracts <paramref name="values"/> from <paramref name="from"/> element by element (same length).</summary>
+    public static void Subtract(Span<float> from, ReadOnlySpan<float> values)
+    {
+        if (values.Length != from.Length) throw new ArgumentException($"lengths differ: {from.Length} and {values.Length}", nameof(values));
+        int i = 0;
+        if (Vector.IsHardwareAccelerated)
+        {
+            var a = MemoryMarshal.Cast<float, Vector<float>>(from);
+            var b = MemoryMarshal.Cast<float, Vector<float>>(values);
+            for (int k = 0; k < a.Length; k++) a[k] -= b[k];
+            i = a.Length * Vector<float>.Count;
+        }
+        for (; i < from.Length; i++) from[i] -= values[i];
+    }
+
+    /// <summary>Checks the error-feedback span of an allreduce: empty, or one value per bucket element.</summary>
+    public static void CheckResidual(int bucketLength, Span<float> residual)
+    {
+        if (!residual.IsEmpty && residual.Length != bucketLength)
+            throw new ArgumentException($"the residual needs {bucketLength} values (one per bucket element) or none, has {residual.Length}", nameof(residual));
+    }
+
     /// <summary>Grows a scratch buffer to at least <paramref name="length"/> (never shrinks: buckets repeat every step).</summary>
     public static T[] Ensure<T>(ref T[] buffer, int length)
     {

@@ -24,5 +24,11 @@ public interface IAllreduceAlgorithm
     /// each rank and hop derives its own codec seed from it, so stochastic rounding is independent
     /// across ranks yet reproducible. Time and traffic are added to <paramref name="stats"/>.
     /// </summary>
-    void Allreduce(Span<float> bucket, IGradientCodec codec, ulong seed, AllreduceStats stats);
+    /// <param name="residual">Empty, or (error feedback) <c>bucket.Length</c> values that receive this
+    /// rank's compression error: <paramref name="bucket"/> on entry minus the decoded value of this rank's
+    /// contribution exactly as it was sent (what its messages added to the sums), in the units of the sum,
+    /// not the mean. Summed over ranks: W x result = sum of the buckets - sum of the residuals, up to fp32
+    /// rounding. Only the algorithm knows which encodings carried this rank's values, so it computes the
+    /// error itself; the caller adds it to the next step's gradient.</param>
+    void Allreduce(Span<float> bucket, IGradientCodec codec, ulong seed, AllreduceStats stats, Span<float> residual = default);
 }

@@ -47,13 +47,16 @@ public interface ICommunicator : IDisposable
     void Allgather(ReadOnlySpan<byte> local, Span<byte> gathered);
 
     /// <summary>Allgather with per-rank lengths every rank already knows: <paramref name="counts"/>[r]
-    /// bytes from rank r, concatenated in rank order into <paramref name="gathered"/> (at least their sum).</summary>
+    /// bytes from rank r, concatenated in rank order into <paramref name="gathered"/> (at least their sum;
+    /// bytes past the sum are scratch). Giving it Size x max(counts) bytes lets the MPI implementation,
+    /// which sends every block padded to the longest, work in place instead of through a staging copy.</summary>
     void Allgather(ReadOnlySpan<byte> local, ReadOnlySpan<int> counts, Span<byte> gathered);
 
     /// <summary>
     /// Allgather of lengths nobody knows in advance: the lengths travel first (into
     /// <paramref name="counts"/>, length Size), then the bytes, concatenated in rank order into
-    /// <paramref name="gathered"/>, which is replaced by a larger array when too small. Returns the total length.
+    /// <paramref name="gathered"/>, which may be replaced by a larger array (when shorter than the total,
+    /// or than the padded exchange of the implementation). Returns the total length.
     /// </summary>
     int AllgatherVariable(ReadOnlySpan<byte> local, Span<int> counts, ref byte[] gathered);
 

@@ -30,12 +30,26 @@ public interface IGradientSynchronizer : IDisposable
     /// <summary>Sums small control values (loss, counts) over all workers, in place.</summary>
     void SumAcrossWorkers(Span<double> values);
 
-    /// <summary>Averages the float buffers (batch-norm running statistics, which each worker gathers
-    /// from its own shard) so every worker evaluates and checkpoints the same model.</summary>
+    /// <summary>Averages the running statistics (float buffers named <c>running_*</c>, which each worker
+    /// gathers from its own shard) so every worker evaluates and checkpoints the same model; fixed buffers
+    /// are equal on every worker already and stay untouched.</summary>
     void SyncBuffers(nn.Module model);
 
     /// <summary>Fails loudly when the workers' parameters are no longer bit-identical.</summary>
     void VerifyIdentical(nn.Module model, long step);
+
+    /// <summary>
+    /// Per-worker state a bit-exact resume needs (the error-feedback residuals), collected on rank 0 for its
+    /// checkpoint; empty on the other ranks and when there is none. Collective: every worker calls it.
+    /// </summary>
+    byte[] CollectState();
+
+    /// <summary>
+    /// Takes this worker's part of a checkpoint's <see cref="CollectState"/> bytes (every worker reads the same
+    /// checkpoint). Returns null when restored or not needed, else why the state starts afresh (e.g. the job
+    /// now has another worker count), for the user to see. Call after <see cref="Attach"/>.
+    /// </summary>
+    string? RestoreState(ReadOnlySpan<byte> state);
 
     /// <summary>Traffic and timing so far.</summary>
     SynchronizerStats Stats { get; }

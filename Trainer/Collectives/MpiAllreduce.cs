@@ -16,10 +16,12 @@ public sealed class MpiAllreduce(ICommunicator communicator) : IAllreduceAlgorit
 
     /// <inheritdoc/>
     /// <exception cref="ArgumentException">The codec is not <c>none</c>: MPI reduces raw fp32 only.</exception>
-    public void Allreduce(Span<float> bucket, IGradientCodec codec, ulong seed, AllreduceStats stats)
+    public void Allreduce(Span<float> bucket, IGradientCodec codec, ulong seed, AllreduceStats stats, Span<float> residual = default)
     {
         if (codec.Name != "none")
             throw new ArgumentException($"algorithm mpi is plain fp32 MPI_Allreduce and needs codec none, not {codec.Name}", nameof(codec));
+        BucketMath.CheckResidual(bucket.Length, residual);
+        residual.Clear(); // fp32 travels as it is: no compression error to carry
         int ranks = communicator.Size;
         stats.AddCall();
         long t = Stopwatch.GetTimestamp();

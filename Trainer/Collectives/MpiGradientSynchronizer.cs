@@ -25,8 +25,7 @@ public sealed class MpiGradientSynchronizer : IGradientSynchronizer
     private readonly IAllreduceAlgorithm fp32;
     private readonly AllreduceStats traffic = new();
     private GradientBuckets? buckets;
-    private float[][] residuals = [];
-    private byte[] scratch = [];
+    private ErrorFeedback? feedback;
 
     /// <param name="implementation">Forces the codec implementation (tests); null lets
     /// <see cref="CodecImplementations.Select"/> choose by where the values are encoded.</param>
@@ -61,9 +60,10 @@ public sealed class MpiGradientSynchronizer : IGradientSynchronizer
                 Broadcast(tensor);
         }
         buckets = GradientBuckets.Attach(model.named_parameters(), spec.BucketMb, spec.MinCompressElements);
-        residuals = spec.ErrorFeedback
-            ? buckets.Buckets.Select(b => b.Compressed ? new float[b.Elements] : []).ToArray()
-            : [];
+        // Residual memory for the buckets that get compressed (once warm-up is over); none for the fp32 ones.
+        feedback = spec.ErrorFeedback && codec.Name != "none"
+            ? new ErrorFeedback(buckets.Buckets.Select(b => b.Compressed ? b.Elements : 0))
+            : null;
     }
 
     public bool Synchronize(long step)
@@ -119,9 +119,12 @@ public sealed class MpiGradientSynchronizer : IGradientSynchronizer
     public void SyncBuffers(nn.Module model)
     {
         using var noGrad = no_grad();
-        foreach (var (_, buffer) in model.named_buffers())
+        foreach (var (name, buffer) in model.named_buffers())
         {
             if (buffer.dtype != ScalarType.Float32) continue; // counters are equal on every worker already
+            // Only running statistics (named running_*, as BatchNorm's) differ per worker; a fixed buffer such as the
+            // Hadamard classifier's W is equal on every worker since Attach, and averaging it would only cost traffic.
+            if (!name[(name.LastIndexOf('.') + 1)..].StartsWith("running_", StringComparison.Ordinal)) continue;
             using var host = buffer.cpu().contiguous();
             var values = MemoryMarshal.Cast<byte, float>(host.bytes);
             communicator.AllreduceSum(values);
@@ -134,20 +137,48 @@ public sealed class MpiGradientSynchronizer : IGradientSynchronizer
     private void Average(Span<float> values, int bucketIndex, IGradientCodec chosen, long step)
     {
         ulong bucketSeed = (ulong)seed * 0x9E3779B97F4A7C15UL ^ ((ulong)step << 20) ^ (ulong)bucketIndex;
-        var residual = residuals.Length > 0 && chosen != plain ? residuals[bucketIndex] : null;
-        if (residual is not null)
+        if (feedback is not null && chosen != plain)
         {
-            // Error feedback: send g + e, keep e' = (g + e) - decode(encode(g + e)) for the next step.
-            for (int i = 0; i < values.Length; i++) values[i] += residual[i];
-            int bytes = chosen.EncodedBytes(values.Length);
-            if (scratch.Length < bytes) scratch = new byte[bytes];
-            chosen.Encode(values, scratch.AsSpan(0, bytes), bucketSeed);
-            values.CopyTo(residual);
-            var decoded = new float[values.Length];
-            chosen.Decode(scratch.AsSpan(0, bytes), decoded);
-            for (int i = 0; i < values.Length; i++) residual[i] -= decoded[i];
+            // Error feedback: send g' = g + e; the algorithm overwrites e with g' minus what it actually sent of
+            // this rank's contribution (the same encoding, not a second draw), ready for the next step.
+            var residual = feedback.Compensate(bucketIndex, values);
+            algorithm.Allreduce(values, chosen, bucketSeed, traffic, residual);
+            return;
         }
         (chosen == plain ? fp32 : algorithm).Allreduce(values, chosen, bucketSeed, traffic);
+    }
+
+    /// <inheritdoc/>
+    /// <remarks>The error-feedback residuals of every rank, sent to rank 0 point to point (a checkpoint is rare;
+    /// an allgather would make every rank hold all of them).</remarks>
+    public byte[] CollectState()
+    {
+        if (feedback is null) return [];
+        const int tag = 0x4546; // "EF"
+        if (Rank != 0)
+        {
+            var mine = new byte[feedback.PartBytes];
+            feedback.WritePart(mine);
+            communicator.Send(mine, 0, tag);
+            return [];
+        }
+        var state = new byte[feedback.StateBytes(WorldSize)];
+        feedback.WriteHeader(state, WorldSize);
+        feedback.WritePart(feedback.PartOf(state, 0));
+        for (int r = 1; r < WorldSize; r++)
+        {
+            int got = communicator.Receive(feedback.PartOf(state, r), r, tag);
+            if (got != feedback.PartBytes)
+                throw new InvalidOperationException($"rank {r} sent {got} bytes of residuals, expected {feedback.PartBytes} (bucket layouts differ across ranks?)");
+        }
+        return state;
+    }
+
+    /// <inheritdoc/>
+    public string? RestoreState(ReadOnlySpan<byte> state)
+    {
+        if (feedback?.Restore(state, Rank, WorldSize) is not { } reason) return null;
+        return $"{reason}: error feedback restarts from zero residuals, so this resume does not continue bit-exactly";
     }
 
     /// <summary>Runs <paramref name="body"/> on the bucket's values in host memory (GPU buckets are staged through the host).</summary>

@@ -16,6 +16,18 @@ namespace Orchestrator.Trainer.Collectives;
 /// instead would leave the owner's parameters a rounding error away from everybody else's. Sums are
 /// accumulated in ring order (chunk c from rank c+1 around to c), not rank order, so the result can
 /// differ from <see cref="AllgatherAllreduce"/> in the last bits.
+/// <para>
+/// Error feedback: each rank encodes every chunk exactly once per allreduce (hop s sends chunk r-1-s,
+/// which covers every chunk but r; the final phase encodes chunk r), and what that encoding adds to the
+/// chunk's running sum is this rank's contribution as sent: the decoded outgoing message minus the
+/// decoded incoming partial sum it was built on. Its error, the encoded fp32 values minus their
+/// decoding, is therefore exactly (this rank's compensated values) - (its contribution as sent), and
+/// that is what the residual receives, chunk by chunk. Summed over ranks the errors telescope, so
+/// W x result = sum of the compensated buckets - sum of the residuals (up to fp32 rounding): no
+/// encoding's error is lost, including the re-encodings of partial sums that mix several ranks' values
+/// (with a biased codec those would otherwise accumulate step after step). It costs one decode per
+/// hop; the final phase's decode is done anyway.
+/// </para>
 /// </remarks>
 public sealed class RingAllreduce : IAllreduceAlgorithm
 {
@@ -38,8 +50,9 @@ public sealed class RingAllreduce : IAllreduceAlgorithm
     public string Name => "ring";
 
     /// <inheritdoc/>
-    public void Allreduce(Span<float> bucket, IGradientCodec codec, ulong seed, AllreduceStats stats)
+    public void Allreduce(Span<float> bucket, IGradientCodec codec, ulong seed, AllreduceStats stats, Span<float> residual = default)
     {
+        BucketMath.CheckResidual(bucket.Length, residual);
         int ranks = communicator.Size, rank = communicator.Rank, n = bucket.Length;
         int next = (rank + 1) % ranks, previous = (rank + ranks - 1) % ranks;
         stats.AddCall();
@@ -52,6 +65,8 @@ public sealed class RingAllreduce : IAllreduceAlgorithm
         long sent = 0, received = 0;
         long t = Stopwatch.GetTimestamp();
 
+        bool feedback = !residual.IsEmpty; // see remarks: each encoding's error goes into its chunk's residual
+
         // Reduce-scatter: at hop s rank r forwards chunk r-1-s (its own values at s = 0, afterwards the
         // partial sum it just accumulated) and accumulates chunk r-2-s; at the last hop that is chunk r.
         for (int hop = 0; hop < ranks - 1; hop++)
@@ -61,6 +76,16 @@ public sealed class RingAllreduce : IAllreduceAlgorithm
             int sendBytes = EncodedBytes(codec, sendLength), receiveBytes = EncodedBytes(codec, receiveLength);
             if (sendLength > 0)
                 codec.Encode(bucket.Slice(sendStart, sendLength), send.AsSpan(0, sendBytes), BucketMath.Seed(seed, rank, hop));
+            if (feedback && sendLength > 0)
+            {
+                // This rank never reads this chunk's slice again before the final phase overwrites it (the next
+                // rank accumulates the chunk), so the slice can hold the decoded message while the error is taken.
+                var values = bucket.Slice(sendStart, sendLength);
+                var error = residual.Slice(sendStart, sendLength);
+                values.CopyTo(error);
+                codec.Decode(send.AsSpan(0, sendBytes), values);
+                BucketMath.Subtract(error, values);
+            }
             t = stats.AddCodec(t);
             int got = communicator.SendReceive(send.AsSpan(0, sendBytes), next, ReduceScatterTag,
                 receive.AsSpan(0, receiveBytes), previous, ReduceScatterTag);
@@ -77,12 +102,15 @@ public sealed class RingAllreduce : IAllreduceAlgorithm
         // chunks in order and every rank knows every length without asking.
         long total = 0;
         for (int c = 0; c < ranks; c++) total += counts[c] = EncodedBytes(codec, BucketMath.Chunk(n, ranks, c).Length);
-        BucketMath.Ensure(ref gathered, checked((int)total));
+        // Room for W blocks of the longest chunk: the communicator gathers padded blocks in place (see ICommunicator).
+        BucketMath.Ensure(ref gathered, checked(ranks * maxBytes));
         var (ownStart, ownLength) = BucketMath.Chunk(n, ranks, rank);
         if (ownLength > 0)
             codec.Encode(bucket.Slice(ownStart, ownLength), send.AsSpan(0, counts[rank]), BucketMath.Seed(seed, rank, ranks - 1));
+        // The chunk's full sum, kept until its decoding below is known (its error is this rank's too).
+        if (feedback) bucket.Slice(ownStart, ownLength).CopyTo(residual.Slice(ownStart, ownLength));
         t = stats.AddCodec(t);
-        communicator.Allgather(send.AsSpan(0, counts[rank]), counts, gathered.AsSpan(0, (int)total));
+        communicator.Allgather(send.AsSpan(0, counts[rank]), counts, gathered.AsSpan(0, ranks * maxBytes));
         t = stats.AddCommunication(t);
 
         int offset = 0;
@@ -93,6 +121,8 @@ public sealed class RingAllreduce : IAllreduceAlgorithm
             if (length > 0) codec.Decode(gathered.AsSpan(offset, counts[c]), bucket.Slice(start, length));
             offset += counts[c];
         }
+        // Before the division: errors are in the units of the sums that were encoded.
+        if (feedback) BucketMath.Subtract(residual.Slice(ownStart, ownLength), bucket.Slice(ownStart, ownLength));
         BucketMath.DivideBy(bucket, ranks);
         stats.AddCodec(t);
         // Allgather traffic: every chunk but its own reaches a rank, and a ring forwards as much as it receives.

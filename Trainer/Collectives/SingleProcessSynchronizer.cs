@@ -21,5 +21,7 @@ public sealed class SingleProcessSynchronizer : IGradientSynchronizer
     public void SumAcrossWorkers(Span<double> values) { }
     public void SyncBuffers(nn.Module model) { }
     public void VerifyIdentical(nn.Module model, long step) { }
+    public byte[] CollectState() => []; // nothing is compressed, so there are no residuals
+    public string? RestoreState(ReadOnlySpan<byte> state) => null;
     public void Dispose() { }
 }

@@ -8,7 +8,12 @@ namespace Orchestrator.Trainer.Data;
 /// it. Because the position is global, a job resumed from a checkpoint, even with a different world size,
 /// continues exactly where it stopped, seeing every sample of the epoch once.
 /// </summary>
-/// <remarks>Not thread-safe: it caches the current epoch's permutation.</remarks>
+/// <remarks>
+/// Not thread-safe: it caches the current epoch's permutation. The trainer takes the step boundaries from
+/// <see cref="EpochPlanner"/> and passes each step's count to <see cref="LocalBatch(int, long, int)"/>; for a model
+/// with batch statistics the planner folds a trailing step too small to give every rank two rows into the previous
+/// step, so the exactly-once guarantee holds there too: no sample is dropped.
+/// </remarks>
 public sealed class ShardedSampler
 {
     private int _cachedEpoch = -1;

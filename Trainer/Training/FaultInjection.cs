@@ -6,15 +6,18 @@ namespace Orchestrator.Trainer.Training;
 
 /// <summary>
 /// Test hooks that make one worker misbehave at one step, so recovery paths can be exercised for
-/// real: a non-finite gradient (every worker must skip that step together), or a worker that dies.
+/// real: a non-finite gradient (every worker must skip that step together), a worker that dies or stalls, or one whose
+/// parameters drift away from the others' (the cross-worker parameter check must fail the job).
 /// </summary>
 /// <param name="NonFiniteStep">Step whose gradient becomes NaN on <paramref name="NonFiniteRank"/>; null = never.</param>
 /// <param name="DeathStep">Step at which <paramref name="DeathRank"/> exits abruptly (code 137, like SIGKILL); null = never.</param>
 /// <param name="StallStep">Step at which <paramref name="StallRank"/> hangs forever (sleeps; the others block in the allreduce); null = never.</param>
 /// <param name="StepDelay">Extra wall time every step takes on every worker (a slow model in miniature), so control-plane tests can
 /// act in the middle of an epoch of a tiny job; zero = none.</param>
+/// <param name="PerturbStep">Step at which <paramref name="PerturbRank"/>'s parameters are nudged off everybody else's (the
+/// divergence the cross-worker parameter check must catch); null = never.</param>
 public sealed record FaultInjection(long? NonFiniteStep = null, int NonFiniteRank = 0, long? DeathStep = null, int DeathRank = 0,
-    long? StallStep = null, int StallRank = 0, TimeSpan StepDelay = default)
+    long? StallStep = null, int StallRank = 0, TimeSpan StepDelay = default, long? PerturbStep = null, int PerturbRank = 0)
 {
     /// <summary>Milliseconds of <see cref="StepDelay"/> for every launch of a job (read by <c>train</c>; the silo's environment reaches
     /// every worker through mpirun, so relaunches are slowed too).</summary>
@@ -35,6 +38,13 @@ public sealed record FaultInjection(long? NonFiniteStep = null, int NonFiniteRan
     {
         var (step, rank) = ParseStepRank("--stall-at", value);
         return (existing ?? new FaultInjection()) with { StallStep = step, StallRank = rank };
+    }
+
+    /// <summary>Parses the CLI form <c>STEP:RANK</c> of <c>--perturb-at</c>.</summary>
+    public static FaultInjection ParsePerturbation(string value, FaultInjection? existing)
+    {
+        var (step, rank) = ParseStepRank("--perturb-at", value);
+        return (existing ?? new FaultInjection()) with { PerturbStep = step, PerturbRank = rank };
     }
 
     /// <summary>Parses the CLI form <c>STEP:RANK</c> of <c>--die-at</c>.</summary>
@@ -67,8 +77,10 @@ public sealed record FaultInjection(long? NonFiniteStep = null, int NonFiniteRan
             Environment.Exit(137);
         if (step == StallStep && rank == StallRank)
             Thread.Sleep(Timeout.Infinite); // a real stall: the process lives, no step completes
-        if (step != NonFiniteStep || rank != NonFiniteRank) return;
         using var noGrad = no_grad();
-        parameters.First(p => p.grad is not null).grad!.fill_(float.NaN);
+        if (step == PerturbStep && rank == PerturbRank)
+            parameters[0].add_(1e-3f); // what a silent bug (a rank that skipped or misapplied an update) would leave behind
+        if (step == NonFiniteStep && rank == NonFiniteRank)
+            parameters.First(p => p.grad is not null).grad!.fill_(float.NaN);
     }
 }

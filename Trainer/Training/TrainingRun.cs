@@ -61,7 +61,8 @@ public sealed class TrainingRun : IDisposable
         var training = spec.Training;
         sampler = new ShardedSampler(train.Count, training.GlobalBatch, training.Seed, options.Synchronizer.Rank, options.Synchronizer.WorldSize);
         planner = new EpochPlanner(train.Count, training.GlobalBatch, training.Seed, training.MixedSizeOrOff, train.Height,
-            training.BatchAugmentation, Math.Max(1, training.GhostBatch) * options.Synchronizer.WorldSize);
+            training.BatchAugmentation, Math.Max(1, training.GhostBatch) * options.Synchronizer.WorldSize,
+            options.Synchronizer.WorldSize, BatchStatistics.MinimumRowsPerWorker(model));
         regime = new Regime(training, planner.StepsPerEpoch);
         augmenter = new BatchAugmenter(spec.Data.Augment);
         if (options.Output is not null)
@@ -99,6 +100,7 @@ public sealed class TrainingRun : IDisposable
         EvalRecord? last = null;
         double best = 0;
         bool stoppedEarly = false;
+        var nonFinite = new NonFiniteWatch();
         while (position.Epoch < regime.TotalEpochs)
         {
             stopRequested = cancellation.IsCancellationRequested;
@@ -118,6 +120,8 @@ public sealed class TrainingRun : IDisposable
                 sync.CompressionSeconds, sync.CommunicationSeconds, sync.BytesSent, sync.BytesReceived, sync.CompressionRatio, !applied);
             metrics?.Write(record);
             options.Observer.OnStep(record);
+            if (nonFinite.AfterStep(position.Step, trainedEpoch, loss, settings.Lr, applied, parameters) is { } stepNotice)
+                options.Observer.OnNotice(stepNotice);
 
             if (position.Offset == 0 || (options.EvaluateEverySteps > 0 && position.Step % options.EvaluateEverySteps == 0))
             {
@@ -125,6 +129,8 @@ public sealed class TrainingRun : IDisposable
                 best = Math.Max(best, last.TestAccuracy);
                 metrics?.Write(last);
                 options.Observer.OnEvaluation(last);
+                if (NonFiniteWatch.AfterEvaluation(last.Step, last.TestLoss) is { } evalNotice)
+                    options.Observer.OnNotice(evalNotice);
             }
 
             if (options.VerifyEverySteps > 0 && position.Step % options.VerifyEverySteps == 0)
@@ -241,6 +247,7 @@ public sealed class TrainingRun : IDisposable
             throw new UserFacingException($"{checkpoint.Path}: written for model {checkpoint.ModelFingerprint}, but the spec builds {fingerprint}; use another --out or --fresh");
         using (var stream = new MemoryStream(checkpoint.ModelState)) model.load(stream);
         using (var reader = new BinaryReader(new MemoryStream(checkpoint.OptimizerState))) optimizer.load_state_dict(reader);
+        if (options.Synchronizer.RestoreState(checkpoint.SynchronizerState) is { } fresh) options.Observer.OnNotice(fresh);
         options.Observer.OnNotice($"resumed from {checkpoint.Path} (step {checkpoint.Position.Step}, epoch {checkpoint.Position.Epoch}, sample offset {checkpoint.Position.Offset})");
         return checkpoint.Position;
     }
@@ -249,6 +256,7 @@ public sealed class TrainingRun : IDisposable
     {
         if (checkpoints is null) return;
         options.Synchronizer.SyncBuffers(model); // collective: every worker, before rank 0 writes
+        var synchronizerState = options.Synchronizer.CollectState(); // collective too: every worker's residuals reach rank 0
         if (!isLeader) return;
         // TorchSharp closes the stream it saves to; ToArray still works on a closed MemoryStream.
         var modelBytes = new MemoryStream();
@@ -256,7 +264,7 @@ public sealed class TrainingRun : IDisposable
         var optimizerBytes = new MemoryStream();
         using (var writer = new BinaryWriter(optimizerBytes))
             optimizer.save_state_dict(writer);
-        checkpoints.Save(position, fingerprint, modelBytes.ToArray(), optimizerBytes.ToArray());
+        checkpoints.Save(position, fingerprint, modelBytes.ToArray(), optimizerBytes.ToArray(), synchronizerState);
         options.Observer.OnCheckpoint(position.Step);
     }
 

@@ -45,8 +45,10 @@ internal static unsafe class MpiNative
     public static void Allgather(void* send, int count, void* receive) =>
         Check(Unsafe.MPI_Allgather((IntPtr)send, count, Byte, (IntPtr)receive, count, Byte, CommWorld), "MPI_Allgather");
 
-    public static void Allgatherv(void* send, int count, void* receive, int[] counts, int[] displacements) =>
-        Check(Unsafe.MPI_Allgatherv((IntPtr)send, count, Byte, (IntPtr)receive, counts, displacements, Byte, CommWorld), "MPI_Allgatherv");
+    /// <summary>MPI_Allgather with MPI_IN_PLACE: rank r's <paramref name="count"/> bytes already sit at
+    /// <c>buffer + r * count</c>, and every other rank's block is written beside them.</summary>
+    public static void AllgatherInPlace(void* buffer, int count) =>
+        Check(Unsafe.MPI_Allgather(InPlace, 0, Byte, (IntPtr)buffer, count, Byte, CommWorld), "MPI_Allgather");
 
     public static void Send(void* data, int count, int destination, int tag) =>
         Check(Unsafe.MPI_Send((IntPtr)data, count, Byte, destination, tag, CommWorld), "MPI_Send");

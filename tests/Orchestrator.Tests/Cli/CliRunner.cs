@@ -20,8 +20,10 @@ internal static class CliRunner
     public static string EntryAssembly { get; } = Path.Combine(AppContext.BaseDirectory, "orchestrator.dll");
 
     /// <summary>Runs <c>orchestrator ARGS</c> in <paramref name="workingDirectory"/> and waits for it to exit.</summary>
+    /// <param name="environment">Variables set (or, with a null value, removed) for the child only.</param>
     /// <exception cref="TimeoutException">It ran longer than <paramref name="timeout"/> (it is killed).</exception>
-    public static CliResult Run(string workingDirectory, IEnumerable<string> args, TimeSpan? timeout = null)
+    public static CliResult Run(string workingDirectory, IEnumerable<string> args, TimeSpan? timeout = null,
+        IReadOnlyDictionary<string, string?>? environment = null)
     {
         if (!File.Exists(EntryAssembly))
             throw new FileNotFoundException($"{EntryAssembly} is missing: the test project must reference Silos so the CLI is copied to its output", EntryAssembly);
@@ -38,6 +40,11 @@ internal static class CliRunner
         foreach (var arg in args) start.ArgumentList.Add(arg);
         start.Environment["NO_COLOR"] = "1";
         start.Environment["DOTNET_NOLOGO"] = "1";
+        foreach (var (name, value) in environment ?? new Dictionary<string, string?>())
+        {
+            if (value is null) start.Environment.Remove(name);
+            else start.Environment[name] = value;
+        }
 
         using var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {start.FileName}");
         process.StandardInput.Close();

@@ -21,6 +21,25 @@ public sealed class SpecErrorCliTests
     }
 
     [Fact]
+    public void Integer_too_large_for_its_field_is_out_of_range_with_the_field_and_line()
+    {
+        using var dir = new TempDirectory();
+        var spec = CliSpecs.Write(dir, """
+            name: cli-test
+            data: {dataset: synthetic}
+            model: {kind: mlp, width: 2}
+            training:
+              epochs: 99999999999999
+
+            """);
+
+        var result = CliRunner.Train(dir.Path, spec);
+
+        CliAssert.UserError(result, "training.epochs: 99999999999999 is out of range: this field holds at most 2147483647 (line 5)");
+        Assert.DoesNotContain("expected an integer", result.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Unknown_key_is_named_with_a_suggestion_and_its_line()
     {
         using var dir = new TempDirectory();

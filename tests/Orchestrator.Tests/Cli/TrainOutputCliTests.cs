@@ -1,9 +1,10 @@
 using System.Text.Json;
+using System.Text.RegularExpressions;
 
 namespace Orchestrator.Tests.Cli;
 
 /// <summary>A good run: exit code 0 and every output file in the run directory.</summary>
-public sealed class TrainOutputCliTests
+public sealed partial class TrainOutputCliTests
 {
     private static readonly byte[] PngSignature = [0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A];
 
@@ -44,4 +45,25 @@ public sealed class TrainOutputCliTests
         Assert.Contains("kind: mlp", written, StringComparison.Ordinal);
         Assert.NotEmpty(Directory.GetFiles(Path.Combine(run, "checkpoints"), "ckpt-*.bin"));
     }
+
+    [Fact]
+    public void Redirected_progress_lines_show_epoch_step_loss_accuracy_throughput_and_eta()
+    {
+        using var dir = new TempDirectory();
+        var spec = CliSpecs.Write(dir, CliSpecs.Synthetic());
+
+        var result = CliRunner.Train(dir.Path, spec, "--out", dir.File("run")); // output redirected: plain lines, no bar
+
+        CliAssert.Success(result, "finished");
+        var lines = ProgressLine().Matches(result.Output);
+        Assert.True(lines.Count >= 2, $"expected periodic progress lines with an ETA, got:\n{result}");
+        // 2048 samples / 64 per step = 32 steps; after the last one nothing is left.
+        Assert.All(lines, line => Assert.Equal("32", line.Groups["total"].Value));
+        var last = lines[^1];
+        Assert.Equal("32", last.Groups["step"].Value);
+        Assert.Equal("0:00", last.Groups["eta"].Value);
+    }
+
+    [GeneratedRegex(@"^epoch 1/1 step (?<step>\d+)/(?<total>\d+) loss \d+\.\d{4} acc [\d.]+ ?% [\d,]+ samples/s ETA (?<eta>\d+:\d\d(:\d\d)?)$", RegexOptions.Multiline)]
+    private static partial Regex ProgressLine();
 }

@@ -55,6 +55,59 @@ public sealed class CommunicatorTests
         MpiCommunicator.CheckLauncher(1, expectedSize: null);
     }
 
+    private static Func<string, string?> Variables(params (string Name, string Value)[] set) =>
+        name => set.FirstOrDefault(v => v.Name == name).Value;
+
+    [Theory]
+    [InlineData("4", 1)]
+    [InlineData("2", 4)]
+    [InlineData("two", 2)]
+    public void A_world_that_is_not_the_launchers_is_a_clear_error(string pmiSize, int mpiSize)
+    {
+        // What a process sees when it loaded another MPI library than the launcher's, or none at all.
+        var error = Assert.Throws<UserFacingException>(() => MpiCommunicator.CheckLauncher(mpiSize, expectedSize: null, Variables(("PMI_SIZE", pmiSize))));
+        Assert.Contains($"mpirun.mpich started {pmiSize} processes but MPI sees {mpiSize}", error.Message);
+        Assert.Contains("install MPICH", error.Message);
+    }
+
+    [Fact]
+    public void The_launchers_world_passes_and_a_worker_count_it_does_not_match_is_an_error()
+    {
+        MpiCommunicator.CheckLauncher(2, expectedSize: 2, Variables(("PMI_SIZE", "2")));
+        MpiCommunicator.CheckLauncher(2, expectedSize: null, Variables(("PMI_SIZE", "2")));
+        var error = Assert.Throws<UserFacingException>(() => MpiCommunicator.CheckLauncher(2, expectedSize: 4, Variables(("PMI_SIZE", "2"))));
+        Assert.Contains("the job has 4 workers but mpirun.mpich started 2 processes", error.Message);
+    }
+
+    [Fact]
+    public void OpenMPIs_launcher_is_refused_by_name()
+    {
+        var error = Assert.Throws<UserFacingException>(() => MpiCommunicator.CheckLauncher(1, expectedSize: null, Variables(("OMPI_COMM_WORLD_SIZE", "2"))));
+        Assert.Contains("OpenMPI's mpirun (2 processes)", error.Message);
+        Assert.Contains("mpirun.mpich -np N", error.Message);
+    }
+
+    [Fact]
+    public void A_worker_claiming_a_launcher_world_that_MPI_does_not_see_exits_with_the_message()
+    {
+        if (!string.IsNullOrEmpty(Environment.GetEnvironmentVariable("PMI_SIZE"))) return; // the tests themselves run under mpirun
+        // PMI_SIZE without Hydra's PMI connection: MPICH starts as a lone singleton, so MPI sees 1 of the claimed 2.
+        using var dir = new TempDirectory();
+        var spec = dir.File("spec.yaml");
+        File.WriteAllText(spec, """
+            name: pmi-test
+            model: { kind: mlp, width: 8 }
+            data: { dataset: synthetic, train_subset: 128, test_subset: 64 }
+            training: { epochs: 1, global_batch: 64, threads: 1 }
+            """);
+        var result = Orchestrator.Tests.Cli.CliRunner.Run(dir.Path, ["train", spec, "--out", dir.File("run")], TimeSpan.FromSeconds(60),
+            new Dictionary<string, string?> { ["PMI_SIZE"] = "2" });
+
+        Assert.True(result.ExitCode == 2, result.ToString());
+        Assert.Contains("mpirun.mpich started 2 processes but MPI sees 1", result.Output);
+        Assert.False(File.Exists(Path.Combine(dir.File("run"), "summary.json")));
+    }
+
     [Fact]
     public void In_process_ranks_reduce_control_values()
     {

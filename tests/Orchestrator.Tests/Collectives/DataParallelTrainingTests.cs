@@ -165,6 +165,62 @@ public sealed class DataParallelTrainingTests
     }
 
     [Fact]
+    public void Error_feedback_keeps_parameters_bit_identical_and_its_residuals_survive_a_resume()
+    {
+        // The biased greedy pruner is where error feedback matters; its residuals differ on every rank.
+        using var dir = new TempDirectory();
+        var spec = Spec(dir, "{ codec: nm, pruner: greedy, algorithm: ring, error_feedback: true, min_compress_elements: 256 }", epochs: 2, everySteps: 5);
+        var full = dir.File("full");
+        var interrupted = dir.File("interrupted");
+
+        var reference = Train(2, spec, full);
+        Assert.True(reference.ExitCode == 0, reference.ToString()); // parameter hashes compared after every step
+        var first = Train(2, spec, interrupted, "--stop-after", "12");
+        Assert.True(first.ExitCode == 0, first.ToString());
+        var resumed = Train(2, spec, interrupted);
+        Assert.True(resumed.ExitCode == 0, resumed.ToString());
+        Assert.Contains("resumed from", resumed.Output);
+        Assert.DoesNotContain("restarts from zero residuals", resumed.Output);
+
+        // Bit-exact only if every rank got its own residuals back from rank 0's checkpoint.
+        var (steps, evaluations) = MetricsLog.Read(Path.Combine(full, "metrics.jsonl"));
+        var (continued, continuedEvaluations) = MetricsLog.Read(Path.Combine(interrupted, "metrics.jsonl"));
+        Assert.Equal(32, steps.Count);
+        Assert.Equal(steps.Select(s => (s.Step, s.Loss)), continued.Select(s => (s.Step, s.Loss)));
+        Assert.Equal(evaluations.Select(e => e.TestLoss), continuedEvaluations.Select(e => e.TestLoss));
+    }
+
+    [Fact]
+    public void Warm_up_steps_travel_uncompressed_and_later_steps_compressed()
+    {
+        using var dir = new TempDirectory();
+        var run = dir.File("run");
+        var result = Train(2, Spec(dir, "{ codec: nm+int8, algorithm: ring, warmup_steps: 4, min_compress_elements: 256 }"), run);
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        var (steps, _) = MetricsLog.Read(Path.Combine(run, "metrics.jsonl"));
+        Assert.Equal(16, steps.Count);
+        // Records count steps from 1: the first four are the warm-up (steps 0-3 of the synchronizer).
+        Assert.All(steps.Where(s => s.Step <= 4), s => Assert.Equal(1.0, s.CompressionRatio));
+        Assert.All(steps.Where(s => s.Step > 4), s => Assert.True(s.CompressionRatio > 1.5, $"step {s.Step}: ratio {s.CompressionRatio}"));
+    }
+
+    [Fact]
+    public void Parameters_that_diverge_on_one_worker_fail_the_job_loudly_not_a_hang()
+    {
+        using var dir = new TempDirectory();
+        var run = dir.File("run");
+        var result = MpiRunner.Run(2, TimeSpan.FromSeconds(90),
+            ["train", Spec(dir, "{ codec: int8, algorithm: ring, min_compress_elements: 256 }"), "--out", run, "--verify-every", "2", "--perturb-at", "4:1"]);
+
+        Assert.NotEqual(0, result.ExitCode);
+        Assert.True(result.Elapsed < TimeSpan.FromSeconds(60), $"took {result.Elapsed}");
+        // Nudged during step 4 (counted from 0), so the first check after it, at step 6, sees the difference.
+        Assert.Contains("parameters diverged across workers at step 6", result.Output);
+        Assert.False(File.Exists(Path.Combine(run, "summary.json")));
+    }
+
+    [Fact]
     public void A_worker_that_dies_ends_the_whole_job_with_an_error_not_a_hang()
     {
         using var dir = new TempDirectory();

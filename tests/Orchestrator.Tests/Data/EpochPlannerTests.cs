@@ -1,3 +1,4 @@
+using Orchestrator.Contracts;
 using Orchestrator.Contracts.Spec;
 using Orchestrator.Trainer.Data;
 
@@ -107,5 +108,104 @@ public sealed class EpochPlannerTests
         Assert.Throws<ArgumentOutOfRangeException>(() => planner.StepAt(0, 1000));
         var mixed = new EpochPlanner(1000, 64, 1, Mixed("D+"), nativeSize: 28);
         Assert.Throws<ArgumentOutOfRangeException>(() => mixed.StepAt(0, 1)); // mixed plans are fixed per batch
+    }
+
+    [Fact]
+    public void A_one_row_remainder_is_folded_into_the_previous_step_when_batch_statistics_need_two_rows()
+    {
+        var plain = new EpochPlanner(257, 128, 1, MixedSizeSpec.Off, nativeSize: 28);
+        Assert.Equal([128, 128, 1], plain.Plan(0).Select(s => s.Count));  // no constraint: as before
+
+        var folded = new EpochPlanner(257, 128, 1, MixedSizeSpec.Off, nativeSize: 28, minimumRowsPerWorker: 2);
+        Assert.Equal(2, folded.StepsPerEpoch);
+        Assert.Equal([new PlannedStep(0, 128, 28, 1), new PlannedStep(128, 129, 28, 1)], folded.Plan(0));
+    }
+
+    [Theory]
+    [InlineData(1000, 4, 1, false)] // remainder 104: every rank gets 26 rows
+    [InlineData(903, 4, 1, true)]   // remainder 7: shares 2, 2, 2, 1
+    [InlineData(904, 4, 1, false)]  // remainder 8: shares of 2
+    [InlineData(903, 4, 2, false)]  // 2 copies: one sample per rank is already 2 rows
+    [InlineData(897, 2, 1, true)]   // remainder 1: one rank would get nothing
+    public void Only_a_remainder_that_leaves_some_rank_under_two_rows_is_folded_and_other_plans_are_unchanged(int samples, int workers, int copies, bool folds)
+    {
+        var plain = new EpochPlanner(samples, 128, 1, MixedSizeSpec.Off, nativeSize: 28, duplicates: copies);
+        var guarded = new EpochPlanner(samples, 128, 1, MixedSizeSpec.Off, nativeSize: 28, duplicates: copies, workers: workers, minimumRowsPerWorker: 2);
+        if (!folds)
+        {
+            Assert.Equal(plain.Plan(0), guarded.Plan(0));
+            return;
+        }
+        Assert.Equal(plain.StepsPerEpoch - 1, guarded.StepsPerEpoch);
+        Assert.Equal(plain.Plan(0).SkipLast(2), guarded.Plan(0).SkipLast(1));
+        Assert.Equal(128 + samples % 128, guarded.Plan(0)[^1].Count);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void With_folding_every_rank_gets_two_rows_per_step_and_every_sample_is_trained_once(int workers)
+    {
+        // 3 x 64 + 2 x workers - 1 samples: the remainder is one short of two rows on every rank.
+        int samples = 3 * 64 + 2 * workers - 1;
+        var planner = new EpochPlanner(samples, 64, 5, MixedSizeSpec.Off, nativeSize: 28, workers: workers, minimumRowsPerWorker: 2);
+        var samplers = Enumerable.Range(0, workers).Select(r => new ShardedSampler(samples, 64, 5, r, workers)).ToArray();
+        for (int epoch = 0; epoch < 2; epoch++)
+        {
+            var seen = new List<long>();
+            foreach (var step in planner.Plan(epoch))
+                foreach (var sampler in samplers)
+                {
+                    var local = sampler.LocalBatch(epoch, step.Offset, step.Count);
+                    Assert.True(local.Length >= 2, $"rank {sampler.Rank} got {local.Length} rows at offset {step.Offset}");
+                    seen.AddRange(local);
+                }
+            Assert.Equal(Enumerable.Range(0, samples).Select(i => (long)i), seen.Order());
+            Assert.Equal(3, planner.Plan(epoch).Count);
+        }
+    }
+
+    [Theory]
+    [InlineData("B+")]
+    [InlineData("D+")]
+    public void Mixed_sizes_fold_each_sizes_own_remainder_and_still_tile_the_epoch(string mode)
+    {
+        // Shares 65, 129, 64: size 28 (batch 64 in both modes) is left with 1 sample, and in D+ size 20 too.
+        const int samples = 258, workers = 2;
+        var sizes = new MixedSizeSpec(mode, [20, 28, 36], [0.25, 0.5, 0.25]);
+        var planner = new EpochPlanner(samples, 64, 3, sizes, nativeSize: 28, workers: workers, minimumRowsPerWorker: 2);
+        var unguarded = new EpochPlanner(samples, 64, 3, sizes, nativeSize: 28);
+        var plan = planner.Plan(1);
+        Assert.Equal(samples, plan.Sum(s => s.Count));
+        Assert.Equal(plan.Select(s => s.Offset), plan.Select((s, i) => plan.Take(i).Sum(p => (long)p.Count)));
+        Assert.All(plan, s => Assert.True(s.Count / workers * s.Duplicates >= 2, $"{s}: a rank gets fewer than 2 rows"));
+        Assert.Equal(unguarded.Plan(1).GroupBy(s => s.Size).Select(g => (g.Key, g.Sum(s => s.Count))).Order(),
+            plan.GroupBy(s => s.Size).Select(g => (g.Key, g.Sum(s => s.Count))).Order());
+        Assert.Contains(unguarded.Plan(1), s => s.Count / workers * s.Duplicates < 2);
+        Assert.Equal(unguarded.StepsPerEpoch - (mode == "D+" ? 2 : 1), planner.StepsPerEpoch);
+    }
+
+    [Fact]
+    public void A_step_at_a_resumed_offset_takes_a_too_small_rest_with_it()
+    {
+        // 224 samples were trained at batch 32; the run continues at batch 128 (whose own plan starts steps at 0, 128, 256)
+        // with 129 left: one step of 129, not 128 + 1.
+        var planner = new EpochPlanner(353, 128, 1, MixedSizeSpec.Off, nativeSize: 28, minimumRowsPerWorker: 2);
+        Assert.DoesNotContain(planner.Plan(0), s => s.Offset == 224);
+        Assert.Equal(new PlannedStep(224, 129, 28, 1), planner.StepAt(0, 224));
+        var unguarded = new EpochPlanner(353, 128, 1, MixedSizeSpec.Off, nativeSize: 28);
+        Assert.Equal(new PlannedStep(224, 128, 28, 1), unguarded.StepAt(0, 224));
+    }
+
+    [Fact]
+    public void A_dataset_too_small_for_one_step_of_two_rows_per_rank_is_a_user_error_naming_the_field()
+    {
+        var error = Assert.Throws<UserFacingException>(() => new EpochPlanner(3, 128, 1, MixedSizeSpec.Off, nativeSize: 28, workers: 2, minimumRowsPerWorker: 2));
+        Assert.Contains("data.train_subset", error.Message);
+        var mixed = Assert.Throws<UserFacingException>(() => new EpochPlanner(100, 64, 1, new MixedSizeSpec("B+", [20, 28], [0.99, 0.01]), nativeSize: 28,
+            workers: 1, minimumRowsPerWorker: 2));
+        Assert.Contains("training.mixed_size: size 28 gets 1 ", mixed.Message);
+        _ = new EpochPlanner(3, 128, 1, MixedSizeSpec.Off, nativeSize: 28, workers: 2); // without batch statistics a tiny set still trains
     }
 }

@@ -34,7 +34,12 @@ public sealed class RunningStatsReestimationTests
         RunningStatsReestimation.Reestimate(model, batches);
 
         var means = stack(batches.Select(b => b.mean([0, 2, 3])).ToArray()).mean([0]);
+        // Whole-batch unbiased variances, averaged: per-chunk (ghost 2) variances would be much smaller.
+        var vars = stack(batches.Select(b => b.var([0, 2, 3], unbiased: true)).ToArray()).mean([0]);
+        var chunkVars = stack(batches.Select(b => b.reshape(4, 2, 3, 2, 2).var([1, 3, 4], unbiased: true).mean([0])).ToArray()).mean([0]);
         Assert.True(ghost.RunningMean.allclose(means, rtol: 1e-5, atol: 1e-5));
+        Assert.True(ghost.RunningVar.allclose(vars, rtol: 1e-5, atol: 1e-5), $"running var {ghost.RunningVar.str()} vs {vars.str()}");
+        Assert.False(ghost.RunningVar.allclose(chunkVars, rtol: 1e-2, atol: 1e-2));
         Assert.Equal(2, ghost.GhostBatch);
         Assert.Equal(0.1, ghost.Momentum);
     }

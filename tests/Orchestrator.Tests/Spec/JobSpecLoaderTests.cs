@@ -225,7 +225,6 @@ public class JobSpecLoaderTests
     [Theory]
     [InlineData("training:\n  epochs: five", "training.epochs", "expected an integer, got 'five'", 3)]
     [InlineData("training:\n  epochs: 2.5", "training.epochs", "expected an integer, got '2.5'", 3)]
-    [InlineData("training:\n  epochs: 99999999999", "training.epochs", "expected an integer, got '99999999999'", 3)]
     [InlineData("training:\n  epochs:", "training.epochs", "expected an integer, got nothing", 3)]
     [InlineData("training:\n  epochs: [1]", "training.epochs", "expected an integer, got a list", 3)]
     [InlineData("training:\n  seed: x1", "training.seed", "expected an integer, got 'x1'", 3)]
@@ -242,6 +241,29 @@ public class JobSpecLoaderTests
         Assert.Equal(path, error.Path);
         Assert.Equal(message, error.Message);
         Assert.Equal(line, error.Line);
+    }
+
+    [Theory]
+    [InlineData("training:\n  epochs: 99999999999999", "training.epochs", "99999999999999 is out of range: this field holds at most 2147483647", 3)]
+    [InlineData("training:\n  epochs: 2147483648", "training.epochs", "2147483648 is out of range: this field holds at most 2147483647", 3)]
+    [InlineData("training:\n  threads: -2147483649", "training.threads", "-2147483649 is out of range: this field holds at least -2147483648", 3)]
+    [InlineData("training:\n  seed: 99999999999999999999", "training.seed", "99999999999999999999 is out of range: this field holds at most 9223372036854775807", 3)]
+    [InlineData("training:\n  optimizer:\n    lr: 1e999", "training.optimizer.lr", "1e999 is out of range: this field holds at most 1.8E+308", 4)]
+    [InlineData("training:\n  mixed_size:\n    sizes: [20,\n      99999999999]", "training.mixed_size.sizes[1]", "99999999999 is out of range: this field holds at most 2147483647", 5)]
+    public void Number_too_large_for_its_field_is_out_of_range_with_path_and_line(string body, string path, string message, int line)
+    {
+        var error = FailsOnce("name: demo\n" + body);
+        Assert.Equal(path, error.Path);
+        Assert.Equal(message, error.Message);
+        Assert.Equal(line, error.Line);
+    }
+
+    [Fact]
+    public void Largest_value_of_the_fields_type_is_not_out_of_range()
+    {
+        // The range check reports what the type cannot hold; 2147483647 itself is an int (and a valid epoch count).
+        var spec = JobSpecLoader.Parse("name: demo\ntraining: { epochs: 2147483647 }", "spec.yaml", []);
+        Assert.Equal(int.MaxValue, spec.Training.Epochs);
     }
 
     [Theory]

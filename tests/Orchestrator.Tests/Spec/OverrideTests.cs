@@ -133,6 +133,13 @@ public class OverrideTests
     }
 
     [Fact]
+    public void Override_too_large_for_its_field_is_out_of_range()
+    {
+        var error = FailsOnce("name: demo", "training.epochs=99999999999999");
+        Assert.Equal("training.epochs: 99999999999999 is out of range: this field holds at most 2147483647 (--set)", error.ToString());
+    }
+
+    [Fact]
     public void Empty_override_value_is_nothing()
     {
         var error = FailsOnce("name: demo", "training.epochs=");

@@ -23,6 +23,36 @@ public sealed class CheckpointStoreTests
     }
 
     [Fact]
+    public void Round_trips_the_synchronizer_state()
+    {
+        using var dir = new TempDirectory();
+        var store = new CheckpointStore(dir.Path, keep: 3);
+        byte[] residuals = [1, 2, 3, 4, 5];
+        store.Save(new TrainingPosition(7, 0, 64), "m", Model, Optimizer, residuals);
+        store.Save(new TrainingPosition(8, 0, 128), "m", Model, Optimizer);
+
+        Assert.Equal(residuals, CheckpointStore.Read(store.List()[1]).SynchronizerState);
+        Assert.Empty(store.LoadNewestValid(_ => { })!.SynchronizerState);
+    }
+
+    [Fact]
+    public void A_file_written_before_the_synchronizer_section_existed_still_loads()
+    {
+        using var dir = new TempDirectory();
+        var path = Path.Combine(dir.Path, "ckpt-0000000003.bin");
+        // The earlier layout: magic | header | model | optimizer | SHA-256, nothing after the optimizer.
+        var header = System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(new { Step = 3L, Epoch = 0, Offset = 192L, Model = "m", Skipped = 0L });
+        byte[] body = [.. "ORCKPT01"u8, .. BitConverter.GetBytes(header.Length), .. header,
+            .. BitConverter.GetBytes((long)Model.Length), .. Model, .. BitConverter.GetBytes((long)Optimizer.Length), .. Optimizer];
+        File.WriteAllBytes(path, [.. body, .. System.Security.Cryptography.SHA256.HashData(body)]);
+
+        var loaded = CheckpointStore.Read(path);
+        Assert.Equal(new TrainingPosition(3, 0, 192), loaded.Position);
+        Assert.Equal(Optimizer, loaded.OptimizerState);
+        Assert.Empty(loaded.SynchronizerState);
+    }
+
+    [Fact]
     public void Keeps_only_the_newest_k()
     {
         using var dir = new TempDirectory();

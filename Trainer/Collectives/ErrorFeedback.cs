@@ -1,0 +1,134 @@
+using System.Buffers.Binary;
+using System.Runtime.InteropServices;
+
+namespace Orchestrator.Trainer.Collectives;
+
+/// <summary>
+/// Error feedback (residual memory, as in 1-bit SGD and EF-SGD) of one rank: per compressed bucket, the part
+/// of its last gradient that compression did not deliver. It is added to the next gradient before that
+/// one is compressed, so a codec's error is delayed instead of lost: over T steps the contributions a
+/// rank sent sum to its true gradients minus its last residual, which stays bounded even for a biased
+/// codec (the greedy pruner) whose error would otherwise accumulate.
+/// </summary>
+/// <remarks>
+/// <para>
+/// The residual after a step is the compensated gradient minus the decoded value of this rank's
+/// contribution exactly as the allreduce sent it, not a second, independent encode; the algorithm
+/// computes it (see the residual parameter of <see cref="IAllreduceAlgorithm.Allreduce"/>), because only
+/// it knows which encodings carried this rank's values (allgather: one encoding of the whole bucket;
+/// ring: one per chunk, several of them partial sums that include other ranks' values).
+/// </para>
+/// <para>
+/// Residuals differ across ranks (the averaged update does not) and are training state: a resume without
+/// them would not continue bit-exactly. Checkpoint state, gathered on rank 0, little-endian: int32 magic
+/// "EFR1" | int32 ranks | int32 buckets | int32 length of each bucket | each rank's residuals in rank
+/// order, bucket after bucket, as fp32.
+/// </para>
+/// </remarks>
+public sealed class ErrorFeedback
+{
+    private const int Magic = 0x31524645; // "EFR1" read as a little-endian int32
+
+    private readonly float[][] residuals;
+
+    /// <summary>Zero residuals for buckets of <paramref name="bucketElements"/> values (0 for a bucket that
+    /// is never compressed, so it needs none).</summary>
+    public ErrorFeedback(IEnumerable<int> bucketElements)
+    {
+        residuals = bucketElements.Select(n => n > 0 ? new float[n] : []).ToArray();
+        PartBytes = checked(residuals.Sum(r => r.Length) * sizeof(float));
+    }
+
+    /// <summary>Number of buckets (with or without residual memory).</summary>
+    public int Buckets => residuals.Length;
+
+    /// <summary>Bytes of one rank's residuals in the checkpoint state.</summary>
+    public int PartBytes { get; }
+
+    /// <summary>Bytes of the state header (before the ranks' residuals).</summary>
+    public int HeaderBytes => sizeof(int) * (3 + residuals.Length);
+
+    /// <summary>Bucket <paramref name="bucket"/>'s residual memory, as it stands.</summary>
+    public ReadOnlySpan<float> Residual(int bucket) => residuals[bucket];
+
+    /// <summary>
+    /// Adds bucket <paramref name="bucket"/>'s residual to <paramref name="values"/>, making the compensated
+    /// gradient, and returns the residual memory for the allreduce to overwrite with the new error.
+    /// </summary>
+    public Span<float> Compensate(int bucket, Span<float> values)
+    {
+        var residual = residuals[bucket].AsSpan();
+        if (residual.Length != values.Length)
+            throw new ArgumentException($"bucket {bucket} has {residual.Length} residual values, the gradient {values.Length}", nameof(values));
+        BucketMath.Add(values, residual);
+        return residual;
+    }
+
+    /// <summary>Forgets every residual (a fresh start).</summary>
+    public void Clear()
+    {
+        foreach (var residual in residuals) Array.Clear(residual);
+    }
+
+    /// <summary>Size of the whole checkpoint state of <paramref name="ranks"/> ranks.</summary>
+    public int StateBytes(int ranks) => checked(HeaderBytes + ranks * PartBytes);
+
+    /// <summary>Writes the header of the state of <paramref name="ranks"/> ranks (this rank's bucket layout, which every rank shares).</summary>
+    public void WriteHeader(Span<byte> state, int ranks)
+    {
+        BinaryPrimitives.WriteInt32LittleEndian(state, Magic);
+        BinaryPrimitives.WriteInt32LittleEndian(state[4..], ranks);
+        BinaryPrimitives.WriteInt32LittleEndian(state[8..], residuals.Length);
+        for (int b = 0; b < residuals.Length; b++)
+            BinaryPrimitives.WriteInt32LittleEndian(state[(12 + 4 * b)..], residuals[b].Length);
+    }
+
+    /// <summary>Where rank <paramref name="rank"/>'s residuals sit in a state.</summary>
+    public Span<byte> PartOf(Span<byte> state, int rank) => state.Slice(HeaderBytes + rank * PartBytes, PartBytes);
+
+    /// <summary>Writes this rank's residuals (<see cref="PartBytes"/> bytes).</summary>
+    public void WritePart(Span<byte> part)
+    {
+        if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("the checkpoint stores residuals as little-endian fp32");
+        int at = 0;
+        foreach (var residual in residuals)
+        {
+            var bytes = MemoryMarshal.AsBytes(residual.AsSpan());
+            bytes.CopyTo(part[at..]);
+            at += bytes.Length;
+        }
+    }
+
+    /// <summary>
+    /// Loads rank <paramref name="rank"/>'s residuals from a state written by a job of <paramref name="ranks"/>
+    /// ranks with this bucket layout. Otherwise (no state, another worker count after a rescale, other buckets
+    /// after a spec change) the residuals restart at zero and the reason is returned; null when restored.
+    /// </summary>
+    public string? Restore(ReadOnlySpan<byte> state, int rank, int ranks)
+    {
+        if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("the checkpoint stores residuals as little-endian fp32");
+        Clear();
+        if (state.IsEmpty) return "the checkpoint holds no error-feedback residuals (written without error_feedback)";
+        if (state.Length < 12 || BinaryPrimitives.ReadInt32LittleEndian(state) != Magic)
+            return "the checkpoint's error-feedback state is not in a known format";
+        int savedRanks = BinaryPrimitives.ReadInt32LittleEndian(state[4..]);
+        if (savedRanks != ranks)
+            return $"the checkpoint's error-feedback residuals are for {savedRanks} workers, this job has {ranks}";
+        int buckets = BinaryPrimitives.ReadInt32LittleEndian(state[8..]);
+        bool sameLayout = buckets == residuals.Length && state.Length == StateBytes(ranks);
+        for (int b = 0; sameLayout && b < buckets; b++)
+            sameLayout = BinaryPrimitives.ReadInt32LittleEndian(state[(12 + 4 * b)..]) == residuals[b].Length;
+        if (!sameLayout)
+            return "the checkpoint's error-feedback residuals have another bucket layout (bucket_mb or min_compress_elements changed)";
+
+        var part = state.Slice(HeaderBytes + rank * PartBytes, PartBytes);
+        int at = 0;
+        foreach (var residual in residuals)
+        {
+            var bytes = MemoryMarshal.AsBytes(residual.AsSpan());
+            part.Slice(at, bytes.Length).CopyTo(bytes);
+            at += bytes.Length;
+        }
+        return null;
+    }
+}
