@@ -292,11 +292,22 @@ public sealed unsafe class MpiCommunicator : ICommunicator
         System.Environment.Exit(errorCode); // MPI_Abort does not return; this is the belt to its braces
     }
 
-    /// <summary>Finalises MPI. Collective: every rank must get here; a failing rank calls <see cref="Abort"/> instead (see <see cref="Guard{T}"/>).</summary>
+    /// <summary>
+    /// Finalises MPI. Collective: every rank must get here; a failing rank calls <see cref="Abort"/> instead
+    /// (see <see cref="Guard{T}"/>). The barrier first makes every rank's work complete before any rank
+    /// tears down, so the <see cref="FinalizeWatchdog"/> can end a finalize that hangs without losing anything.
+    /// </summary>
     public void Dispose()
     {
         if (disposed) return;
         disposed = true;
+        if (Size == 1)
+        {
+            environment.Dispose();
+            return;
+        }
+        Barrier();
+        using var watchdog = FinalizeWatchdog.Start(Rank);
         environment.Dispose();
     }
 

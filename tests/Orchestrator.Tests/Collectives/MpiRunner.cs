@@ -30,7 +30,10 @@ internal static class MpiRunner
 {
     public const string Launcher = "mpirun.mpich";
 
-    public static MpiRunResult Run(int ranks, TimeSpan limit, params string[] args)
+    public static MpiRunResult Run(int ranks, TimeSpan limit, params string[] args) => Run(ranks, limit, [], args);
+
+    /// <summary>As above, with <paramref name="launcherFlags"/> (e.g. <c>-env NAME VALUE</c>) passed to mpirun before the program.</summary>
+    public static MpiRunResult Run(int ranks, TimeSpan limit, IReadOnlyList<string> launcherFlags, params string[] args)
     {
         var start = new ProcessStartInfo(Launcher)
         {
@@ -39,7 +42,7 @@ internal static class MpiRunner
             RedirectStandardInput = true,
             UseShellExecute = false,
         };
-        foreach (var arg in (string[])["-np", ranks.ToString(), CliRunner.DotnetHost(), CliRunner.EntryAssembly, .. args]) start.ArgumentList.Add(arg);
+        foreach (var arg in (string[])["-np", ranks.ToString(), .. launcherFlags, CliRunner.DotnetHost(), CliRunner.EntryAssembly, .. args]) start.ArgumentList.Add(arg);
         start.Environment["NO_COLOR"] = "1";
         start.Environment["DOTNET_NOLOGO"] = "1";
 
