@@ -19,15 +19,17 @@ internal sealed partial class FinalizeWatchdog : IDisposable
 
     private readonly CancellationTokenSource disarmed = new();
 
-    private FinalizeWatchdog(int rank, TimeSpan timeout)
+    private FinalizeWatchdog(int rank, DateTimeOffset deadline)
     {
         var thread = new Thread(() =>
         {
-            if (disarmed.Token.WaitHandle.WaitOne(timeout)) return;
-            System.Console.Error.WriteLine($"note (rank {rank}): MPI_Finalize did not return within {timeout.TotalSeconds:0.#} s " +
+            var wait = deadline - DateTimeOffset.UtcNow;
+            if (disarmed.Token.WaitHandle.WaitOne(wait > TimeSpan.Zero ? wait : TimeSpan.Zero)) return;
+            System.Console.Error.WriteLine($"note (rank {rank}): MPI_Finalize did not return within {Timeout.TotalSeconds:0.#} s " +
                 "(a known MPICH/UCX teardown hang over TCP); the job's work is done, exiting");
             System.Console.Error.Flush();
             System.Console.Out.Flush();
+            TellLauncherFinalized();
             // _exit, not Environment.Exit: the main thread is stuck inside MPICH, and exit handlers could touch it.
             ExitNow(0);
         })
@@ -35,11 +37,30 @@ internal sealed partial class FinalizeWatchdog : IDisposable
         thread.Start();
     }
 
-    /// <summary>Starts watching; dispose it once MPI_Finalize returned.</summary>
-    public static FinalizeWatchdog Start(int rank, TimeSpan? timeout = null) => new(rank, timeout ?? Timeout);
+    /// <summary>
+    /// Starts watching; dispose it once MPI_Finalize returned. <paramref name="deadline"/> is the same
+    /// instant on every rank, so ranks stranded by the hang all exit together.
+    /// </summary>
+    public static FinalizeWatchdog Start(int rank, DateTimeOffset deadline) => new(rank, deadline);
 
     /// <inheritdoc/>
     public void Dispose() => disarmed.Cancel();
+
+    /// <summary>
+    /// Hydra kills every other rank of the job when one closes its PMI connection without having sent
+    /// PMI's finalize; the stranded ranks leave at different instants, so each says "finalized" first
+    /// (simple PMI-1 wire command on the descriptor Hydra passed in <c>PMI_FD</c>). Not waiting for the
+    /// acknowledgement: a rank whose main thread waits in the PMI barrier would race it for the reply.
+    /// </summary>
+    private static unsafe void TellLauncherFinalized()
+    {
+        if (!int.TryParse(System.Environment.GetEnvironmentVariable("PMI_FD"), out int fd)) return;
+        ReadOnlySpan<byte> command = "cmd=finalize\n"u8;
+        fixed (byte* bytes = command) Write(fd, bytes, command.Length);
+    }
+
+    [LibraryImport("libc", EntryPoint = "write")]
+    private static unsafe partial nint Write(int fd, byte* buffer, nint count);
 
     [LibraryImport("libc", EntryPoint = "_exit")]
     private static partial void ExitNow(int status);

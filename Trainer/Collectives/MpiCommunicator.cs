@@ -294,7 +294,7 @@ public sealed unsafe class MpiCommunicator : ICommunicator
 
     /// <summary>
     /// Finalises MPI. Collective: every rank must get here; a failing rank calls <see cref="Abort"/> instead
-    /// (see <see cref="Guard{T}"/>). The barrier first makes every rank's work complete before any rank
+    /// (see <see cref="Guard{T}"/>). The allreduce first makes every rank's work complete before any rank
     /// tears down, so the <see cref="FinalizeWatchdog"/> can end a finalize that hangs without losing anything.
     /// </summary>
     public void Dispose()
@@ -306,8 +306,12 @@ public sealed unsafe class MpiCommunicator : ICommunicator
             environment.Dispose();
             return;
         }
-        Barrier();
-        using var watchdog = FinalizeWatchdog.Start(Rank);
+        // One deadline for all ranks (the max of each rank's now + timeout; the allreduce is the barrier):
+        // Hydra kills a job's other ranks as soon as one exits unfinalised, so the ranks a hang strands
+        // must all leave at the same moment for the job to end with exit code 0.
+        long[] deadline = [DateTimeOffset.UtcNow.Add(FinalizeWatchdog.Timeout).ToUnixTimeMilliseconds()];
+        Allreduce(deadline, ReduceOp.Max);
+        using var watchdog = FinalizeWatchdog.Start(Rank, DateTimeOffset.FromUnixTimeMilliseconds(deadline[0]));
         environment.Dispose();
     }
 
