@@ -36,7 +36,7 @@ public static class TrainCommand
         var linger = new Option<double>("--linger-seconds") { Description = "Test hook: keep the metrics endpoints up this long after training", Hidden = true }.Between(0.0, 3600.0);
         var variants = Variants();
         var codecImplementation = CodecImplementationOption();
-        var command = new Command("train", "Train a job: in this process, or as the workers of mpirun.mpich -np N") { spec, set, output, fresh, injectNan, verifyEvery, stopAfter, dieAt, stallAt, perturbAt, metricsPort, linger };
+        var command = new Command("train", "Train a job: in this process, or as the workers of mpirun.mpich -np N") { spec, set, output, fresh, injectNan, verifyEvery, stopAfter, dieAt, stallAt, perturbAt, metricsPort, linger, variants, codecImplementation };
         command.SetAction(parse => CommandGuard.Run(() =>
         {
             var faults = parse.GetValue(injectNan) is { } nan ? FaultInjection.ParseNonFinite(nan) : null;
@@ -48,8 +48,6 @@ public static class TrainCommand
                 faults, parse.GetValue(verifyEvery), parse.GetValue(stopAfter), parse.GetValue(metricsPort), parse.GetValue(linger),
                 parse.GetValue(variants) ?? [], CodecImplementations.Parse(parse.GetValue(codecImplementation))));
         }));
-        command.Options.Add(variants);
-        command.Options.Add(codecImplementation);
         return command;
     }
 

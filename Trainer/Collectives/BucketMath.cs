@@ -1,5 +1,4 @@
-using System.Numerics;
-using System.Runtime.InteropServices;
+using System.Numerics.Tensors;
 
 namespace Orchestrator.Trainer.Collectives;
 
@@ -13,16 +12,7 @@ internal static class BucketMath
     public static void DivideBy(Span<float> values, int ranks)
     {
         if (ranks == 1) return;
-        float divisor = ranks;
-        int i = 0;
-        if (Vector.IsHardwareAccelerated)
-        {
-            var vectors = MemoryMarshal.Cast<float, Vector<float>>(values);
-            var d = new Vector<float>(divisor);
-            for (int k = 0; k < vectors.Length; k++) vectors[k] /= d;
-            i = vectors.Length * Vector<float>.Count;
-        }
-        for (; i < values.Length; i++) values[i] /= divisor;
+        TensorPrimitives.Divide(values, (float)ranks, values);
     }
 
     /// <summary>
@@ -41,30 +31,14 @@ internal static class BucketMath
     public static void Add(Span<float> to, ReadOnlySpan<float> values)
     {
         if (values.Length != to.Length) throw new ArgumentException($"lengths differ: {to.Length} and {values.Length}", nameof(values));
-        int i = 0;
-        if (Vector.IsHardwareAccelerated)
-        {
-            var a = MemoryMarshal.Cast<float, Vector<float>>(to);
-            var b = MemoryMarshal.Cast<float, Vector<float>>(values);
-            for (int k = 0; k < a.Length; k++) a[k] += b[k];
-            i = a.Length * Vector<float>.Count;
-        }
-        for (; i < to.Length; i++) to[i] += values[i];
+        TensorPrimitives.Add(to, values, to);
     }
 
     /// <summary>Subtracts <paramref name="values"/> from <paramref name="from"/> element by element (same length).</summary>
     public static void Subtract(Span<float> from, ReadOnlySpan<float> values)
     {
         if (values.Length != from.Length) throw new ArgumentException($"lengths differ: {from.Length} and {values.Length}", nameof(values));
-        int i = 0;
-        if (Vector.IsHardwareAccelerated)
-        {
-            var a = MemoryMarshal.Cast<float, Vector<float>>(from);
-            var b = MemoryMarshal.Cast<float, Vector<float>>(values);
-            for (int k = 0; k < a.Length; k++) a[k] -= b[k];
-            i = a.Length * Vector<float>.Count;
-        }
-        for (; i < from.Length; i++) from[i] -= values[i];
+        TensorPrimitives.Subtract(from, values, from);
     }
 
     /// <summary>Checks the error-feedback span of an allreduce: empty, or one value per bucket element.</summary>
