@@ -1,9 +1,10 @@
+using Orchestrator.Spec;
 
 namespace Orchestrator.Contracts.Models;
 
 /// <summary>
 /// What a client hands a job grain to create a job. The spec travels as its YAML text (the
-/// <see cref="Spec.JobSpec"/> records carry no Orleans serializers); the fields the control plane
+/// <see cref="JobSpec"/> records carry no Orleans serializers); the fields the control plane
 /// decides on are passed parsed next to it, so grains never re-read YAML.
 /// </summary>
 /// <param name="SpecYaml">The validated spec, as YAML text (kept for the launcher and for <c>status</c>).</param>
@@ -36,7 +37,7 @@ public sealed record JobSubmission(
 
     /// <summary>A submission of <paramref name="spec"/> with its <c>fault</c> section as restart policy and stall timeout, and its
     /// batch rules as the rescale rule.</summary>
-    public static JobSubmission ForSpec(Spec.JobSpec spec, string specYaml)
+    public static JobSubmission ForSpec(JobSpec spec, string specYaml)
     {
         ArgumentNullException.ThrowIfNull(spec);
         var fault = spec.FaultOrDefault;

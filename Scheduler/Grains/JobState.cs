@@ -1,4 +1,5 @@
 using Orchestrator.Contracts.Models;
+using Orchestrator.Spec;
 
 namespace Orchestrator.Scheduler.Grains;
 

@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using Orchestrator.Contracts;
+using Orchestrator.Spec;
 
 namespace Orchestrator.Silos.Benchmarks;
 

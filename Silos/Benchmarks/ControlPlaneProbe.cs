@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using Orchestrator.Contracts.Grains;
 using Orchestrator.Contracts.Models;
-using Orchestrator.Contracts.Spec;
+using Orchestrator.Spec;
 using Orchestrator.Silos.Hosting;
 
 namespace Orchestrator.Silos.Benchmarks;
@@ -37,7 +37,7 @@ public static class ControlPlaneProbe
             var status = await grain.GetStatusAsync();
             if (status.Phase == JobPhase.Succeeded) break;
             if (status.Phase is JobPhase.Failed or JobPhase.Cancelled || clock.Elapsed > limit)
-                throw new Contracts.UserFacingException($"benchmark job {spec.Name} ended {status.Phase}: {status.FailureReason} (log: {Path.Combine(output, "logs", "launcher.log")})");
+                throw new UserFacingException($"benchmark job {spec.Name} ended {status.Phase}: {status.FailureReason} (log: {Path.Combine(output, "logs", "launcher.log")})");
             await Task.Delay(Poll);
         }
         var summary = System.Text.Json.JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(output, "summary.json"))).RootElement;
@@ -64,7 +64,7 @@ public static class ControlPlaneProbe
         var clockStart = Stopwatch.StartNew();
         while ((await job.GetStatusAsync()).Phase != JobPhase.Running)
         {
-            if (clockStart.Elapsed > TimeSpan.FromMinutes(1)) throw new Contracts.UserFacingException("heartbeat benchmark: the job never ran");
+            if (clockStart.Elapsed > TimeSpan.FromMinutes(1)) throw new UserFacingException("heartbeat benchmark: the job never ran");
             await Task.Delay(Poll);
         }
         await using var connection = await ClusterConnection.ConnectAsync(new ClusterTarget(silo.Gateway.ToString(), null, silo.ClusterId));
@@ -78,7 +78,7 @@ public static class ControlPlaneProbe
             {
                 // Answered None: the grain took it as a live heartbeat of its running gang (not the cheap Stop of a stale one).
                 if (await remote.HeartbeatAsync(new WorkerHeartbeat(1, ++step, 1000, 0.5, 0.05, caller)) != WorkerDirective.None)
-                    throw new Contracts.UserFacingException("heartbeat benchmark: the job grain answered a heartbeat with a directive");
+                    throw new UserFacingException("heartbeat benchmark: the job grain answered a heartbeat with a directive");
                 Interlocked.Increment(ref calls);
             }
         })).ToArray();
@@ -116,10 +116,10 @@ public static class ControlPlaneProbe
                 return ((running.At - failed.At).TotalSeconds, (firstStepAgain.Value - failed.At).TotalSeconds);
             }
             if (status.Phase is JobPhase.Failed or JobPhase.Succeeded or JobPhase.Cancelled)
-                throw new Contracts.UserFacingException($"recovery benchmark job ended {status.Phase} before it trained again: {status.FailureReason}");
+                throw new UserFacingException($"recovery benchmark job ended {status.Phase} before it trained again: {status.FailureReason}");
             await Task.Delay(Poll);
         }
-        throw new Contracts.UserFacingException($"recovery benchmark: no step after the restart within {limit}");
+        throw new UserFacingException($"recovery benchmark: no step after the restart within {limit}");
     }
 
     /// <summary>
@@ -136,7 +136,7 @@ public static class ControlPlaneProbe
             if (r.TryGetProperty("seconds", out var s) && r.TryGetProperty("step", out var step) && step.GetInt64() > 20)
                 seconds.Add(s.GetDouble());
         }
-        if (seconds.Count == 0) throw new Contracts.UserFacingException($"{metricsPath}: no step records after step 20");
+        if (seconds.Count == 0) throw new UserFacingException($"{metricsPath}: no step records after step 20");
         seconds.Sort();
         return seconds[seconds.Count / 2];
     }

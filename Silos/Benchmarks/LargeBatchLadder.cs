@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using Orchestrator.Contracts.Spec;
+using Orchestrator.Spec;
 using Orchestrator.Trainer.Collectives;
 using Orchestrator.Trainer.Data;
 using Orchestrator.Trainer.Telemetry;

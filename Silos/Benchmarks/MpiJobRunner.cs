@@ -1,6 +1,5 @@
 using System.Text.Json;
-using Orchestrator.Contracts;
-using Orchestrator.Contracts.Spec;
+using Orchestrator.Spec;
 
 namespace Orchestrator.Silos.Benchmarks;
 

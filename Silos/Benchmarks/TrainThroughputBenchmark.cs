@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
-using Orchestrator.Contracts;
-using Orchestrator.Contracts.Spec;
+using Orchestrator.Spec;
 using Orchestrator.Trainer.Checkpointing;
 using Orchestrator.Trainer.Collectives;
 using Orchestrator.Trainer.Data;

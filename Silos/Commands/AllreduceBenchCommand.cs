@@ -3,7 +3,7 @@ using Orchestrator.Silos.Benchmarks;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
-using Orchestrator.Contracts.Spec;
+using Orchestrator.Spec;
 using Orchestrator.Silos.Console;
 using Orchestrator.Trainer.Compression;
 using Spectre.Console;

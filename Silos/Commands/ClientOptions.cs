@@ -1,6 +1,7 @@
 using System.CommandLine;
-using Orchestrator.Contracts.Config;
+using Orchestrator.Silos.Config;
 using Orchestrator.Silos.Hosting;
+using Orchestrator.Spec;
 
 namespace Orchestrator.Silos.Commands;
 
@@ -48,7 +49,7 @@ public sealed class ClientOptions
         var siloText = parse.GetValue(silo) ?? NonEmpty(Environment.GetEnvironmentVariable(SiloVariable)) ?? $"127.0.0.1:{SiloConfig.DefaultGatewayPort}";
         var redisText = parse.GetValue(redis);
         if (redisText is not null && !SiloConfigLoader.TryParseEndpoint(redisText, out _))
-            throw new Contracts.UserFacingException($"--redis: expected host:port, got '{redisText}'");
+            throw new UserFacingException($"--redis: expected host:port, got '{redisText}'");
         var clusterId = parse.GetValue(cluster) ?? NonEmpty(Environment.GetEnvironmentVariable(ClusterVariable)) ?? SiloConfig.DefaultClusterId;
         return new ClusterTarget(siloText, redisText, clusterId);
     }

@@ -1,5 +1,5 @@
 using System.CommandLine;
-using Orchestrator.Contracts.Spec;
+using Orchestrator.Spec;
 using Orchestrator.Silos.Console;
 using Orchestrator.Trainer.Compression;
 using Orchestrator.Trainer.Compression.Benchmarks;

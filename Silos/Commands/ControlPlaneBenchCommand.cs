@@ -1,5 +1,5 @@
 using System.CommandLine;
-using Orchestrator.Contracts.Spec;
+using Orchestrator.Spec;
 using Orchestrator.Silos.Benchmarks;
 using Orchestrator.Silos.Console;
 using Orchestrator.Trainer.Data;

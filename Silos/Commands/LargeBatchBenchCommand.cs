@@ -1,9 +1,9 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text;
-using Orchestrator.Contracts;
 using Orchestrator.Silos.Benchmarks;
 using Orchestrator.Silos.Console;
+using Orchestrator.Spec;
 using Orchestrator.Trainer.Data;
 using Orchestrator.Trainer.Devices;
 using Spectre.Console;

@@ -1,6 +1,6 @@
 using System.CommandLine;
 using System.Diagnostics;
-using Orchestrator.Contracts.Spec;
+using Orchestrator.Spec;
 using Orchestrator.Silos.Benchmarks;
 using Orchestrator.Silos.Console;
 using Orchestrator.Trainer.Data;

@@ -1,10 +1,9 @@
 using System.CommandLine;
 using System.Text;
 using System.Text.Json;
-using Orchestrator.Contracts;
 using Orchestrator.Contracts.Grains;
 using Orchestrator.Contracts.Models;
-using Orchestrator.Contracts.Spec;
+using Orchestrator.Spec;
 using Orchestrator.Scheduler.Launchers;
 using Orchestrator.Scheduler.Lifecycle;
 using Orchestrator.Silos.Console;

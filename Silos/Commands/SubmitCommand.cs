@@ -1,8 +1,7 @@
 using System.CommandLine;
-using Orchestrator.Contracts;
 using Orchestrator.Contracts.Grains;
 using Orchestrator.Contracts.Models;
-using Orchestrator.Contracts.Spec;
+using Orchestrator.Spec;
 using Orchestrator.Silos.Console;
 using Orchestrator.Silos.Hosting;
 using Spectre.Console;

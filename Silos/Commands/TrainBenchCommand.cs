@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
-using Orchestrator.Contracts.Spec;
+using Orchestrator.Spec;
 using Orchestrator.Silos.Benchmarks;
 using Orchestrator.Silos.Console;
 using Orchestrator.Trainer.Collectives;

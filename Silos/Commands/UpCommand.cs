@@ -2,11 +2,11 @@ using System.CommandLine;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Orchestrator.Scheduler.Launchers;
-using Orchestrator.Contracts;
-using Orchestrator.Contracts.Config;
+using Orchestrator.Silos.Config;
 using Orchestrator.Silos.Console;
 using Orchestrator.Silos.Hosting;
 using Orchestrator.Silos.Telemetry;
+using Orchestrator.Spec;
 using Spectre.Console;
 
 namespace Orchestrator.Silos.Commands;

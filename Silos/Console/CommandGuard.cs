@@ -1,4 +1,4 @@
-using Orchestrator.Contracts;
+using Orchestrator.Spec;
 using Spectre.Console;
 
 namespace Orchestrator.Silos.Console;

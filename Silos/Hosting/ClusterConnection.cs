@@ -1,9 +1,9 @@
-using System.Net;
 using System.Net.Sockets;
+using System.Net;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using Orchestrator.Contracts;
+using Orchestrator.Spec;
 using Orleans.Configuration;
 using Orleans.Runtime;
 
@@ -141,7 +141,7 @@ public sealed partial class ClusterConnection : IAsyncDisposable
 
     private static IPEndPoint ResolveGateway(string silo)
     {
-        if (!Contracts.Config.SiloConfigLoader.TryParseEndpoint(silo, out var endpoint))
+        if (!Silos.Config.SiloConfigLoader.TryParseEndpoint(silo, out var endpoint))
             throw new UserFacingException($"--silo: expected host:port, got '{silo}'");
         if (IPAddress.TryParse(endpoint.Host, out var address))
             return new IPEndPoint(address, endpoint.Port);

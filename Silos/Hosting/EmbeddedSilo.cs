@@ -1,5 +1,5 @@
-using System.Net;
 using System.Net.Sockets;
+using System.Net;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -7,6 +7,7 @@ using Orchestrator.Contracts;
 using Orchestrator.Scheduler.Grains;
 using Orchestrator.Scheduler.Launchers;
 using Orchestrator.Silos.Telemetry;
+using Orchestrator.Spec;
 using Orleans.Configuration;
 
 namespace Orchestrator.Silos.Hosting;

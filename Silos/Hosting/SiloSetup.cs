@@ -6,8 +6,9 @@ using Microsoft.Extensions.Logging;
 using Orchestrator.Contracts;
 using Orchestrator.Scheduler.Grains;
 using Orchestrator.Scheduler.Launchers;
-using Orleans.Configuration;
 using Orchestrator.Silos.Telemetry;
+using Orchestrator.Spec;
+using Orleans.Configuration;
 using StackExchange.Redis;
 
 namespace Orchestrator.Silos.Hosting;

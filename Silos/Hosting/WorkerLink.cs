@@ -7,6 +7,7 @@ using Orchestrator.Contracts.Grains;
 using Orchestrator.Contracts.Models;
 using Orchestrator.Scheduler.Launchers;
 using Orchestrator.Trainer.Telemetry;
+using Orchestrator.Trainer.Training;
 using Orleans.Configuration;
 
 namespace Orchestrator.Silos.Hosting;
@@ -35,7 +36,7 @@ public sealed class WorkerLink : IAsyncDisposable
     private readonly HeartbeatObserver observer = new();
     private readonly Task loop;
     private IHost? client;
-    private int pending; // WorkerDirective
+    private int pending; // TrainerDirective
     private bool warned;
 
     private WorkerLink(IPEndPoint gateway, string clusterId, string jobId, int launch, int rank)
@@ -78,13 +79,22 @@ public sealed class WorkerLink : IAsyncDisposable
         int.TryParse(Environment.GetEnvironmentVariable(JobRunner.LaunchVariable), NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) ? n : 1;
 
     /// <summary>Takes the pending directive (None when there is none); Stop stays pending once received.</summary>
-    public WorkerDirective TakeDirective()
+    public TrainerDirective TakeDirective()
     {
-        var directive = (WorkerDirective)Volatile.Read(ref pending);
-        if (directive == WorkerDirective.Checkpoint)
-            Interlocked.CompareExchange(ref pending, (int)WorkerDirective.None, (int)WorkerDirective.Checkpoint);
+        var directive = (TrainerDirective)Volatile.Read(ref pending);
+        if (directive == TrainerDirective.Checkpoint)
+            Interlocked.CompareExchange(ref pending, (int)TrainerDirective.None, (int)TrainerDirective.Checkpoint);
         return directive;
     }
+
+    /// <summary>The control plane's directive as the trainer's own type.</summary>
+    public static TrainerDirective Translate(WorkerDirective directive) => directive switch
+    {
+        WorkerDirective.None => TrainerDirective.None,
+        WorkerDirective.Stop => TrainerDirective.Stop,
+        WorkerDirective.Checkpoint => TrainerDirective.Checkpoint,
+        _ => throw new ArgumentOutOfRangeException(nameof(directive), directive, "unknown control-plane directive"),
+    };
 
     private async Task LoopAsync()
     {
@@ -96,9 +106,9 @@ public sealed class WorkerLink : IAsyncDisposable
             {
                 client ??= await ConnectAsync().ConfigureAwait(false);
                 var grain = client.Services.GetRequiredService<IClusterClient>().GetGrain<IWorkerGrain>(IWorkerGrain.Key(jobId, rank));
-                var directive = await grain.HeartbeatAsync(beat).WaitAsync(CallTimeout, stop.Token).ConfigureAwait(false);
+                var directive = Translate(await grain.HeartbeatAsync(beat).WaitAsync(CallTimeout, stop.Token).ConfigureAwait(false));
                 Beats++;
-                if (directive != WorkerDirective.None && (WorkerDirective)Volatile.Read(ref pending) != WorkerDirective.Stop)
+                if (directive != TrainerDirective.None && (TrainerDirective)Volatile.Read(ref pending) != TrainerDirective.Stop)
                     Volatile.Write(ref pending, (int)directive);
             }
             catch (OperationCanceledException) when (stop.IsCancellationRequested)

@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
-using Orchestrator.Contracts;
+using Orchestrator.Spec;
 
 namespace Orchestrator.Trainer.Checkpointing;
 

@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using Orchestrator.Contracts;
+using Orchestrator.Spec;
 using Orchestrator.Trainer.Compression;
 
 namespace Orchestrator.Trainer.Collectives;

@@ -1,4 +1,4 @@
-using Orchestrator.Contracts;
+using Orchestrator.Spec;
 
 namespace Orchestrator.Trainer.Collectives;
 

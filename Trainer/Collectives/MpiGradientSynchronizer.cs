@@ -1,6 +1,6 @@
 using System.Security.Cryptography;
 using System.Runtime.InteropServices;
-using Orchestrator.Contracts.Spec;
+using Orchestrator.Spec;
 using Orchestrator.Trainer.Compression;
 using TorchSharp;
 using static TorchSharp.torch;

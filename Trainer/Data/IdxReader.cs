@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
-using Orchestrator.Contracts;
+using Orchestrator.Spec;
 
 namespace Orchestrator.Trainer.Data;
 

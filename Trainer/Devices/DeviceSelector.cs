@@ -1,5 +1,4 @@
-using Orchestrator.Contracts;
-using Orchestrator.Contracts.Spec;
+using Orchestrator.Spec;
 using TorchSharp;
 using static TorchSharp.torch;
 

@@ -1,5 +1,4 @@
-using Orchestrator.Contracts;
-using Orchestrator.Contracts.Spec;
+using Orchestrator.Spec;
 
 namespace Orchestrator.Trainer.Regimes;
 

@@ -15,7 +15,7 @@ public static class UpdateAdaptation
     /// <param name="adaptUpdates">training.regime.adapt_updates.</param>
     /// <param name="globalBatch">B: samples per optimizer step over all workers.</param>
     /// <param name="baseBatch">The batch size the regime's epochs were written for.</param>
-    /// <exception cref="Orchestrator.Contracts.UserFacingException">A non-positive batch while adapting.</exception>
+    /// <exception cref="Orchestrator.UserFacingException">A non-positive batch while adapting.</exception>
     public static int Factor(bool adaptUpdates, int globalBatch, int baseBatch)
     {
         if (!adaptUpdates) return 1;

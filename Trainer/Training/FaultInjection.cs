@@ -1,3 +1,4 @@
+using Orchestrator.Spec;
 using TorchSharp;
 using static TorchSharp.torch;
 using Parameter = TorchSharp.Modules.Parameter;
@@ -29,7 +30,7 @@ public sealed record FaultInjection(long? NonFiniteStep = null, int NonFiniteRan
         var text = Environment.GetEnvironmentVariable(StepDelayVariable);
         if (string.IsNullOrEmpty(text)) return existing;
         if (!int.TryParse(text, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var ms) || ms is < 0 or > 60_000)
-            throw new Contracts.UserFacingException($"{StepDelayVariable}: expected milliseconds 0..60000, got '{text}'");
+            throw new UserFacingException($"{StepDelayVariable}: expected milliseconds 0..60000, got '{text}'");
         return (existing ?? new FaultInjection()) with { StepDelay = TimeSpan.FromMilliseconds(ms) };
     }
 
@@ -65,7 +66,7 @@ public sealed record FaultInjection(long? NonFiniteStep = null, int NonFiniteRan
     {
         var parts = value.Split(':');
         if (parts.Length != 2 || !long.TryParse(parts[0], out var step) || !int.TryParse(parts[1], out var rank))
-            throw new Contracts.UserFacingException($"{option}: expected STEP:RANK, got '{value}'");
+            throw new UserFacingException($"{option}: expected STEP:RANK, got '{value}'");
         return (step, rank);
     }
 

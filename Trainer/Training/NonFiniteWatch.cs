@@ -1,4 +1,4 @@
-using Orchestrator.Contracts;
+using Orchestrator.Spec;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 

@@ -8,4 +8,4 @@ namespace Orchestrator.Trainer.Training;
 /// <param name="StopAgreed">Some worker asked to stop (Ctrl+C, or a Stop directive): every worker stops after this step.</param>
 /// <param name="Directive">The control plane's directive rank 0 broadcast with this step (every rank sees the same).</param>
 public sealed record StepOutcome(double Loss, double Accuracy, int GlobalSamples, bool Applied, bool StopAgreed = false,
-    Contracts.Models.WorkerDirective Directive = Contracts.Models.WorkerDirective.None);
+    TrainerDirective Directive = TrainerDirective.None);

@@ -27,5 +27,5 @@ public sealed record TrainingOptions(
     int EvaluateEverySteps = 0,
     FaultInjection? Faults = null,
     int VerifyEverySteps = 100,
-    Func<Contracts.Models.WorkerDirective>? Directives = null,
+    Func<TrainerDirective>? Directives = null,
     SampleLog? Samples = null);

@@ -1,8 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
-using Orchestrator.Contracts;
-using Orchestrator.Contracts.Models;
-using Orchestrator.Contracts.Spec;
+using Orchestrator.Spec;
 using Orchestrator.Trainer.Checkpointing;
 using Orchestrator.Trainer.Collectives;
 using Orchestrator.Trainer.Data;
@@ -138,7 +136,7 @@ public sealed class TrainingRun : IDisposable
             if (position.Step == options.StopAfterStep) return Summary(position, last, best, stepSamples, stepSeconds, wall, resumedFrom);
             if (stopAgreed) { stoppedEarly = true; break; }
             bool finished = position.Epoch >= regime.TotalEpochs;
-            if (finished || directive == WorkerDirective.Checkpoint || (spec.Checkpoint.EverySteps > 0 && position.Step % spec.Checkpoint.EverySteps == 0))
+            if (finished || directive == TrainerDirective.Checkpoint || (spec.Checkpoint.EverySteps > 0 && position.Step % spec.Checkpoint.EverySteps == 0))
                 SaveCheckpoint(position);
         }
         if (stoppedEarly) SaveCheckpoint(position);
@@ -186,12 +184,12 @@ public sealed class TrainingRun : IDisposable
         // Loss and accuracy of the whole global batch, not just this worker's shard.
         // The same reduction carries the stop request and rank 0's control-plane directive (0 on the other
         // ranks), so every worker stops or checkpoints after the same step.
-        var directive = isLeader && options.Directives is { } take ? take() : WorkerDirective.None;
+        var directive = isLeader && options.Directives is { } take ? take() : TrainerDirective.None;
         Span<double> totals = [loss.item<float>() * y.shape[0], logits.argmax(1).eq(y).sum().item<long>(), y.shape[0], stopRequested ? 1 : 0, (int)directive];
         options.Synchronizer.SumAcrossWorkers(totals);
-        var agreed = (WorkerDirective)(int)totals[4];
+        var agreed = (TrainerDirective)(int)totals[4];
         return new StepOutcome(totals[0] / Math.Max(1, totals[2]), totals[1] / Math.Max(1, totals[2]), planned.Count, applied,
-            totals[3] > 0 || agreed == WorkerDirective.Stop, agreed);
+            totals[3] > 0 || agreed == TrainerDirective.Stop, agreed);
     }
 
     /// <summary>The step at <paramref name="position"/> with the regime's settings for it.</summary>

@@ -1,5 +1,5 @@
 using System.Runtime.InteropServices;
-using Orchestrator.Contracts;
+using Orchestrator.Spec;
 
 namespace Orchestrator.Trainer.Collectives.Native;
 

@@ -1,4 +1,4 @@
-using Orchestrator.Contracts;
+using Orchestrator.Spec;
 using Orchestrator.Trainer.Collectives;
 using Orchestrator.Trainer.Compression;
 

@@ -1,5 +1,5 @@
 using System.Globalization;
-using Orchestrator.Contracts.Spec;
+using Orchestrator.Spec;
 using Orchestrator.Trainer.Checkpointing;
 using Orchestrator.Trainer.Collectives;
 using Orchestrator.Trainer.Data;

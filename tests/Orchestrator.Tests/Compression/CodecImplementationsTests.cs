@@ -1,5 +1,4 @@
-using Orchestrator.Contracts;
-using Orchestrator.Contracts.Spec;
+using Orchestrator.Spec;
 using Orchestrator.Trainer.Compression;
 using Orchestrator.Trainer.Compression.Torch;
 using TorchSharp;

@@ -1,4 +1,4 @@
-using Orchestrator.Contracts.Spec;
+using Orchestrator.Spec;
 using Orchestrator.Trainer.Compression;
 using Orchestrator.Trainer.Compression.Torch;
 using static TorchSharp.torch;

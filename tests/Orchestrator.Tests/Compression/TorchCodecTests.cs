@@ -1,5 +1,5 @@
 using Xunit.Abstractions;
-using Orchestrator.Contracts.Spec;
+using Orchestrator.Spec;
 using Orchestrator.Trainer.Compression;
 using Orchestrator.Trainer.Compression.Torch;
 using TorchSharp;

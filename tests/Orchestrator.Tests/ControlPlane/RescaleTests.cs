@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using Orchestrator.Contracts.Grains;
 using Orchestrator.Contracts.Models;
-using Orchestrator.Contracts.Spec;
+using Orchestrator.Spec;
 using Orchestrator.Silos.Hosting;
 using Orchestrator.Trainer.Data;
 using Orchestrator.Trainer.Telemetry;

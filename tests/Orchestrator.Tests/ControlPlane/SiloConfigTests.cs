@@ -1,5 +1,5 @@
 using System.Net;
-using Orchestrator.Contracts.Config;
+using Orchestrator.Silos.Config;
 using Orchestrator.Tests.Cli;
 
 namespace Orchestrator.Tests.ControlPlane;

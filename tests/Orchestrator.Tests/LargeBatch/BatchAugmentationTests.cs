@@ -1,4 +1,4 @@
-using Orchestrator.Contracts.Spec;
+using Orchestrator.Spec;
 using Orchestrator.Trainer.Data;
 using TorchSharp;
 using static TorchSharp.torch;

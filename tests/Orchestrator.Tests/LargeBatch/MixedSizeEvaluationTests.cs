@@ -1,4 +1,4 @@
-using Orchestrator.Contracts.Spec;
+using Orchestrator.Spec;
 using Orchestrator.Tests.Training;
 using Orchestrator.Trainer.Checkpointing;
 using Orchestrator.Trainer.Collectives;

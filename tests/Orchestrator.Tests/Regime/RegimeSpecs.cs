@@ -1,4 +1,4 @@
-using Orchestrator.Contracts.Spec;
+using Orchestrator.Spec;
 
 namespace Orchestrator.Tests.Regimes;
 

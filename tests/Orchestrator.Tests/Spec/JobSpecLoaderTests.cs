@@ -1,5 +1,4 @@
-using Orchestrator.Contracts;
-using Orchestrator.Contracts.Spec;
+using Orchestrator.Spec;
 using static Orchestrator.Tests.Spec.SpecTestHelpers;
 
 namespace Orchestrator.Tests.Spec;

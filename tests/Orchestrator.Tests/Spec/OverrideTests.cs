@@ -1,4 +1,4 @@
-using Orchestrator.Contracts.Spec;
+using Orchestrator.Spec;
 using static Orchestrator.Tests.Spec.SpecTestHelpers;
 
 namespace Orchestrator.Tests.Spec;

@@ -1,6 +1,5 @@
-using Orchestrator.Contracts;
 using Orchestrator.Contracts.Models;
-using Orchestrator.Contracts.Spec;
+using Orchestrator.Spec;
 using static Orchestrator.Tests.Spec.SpecTestHelpers;
 
 namespace Orchestrator.Tests.Spec;

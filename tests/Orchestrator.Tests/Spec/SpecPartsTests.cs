@@ -1,4 +1,4 @@
-using Orchestrator.Contracts.Spec;
+using Orchestrator.Spec;
 using YamlDotNet.RepresentationModel;
 
 namespace Orchestrator.Tests.Spec;

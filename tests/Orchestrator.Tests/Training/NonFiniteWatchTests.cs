@@ -1,4 +1,4 @@
-using Orchestrator.Contracts;
+using Orchestrator.Spec;
 using Orchestrator.Trainer.Training;
 using TorchSharp.Modules;
 using static TorchSharp.torch;

@@ -1,5 +1,4 @@
-using Orchestrator.Contracts;
-using Orchestrator.Contracts.Spec;
+using Orchestrator.Spec;
 using Orchestrator.Trainer.Models;
 using Orchestrator.Trainer.Regimes;
 using Orchestrator.Trainer.Training;

@@ -1,5 +1,4 @@
-using Orchestrator.Contracts;
-using Orchestrator.Contracts.Spec;
+using Orchestrator.Spec;
 using Orchestrator.Trainer.Collectives;
 using Orchestrator.Trainer.Data;
 using Orchestrator.Trainer.Telemetry;

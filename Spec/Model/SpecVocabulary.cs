@@ -1,4 +1,4 @@
-namespace Orchestrator.Contracts.Spec;
+namespace Orchestrator.Spec;
 
 /// <summary>The allowed values of the job spec's string-valued choices.</summary>
 public static class SpecVocabulary

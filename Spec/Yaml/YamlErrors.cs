@@ -2,7 +2,7 @@ using System.Text.RegularExpressions;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 
-namespace Orchestrator.Contracts.Spec;
+namespace Orchestrator.Spec;
 
 /// <summary>Loads YAML text, turning parser failures into short user-facing text with a line.</summary>
 internal static partial class YamlErrors

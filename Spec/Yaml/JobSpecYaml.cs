@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.RegularExpressions;
 
-namespace Orchestrator.Contracts.Spec;
+namespace Orchestrator.Spec;
 
 /// <summary>Writes a resolved <see cref="JobSpec"/> as YAML that <see cref="JobSpecLoader.Parse"/> reads back unchanged.</summary>
 public static partial class JobSpecYaml

@@ -1,6 +1,5 @@
-using Orchestrator.Contracts.Spec;
 
-namespace Orchestrator.Contracts.Models;
+namespace Orchestrator.Spec;
 
 /// <summary>
 /// Which worker counts a job can run on, and the global batch it trains with on each: the part of the spec the
@@ -13,7 +12,6 @@ namespace Orchestrator.Contracts.Models;
 /// <param name="KeepWorkerBatch">True for <c>scaling.policy: keep_worker_batch</c>.</param>
 /// <param name="PlanNeedsSpecWorkers">True when the epoch plan itself depends on the worker count (mixed sizes in B+ mode round
 /// each size's batch to whole ghost batches per worker), so only <paramref name="SpecWorkers"/> can run it.</param>
-[GenerateSerializer, Immutable, Alias("orchestrator.WorkerCountRule.v1")]
 public sealed record WorkerCountRule(int GlobalBatch, int GhostBatch, int SpecWorkers, bool KeepWorkerBatch, bool PlanNeedsSpecWorkers = false)
 {
     /// <summary>The rule of <paramref name="spec"/>.</summary>

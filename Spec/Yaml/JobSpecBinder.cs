@@ -1,4 +1,4 @@
-namespace Orchestrator.Contracts.Spec;
+namespace Orchestrator.Spec;
 
 /// <summary>
 /// The schema: which keys each section has, their types and defaults. Ranges and cross-field rules

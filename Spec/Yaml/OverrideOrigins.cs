@@ -1,6 +1,6 @@
 using YamlDotNet.RepresentationModel;
 
-namespace Orchestrator.Contracts.Spec;
+namespace Orchestrator.Spec;
 
 /// <summary>
 /// Remembers which nodes of the tree were put there by <c>--set</c>. Their marks point into the

@@ -1,4 +1,4 @@
-namespace Orchestrator.Contracts.Spec;
+namespace Orchestrator.Spec;
 
 /// <summary>One problem found in a job spec, located so the user can jump straight to it.</summary>
 /// <param name="Path">Dotted field path (<c>training.optimizer.lr</c>); <c>--set</c> for a malformed override;

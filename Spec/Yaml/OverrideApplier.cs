@@ -1,6 +1,6 @@
 using YamlDotNet.RepresentationModel;
 
-namespace Orchestrator.Contracts.Spec;
+namespace Orchestrator.Spec;
 
 /// <summary>
 /// Applies <c>--set dotted.path=value</c> overrides to the YAML tree before binding, so overridden

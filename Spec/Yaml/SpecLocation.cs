@@ -1,4 +1,4 @@
-namespace Orchestrator.Contracts.Spec;
+namespace Orchestrator.Spec;
 
 /// <summary>Where a value came from: a file line, or a <c>--set</c> override (which has no useful line).</summary>
 internal readonly record struct SpecLocation(int? Line, bool FromOverride)

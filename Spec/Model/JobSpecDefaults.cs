@@ -1,4 +1,4 @@
-namespace Orchestrator.Contracts.Spec;
+namespace Orchestrator.Spec;
 
 /// <summary>The values a job spec takes for every key the user leaves out. Only <c>name</c> has none.</summary>
 public static class JobSpecDefaults

@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace Orchestrator.Contracts.Spec;
+namespace Orchestrator.Spec;
 
 /// <summary>
 /// A job spec that cannot be used. Carries every problem found, so the user fixes them in one pass

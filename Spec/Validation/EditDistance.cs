@@ -1,4 +1,4 @@
-namespace Orchestrator.Contracts.Spec;
+namespace Orchestrator.Spec;
 
 /// <summary>String distance for "did you mean" suggestions.</summary>
 internal static class EditDistance

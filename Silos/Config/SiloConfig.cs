@@ -1,10 +1,10 @@
 using System.Globalization;
 using System.Net;
 using System.Text;
-using Orchestrator.Contracts.Spec;
+using Orchestrator.Spec;
 using YamlDotNet.RepresentationModel;
 
-namespace Orchestrator.Contracts.Config;
+namespace Orchestrator.Silos.Config;
 
 /// <summary>
 /// What <c>orchestrator up</c> reads from its <c>--config</c> YAML file. Every key has a default, so an empty

@@ -1,4 +1,4 @@
-namespace Orchestrator.Contracts.Spec;
+namespace Orchestrator.Spec;
 
 /// <summary>A training job as the user wrote it in YAML, after defaults, overrides and validation.</summary>
 /// <param name="Name">DNS-1123 label; becomes process, file and Kubernetes names.</param>

@@ -1,4 +1,4 @@
-namespace Orchestrator.Contracts.Spec;
+namespace Orchestrator.Spec;
 
 /// <summary>
 /// State shared by all readers of one spec: the errors collected so far (reported together at the end),

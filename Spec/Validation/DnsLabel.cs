@@ -1,4 +1,4 @@
-namespace Orchestrator.Contracts.Spec;
+namespace Orchestrator.Spec;
 
 /// <summary>
 /// RFC 1123 label rules, as Kubernetes applies them to object names. Job names become process,

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Numerics;
 
-namespace Orchestrator.Contracts.Spec;
+namespace Orchestrator.Spec;
 
 /// <summary>Converts a YAML scalar's text to a typed value.</summary>
 /// <param name="Expected">Completes "expected …" in a type error, e.g. <c>an integer</c>.</param>

@@ -1,6 +1,6 @@
 using YamlDotNet.RepresentationModel;
 
-namespace Orchestrator.Contracts.Spec;
+namespace Orchestrator.Spec;
 
 /// <summary>
 /// Reads a job spec: YAML text, then <c>--set</c> overrides, then defaults, type checks and validation.

@@ -1,4 +1,4 @@
-namespace Orchestrator.Contracts;
+namespace Orchestrator.Spec;
 
 /// <summary>
 /// A mistake the user can fix (bad spec, missing file, unwritable directory). The CLI prints its

@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace Orchestrator.Contracts.Spec;
+namespace Orchestrator.Spec;
 
 /// <summary>
 /// Range and cross-field rules of a bound <see cref="JobSpec"/>. Separate from binding so that specs
