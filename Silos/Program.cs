@@ -1,6 +1,6 @@
 using System.CommandLine;
 using Orchestrator.Silos.Commands;
-using Orchestrator.Silos.Console;
+using Orchestrator.Silos.Terminal;
 
 ConsoleSetup.Configure();
 

@@ -1,6 +1,6 @@
 using System.CommandLine;
 using Orchestrator.Contracts.Grains;
-using Orchestrator.Silos.Console;
+using Orchestrator.Silos.Terminal;
 using Orchestrator.Silos.Hosting;
 using Spectre.Console;
 

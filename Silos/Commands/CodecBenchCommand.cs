@@ -1,6 +1,6 @@
 using System.CommandLine;
 using Orchestrator.Spec;
-using Orchestrator.Silos.Console;
+using Orchestrator.Silos.Terminal;
 using Orchestrator.Trainer.Compression;
 using Orchestrator.Trainer.Compression.Benchmarks;
 using Orchestrator.Trainer.Compression.Torch;

@@ -3,7 +3,7 @@ using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Text.Json;
 using Orchestrator.Spec;
-using Orchestrator.Silos.Console;
+using Orchestrator.Silos.Terminal;
 using Orchestrator.Trainer.Collectives;
 using Orchestrator.Trainer.Compression;
 
@@ -86,7 +86,7 @@ public static class CollectivesCheckCommand
                 if (iteration == 0 && rank == settings.DieRank)
                 {
                     // The peers are entering the allreduce: they must not wait for this rank forever.
-                    System.Console.Error.WriteLine($"rank {rank} exits on purpose before the allreduce (--die-rank)");
+                    Console.Error.WriteLine($"rank {rank} exits on purpose before the allreduce (--die-rank)");
                     System.Environment.Exit(3);
                 }
                 if (iteration == 0 && rank == settings.FailRank)
@@ -127,7 +127,7 @@ public static class CollectivesCheckCommand
             {
                 var times = worst[2..(2 + k)].Order().ToArray();
                 double Median(int first) => worst[first..(first + k)].Order().ElementAt(k / 2);
-                System.Console.Out.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
+                Console.Out.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
                 {
                     ["algorithm"] = algorithm.Name,
                     ["codec"] = codec.Name,
@@ -153,7 +153,7 @@ public static class CollectivesCheckCommand
                     ["communication_ms_median"] = Median(2 + 2 * k),
                 }));
             }
-            foreach (var failure in communicatorFailures) System.Console.Error.WriteLine($"rank {rank}: {failure}");
+            foreach (var failure in communicatorFailures) Console.Error.WriteLine($"rank {rank}: {failure}");
             return identical && accurate && failures[0] == 0 ? 0 : 1;
         });
     }

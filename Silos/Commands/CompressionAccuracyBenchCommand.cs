@@ -3,7 +3,7 @@ using System.Globalization;
 using System.Text;
 using Orchestrator.Spec;
 using Orchestrator.Silos.Benchmarks;
-using Orchestrator.Silos.Console;
+using Orchestrator.Silos.Terminal;
 using Orchestrator.Trainer.Data;
 using Spectre.Console;
 

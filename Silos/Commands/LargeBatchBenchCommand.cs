@@ -2,7 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text;
 using Orchestrator.Silos.Benchmarks;
-using Orchestrator.Silos.Console;
+using Orchestrator.Silos.Terminal;
 using Orchestrator.Spec;
 using Orchestrator.Trainer.Data;
 using Orchestrator.Trainer.Devices;

@@ -1,6 +1,6 @@
 using System.CommandLine;
 using Orchestrator.Contracts.Grains;
-using Orchestrator.Silos.Console;
+using Orchestrator.Silos.Terminal;
 using Orchestrator.Silos.Hosting;
 using Spectre.Console;
 
@@ -39,7 +39,7 @@ public static class LogsCommand
             return 0;
         }
         foreach (var line in log.Lines)
-            System.Console.Out.WriteLine(line);
+            Console.Out.WriteLine(line);
         return 0;
     }
 }

@@ -2,7 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using Orchestrator.Spec;
 using Orchestrator.Silos.Benchmarks;
-using Orchestrator.Silos.Console;
+using Orchestrator.Silos.Terminal;
 using Orchestrator.Trainer.Data;
 using Spectre.Console;
 

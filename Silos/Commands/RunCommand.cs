@@ -6,7 +6,7 @@ using Orchestrator.Contracts.Models;
 using Orchestrator.Spec;
 using Orchestrator.Scheduler.Launchers;
 using Orchestrator.Scheduler.Lifecycle;
-using Orchestrator.Silos.Console;
+using Orchestrator.Silos.Terminal;
 using Orchestrator.Silos.Hosting;
 using Orchestrator.Silos.Telemetry;
 using Orchestrator.Trainer.Telemetry;
@@ -72,14 +72,14 @@ public static class RunCommand
             e.Cancel = true; // cancel the job (kill its process group) before exiting
             interrupt.Cancel();
         };
-        System.Console.CancelKeyPress += onCancel;
+        Console.CancelKeyPress += onCancel;
         try
         {
             var metrics = new SiloMetricsOptions
             {
                 Port = siloMetricsPort,
-                Log = line => System.Console.WriteLine(line),
-                Warn = line => System.Console.Error.WriteLine(line),
+                Log = line => Console.WriteLine(line),
+                Warn = line => Console.Error.WriteLine(line),
             };
             await using var silo = await EmbeddedSilo.StartAsync(new EmbeddedSiloOptions { WorkerSlots = capacity, Metrics = metrics });
             var grain = silo.Client.GetGrain<IJobGrain>(job.Name);
@@ -102,7 +102,7 @@ public static class RunCommand
         }
         finally
         {
-            System.Console.CancelKeyPress -= onCancel;
+            Console.CancelKeyPress -= onCancel;
         }
     }
 
@@ -175,7 +175,7 @@ public static class RunCommand
             else if (DateTime.UtcNow - lastPrinted > TimeSpan.FromSeconds(2))
             {
                 lastPrinted = DateTime.UtcNow;
-                System.Console.WriteLine(text);
+                Console.WriteLine(text);
             }
         }
 

@@ -2,7 +2,7 @@ using System.CommandLine;
 using Orchestrator.Contracts.Grains;
 using Orchestrator.Contracts.Models;
 using Orchestrator.Scheduler.Lifecycle;
-using Orchestrator.Silos.Console;
+using Orchestrator.Silos.Terminal;
 using Orchestrator.Silos.Hosting;
 using Spectre.Console;
 
@@ -39,7 +39,7 @@ public static class StatusCommand
             e.Cancel = true;
             interrupt.Cancel();
         };
-        System.Console.CancelKeyPress += onCancel;
+        Console.CancelKeyPress += onCancel;
         try
         {
             await using var connection = await ClusterConnection.ConnectAsync(target);
@@ -63,7 +63,7 @@ public static class StatusCommand
         }
         finally
         {
-            System.Console.CancelKeyPress -= onCancel;
+            Console.CancelKeyPress -= onCancel;
         }
     }
 

@@ -2,7 +2,7 @@ using System.CommandLine;
 using Orchestrator.Contracts.Grains;
 using Orchestrator.Contracts.Models;
 using Orchestrator.Spec;
-using Orchestrator.Silos.Console;
+using Orchestrator.Silos.Terminal;
 using Orchestrator.Silos.Hosting;
 using Spectre.Console;
 

@@ -3,7 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using Orchestrator.Spec;
 using Orchestrator.Silos.Benchmarks;
-using Orchestrator.Silos.Console;
+using Orchestrator.Silos.Terminal;
 using Orchestrator.Trainer.Collectives;
 using Orchestrator.Trainer.Data;
 using Orchestrator.Trainer.Devices;
@@ -58,7 +58,7 @@ public static class TrainBenchCommand
                 using var synchronizer = new MpiGradientSynchronizer(communicator, spec.CompressionOrDefault, spec.Training.Seed);
                 double rate = new TrainThroughputBenchmark(parse.GetValue(warmup), parse.GetValue(steps)).MeasureOurs(spec, data, synchronizer);
                 if (world.Rank == 0)
-                    System.Console.WriteLine(JsonSerializer.Serialize(new { samples_per_second = rate, workers = world.Size, codec = parse.GetValue(codec) }));
+                    Console.WriteLine(JsonSerializer.Serialize(new { samples_per_second = rate, workers = world.Size, codec = parse.GetValue(codec) }));
                 return 0;
             });
         }));

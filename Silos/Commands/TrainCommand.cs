@@ -1,7 +1,7 @@
 using System.CommandLine;
 using Orchestrator.Contracts.Models;
 using Orchestrator.Spec;
-using Orchestrator.Silos.Console;
+using Orchestrator.Silos.Terminal;
 using Orchestrator.Silos.Hosting;
 using Orchestrator.Trainer.Collectives;
 using Orchestrator.Trainer.Compression;
@@ -130,8 +130,8 @@ public static class TrainCommand
             e.Cancel = true; // finish the step, checkpoint, then exit (all workers agree on the step)
             stop.Cancel();
         };
-        System.Console.CancelKeyPress += handler;
-        return new Unsubscribe(() => System.Console.CancelKeyPress -= handler);
+        Console.CancelKeyPress += handler;
+        return new Unsubscribe(() => Console.CancelKeyPress -= handler);
     }
 
     private sealed class Unsubscribe(Action undo) : IDisposable

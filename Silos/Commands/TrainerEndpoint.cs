@@ -32,7 +32,7 @@ internal sealed class TrainerEndpoint : IDisposable
         string codec = world.Size == 1 ? SpecVocabulary.NoCodec : job.CompressionOrDefault.Codec;
         var metrics = new TrainerMetrics(job.Name, world.Rank, world.Size, codec);
         var endpoint = MetricsEndpoint.TryStart(metrics.Registry, spec.Host, spec.Port, world.Rank, world.Size,
-            log: System.Console.WriteLine, warn: System.Console.Error.WriteLine);
+            log: Console.WriteLine, warn: Console.Error.WriteLine);
         return endpoint is null ? null : new TrainerEndpoint(endpoint, metrics);
     }
 

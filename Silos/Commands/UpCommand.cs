@@ -3,7 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Orchestrator.Scheduler.Launchers;
 using Orchestrator.Silos.Config;
-using Orchestrator.Silos.Console;
+using Orchestrator.Silos.Terminal;
 using Orchestrator.Silos.Hosting;
 using Orchestrator.Silos.Telemetry;
 using Orchestrator.Spec;

@@ -66,7 +66,7 @@ public sealed class WorkerLink : IAsyncDisposable
         if (string.IsNullOrEmpty(gatewayText) || string.IsNullOrEmpty(job)) return null;
         if (!IPEndPoint.TryParse(gatewayText, out var endpoint))
         {
-            System.Console.Error.WriteLine($"worker link (rank {rank}): {JobRunner.GatewayVariable}='{gatewayText}' is not host:port; training without heartbeats");
+            Console.Error.WriteLine($"worker link (rank {rank}): {JobRunner.GatewayVariable}='{gatewayText}' is not host:port; training without heartbeats");
             return null;
         }
         var launch = LaunchFromEnvironment();
@@ -120,7 +120,7 @@ public sealed class WorkerLink : IAsyncDisposable
                 if (!warned)
                 {
                     warned = true;
-                    System.Console.Error.WriteLine($"worker link (rank {rank}): heartbeat to {gateway} failed ({e.GetType().Name}: {e.Message}); training continues, retrying every {Interval.TotalSeconds:0} s");
+                    Console.Error.WriteLine($"worker link (rank {rank}): heartbeat to {gateway} failed ({e.GetType().Name}: {e.Message}); training continues, retrying every {Interval.TotalSeconds:0} s");
                 }
                 await DropClientAsync().ConfigureAwait(false);
             }

@@ -44,11 +44,11 @@ internal sealed class SiloMetricsService(IGrainFactory grains, SiloMetricsOption
         }
         catch (Exception e) // metrics never stop the silo
         {
-            (options.Warn ?? System.Console.Error.WriteLine)($"warning: metrics: Orleans' meters are not exported ({e.GetType().Name}: {e.Message})");
+            (options.Warn ?? Console.Error.WriteLine)($"warning: metrics: Orleans' meters are not exported ({e.GetType().Name}: {e.Message})");
         }
         var candidates = Enumerable.Range(options.Port, SiloMetricsOptions.FallbackRange + 1).Where(p => p <= 65535).ToList();
         endpoint = MetricsEndpoint.TryStart(metrics.Registry, options.Host, candidates, "silo", "the silo runs without a metrics endpoint",
-            options.Log ?? System.Console.WriteLine, options.Warn ?? System.Console.Error.WriteLine);
+            options.Log ?? Console.WriteLine, options.Warn ?? Console.Error.WriteLine);
         return Task.CompletedTask;
     }
 

@@ -1,5 +1,5 @@
 using Orchestrator.Contracts.Models;
-using Orchestrator.Silos.Console;
+using Orchestrator.Silos.Terminal;
 using Spectre.Console;
 
 namespace Orchestrator.Tests.Cli;

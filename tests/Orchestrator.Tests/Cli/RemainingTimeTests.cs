@@ -1,4 +1,4 @@
-using Orchestrator.Silos.Console;
+using Orchestrator.Silos.Terminal;
 
 namespace Orchestrator.Tests.Cli;
 

@@ -1,7 +1,7 @@
 using Orchestrator.Spec;
 using Spectre.Console;
 
-namespace Orchestrator.Silos.Console;
+namespace Orchestrator.Silos.Terminal;
 
 /// <summary>
 /// Runs a command body: a <see cref="UserFacingException"/> becomes its message and exit code 2

@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace Orchestrator.Silos.Console;
+namespace Orchestrator.Silos.Terminal;
 
 /// <summary>
 /// Estimates how long a run still takes from the wall clock of the steps seen so far. It measures from the first

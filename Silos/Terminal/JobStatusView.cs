@@ -2,7 +2,7 @@ using System.Globalization;
 using Orchestrator.Contracts.Models;
 using Spectre.Console;
 
-namespace Orchestrator.Silos.Console;
+namespace Orchestrator.Silos.Terminal;
 
 /// <summary>How <c>status</c> shows jobs: a table of all of them, or one job in detail.</summary>
 public static class JobStatusView

@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.CommandLine.Invocation;
 
-namespace Orchestrator.Silos.Console;
+namespace Orchestrator.Silos.Terminal;
 
 /// <summary>
 /// Runs a parsed command line. A syntax error (missing argument, unknown option or command, missing or out-of-range
@@ -17,7 +17,7 @@ public static class CommandLineInvoker
         ArgumentNullException.ThrowIfNull(parse);
         if (parse.Action is not ParseErrorAction)
             return parse.Invoke();
-        parse.Invoke(new InvocationConfiguration { Error = new LinePrefixWriter(System.Console.Error, "error: ") });
+        parse.Invoke(new InvocationConfiguration { Error = new LinePrefixWriter(Console.Error, "error: ") });
         return CommandGuard.UserError;
     }
 }

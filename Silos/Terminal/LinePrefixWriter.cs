@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace Orchestrator.Silos.Console;
+namespace Orchestrator.Silos.Terminal;
 
 /// <summary>
 /// Writes through to another writer, starting every line that begins with text with a fixed prefix. Blank lines

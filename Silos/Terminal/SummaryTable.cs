@@ -2,7 +2,7 @@ using Orchestrator.Contracts.Models;
 using Orchestrator.Trainer.Telemetry;
 using Spectre.Console;
 
-namespace Orchestrator.Silos.Console;
+namespace Orchestrator.Silos.Terminal;
 
 /// <summary>The end-of-run table.</summary>
 public static class SummaryTable

@@ -1,6 +1,6 @@
 using Spectre.Console;
 
-namespace Orchestrator.Silos.Console;
+namespace Orchestrator.Silos.Terminal;
 
 /// <summary>
 /// Console settings for the CLI. Spectre.Console hard-wraps every line at 80 columns when the output is
@@ -14,8 +14,8 @@ public static class ConsoleSetup
 
     private static readonly Lazy<IAnsiConsole> ErrorConsole = new(() =>
     {
-        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(System.Console.Error) });
-        if (System.Console.IsErrorRedirected) console.Profile.Width = RedirectedWidth;
+        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
+        if (Console.IsErrorRedirected) console.Profile.Width = RedirectedWidth;
         return console;
     });
 
@@ -25,6 +25,6 @@ public static class ConsoleSetup
     /// <summary>Call once at startup, before anything is written.</summary>
     public static void Configure()
     {
-        if (System.Console.IsOutputRedirected) AnsiConsole.Profile.Width = RedirectedWidth;
+        if (Console.IsOutputRedirected) AnsiConsole.Profile.Width = RedirectedWidth;
     }
 }

@@ -1,7 +1,7 @@
 using Orchestrator.Trainer.Telemetry;
 using Spectre.Console;
 
-namespace Orchestrator.Silos.Console;
+namespace Orchestrator.Silos.Terminal;
 
 /// <summary>
 /// Shows training progress: a live Spectre.Console bar on a terminal (epoch, step, loss, accuracy,
@@ -60,7 +60,7 @@ public sealed class TrainingProgressView : ITrainingObserver
             if ((step.Step - lastPrinted) * 20 >= plan.TotalSteps)
             {
                 lastPrinted = step.Step;
-                System.Console.WriteLine($"{text} ETA {RemainingTime.Format(eta)}");
+                Console.WriteLine($"{text} ETA {RemainingTime.Format(eta)}");
             }
         }
     }
