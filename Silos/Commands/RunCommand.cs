@@ -25,9 +25,6 @@ public static class RunCommand
     /// <summary>Exit code of a job that ended Failed (or was cancelled by someone else).</summary>
     public const int JobFailed = 1;
 
-    /// <summary>Exit code after Ctrl+C.</summary>
-    public const int Interrupted = 130;
-
     private static readonly TimeSpan Poll = TimeSpan.FromMilliseconds(250);
 
     /// <summary>Builds the <c>run</c> command.</summary>
@@ -58,52 +55,38 @@ public static class RunCommand
         if (workers is { } n) all.Add($"workers={n}");
         var job = JobSpecLoader.LoadFile(specFile.FullName, all); // SpecException (exit 2) before anything starts
         var capacity = slots ?? Environment.ProcessorCount;
-        if (job.Workers > capacity)
-            throw new UserFacingException($"--workers: {job.Workers} workers do not fit the {capacity} worker slots; use at most {capacity} (or --slots)");
-        var runDirectory = Path.GetFullPath(output ?? Path.Combine("runs", job.Name));
+        GangCapacity.EnsureFits(job, capacity, "the", " (or --slots)");
+        var runDirectory = Path.GetFullPath(output ?? RunLayout.DefaultFor(job.Name));
         return RunAsync(job, runDirectory, capacity, siloMetricsPort, workerArgs).GetAwaiter().GetResult();
     }
 
     private static async Task<int> RunAsync(JobSpec job, string runDirectory, int capacity, int siloMetricsPort, string[] workerArgs)
     {
-        using var interrupt = new CancellationTokenSource();
-        ConsoleCancelEventHandler onCancel = (_, e) =>
+        using var interrupt = CtrlC.Listen();
+        var metrics = new SiloMetricsOptions
         {
-            e.Cancel = true; // cancel the job (kill its process group) before exiting
-            interrupt.Cancel();
+            Port = siloMetricsPort,
+            Log = line => Console.WriteLine(line),
+            Warn = line => Console.Error.WriteLine(line),
         };
-        Console.CancelKeyPress += onCancel;
-        try
+        await using var silo = await EmbeddedSilo.StartAsync(new EmbeddedSiloOptions { WorkerSlots = capacity, Metrics = metrics });
+        var grain = silo.Client.GetGrain<IJobGrain>(job.Name);
+        // The spec's fault section is the restart policy and the stall timeout.
+        var submission = JobSubmission.ForSpec(job, JobSpecYaml.ToYaml(job)) with { OutputDirectory = runDirectory, FirstLaunchArguments = workerArgs };
+        AnsiConsole.MarkupLineInterpolated($"job [bold]{job.Name}[/]: {job.Workers} workers, run directory {runDirectory}");
+        await grain.SubmitAsync(submission);
+        var status = await FollowAsync(grain, runDirectory, interrupt.Token);
+        if (!JobTransitions.IsTerminal(status.Phase))
         {
-            var metrics = new SiloMetricsOptions
-            {
-                Port = siloMetricsPort,
-                Log = line => Console.WriteLine(line),
-                Warn = line => Console.Error.WriteLine(line),
-            };
-            await using var silo = await EmbeddedSilo.StartAsync(new EmbeddedSiloOptions { WorkerSlots = capacity, Metrics = metrics });
-            var grain = silo.Client.GetGrain<IJobGrain>(job.Name);
-            // The spec's fault section is the restart policy and the stall timeout.
-            var submission = JobSubmission.ForSpec(job, JobSpecYaml.ToYaml(job)) with { OutputDirectory = runDirectory, FirstLaunchArguments = workerArgs };
-            AnsiConsole.MarkupLineInterpolated($"job [bold]{job.Name}[/]: {job.Workers} workers, run directory {runDirectory}");
-            await grain.SubmitAsync(submission);
-            var status = await FollowAsync(grain, runDirectory, interrupt.Token);
-            if (!JobTransitions.IsTerminal(status.Phase))
-            {
-                status = await grain.CancelAsync();
-                AnsiConsole.MarkupLine("[yellow]interrupted: job cancelled (workers stopped); rerun to resume from the newest checkpoint[/]");
-                return Interrupted;
-            }
-            SummaryTable.PrintJob(status, ReadSummary(runDirectory), runDirectory);
-            if (status.Phase == JobPhase.Succeeded) return 0;
-            ConsoleSetup.Error.MarkupLineInterpolated($"[red]job {status.Phase.ToString().ToLowerInvariant()}:[/] {status.FailureReason ?? "cancelled"}");
-            PrintLogTail(LaunchLogs.PathFor(runDirectory));
-            return JobFailed;
+            status = await grain.CancelAsync();
+            AnsiConsole.MarkupLine("[yellow]interrupted: job cancelled (workers stopped); rerun to resume from the newest checkpoint[/]");
+            return CtrlC.ExitCode;
         }
-        finally
-        {
-            Console.CancelKeyPress -= onCancel;
-        }
+        SummaryTable.PrintJob(status, ReadSummary(runDirectory), runDirectory);
+        if (status.Phase == JobPhase.Succeeded) return 0;
+        ConsoleSetup.Error.MarkupLineInterpolated($"[red]job {status.Phase.ToString().ToLowerInvariant()}:[/] {status.FailureReason ?? "cancelled"}");
+        PrintLogTail(LaunchLogs.PathFor(runDirectory));
+        return JobFailed;
     }
 
     private static async Task<JobStatus> FollowAsync(IJobGrain grain, string runDirectory, CancellationToken interrupt)
@@ -129,7 +112,7 @@ public static class RunCommand
     /// <summary>Polls the job grain and tails <c>metrics.jsonl</c>.</summary>
     private sealed class Follower(IJobGrain grain, string runDirectory)
     {
-        private readonly string metricsPath = Path.Combine(runDirectory, "metrics.jsonl");
+        private readonly string metricsPath = RunLayout.Metrics(runDirectory);
         private readonly StringBuilder partial = new();
         private long offset;
         private int shownTransitions;
@@ -230,7 +213,7 @@ public static class RunCommand
 
     private static RunSummary? ReadSummary(string runDirectory)
     {
-        var path = Path.Combine(runDirectory, "summary.json");
+        var path = RunLayout.Summary(runDirectory);
         if (!File.Exists(path)) return null;
         try { return JsonSerializer.Deserialize<RunSummary>(File.ReadAllText(path), JsonFormat.Lines); }
         catch (JsonException) { return null; }

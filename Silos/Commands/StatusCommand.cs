@@ -33,37 +33,24 @@ public static class StatusCommand
 
     private static async Task<int> RunAsync(string? job, bool watch, ClusterTarget target)
     {
-        using var interrupt = new CancellationTokenSource();
-        ConsoleCancelEventHandler onCancel = (_, e) =>
+        using var interrupt = CtrlC.Listen();
+        await using var connection = await ClusterConnection.ConnectAsync(target);
+        while (true)
         {
-            e.Cancel = true;
-            interrupt.Cancel();
-        };
-        Console.CancelKeyPress += onCancel;
-        try
-        {
-            await using var connection = await ClusterConnection.ConnectAsync(target);
-            while (true)
+            if (watch && AnsiConsole.Profile.Capabilities.Interactive) AnsiConsole.Clear();
+            JobStatus? shown = null;
+            if (job is null)
+                await PrintAllAsync(connection);
+            else
             {
-                if (watch && AnsiConsole.Profile.Capabilities.Interactive) AnsiConsole.Clear();
-                JobStatus? shown = null;
-                if (job is null)
-                    await PrintAllAsync(connection);
-                else
-                {
-                    shown = await connection.CallAsync(c => c.GetGrain<IJobGrain>(job).GetStatusAsync(), job);
-                    JobStatusView.Print(shown, DateTimeOffset.UtcNow);
-                }
-                if (!watch) return 0;
-                if (shown is not null && JobTransitions.IsTerminal(shown.Phase))
-                    return shown.Phase == JobPhase.Succeeded ? 0 : RunCommand.JobFailed;
-                try { await Task.Delay(Refresh, interrupt.Token); }
-                catch (OperationCanceledException) { return 0; }
+                shown = await connection.CallAsync(c => c.GetGrain<IJobGrain>(job).GetStatusAsync(), job);
+                JobStatusView.Print(shown, DateTimeOffset.UtcNow);
             }
-        }
-        finally
-        {
-            Console.CancelKeyPress -= onCancel;
+            if (!watch) return 0;
+            if (shown is not null && JobTransitions.IsTerminal(shown.Phase))
+                return shown.Phase == JobPhase.Succeeded ? 0 : RunCommand.JobFailed;
+            try { await Task.Delay(Refresh, interrupt.Token); }
+            catch (OperationCanceledException) { return 0; }
         }
     }
 

@@ -43,8 +43,7 @@ public static class SubmitCommand
     {
         await using var connection = await ClusterConnection.ConnectAsync(target);
         var scheduler = await connection.CallAsync(c => c.GetGrain<ISchedulerGrain>(ISchedulerGrain.DefaultKey).GetSnapshotAsync());
-        if (job.Workers > scheduler.Capacity)
-            throw new UserFacingException($"--workers: {job.Workers} workers do not fit the cluster's {scheduler.Capacity} worker slots; use at most {scheduler.Capacity}");
+        GangCapacity.EnsureFits(job, scheduler.Capacity, "the cluster's", "");
         var submission = JobSubmission.ForSpec(job, JobSpecYaml.ToYaml(job)) with { OutputDirectory = runDirectory };
         var status = await connection.CallAsync(c => c.GetGrain<IJobGrain>(job.Name).SubmitAsync(submission));
         AnsiConsole.MarkupLineInterpolated(

@@ -97,7 +97,7 @@ public static class TrainCommand
         foreach (var variant in request.Variants)
         {
             var job = Load(request, [.. request.Overrides, .. variant.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)], workers);
-            string root = request.Output ?? Path.Combine("runs", job.Name);
+            string root = request.Output ?? RunLayout.DefaultFor(job.Name);
             runs.Add((job, request with { Output = Path.Combine(root, runs.Count.ToString(System.Globalization.CultureInfo.InvariantCulture)) }));
         }
         return runs;
@@ -122,27 +122,10 @@ public static class TrainCommand
         return 0;
     }
 
-    /// <summary>Ctrl+C cancels <paramref name="stop"/> until disposed (a variant sweep's later runs must not reach a finished run's token).</summary>
-    private static IDisposable CancelOnCtrlC(CancellationTokenSource stop)
-    {
-        ConsoleCancelEventHandler handler = (_, e) =>
-        {
-            e.Cancel = true; // finish the step, checkpoint, then exit (all workers agree on the step)
-            stop.Cancel();
-        };
-        Console.CancelKeyPress += handler;
-        return new Unsubscribe(() => Console.CancelKeyPress -= handler);
-    }
-
-    private sealed class Unsubscribe(Action undo) : IDisposable
-    {
-        public void Dispose() => undo();
-    }
-
     private static int Train(JobSpec job, TrainRequest request, WorkerWorld world, IGradientSynchronizer synchronizer, Action barrier)
     {
         bool leader = world.Rank == 0;
-        var run = RunDirectory.Open(request.Output ?? Path.Combine("runs", job.Name));
+        var run = RunDirectory.Open(request.Output ?? RunLayout.DefaultFor(job.Name));
         if (leader)
         {
             if (request.Fresh && Directory.Exists(run.Checkpoints)) Directory.Delete(run.Checkpoints, recursive: true);
@@ -155,8 +138,7 @@ public static class TrainCommand
         var data = DatasetRegistry.Load(job.Data, job.Training.Seed);
 
         using var metrics = TrainerEndpoint.Start(job, world);
-        using var stop = new CancellationTokenSource();
-        using var ctrlC = CancelOnCtrlC(stop);
+        using var ctrlC = CtrlC.Listen(); // per run: a variant sweep's later runs must not see a finished run's press
         // Every rank of an orchestrated job heartbeats the control plane (the worker link); rank 0 takes its directives.
         var link = WorkerLink.FromEnvironment(world.Rank);
         bool stoppedEarly = false;
@@ -166,7 +148,7 @@ public static class TrainCommand
             using var training = new TrainingRun(job, data, new TrainingOptions(device, run, synchronizer, observer,
                 request.StopAfter, Faults: request.Faults, VerifyEverySteps: request.VerifyEvery, Directives: leader && link is not null ? link.TakeDirective : null,
                 Samples: samples));
-            var result = training.Run(stop.Token);
+            var result = training.Run(ctrlC.Token);
             stoppedEarly = training.StoppedEarly;
             return result;
         }
@@ -181,11 +163,11 @@ public static class TrainCommand
         {
             link?.DisposeAsync().AsTask().GetAwaiter().GetResult();
         }
-        bool interrupted = stop.IsCancellationRequested || stoppedEarly;
+        bool interrupted = ctrlC.Pressed || stoppedEarly;
         if (leader) SummaryTable.Print(summary, run.Path, interrupted: interrupted);
         if (metrics is not null && request.LingerSeconds > 0 && !interrupted)
             Thread.Sleep(TimeSpan.FromSeconds(request.LingerSeconds)); // let a scraper read the final values
-        // Ctrl+C is 130; a Stop from the control plane (a rescale) is the planned end of this gang: 0.
-        return stop.IsCancellationRequested ? 130 : 0;
+        // Ctrl+C is CtrlC.ExitCode; a Stop from the control plane (a rescale) is the planned end of this gang: 0.
+        return ctrlC.Pressed ? CtrlC.ExitCode : 0;
     }
 }

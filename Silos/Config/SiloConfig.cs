@@ -36,7 +36,7 @@ public sealed record SiloConfig(string ClusterId, string? Redis, IPAddress Host,
 
     /// <summary>Every default: one loopback silo, memory storage.</summary>
     public static SiloConfig Default { get; } = new(DefaultClusterId, null, IPAddress.Loopback, DefaultSiloPort, DefaultGatewayPort,
-        Environment.ProcessorCount, "runs");
+        Environment.ProcessorCount, RunLayout.DefaultRoot);
 }
 
 /// <summary>A silo config file that cannot be used: every problem at once, each naming the field and line.</summary>

@@ -19,7 +19,7 @@ public sealed class EmbeddedSiloOptions
     public int WorkerSlots { get; set; } = Environment.ProcessorCount;
 
     /// <summary>Parent of the run directory of a job submitted without one (<c>runs/&lt;job&gt;</c>).</summary>
-    public string RunsRoot { get; set; } = "runs";
+    public string RunsRoot { get; set; } = RunLayout.DefaultRoot;
 
     /// <summary>Variables every launched worker gets (test hooks such as a step delay); empty = none.</summary>
     public Dictionary<string, string> WorkerEnvironment { get; } = [];

@@ -35,7 +35,7 @@ public sealed record SiloSettings
     public int WorkerSlots { get; init; } = Environment.ProcessorCount;
 
     /// <summary>Parent of the run directory of a job submitted without one.</summary>
-    public string RunsRoot { get; init; } = "runs";
+    public string RunsRoot { get; init; } = RunLayout.DefaultRoot;
 
     /// <summary>
     /// Run each gang under <see cref="GangSupervisor"/> (<c>orchestrator gang-exec</c>), so it survives this silo's death and

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using Orchestrator.Spec;
 using Orchestrator.Trainer.Checkpointing;
 
 namespace Orchestrator.Trainer.Telemetry;
@@ -26,7 +27,7 @@ public sealed class SampleLog : IDisposable
     /// <summary>The log of rank <paramref name="rank"/> in launch <paramref name="launch"/> when the variable asks for it; null otherwise.</summary>
     public static SampleLog? FromEnvironment(string runDirectory, int launch, int rank) =>
         Environment.GetEnvironmentVariable(Variable) == "1"
-            ? new SampleLog(Path.Combine(runDirectory, "samples", $"launch-{launch}.rank-{rank}.txt"))
+            ? new SampleLog(RunLayout.SampleLog(runDirectory, launch, rank))
             : null;
 
     /// <summary>Appends the step at <paramref name="position"/> and the indices this rank trained on (flushed: a killed worker keeps its lines).</summary>

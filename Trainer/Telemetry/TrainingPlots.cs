@@ -1,3 +1,4 @@
+using Orchestrator.Spec;
 using ScottPlot;
 
 namespace Orchestrator.Trainer.Telemetry;
@@ -11,8 +12,8 @@ public static class TrainingPlots
     /// per step, stacked) into <paramref name="directory"/>.</summary>
     public static IReadOnlyList<string> Write(string directory, IReadOnlyList<StepRecord> steps, IReadOnlyList<EvalRecord> evaluations)
     {
-        var lossPath = Path.Combine(directory, "loss.png");
-        var accuracyPath = Path.Combine(directory, "accuracy.png");
+        var lossPath = Path.Combine(directory, RunLayout.LossPlot);
+        var accuracyPath = Path.Combine(directory, RunLayout.AccuracyPlot);
         double[] stepX = steps.Select(s => (double)s.Step).ToArray();
         double[] evalX = evaluations.Select(e => (double)e.Step).ToArray();
 
@@ -26,14 +27,14 @@ public static class TrainingPlots
         AddSeries(accuracy, evalX, evaluations.Select(e => e.TestAccuracy).ToArray(), "test accuracy", markers: true);
         Save(accuracy, "Accuracy", "fraction correct", accuracyPath);
 
-        var throughputPath = Path.Combine(directory, "throughput.png");
+        var throughputPath = Path.Combine(directory, RunLayout.ThroughputPlot);
         var rates = steps.Select(s => s.Samples / Math.Max(s.Seconds, 1e-9)).ToArray();
         var throughput = new Plot();
         AddSeries(throughput, stepX, rates, "samples/s", markers: false);
         AddSeries(throughput, stepX, MovingAverage(rates, 20), "moving average (20 steps)", markers: false);
         Save(throughput, "Throughput", "samples / s (global batch)", throughputPath);
 
-        var stepTimePath = Path.Combine(directory, "step-time.png");
+        var stepTimePath = Path.Combine(directory, RunLayout.StepTimePlot);
         var compute = MovingAverage(steps.Select(s => s.ComputeSeconds * 1000).ToArray(), 10);
         var compression = MovingAverage(steps.Select(s => s.CompressionSeconds * 1000).ToArray(), 10);
         var communication = MovingAverage(steps.Select(s => s.CommunicationSeconds * 1000).ToArray(), 10);

@@ -2,16 +2,16 @@ using Orchestrator.Spec;
 
 namespace Orchestrator.Trainer.Training;
 
-/// <summary>The files of one run: metrics, summary, plots, resolved spec, checkpoints.</summary>
+/// <summary>The run directory the trainer writes (file names: <see cref="RunLayout"/>), proven writable when opened.</summary>
 public sealed class RunDirectory
 {
     private RunDirectory(string path) => Path = path;
 
     public string Path { get; }
-    public string Metrics => System.IO.Path.Combine(Path, "metrics.jsonl");
-    public string Summary => System.IO.Path.Combine(Path, "summary.json");
-    public string Spec => System.IO.Path.Combine(Path, "spec.yaml");
-    public string Checkpoints => System.IO.Path.Combine(Path, "checkpoints");
+    public string Metrics => RunLayout.Metrics(Path);
+    public string Summary => RunLayout.Summary(Path);
+    public string Spec => RunLayout.Spec(Path);
+    public string Checkpoints => RunLayout.Checkpoints(Path);
 
     /// <summary>Creates the directory if needed and proves it is writable before any training starts.</summary>
     public static RunDirectory Open(string path)
