@@ -36,10 +36,10 @@ public sealed class LargeBatchLadder(LadderSettings settings)
     /// <summary>The baseline every rung starts from: small CNN, crop+flip, step regime (x0.1 at 2/3),
     /// gradient clipping at 5 (the reference code's default).</summary>
     public JobSpec Baseline(long seed) => new(
-        "large-batch-ladder", DeviceKind.Cpu, new ModelSpec("cnn", settings.Width, "batch"),
-        new DataSpec("fashion-mnist", settings.Root, settings.TrainSubset, 0, new AugmentSpec(2, true, 0)),
-        new TrainingSpec(settings.Epochs, settings.SmallBatch, new OptimizerSpec("sgd", settings.Lr, 0.9, false, 5e-4), seed, 0,
-            Regime: new RegimeSpec("none", settings.SmallBatch, false, 0, GradClipNorm: 5.0,
+        "large-batch-ladder", DeviceKind.Cpu, new ModelSpec(ModelKind.Cnn, settings.Width, NormKind.Batch),
+        new DataSpec(DatasetKind.FashionMnist, settings.Root, settings.TrainSubset, 0, new AugmentSpec(2, true, 0)),
+        new TrainingSpec(settings.Epochs, settings.SmallBatch, new OptimizerSpec(OptimizerKind.Sgd, settings.Lr, 0.9, false, 5e-4), seed, 0,
+            Regime: new RegimeSpec(LrScalingKind.None, settings.SmallBatch, false, 0, GradClipNorm: 5.0,
                 [new RegimePhase(0, Lr: settings.Lr), new RegimePhase(Math.Round(settings.Epochs * 2 / 3.0, 3), Lr: settings.Lr / 10)])),
         new CheckpointSpec(0, 1));
 
@@ -74,10 +74,10 @@ public sealed class LargeBatchLadder(LadderSettings settings)
 
     private static JobSpec Large(JobSpec s, LadderSettings settings) => s with { Training = s.Training with { GlobalBatch = settings.LargeBatch } };
 
-    private static JobSpec Scaled(JobSpec s) => s with { Training = s.Training with { Regime = s.Training.Regime! with { LrScaling = "sqrt" } } };
+    private static JobSpec Scaled(JobSpec s) => s with { Training = s.Training with { Regime = s.Training.Regime! with { LrScaling = LrScalingKind.Sqrt } } };
 
     private static JobSpec Ghost(JobSpec s, LadderSettings settings) =>
-        s with { Model = s.Model with { Norm = "ghost_batch" }, Training = s.Training with { GhostBatch = settings.SmallBatch } };
+        s with { Model = s.Model with { Norm = NormKind.GhostBatch }, Training = s.Training with { GhostBatch = settings.SmallBatch } };
 
     private static JobSpec Adapted(JobSpec s) => s with { Training = s.Training with { Regime = s.Training.Regime! with { AdaptUpdates = true } } };
 

@@ -18,9 +18,9 @@ public sealed class TrainThroughputBenchmark(int warmup, int steps)
 {
     /// <summary>The benchmark job: the reference CNN (w32), batch 256, SGD, no augmentation.</summary>
     public static JobSpec Spec(string root, int threads, int workers, CompressionSpec compression) =>
-        new("bench-train", DeviceKind.Cpu, new ModelSpec("cnn", 32, "batch"),
-            new DataSpec("fashion-mnist", root, 0, 0, new AugmentSpec(0, false, 0)),
-            new TrainingSpec(1, 256, new OptimizerSpec("sgd", 0.05, 0.9, false, 5e-4), 1, threads),
+        new("bench-train", DeviceKind.Cpu, new ModelSpec(ModelKind.Cnn, 32, NormKind.Batch),
+            new DataSpec(DatasetKind.FashionMnist, root, 0, 0, new AugmentSpec(0, false, 0)),
+            new TrainingSpec(1, 256, new OptimizerSpec(OptimizerKind.Sgd, 0.05, 0.9, false, 5e-4), 1, threads),
             new CheckpointSpec(0, 1), workers, compression);
 
     /// <summary>Global samples/s of this worker's job over <c>steps</c> timed steps after <c>warmup</c> untimed ones.</summary>

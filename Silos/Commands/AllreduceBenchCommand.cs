@@ -33,16 +33,16 @@ public static class AllreduceBenchCommand
     /// <summary>The rows, fp32 MPI_Allreduce (the reference for the time ratio) first.</summary>
     internal static readonly Row[] Rows =
     [
-        new(CompressionSpec.Default with { Codec = "none" }, "mpi"),
-        new(CompressionSpec.Default with { Codec = "none" }, "ring"),
-        new(CompressionSpec.Default with { Codec = "none" }, "allgather"),
-        new(CompressionSpec.Default with { Codec = "int8" }, "ring"),
-        new(CompressionSpec.Default with { Codec = "int8" }, "allgather"),
-        new(CompressionSpec.Default with { Codec = "nm+int8", N = 2, M = 4, Pruner = "mvue" }, "ring"),
-        new(CompressionSpec.Default with { Codec = "nm+int8", N = 2, M = 4, Pruner = "mvue" }, "allgather"),
-        new(CompressionSpec.Default with { Codec = "nm+int8", N = 1, M = 2, Pruner = "mvue" }, "ring"),
-        new(CompressionSpec.Default with { Codec = "nm+int8", N = 1, M = 2, Pruner = "mvue" }, "allgather"),
-        new(CompressionSpec.Default with { Codec = "nm", N = 2, M = 4, Pruner = "mvue" }, "ring"),
+        new(CompressionSpec.Default with { Codec = CodecKind.None }, "mpi"),
+        new(CompressionSpec.Default with { Codec = CodecKind.None }, "ring"),
+        new(CompressionSpec.Default with { Codec = CodecKind.None }, "allgather"),
+        new(CompressionSpec.Default with { Codec = CodecKind.Int8 }, "ring"),
+        new(CompressionSpec.Default with { Codec = CodecKind.Int8 }, "allgather"),
+        new(CompressionSpec.Default with { Codec = CodecKind.NmInt8, N = 2, M = 4, Pruner = PrunerKind.Mvue }, "ring"),
+        new(CompressionSpec.Default with { Codec = CodecKind.NmInt8, N = 2, M = 4, Pruner = PrunerKind.Mvue }, "allgather"),
+        new(CompressionSpec.Default with { Codec = CodecKind.NmInt8, N = 1, M = 2, Pruner = PrunerKind.Mvue }, "ring"),
+        new(CompressionSpec.Default with { Codec = CodecKind.NmInt8, N = 1, M = 2, Pruner = PrunerKind.Mvue }, "allgather"),
+        new(CompressionSpec.Default with { Codec = CodecKind.Nm, N = 2, M = 4, Pruner = PrunerKind.Mvue }, "ring"),
     ];
 
     private const string Legend =
@@ -151,9 +151,9 @@ public static class AllreduceBenchCommand
         if (settings.Transport == "tcp")
             foreach (var (name, value) in Pairs(TcpEnvironment)) args.AddRange(["-env", name, value]);
         args.AddRange(SelfCommand());
-        args.AddRange(["collectives-check", "--algorithm", row.Algorithm, "--codec", row.Codec.Codec,
+        args.AddRange(["collectives-check", "--algorithm", row.Algorithm, "--codec", row.Codec.Codec.SpecName(),
             "--n", row.Codec.N.ToString(CultureInfo.InvariantCulture), "--m", row.Codec.M.ToString(CultureInfo.InvariantCulture),
-            "--pruner", row.Codec.Pruner, "--elements", settings.Elements.ToString(CultureInfo.InvariantCulture),
+            "--pruner", row.Codec.Pruner.SpecName(), "--elements", settings.Elements.ToString(CultureInfo.InvariantCulture),
             "--warmup", settings.Warmup.ToString(CultureInfo.InvariantCulture), "--iterations", settings.Repeats.ToString(CultureInfo.InvariantCulture),
             "--values", "random"]);
 

@@ -14,10 +14,10 @@ public static class CodecBenchCommand
 {
     private static readonly CompressionSpec[] Codecs =
     [
-        CompressionSpec.Default with { Codec = "int8" },
-        CompressionSpec.Default with { Codec = "nm", N = 2, M = 4 },
-        CompressionSpec.Default with { Codec = "nm+int8", N = 2, M = 4 },
-        CompressionSpec.Default with { Codec = "nm+int8", N = 1, M = 2 },
+        CompressionSpec.Default with { Codec = CodecKind.Int8 },
+        CompressionSpec.Default with { Codec = CodecKind.Nm, N = 2, M = 4 },
+        CompressionSpec.Default with { Codec = CodecKind.NmInt8, N = 2, M = 4 },
+        CompressionSpec.Default with { Codec = CodecKind.NmInt8, N = 1, M = 2 },
     ];
 
     public static Command Create()

@@ -22,11 +22,19 @@ public static class CollectivesCheckCommand
 {
     public static Command Create()
     {
-        var algorithm = new Option<string>("--algorithm") { Description = "ring | allgather | mpi", DefaultValueFactory = _ => "ring" };
-        var codec = new Option<string>("--codec") { Description = "Gradient codec: none | int8 | nm | nm+int8", DefaultValueFactory = _ => "none" };
+        var algorithm = new Option<string>("--algorithm")
+        {
+            Description = string.Join(" | ", SpecChoice.Names<AllreduceKind>(SpecNames.SpecName)),
+            DefaultValueFactory = _ => AllreduceKind.Ring.SpecName(),
+        };
+        var codec = new Option<string>("--codec")
+        {
+            Description = $"Gradient codec: {string.Join(" | ", SpecChoice.Names<CodecKind>(SpecNames.SpecName))}",
+            DefaultValueFactory = _ => CodecKind.None.SpecName(),
+        };
         var n = new Option<int>("--n") { Description = "N of N:M pruning (nm codecs)", DefaultValueFactory = _ => CompressionSpec.Default.N };
         var m = new Option<int>("--m") { Description = "M of N:M pruning (nm codecs)", DefaultValueFactory = _ => CompressionSpec.Default.M };
-        var pruner = new Option<string>("--pruner") { Description = "N:M pruner: mvue | greedy (nm codecs)", DefaultValueFactory = _ => CompressionSpec.Default.Pruner };
+        var pruner = new Option<string>("--pruner") { Description = $"N:M pruner: {string.Join(" | ", SpecChoice.Names<PrunerKind>(SpecNames.SpecName))} (nm codecs)", DefaultValueFactory = _ => CompressionSpec.Default.Pruner.SpecName() };
         var warmup = new Option<int>("--warmup") { Description = "Untimed allreduces before the timed ones", DefaultValueFactory = _ => 0 };
         var elements = new Option<int>("--elements") { Description = "Floats per rank", DefaultValueFactory = _ => 1_000_000 };
         var iterations = new Option<int>("--iterations") { Description = "Allreduces timed (the last one is checked)", DefaultValueFactory = _ => 3 };
@@ -44,14 +52,21 @@ public static class CollectivesCheckCommand
             algorithm, codec, n, m, pruner, elements, warmup, iterations, values, maxError, dieRank, failRank, seed,
         };
         command.Hidden = true;
-        command.SetAction(parse => CommandGuard.Run(() => Run(new Settings(parse.GetValue(algorithm)!,
-            CompressionSpec.Default with { Codec = parse.GetValue(codec)!, N = parse.GetValue(n), M = parse.GetValue(m), Pruner = parse.GetValue(pruner)! },
+        command.SetAction(parse => CommandGuard.Run(() => Run(new Settings(
+            SpecChoice.ParseUserInput<AllreduceKind>("--algorithm", parse.GetValue(algorithm)!, SpecNames.SpecName),
+            CompressionSpec.Default with
+            {
+                Codec = SpecChoice.ParseUserInput<CodecKind>("--codec", parse.GetValue(codec)!, SpecNames.SpecName),
+                N = parse.GetValue(n),
+                M = parse.GetValue(m),
+                Pruner = SpecChoice.ParseUserInput<PrunerKind>("--pruner", parse.GetValue(pruner)!, SpecNames.SpecName),
+            },
             parse.GetValue(elements), parse.GetValue(warmup), parse.GetValue(iterations), parse.GetValue(values)!, parse.GetValue(maxError),
             parse.GetValue(dieRank), parse.GetValue(failRank), parse.GetValue(seed)))));
         return command;
     }
 
-    private sealed record Settings(string Algorithm, CompressionSpec Codec, int Elements, int Warmup, int Iterations, string Values, double MaxError, int DieRank, int FailRank, ulong Seed);
+    private sealed record Settings(AllreduceKind Algorithm, CompressionSpec Codec, int Elements, int Warmup, int Iterations, string Values, double MaxError, int DieRank, int FailRank, ulong Seed);
 
     private static int Run(Settings settings)
     {
@@ -59,10 +74,12 @@ public static class CollectivesCheckCommand
         if (settings.Iterations < 1) throw new UserFacingException("--iterations must be >= 1");
         if (settings.Warmup < 0) throw new UserFacingException("--warmup must be >= 0");
         if (settings.Values is not ("exact" or "random")) throw new UserFacingException($"--values must be exact or random, not '{settings.Values}'");
-        // Before MPI starts: a bad name fails every rank the same way (exit 2), nothing to abort.
+        // Before MPI starts: a bad name or pair fails every rank the same way (exit 2), nothing to abort.
+        if (settings.Codec.Codec.Prunes() && !settings.Codec.Nm.IsValid)
+            throw new UserFacingException($"--n / --m: N:M pruning needs {NmPattern.Rule}; got {settings.Codec.Nm}");
         var codec = CodecRegistry.Create(settings.Codec);
-        if (settings.Algorithm == "mpi" && codec.Name != "none")
-            throw new UserFacingException($"--algorithm mpi is plain fp32 MPI_Allreduce and needs --codec none, not {codec.Name}");
+        if (!settings.Algorithm.Carries(codec.Kind))
+            throw new UserFacingException($"--algorithm {settings.Algorithm.SpecName()} is plain fp32 MPI_Allreduce and needs --codec {CodecKind.None.SpecName()}, not {codec.Name}");
 
         using var communicator = MpiCommunicator.Initialize();
         // An exception on one rank must abort the job: finalizing alone would wait for peers stuck in a collective.
@@ -129,7 +146,7 @@ public static class CollectivesCheckCommand
                 double Median(int first) => worst[first..(first + k)].Order().ElementAt(k / 2);
                 Console.Out.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
                 {
-                    ["algorithm"] = algorithm.Name,
+                    ["algorithm"] = algorithm.Kind.SpecName(),
                     ["codec"] = codec.Name,
                     ["ranks"] = ranks,
                     ["elements"] = settings.Elements,

@@ -17,11 +17,11 @@ public static class CompressionAccuracyBenchCommand
 {
     private static readonly (string Label, CompressionSpec Spec)[] Codecs =
     [
-        ("none (fp32 MPI_Allreduce)", CompressionSpec.Default with { Codec = "none", Algorithm = "mpi" }),
-        ("int8", CompressionSpec.Default with { Codec = "int8", Algorithm = "ring" }),
-        ("2:4 mvue + int8", CompressionSpec.Default with { Codec = "nm+int8", N = 2, M = 4, Pruner = "mvue", Algorithm = "ring" }),
-        ("1:2 mvue + int8", CompressionSpec.Default with { Codec = "nm+int8", N = 1, M = 2, Pruner = "mvue", Algorithm = "ring" }),
-        ("2:4 greedy + int8 (biased)", CompressionSpec.Default with { Codec = "nm+int8", N = 2, M = 4, Pruner = "greedy", Algorithm = "ring" }),
+        ("none (fp32 MPI_Allreduce)", CompressionSpec.Default with { Codec = CodecKind.None, Algorithm = AllreduceKind.Mpi }),
+        ("int8", CompressionSpec.Default with { Codec = CodecKind.Int8, Algorithm = AllreduceKind.Ring }),
+        ("2:4 mvue + int8", CompressionSpec.Default with { Codec = CodecKind.NmInt8, N = 2, M = 4, Pruner = PrunerKind.Mvue, Algorithm = AllreduceKind.Ring }),
+        ("1:2 mvue + int8", CompressionSpec.Default with { Codec = CodecKind.NmInt8, N = 1, M = 2, Pruner = PrunerKind.Mvue, Algorithm = AllreduceKind.Ring }),
+        ("2:4 greedy + int8 (biased)", CompressionSpec.Default with { Codec = CodecKind.NmInt8, N = 2, M = 4, Pruner = PrunerKind.Greedy, Algorithm = AllreduceKind.Ring }),
     ];
 
     public static Command Create()
@@ -39,10 +39,10 @@ public static class CompressionAccuracyBenchCommand
     }
 
     private static JobSpec Spec(int workers, long seed, int epochs, int subset, string root, CompressionSpec compression) =>
-        new($"codec-accuracy", DeviceKind.Cpu, new ModelSpec("cnn", 32, "batch"),
-            new DataSpec("fashion-mnist", root, subset, 0, new AugmentSpec(0, false, 0)),
-            new TrainingSpec(epochs, 128, new OptimizerSpec("sgd", 0.02, 0.9, false, 5e-4), seed, 0,
-                Regime: new RegimeSpec("none", 128, false, 0, 0, [new RegimePhase(0, Lr: 0.02, Schedule: "cosine")])),
+        new($"codec-accuracy", DeviceKind.Cpu, new ModelSpec(ModelKind.Cnn, 32, NormKind.Batch),
+            new DataSpec(DatasetKind.FashionMnist, root, subset, 0, new AugmentSpec(0, false, 0)),
+            new TrainingSpec(epochs, 128, new OptimizerSpec(OptimizerKind.Sgd, 0.02, 0.9, false, 5e-4), seed, 0,
+                Regime: new RegimeSpec(LrScalingKind.None, 128, false, 0, 0, [new RegimePhase(0, Lr: 0.02, Schedule: ScheduleKind.Cosine)])),
             new CheckpointSpec(0, 1), workers, compression with { MinCompressElements = 1024 });
 
     private static int Run(int workers, int seeds, int epochs, int subset, string root, string? record, string args)
@@ -60,7 +60,7 @@ public static class CompressionAccuracyBenchCommand
                 double ratio = 0, bytes = 0, rate = 0;
                 for (long seed = 1; seed <= seeds; seed++)
                 {
-                    var summary = MpiJobRunner.Train(Spec(workers, seed, epochs, subset, root, compression), Path.Combine(scratch, $"{compression.Codec}-{compression.N}{compression.M}-{compression.Pruner}-{seed}"), TimeSpan.FromMinutes(30));
+                    var summary = MpiJobRunner.Train(Spec(workers, seed, epochs, subset, root, compression), Path.Combine(scratch, $"{compression.Codec.SpecName()}-{compression.N}{compression.M}-{compression.Pruner.SpecName()}-{seed}"), TimeSpan.FromMinutes(30));
                     accuracies.Add(summary.GetProperty("test_accuracy").GetDouble());
                     ratio = summary.GetProperty("compression_ratio").GetDouble();
                     bytes = summary.GetProperty("bytes_sent_per_step").GetDouble();

@@ -27,10 +27,10 @@ public static class ControlPlaneBenchCommand
 
     /// <summary>The job every measurement runs: a small CNN on 25,600 Fashion-MNIST images (200 steps an epoch), 2 workers, fp32 allreduce.</summary>
     private static JobSpec Spec(string name, string root, int epochs = 1) =>
-        new(name, DeviceKind.Cpu, new ModelSpec("cnn", 16, "batch"),
-            new DataSpec("fashion-mnist", root, 25_600, 1000, new AugmentSpec(0, false, 0)),
-            new TrainingSpec(epochs, 128, new OptimizerSpec("sgd", 0.02, 0.9, false, 5e-4), 1, 0),
-            new CheckpointSpec(20, 2), 2, CompressionSpec.Default with { Codec = "none", Algorithm = "mpi" }, new MetricsSpec(0, "127.0.0.1"),
+        new(name, DeviceKind.Cpu, new ModelSpec(ModelKind.Cnn, 16, NormKind.Batch),
+            new DataSpec(DatasetKind.FashionMnist, root, 25_600, 1000, new AugmentSpec(0, false, 0)),
+            new TrainingSpec(epochs, 128, new OptimizerSpec(OptimizerKind.Sgd, 0.02, 0.9, false, 5e-4), 1, 0),
+            new CheckpointSpec(20, 2), 2, CompressionSpec.Default with { Codec = CodecKind.None, Algorithm = AllreduceKind.Mpi }, new MetricsSpec(0, "127.0.0.1"),
             new FaultSpec(120, 3, 0.5));
 
     private static async Task<int> RunAsync(int runs, int callers, string root)

@@ -26,10 +26,10 @@ public static class MetricsBenchCommand
     }
 
     private static JobSpec Spec(int workers, string root, int port) =>
-        new("metrics-bench", DeviceKind.Cpu, new ModelSpec("cnn", 16, "batch"),
-            new DataSpec("fashion-mnist", root, 12_800, 1000, new AugmentSpec(0, false, 0)),
-            new TrainingSpec(1, 128, new OptimizerSpec("sgd", 0.02, 0.9, false, 5e-4), 1, 0),
-            new CheckpointSpec(0, 1), workers, CompressionSpec.Default with { Codec = "none", Algorithm = "mpi" }, new MetricsSpec(port, "127.0.0.1"));
+        new("metrics-bench", DeviceKind.Cpu, new ModelSpec(ModelKind.Cnn, 16, NormKind.Batch),
+            new DataSpec(DatasetKind.FashionMnist, root, 12_800, 1000, new AugmentSpec(0, false, 0)),
+            new TrainingSpec(1, 128, new OptimizerSpec(OptimizerKind.Sgd, 0.02, 0.9, false, 5e-4), 1, 0),
+            new CheckpointSpec(0, 1), workers, CompressionSpec.Default with { Codec = CodecKind.None, Algorithm = AllreduceKind.Mpi }, new MetricsSpec(port, "127.0.0.1"));
 
     private static int Run(int workers, int runs, int scrapeWorkers, string root)
     {

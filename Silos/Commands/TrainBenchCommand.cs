@@ -39,7 +39,7 @@ public static class TrainBenchCommand
     /// <summary>The hidden per-worker half, run by <c>bench train --workers N</c> under mpirun.</summary>
     public static Command CreateWorker()
     {
-        var codec = new Option<string>("--codec") { DefaultValueFactory = _ => "none" };
+        var codec = new Option<string>("--codec") { DefaultValueFactory = _ => CodecKind.None.SpecName() };
         var threads = new Option<int>("--threads") { DefaultValueFactory = _ => 1 }.AtLeast(0);
         var steps = new Option<int>("--steps") { DefaultValueFactory = _ => 30 }.AtLeast(1);
         var warmup = new Option<int>("--warmup") { DefaultValueFactory = _ => 5 }.AtLeast(0);
@@ -67,9 +67,11 @@ public static class TrainBenchCommand
 
     private sealed record Settings(int Workers, string Codecs, int Runs, int Steps, int Warmup, int Threads, string Python, string Root);
 
-    private static CompressionSpec Compression(string codec) => codec == "none"
-        ? CompressionSpec.Default with { Codec = "none", Algorithm = "mpi" }
-        : CompressionSpec.Default with { Codec = codec, N = 2, M = 4, Algorithm = "ring" };
+    private static CompressionSpec Compression(string name)
+    {
+        var codec = SpecChoice.ParseUserInput<CodecKind>("--codec", name, SpecNames.SpecName);
+        return CompressionSpec.Default with { Codec = codec, N = 2, M = 4, Algorithm = JobSpecDefaults.Algorithm(codec) };
+    }
 
     private static int Run(Settings s)
     {

@@ -29,7 +29,7 @@ internal sealed class TrainerEndpoint : IDisposable
     {
         var spec = job.MetricsOrDefault;
         if (!spec.Enabled) return null;
-        string codec = world.Size == 1 ? SpecVocabulary.NoCodec : job.CompressionOrDefault.Codec;
+        string codec = (world.Size == 1 ? CodecKind.None : job.CompressionOrDefault.Codec).SpecName();
         var metrics = new TrainerMetrics(job.Name, world.Rank, world.Size, codec);
         var endpoint = MetricsEndpoint.TryStart(metrics.Registry, spec.Host, spec.Port, world.Rank, world.Size,
             log: Console.WriteLine, warn: Console.Error.WriteLine);

@@ -40,20 +40,13 @@ public sealed record JobSpec(
 /// <c>keep_worker_batch</c>: each rank keeps <c>global_batch / workers</c> samples, so the global batch becomes that times
 /// the running worker count, and the regime (lr scaling, adapted epochs) follows the new global batch.
 /// </summary>
-/// <param name="Policy">keep_global_batch | keep_worker_batch.</param>
-public sealed record ScalingSpec(string Policy)
+public sealed record ScalingSpec(ScalingPolicy Policy)
 {
-    /// <summary>The <c>keep_global_batch</c> policy.</summary>
-    public const string KeepGlobalBatch = "keep_global_batch";
-
-    /// <summary>The <c>keep_worker_batch</c> policy.</summary>
-    public const string KeepWorkerBatch = "keep_worker_batch";
-
     /// <summary>Keeps the global batch.</summary>
-    public static ScalingSpec Default { get; } = new(KeepGlobalBatch);
+    public static ScalingSpec Default { get; } = new(ScalingPolicy.KeepGlobalBatch);
 
     /// <summary>Whether the per-rank batch, not the global batch, stays fixed.</summary>
-    public bool KeepsWorkerBatch => Policy == KeepWorkerBatch;
+    public bool KeepsWorkerBatch => Policy == ScalingPolicy.KeepWorkerBatch;
 }
 
 /// <summary>How the control plane recovers a job: a worker that dies, or step progress that stalls, tears the
@@ -80,11 +73,9 @@ public sealed record MetricsSpec(int Port, string Host)
 }
 
 /// <summary>Gradient compression for the allreduce (ALGORITHMS.md sections 5, 7 and "Compressed gradient allreduce").</summary>
-/// <param name="Codec">none | int8 | nm | nm+int8.</param>
 /// <param name="N">Values kept per block (N of N:M).</param>
 /// <param name="M">Block length (M of N:M).</param>
-/// <param name="Pruner">mvue (unbiased) | greedy (top-N, biased baseline).</param>
-/// <param name="Algorithm">ring | allgather | mpi (plain fp32 MPI_Allreduce; requires codec none). With codec none
+/// <param name="Algorithm">With codec none
 /// it averages every bucket (so none + ring compares our ring with MPICH's); with a compressing codec it averages
 /// the compressed buckets, and fp32 traffic (warm-up, small tensors) uses MPI_Allreduce. Left out, it is
 /// <see cref="JobSpecDefaults.Algorithm"/> of the codec.</param>
@@ -93,34 +84,33 @@ public sealed record MetricsSpec(int Port, string Host)
 /// <param name="ErrorFeedback">Carry each worker's compression error into its next step's gradient.</param>
 /// <param name="MinCompressElements">Tensors smaller than this (biases, norm parameters) travel uncompressed.</param>
 public sealed record CompressionSpec(
-    string Codec,
+    CodecKind Codec,
     int N,
     int M,
-    string Pruner,
-    string Algorithm,
+    PrunerKind Pruner,
+    AllreduceKind Algorithm,
     double BucketMb,
     int WarmupSteps,
     bool ErrorFeedback,
     int MinCompressElements = 1024)
 {
     /// <summary>Plain fp32 through MPICH's MPI_Allreduce (the algorithm codec none defaults to).</summary>
-    public static CompressionSpec Default { get; } = new("none", 2, 4, "mvue", "mpi", 25, 0, false);
+    public static CompressionSpec Default { get; } = new(CodecKind.None, 2, 4, PrunerKind.Mvue, AllreduceKind.Mpi, 25, 0, false);
+
+    /// <summary>The N:M pattern of <see cref="N"/> and <see cref="M"/> (used, and valid, only when the codec prunes).</summary>
+    public NmPattern Nm => new(N, M);
+
+    /// <summary>The codec as summaries show it: <c>none</c>, <c>int8</c>, <c>2:4 mvue</c>, <c>2:4 mvue+int8</c>.</summary>
+    public string CodecLabel => SpecNames.CodecLabel(Codec, Nm, Pruner);
 }
 
-/// <summary>Compute device choice: <c>auto</c> takes CUDA when present, else CPU.</summary>
-public enum DeviceKind { Auto, Cpu, Cuda }
-
-/// <param name="Kind">Registry key: mlp | cnn | resnet20 | resnet44.</param>
 /// <param name="Width">Channel (or hidden unit) count of the first stage; later stages scale from it.</param>
-/// <param name="Norm">Normalization layer factory key: batch | ghost_batch | none.</param>
-/// <param name="Classifier">Final layer: linear (learned) | hadamard (fixed Hadamard rows, learned scale and bias).</param>
-public sealed record ModelSpec(string Kind, int Width, string Norm, string Classifier = "linear");
+public sealed record ModelSpec(ModelKind Kind, int Width, NormKind Norm, ClassifierKind Classifier = ClassifierKind.Linear);
 
-/// <param name="Dataset">Registry key: fashion-mnist | mnist-idx | cifar10 | synthetic.</param>
 /// <param name="Root">Directory holding the dataset files.</param>
 /// <param name="TrainSubset">Use only the first N training samples (0 = all).</param>
 /// <param name="TestSubset">Evaluate on only the first N test samples (0 = all).</param>
-public sealed record DataSpec(string Dataset, string Root, int TrainSubset, int TestSubset, AugmentSpec Augment);
+public sealed record DataSpec(DatasetKind Dataset, string Root, int TrainSubset, int TestSubset, AugmentSpec Augment);
 
 /// <param name="CropPadding">Zero padding (pixels) before a random crop back to the input size; 0 = off.</param>
 /// <param name="Flip">Random horizontal flip with probability 1/2.</param>
@@ -149,24 +139,22 @@ public sealed record TrainingSpec(
 }
 
 /// <summary>Mix &amp; Match: per epoch the samples are split by fractions over image sizes.</summary>
-/// <param name="Mode">off | B+ (batch scales with (base/size)^2) | D+ (batch-augmentation copies scale instead).</param>
 /// <param name="Sizes">Image side lengths in pixels.</param>
 /// <param name="Probabilities">Fraction of each epoch's samples at each size; sums to 1.</param>
-public sealed record MixedSizeSpec(string Mode, ValueList<int> Sizes, ValueList<double> Probabilities)
+public sealed record MixedSizeSpec(MixedSizeMode Mode, ValueList<int> Sizes, ValueList<double> Probabilities)
 {
-    public static MixedSizeSpec Off { get; } = new("off", [], []);
-    public bool Enabled => Mode != "off";
+    public static MixedSizeSpec Off { get; } = new(MixedSizeMode.Off, [], []);
+    public bool Enabled => Mode != MixedSizeMode.Off;
 }
 
 /// <summary>A learning-rate regime (ALGORITHMS.md sections 1-2).</summary>
-/// <param name="LrScaling">none | sqrt | linear: every phase lr is multiplied by 1, sqrt(B/base) or B/base.</param>
 /// <param name="BaseBatch">The batch size the phases' learning rates were tuned for.</param>
 /// <param name="AdaptUpdates">Multiply training.epochs and every phase epoch by ceil(global_batch/base_batch).</param>
 /// <param name="WarmupEpochs">Linear ramp from 0 to the scaled lr over this many epochs (not adapted).</param>
 /// <param name="GradClipNorm">Clip the global L2 norm of the gradient to this; 0 = off.</param>
 /// <param name="Phases">Ordered by epoch; each overrides the settings it names.</param>
 public sealed record RegimeSpec(
-    string LrScaling,
+    LrScalingKind LrScaling,
     int BaseBatch,
     bool AdaptUpdates,
     double WarmupEpochs,
@@ -174,7 +162,7 @@ public sealed record RegimeSpec(
     ValueList<RegimePhase> Phases);
 
 /// <summary>One phase of a regime, starting at <paramref name="Epoch"/>; null members keep the earlier setting.</summary>
-/// <param name="Schedule">constant | linear | cosine | exp: the lr path from this phase's lr to <paramref name="EndLr"/> at the next phase (or the end).</param>
+/// <param name="Schedule">The lr path from this phase's lr to <paramref name="EndLr"/> at the next phase (or the end).</param>
 /// <param name="EndLr">Target of a non-constant schedule; null = 0 for linear/cosine, lr/100 for exp.</param>
 public sealed record RegimePhase(
     double Epoch,
@@ -182,12 +170,11 @@ public sealed record RegimePhase(
     double? Momentum = null,
     double? WeightDecay = null,
     bool? Nesterov = null,
-    string Schedule = "constant",
+    ScheduleKind Schedule = ScheduleKind.Constant,
     double? EndLr = null);
 
-/// <param name="Kind">sgd.</param>
 /// <param name="WeightDecay">L2 penalty applied to weights only (never to biases or normalization parameters).</param>
-public sealed record OptimizerSpec(string Kind, double Lr, double Momentum, bool Nesterov, double WeightDecay);
+public sealed record OptimizerSpec(OptimizerKind Kind, double Lr, double Momentum, bool Nesterov, double WeightDecay);
 
 /// <param name="EverySteps">Write a checkpoint every N optimizer steps (and at the end); 0 = only at the end.</param>
 /// <param name="Keep">Newest checkpoints kept on disk.</param>

@@ -22,7 +22,7 @@ public static class JobSpecDefaults
     /// allreduce is the fastest way to send uncompressed gradients; ring and allgather stay available to compare)
     /// and <c>ring</c> for the compressing codecs (its traffic per rank does not grow with the worker count).
     /// </summary>
-    public static string Algorithm(string codec) => codec == SpecVocabulary.NoCodec ? SpecVocabulary.MpiAlgorithm : "ring";
+    public static AllreduceKind Algorithm(CodecKind codec) => codec.Compresses() ? AllreduceKind.Ring : AllreduceKind.Mpi;
 
     /// <summary>
     /// Metrics settings when the <c>metrics</c> section is given with keys left out: port 9400 on 127.0.0.1.
@@ -37,16 +37,16 @@ public static class JobSpecDefaults
     public static FaultSpec Fault => FaultSpec.Default;
 
     /// <summary>Default model section.</summary>
-    public static ModelSpec Model { get; } = new("cnn", 32, "batch", "linear");
+    public static ModelSpec Model { get; } = new(ModelKind.Cnn, 32, NormKind.Batch, ClassifierKind.Linear);
 
     /// <summary>Default augmentation: none.</summary>
     public static AugmentSpec Augment { get; } = new(0, false, 0);
 
     /// <summary>Default data section.</summary>
-    public static DataSpec Data { get; } = new("fashion-mnist", "/usr/share/datasets/fashion-mnist", 0, 0, Augment);
+    public static DataSpec Data { get; } = new(DatasetKind.FashionMnist, "/usr/share/datasets/fashion-mnist", 0, 0, Augment);
 
     /// <summary>Default optimizer.</summary>
-    public static OptimizerSpec Optimizer { get; } = new("sgd", 0.05, 0.9, false, 5e-4);
+    public static OptimizerSpec Optimizer { get; } = new(OptimizerKind.Sgd, 0.05, 0.9, false, 5e-4);
 
     /// <summary>Default training section.</summary>
     /// <remarks>Ghost batch unused (0), batch augmentation off (1), mixed size off (null), no regime (null).</remarks>
@@ -59,7 +59,7 @@ public static class JobSpecDefaults
     public static MixedSizeSpec MixedSize => MixedSizeSpec.Off;
 
     /// <summary>Default <c>training.regime.lr_scaling</c>: phase learning rates are used as written.</summary>
-    public const string LrScaling = "none";
+    public const LrScalingKind LrScaling = LrScalingKind.None;
 
     /// <summary>
     /// Default <c>training.regime.base_batch</c>: the batch each normalization layer sees, i.e. the ghost batch

@@ -20,7 +20,7 @@ public sealed record WorkerCountRule(int GlobalBatch, int GhostBatch, int SpecWo
         ArgumentNullException.ThrowIfNull(spec);
         var mixed = spec.Training.MixedSizeOrOff;
         return new(spec.Training.GlobalBatch, spec.Training.GhostBatch, spec.Workers, spec.ScalingOrDefault.KeepsWorkerBatch,
-            PlanNeedsSpecWorkers: mixed.Enabled && mixed.Mode == "B+");
+            PlanNeedsSpecWorkers: mixed.Mode == MixedSizeMode.BPlus);
     }
 
     /// <summary>The global batch on <paramref name="workers"/> workers: unchanged, or the per-worker batch times the count.</summary>
@@ -59,7 +59,7 @@ public sealed record WorkerCountRule(int GlobalBatch, int GhostBatch, int SpecWo
     {
         var rule = Of(spec);
         if (rule.RejectBatch(workers) is { } error)
-            throw new UserFacingException($"{error} (scaling.policy: {spec.ScalingOrDefault.Policy}, spec written for {spec.Workers} workers)");
+            throw new UserFacingException($"{error} (scaling.policy: {spec.ScalingOrDefault.Policy.SpecName()}, spec written for {spec.Workers} workers)");
         return spec with { Workers = workers, Training = spec.Training with { GlobalBatch = (int)rule.GlobalBatchFor(workers) } };
     }
 }

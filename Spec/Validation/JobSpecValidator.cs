@@ -20,27 +20,24 @@ public static class JobSpecValidator
             if (!ok)
                 errors.Add(locate(path) is { } at ? at.Error(path, message) : new SpecError(path, message, null));
         }
-        void OneOf(string value, IReadOnlyList<string> allowed, string path) =>
-            Check(allowed.Contains(value, StringComparer.Ordinal), path,
-                $"must be one of {string.Join(", ", allowed)}; got '{value}'");
 
         if (spec.Name.Length == 0)
             Check(false, "name", "is required");
         else
             Check(DnsLabel.IsValid(spec.Name), "name", $"must be a DNS-1123 label ({DnsLabel.Rule}); got '{spec.Name}'");
-        Check(System.Enum.IsDefined(spec.Device), "device", $"unknown device {(int)spec.Device}");
+        Defined(Check, spec.Device, SpecNames.SpecName, "device");
         Check(spec.Workers is >= 1 and <= SpecVocabulary.MaxWorkers, "workers", $"must be >= 1 and <= {SpecVocabulary.MaxWorkers}");
 
         var model = spec.Model;
-        OneOf(model.Kind, SpecVocabulary.ModelKinds, "model.kind");
+        var modelKnown = Defined(Check, model.Kind, SpecNames.SpecName, "model.kind");
         Check(model.Width >= 1, "model.width", "must be >= 1");
-        OneOf(model.Norm, SpecVocabulary.Norms, "model.norm");
-        OneOf(model.Classifier, SpecVocabulary.Classifiers, "model.classifier");
+        Defined(Check, model.Norm, SpecNames.SpecName, "model.norm");
+        Defined(Check, model.Classifier, SpecNames.SpecName, "model.classifier");
 
         var data = spec.Data;
-        OneOf(data.Dataset, SpecVocabulary.Datasets, "data.dataset");
+        Defined(Check, data.Dataset, SpecNames.SpecName, "data.dataset");
         // The synthetic dataset is generated in memory, so its root is never read.
-        Check(data.Dataset == SpecVocabulary.Synthetic || !string.IsNullOrWhiteSpace(data.Root), "data.root", "must not be empty");
+        Check(!data.Dataset.ReadsFiles() || !string.IsNullOrWhiteSpace(data.Root), "data.root", "must not be empty");
         Check(data.TrainSubset >= 0, "data.train_subset", "must be >= 0");
         Check(data.TestSubset >= 0, "data.test_subset", "must be >= 0");
         Check(data.Augment.CropPadding >= 0, "data.augment.crop_padding", "must be >= 0");
@@ -53,10 +50,10 @@ public static class JobSpecValidator
         CheckBatchSplit(spec, Check);
         Check(training.BatchAugmentation >= 1, "training.batch_augmentation", "must be >= 1 (1 = off)");
         if (training.MixedSize is { } mixedSize)
-            CheckMixedSize(mixedSize, model.Kind, Check, OneOf);
+            CheckMixedSize(mixedSize, model.Kind, modelKnown, Check);
 
         var optimizer = training.Optimizer;
-        OneOf(optimizer.Kind, SpecVocabulary.OptimizerKinds, "training.optimizer.kind");
+        Defined(Check, optimizer.Kind, SpecNames.SpecName, "training.optimizer.kind");
         // Conditions state what is valid, so NaN (possible in specs built in code) fails them.
         Check(optimizer.Lr > 0, "training.optimizer.lr", "must be > 0");
         Check(optimizer.Momentum is >= 0 and < 1, "training.optimizer.momentum", "must be >= 0 and < 1");
@@ -64,14 +61,14 @@ public static class JobSpecValidator
         // Nesterov's look-ahead is defined through the momentum buffer; without momentum it is meaningless.
         Check(!optimizer.Nesterov || optimizer.Momentum > 0, "training.optimizer.nesterov", "requires momentum > 0");
         if (training.Regime is { } regime)
-            CheckRegime(regime, optimizer, Check, OneOf);
+            CheckRegime(regime, optimizer, Check);
 
         var checkpoint = spec.Checkpoint;
         Check(checkpoint.EverySteps >= 0, "checkpoint.every_steps", "must be >= 0");
         Check(checkpoint.Keep >= 1, "checkpoint.keep", "must be >= 1");
 
         if (spec.Compression is { } compression)
-            CheckCompression(compression, path => locate(path) is not null, Check, OneOf);
+            CheckCompression(compression, path => locate(path) is not null, Check);
         if (spec.Metrics is { } metrics)
         {
             Check(metrics.Port is >= 0 and <= SpecVocabulary.MaxPort, "metrics.port", $"must be 0 (off) or a port 1..{SpecVocabulary.MaxPort}");
@@ -86,10 +83,11 @@ public static class JobSpecValidator
         }
         if (spec.Scaling is { } scaling)
         {
-            OneOf(scaling.Policy, SpecVocabulary.ScalingPolicies, "scaling.policy");
+            Defined(Check, scaling.Policy, SpecNames.SpecName, "scaling.policy");
             // Mixed-size plans lay out whole epochs for one global batch; a batch that changes mid-epoch has no plan.
             Check(!scaling.KeepsWorkerBatch || !training.MixedSizeOrOff.Enabled, "scaling.policy",
-                $"{ScalingSpec.KeepWorkerBatch} cannot be combined with training.mixed_size (its plan fixes the global batch); use {ScalingSpec.KeepGlobalBatch}");
+                $"{ScalingPolicy.KeepWorkerBatch.SpecName()} cannot be combined with training.mixed_size (its plan fixes the global batch); " +
+                $"use {ScalingPolicy.KeepGlobalBatch.SpecName()}");
         }
         return errors;
     }
@@ -107,11 +105,12 @@ public static class JobSpecValidator
             check(training.GlobalBatch % workers == 0, "training.global_batch",
                 $"must be a multiple of workers ({workers}): each worker takes an equal share");
         }
-        if (spec.Model.Norm == SpecVocabulary.GhostBatchNorm)
+        var ghostNorm = NormKind.GhostBatch.SpecName();
+        if (spec.Model.Norm == NormKind.GhostBatch)
         {
             if (ghost == 0)
             {
-                check(false, "training.ghost_batch", "is required when model.norm is ghost_batch");
+                check(false, "training.ghost_batch", $"is required when model.norm is {ghostNorm}");
             }
             else if (!(ghost >= 2))
             {
@@ -132,26 +131,26 @@ public static class JobSpecValidator
         else
         {
             check(ghost >= 0, "training.ghost_batch", "must be >= 0 (0 = unused)");
-            check(ghost <= 0, "training.ghost_batch", "is only used with model.norm: ghost_batch");
+            check(ghost <= 0, "training.ghost_batch", $"is only used with model.norm: {ghostNorm}");
         }
     }
 
     /// <param name="written">Whether a path was given in the file or by --set (so an error there has a place to point at).</param>
     private static void CheckCompression(CompressionSpec compression, Func<string, bool> written,
-        Action<bool, string, string> check, Action<string, IReadOnlyList<string>, string> oneOf)
+        Action<bool, string, string> check)
     {
         const string at = "compression";
-        oneOf(compression.Codec, SpecVocabulary.Codecs, $"{at}.codec");
-        oneOf(compression.Pruner, SpecVocabulary.Pruners, $"{at}.pruner");
-        oneOf(compression.Algorithm, SpecVocabulary.Algorithms, $"{at}.algorithm");
+        var codecKnown = Defined(check, compression.Codec, SpecNames.SpecName, $"{at}.codec");
+        Defined(check, compression.Pruner, SpecNames.SpecName, $"{at}.pruner");
+        var algorithmKnown = Defined(check, compression.Algorithm, SpecNames.SpecName, $"{at}.algorithm");
 
         // n and m may stay in the file under a codec that does not prune; they are kept but not checked.
-        if (SpecVocabulary.PruningCodecs.Contains(compression.Codec, StringComparer.Ordinal))
+        if (compression.Codec.Prunes())
         {
             var (n, m) = (compression.N, compression.M);
-            check(n >= 1, $"{at}.n", "must be >= 1");
-            check(m is >= 2 and <= SpecVocabulary.MaxBlockLength, $"{at}.m", $"must be >= 2 and <= {SpecVocabulary.MaxBlockLength}");
-            if (n >= 1 && m is >= 2 and <= SpecVocabulary.MaxBlockLength && n >= m)
+            check(NmPattern.ValidN(n), $"{at}.n", "must be >= 1");
+            check(NmPattern.ValidM(m), $"{at}.m", $"must be >= 2 and <= {NmPattern.MaxM}");
+            if (NmPattern.ValidN(n) && NmPattern.ValidM(m) && !compression.Nm.IsValid)
             {
                 // Blame the one the user wrote; with both (or neither) written, n.
                 if (written($"{at}.m") && !written($"{at}.n"))
@@ -161,12 +160,11 @@ public static class JobSpecValidator
             }
         }
 
-        if (compression.Algorithm == SpecVocabulary.MpiAlgorithm
-            && SpecVocabulary.Codecs.Contains(compression.Codec, StringComparer.Ordinal))
+        if (codecKnown && algorithmKnown)
         {
-            check(compression.Codec == SpecVocabulary.NoCodec, $"{at}.algorithm",
-                $"mpi requires codec none, got {compression.Codec}: " +
-                "plain fp32 MPI_Allreduce cannot carry compressed gradients; use ring or allgather");
+            check(compression.Algorithm.Carries(compression.Codec), $"{at}.algorithm",
+                $"{compression.Algorithm.SpecName()} requires codec {CodecKind.None.SpecName()}, got {compression.Codec.SpecName()}: " +
+                $"plain fp32 MPI_Allreduce cannot carry compressed gradients; use {AllreduceKind.Ring.SpecName()} or {AllreduceKind.Allgather.SpecName()}");
         }
         check(compression.BucketMb is > 0 and <= SpecVocabulary.MaxBucketMb, $"{at}.bucket_mb",
             $"must be > 0 and <= {Number(SpecVocabulary.MaxBucketMb)}");
@@ -174,24 +172,27 @@ public static class JobSpecValidator
         check(compression.MinCompressElements >= 0, $"{at}.min_compress_elements", "must be >= 0");
     }
 
-    private static void CheckMixedSize(MixedSizeSpec mixed, string modelKind,
-        Action<bool, string, string> check, Action<string, IReadOnlyList<string>, string> oneOf)
+    private static void CheckMixedSize(MixedSizeSpec mixed, ModelKind modelKind, bool modelKnown,
+        Action<bool, string, string> check)
     {
         const string at = "training.mixed_size";
-        oneOf(mixed.Mode, SpecVocabulary.MixedSizeModes, $"{at}.mode");
         // Sizes and probabilities may stay in the file while the mode is off; they are kept but not checked.
-        if (!mixed.Enabled || !SpecVocabulary.MixedSizeModes.Contains(mixed.Mode, StringComparer.Ordinal))
+        if (!Defined(check, mixed.Mode, SpecNames.SpecName, $"{at}.mode") || !mixed.Enabled)
             return;
 
-        check(SpecVocabulary.GlobalPoolingModelKinds.Contains(modelKind, StringComparer.Ordinal), $"{at}.mode",
-            $"needs a model with global pooling ({string.Join(", ", SpecVocabulary.GlobalPoolingModelKinds)}); " +
-            $"model.kind {modelKind} takes only the dataset's image size");
+        if (modelKnown)
+        {
+            var pooling = System.Enum.GetValues<ModelKind>().Where(k => k.HasGlobalPooling()).Select(k => k.SpecName());
+            check(modelKind.HasGlobalPooling(), $"{at}.mode",
+                $"needs a model with global pooling ({string.Join(", ", pooling)}); " +
+                $"model.kind {modelKind.SpecName()} takes only the dataset's image size");
+        }
 
         var sizes = mixed.Sizes;
         if (sizes.Count == 0)
         {
             // Without sizes there is nothing to hold probabilities against.
-            check(false, $"{at}.sizes", $"must list at least one size when mode is {mixed.Mode}");
+            check(false, $"{at}.sizes", $"must list at least one size when mode is {mixed.Mode.SpecName()}");
             return;
         }
         for (var i = 0; i < sizes.Count; i++)
@@ -222,11 +223,10 @@ public static class JobSpecValidator
         }
     }
 
-    private static void CheckRegime(RegimeSpec regime, OptimizerSpec optimizer,
-        Action<bool, string, string> check, Action<string, IReadOnlyList<string>, string> oneOf)
+    private static void CheckRegime(RegimeSpec regime, OptimizerSpec optimizer, Action<bool, string, string> check)
     {
         const string at = "training.regime";
-        oneOf(regime.LrScaling, SpecVocabulary.LrScalings, $"{at}.lr_scaling");
+        Defined(check, regime.LrScaling, SpecNames.SpecName, $"{at}.lr_scaling");
         check(regime.BaseBatch >= 1, $"{at}.base_batch", "must be >= 1");
         check(regime.WarmupEpochs >= 0, $"{at}.warmup_epochs", "must be >= 0");
         check(regime.GradClipNorm >= 0, $"{at}.grad_clip_norm", "must be >= 0 (0 = off)");
@@ -260,15 +260,21 @@ public static class JobSpecValidator
             // Phase 0 without lr takes training.optimizer.lr; later phases without lr keep the one before.
             if (phase.Lr is { } lr)
                 check(lr > 0, $"{path}.lr", "must be > 0");
-            oneOf(phase.Schedule, SpecVocabulary.Schedules, $"{path}.schedule");
-            if (phase.EndLr is { } endLr)
+            if (Defined(check, phase.Schedule, SpecNames.SpecName, $"{path}.schedule") && phase.EndLr is { } endLr)
             {
-                if (phase.Schedule == SpecVocabulary.ConstantSchedule)
-                    check(false, $"{path}.end_lr", "is only used with a linear, cosine or exp schedule");
-                else if (phase.Schedule == SpecVocabulary.ExpSchedule)
-                    check(endLr > 0, $"{path}.end_lr", "must be > 0 for schedule exp");
-                else
-                    check(endLr >= 0, $"{path}.end_lr", "must be >= 0");
+                switch (phase.Schedule)
+                {
+                    case ScheduleKind.Constant:
+                        check(false, $"{path}.end_lr",
+                            $"is only used with a {ScheduleKind.Linear.SpecName()}, {ScheduleKind.Cosine.SpecName()} or {ScheduleKind.Exp.SpecName()} schedule");
+                        break;
+                    case ScheduleKind.Exp:
+                        check(endLr > 0, $"{path}.end_lr", $"must be > 0 for schedule {ScheduleKind.Exp.SpecName()}");
+                        break;
+                    case ScheduleKind.Linear or ScheduleKind.Cosine:
+                        check(endLr >= 0, $"{path}.end_lr", "must be >= 0");
+                        break;
+                }
             }
             if (phase.Momentum is { } m)
                 check(m is >= 0 and < 1, $"{path}.momentum", "must be >= 0 and < 1");
@@ -284,6 +290,14 @@ public static class JobSpecValidator
                     phase.Nesterov is not null ? "requires momentum > 0" : "must be > 0 while nesterov is on");
             }
         }
+    }
+
+    /// <summary>Whether a choice holds a named value; specs built in code can hold one no member names, e.g. (CodecKind)7.</summary>
+    private static bool Defined<T>(Action<bool, string, string> check, T value, Func<T, string> name, string path) where T : struct, Enum
+    {
+        var defined = System.Enum.IsDefined(value);
+        check(defined, path, SpecChoice.Unknown(Convert.ToInt64(value, CultureInfo.InvariantCulture).ToString(CultureInfo.InvariantCulture), name));
+        return defined;
     }
 
     private static string Number(double value) => value.ToString("G10", CultureInfo.InvariantCulture);

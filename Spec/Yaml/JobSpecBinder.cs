@@ -9,7 +9,7 @@ internal static class JobSpecBinder
 {
     public static JobSpec Bind(MappingReader root) => new(
         Name: root.String("name", ""), // required; the validator reports it missing
-        Device: root.Enum("device", JobSpecDefaults.Device),
+        Device: root.Choice("device", SpecNames.SpecName, JobSpecDefaults.Device),
         Model: root.Mapping("model", BindModel),
         Data: root.Mapping("data", BindData),
         Training: root.Mapping("training", BindTraining),
@@ -19,7 +19,7 @@ internal static class JobSpecBinder
         Compression: root.Has("compression") ? root.Mapping("compression", BindCompression) : null,
         Metrics: root.Has("metrics") ? root.Mapping("metrics", BindMetrics) : null,
         Fault: root.Has("fault") ? root.Mapping("fault", BindFault) : null,
-        Scaling: root.Has("scaling") ? root.Mapping("scaling", r => new ScalingSpec(r.String("policy", ScalingSpec.Default.Policy))) : null);
+        Scaling: root.Has("scaling") ? root.Mapping("scaling", r => new ScalingSpec(r.Choice("policy", SpecNames.SpecName, ScalingSpec.Default.Policy))) : null);
 
     private static FaultSpec BindFault(MappingReader r)
     {
@@ -41,13 +41,13 @@ internal static class JobSpecBinder
     private static CompressionSpec BindCompression(MappingReader r)
     {
         var d = JobSpecDefaults.Compression;
-        string codec = r.OneOf("codec", SpecVocabulary.Codecs, d.Codec);
+        var codec = r.Choice("codec", SpecNames.SpecName, d.Codec);
         return new CompressionSpec(
             Codec: codec,
             N: r.Int("n", d.N),
             M: r.Int("m", d.M),
-            Pruner: r.OneOf("pruner", SpecVocabulary.Pruners, d.Pruner),
-            Algorithm: r.OneOf("algorithm", SpecVocabulary.Algorithms, JobSpecDefaults.Algorithm(codec)),
+            Pruner: r.Choice("pruner", SpecNames.SpecName, d.Pruner),
+            Algorithm: r.Choice("algorithm", SpecNames.SpecName, JobSpecDefaults.Algorithm(codec)),
             BucketMb: r.Double("bucket_mb", d.BucketMb),
             WarmupSteps: r.Int("warmup_steps", d.WarmupSteps),
             ErrorFeedback: r.Bool("error_feedback", d.ErrorFeedback),
@@ -58,17 +58,17 @@ internal static class JobSpecBinder
     {
         var d = JobSpecDefaults.Model;
         return new ModelSpec(
-            Kind: r.OneOf("kind", SpecVocabulary.ModelKinds, d.Kind),
+            Kind: r.Choice("kind", SpecNames.SpecName, d.Kind),
             Width: r.Int("width", d.Width),
-            Norm: r.OneOf("norm", SpecVocabulary.Norms, d.Norm),
-            Classifier: r.OneOf("classifier", SpecVocabulary.Classifiers, d.Classifier));
+            Norm: r.Choice("norm", SpecNames.SpecName, d.Norm),
+            Classifier: r.Choice("classifier", SpecNames.SpecName, d.Classifier));
     }
 
     private static DataSpec BindData(MappingReader r)
     {
         var d = JobSpecDefaults.Data;
         return new DataSpec(
-            Dataset: r.OneOf("dataset", SpecVocabulary.Datasets, d.Dataset),
+            Dataset: r.Choice("dataset", SpecNames.SpecName, d.Dataset),
             Root: r.String("root", d.Root),
             TrainSubset: r.Int("train_subset", d.TrainSubset),
             TestSubset: r.Int("test_subset", d.TestSubset),
@@ -104,7 +104,7 @@ internal static class JobSpecBinder
     {
         var d = JobSpecDefaults.MixedSize;
         return new MixedSizeSpec(
-            Mode: r.OneOf("mode", SpecVocabulary.MixedSizeModes, d.Mode),
+            Mode: r.Choice("mode", SpecNames.SpecName, d.Mode),
             Sizes: new(r.List("sizes", d.Sizes, ScalarParsers.Int32)),
             Probabilities: new(r.List("probabilities", d.Probabilities, ScalarParsers.Double)));
     }
@@ -114,7 +114,7 @@ internal static class JobSpecBinder
     {
         var d = JobSpecDefaults.Regime(globalBatch, ghostBatch);
         return new RegimeSpec(
-            LrScaling: r.OneOf("lr_scaling", SpecVocabulary.LrScalings, d.LrScaling),
+            LrScaling: r.Choice("lr_scaling", SpecNames.SpecName, d.LrScaling),
             BaseBatch: r.Int("base_batch", d.BaseBatch),
             AdaptUpdates: r.Bool("adapt_updates", d.AdaptUpdates),
             WarmupEpochs: r.Double("warmup_epochs", d.WarmupEpochs),
@@ -129,7 +129,7 @@ internal static class JobSpecBinder
         Momentum: OptionalDouble(r, "momentum"),
         WeightDecay: OptionalDouble(r, "weight_decay"),
         Nesterov: r.Has("nesterov") ? r.Bool("nesterov", false) : null,
-        Schedule: r.OneOf("schedule", SpecVocabulary.Schedules, SpecVocabulary.ConstantSchedule),
+        Schedule: r.Choice("schedule", SpecNames.SpecName, ScheduleKind.Constant),
         EndLr: OptionalDouble(r, "end_lr"));
 
     /// <summary>Null when absent: a phase's missing setting keeps the one in force before it.</summary>
@@ -139,7 +139,7 @@ internal static class JobSpecBinder
     {
         var d = JobSpecDefaults.Optimizer;
         return new OptimizerSpec(
-            Kind: r.OneOf("kind", SpecVocabulary.OptimizerKinds, d.Kind),
+            Kind: r.Choice("kind", SpecNames.SpecName, d.Kind),
             Lr: r.Double("lr", d.Lr),
             Momentum: r.Double("momentum", d.Momentum),
             Nesterov: r.Bool("nesterov", d.Nesterov),

@@ -15,17 +15,17 @@ public static partial class JobSpecYaml
     {
         var w = new Writer();
         w.Field(0, "name", Text(spec.Name));
-        w.Field(0, "device", spec.Device.ToString().ToLowerInvariant());
+        w.Field(0, "device", spec.Device.SpecName());
         w.Field(0, "workers", Int(spec.Workers));
         // Null (absent) reads back as null, which means the defaults.
         if (spec.Compression is { } compression)
         {
             w.Section(0, "compression");
-            w.Field(1, "codec", Text(compression.Codec));
+            w.Field(1, "codec", Text(compression.Codec.SpecName()));
             w.Field(1, "n", Int(compression.N));
             w.Field(1, "m", Int(compression.M));
-            w.Field(1, "pruner", Text(compression.Pruner));
-            w.Field(1, "algorithm", Text(compression.Algorithm));
+            w.Field(1, "pruner", Text(compression.Pruner.SpecName()));
+            w.Field(1, "algorithm", Text(compression.Algorithm.SpecName()));
             w.Field(1, "bucket_mb", Double(compression.BucketMb));
             w.Field(1, "warmup_steps", Int(compression.WarmupSteps));
             w.Field(1, "error_feedback", Bool(compression.ErrorFeedback));
@@ -47,18 +47,18 @@ public static partial class JobSpecYaml
         if (spec.Scaling is { } scaling)
         {
             w.Section(0, "scaling");
-            w.Field(1, "policy", Text(scaling.Policy));
+            w.Field(1, "policy", Text(scaling.Policy.SpecName()));
         }
 
         w.Section(0, "model");
-        w.Field(1, "kind", Text(spec.Model.Kind));
+        w.Field(1, "kind", Text(spec.Model.Kind.SpecName()));
         w.Field(1, "width", Int(spec.Model.Width));
-        w.Field(1, "norm", Text(spec.Model.Norm));
-        w.Field(1, "classifier", Text(spec.Model.Classifier));
+        w.Field(1, "norm", Text(spec.Model.Norm.SpecName()));
+        w.Field(1, "classifier", Text(spec.Model.Classifier.SpecName()));
 
         var data = spec.Data;
         w.Section(0, "data");
-        w.Field(1, "dataset", Text(data.Dataset));
+        w.Field(1, "dataset", Text(data.Dataset.SpecName()));
         w.Field(1, "root", Text(data.Root));
         w.Field(1, "train_subset", Int(data.TrainSubset));
         w.Field(1, "test_subset", Int(data.TestSubset));
@@ -72,7 +72,7 @@ public static partial class JobSpecYaml
         w.Field(1, "epochs", Int(training.Epochs));
         w.Field(1, "global_batch", Int(training.GlobalBatch));
         w.Section(1, "optimizer");
-        w.Field(2, "kind", Text(training.Optimizer.Kind));
+        w.Field(2, "kind", Text(training.Optimizer.Kind.SpecName()));
         w.Field(2, "lr", Double(training.Optimizer.Lr));
         w.Field(2, "momentum", Double(training.Optimizer.Momentum));
         w.Field(2, "nesterov", Bool(training.Optimizer.Nesterov));
@@ -85,14 +85,14 @@ public static partial class JobSpecYaml
         if (training.MixedSize is { } mixed)
         {
             w.Section(1, "mixed_size");
-            w.Field(2, "mode", Text(mixed.Mode));
+            w.Field(2, "mode", Text(mixed.Mode.SpecName()));
             w.Field(2, "sizes", Flow(mixed.Sizes.Select(Int)));
             w.Field(2, "probabilities", Flow(mixed.Probabilities.Select(Double)));
         }
         if (training.Regime is { } regime)
         {
             w.Section(1, "regime");
-            w.Field(2, "lr_scaling", Text(regime.LrScaling));
+            w.Field(2, "lr_scaling", Text(regime.LrScaling.SpecName()));
             w.Field(2, "base_batch", Int(regime.BaseBatch));
             w.Field(2, "adapt_updates", Bool(regime.AdaptUpdates));
             w.Field(2, "warmup_epochs", Double(regime.WarmupEpochs));
@@ -127,7 +127,7 @@ public static partial class JobSpecYaml
             fields.Add($"weight_decay: {Double(weightDecay)}");
         if (phase.Nesterov is { } nesterov)
             fields.Add($"nesterov: {Bool(nesterov)}");
-        fields.Add($"schedule: {Text(phase.Schedule)}");
+        fields.Add($"schedule: {Text(phase.Schedule.SpecName())}");
         if (phase.EndLr is { } endLr)
             fields.Add($"end_lr: {Double(endLr)}");
         return "{ " + string.Join(", ", fields) + " }";

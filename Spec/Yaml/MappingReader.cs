@@ -68,25 +68,17 @@ internal sealed class MappingReader
 
     public string String(string key, string fallback) => Scalar(key, fallback, ScalarParsers.String);
 
-    /// <summary>A string restricted to <paramref name="allowed"/> (case-sensitive, as the registries are).</summary>
-    public string OneOf(string key, IReadOnlyList<string> allowed, string fallback)
+    /// <summary>A choice of the spec, written as the name <paramref name="name"/> gives its value (<see cref="SpecNames"/>).</summary>
+    public T Choice<T>(string key, Func<T, string> name, T fallback) where T : struct, Enum
     {
         if (!TryGet(key, out var value))
             return fallback;
         if (!TryReadScalar(key, value, ScalarParsers.String, out var text))
             return fallback;
-        if (allowed.Contains(text, StringComparer.Ordinal))
-            return text;
-        AddError(key, value, $"must be one of {string.Join(", ", allowed)}; got '{text}'");
+        if (SpecChoice.TryParse(text, name, out var choice))
+            return choice;
+        AddError(key, value, SpecChoice.Unknown(text, name));
         return fallback;
-    }
-
-    /// <summary>An enum written as its lowercase member name (<c>DeviceKind.Cuda</c> is <c>cuda</c>).</summary>
-    public TEnum Enum<TEnum>(string key, TEnum fallback) where TEnum : struct, Enum
-    {
-        var names = System.Enum.GetNames<TEnum>().Select(n => n.ToLowerInvariant()).ToArray();
-        var text = OneOf(key, names, fallback.ToString().ToLowerInvariant());
-        return System.Enum.Parse<TEnum>(text, ignoreCase: true);
     }
 
     /// <summary>A scalar of any type <paramref name="parser"/> understands.</summary>

@@ -17,7 +17,7 @@ public sealed class AllgatherAllreduce(ICommunicator communicator) : IAllreduceA
     private byte[] gathered = [];
 
     /// <inheritdoc/>
-    public string Name => "allgather";
+    public AllreduceKind Kind => AllreduceKind.Allgather;
 
     /// <inheritdoc/>
     public void Allreduce(Span<float> bucket, IGradientCodec codec, ulong seed, AllreduceStats stats, Span<float> residual = default)

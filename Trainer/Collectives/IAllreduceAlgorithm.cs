@@ -1,3 +1,4 @@
+using Orchestrator.Spec;
 using Orchestrator.Trainer.Compression;
 
 namespace Orchestrator.Trainer.Collectives;
@@ -15,8 +16,8 @@ namespace Orchestrator.Trainer.Collectives;
 /// </remarks>
 public interface IAllreduceAlgorithm
 {
-    /// <summary>Spec name (<c>compression.algorithm</c>): ring | allgather | mpi.</summary>
-    string Name { get; }
+    /// <summary>The spec's <c>compression.algorithm</c> this is.</summary>
+    AllreduceKind Kind { get; }
 
     /// <summary>
     /// Replaces <paramref name="bucket"/> (same length on every rank) by the mean across ranks.

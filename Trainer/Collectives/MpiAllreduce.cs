@@ -1,3 +1,4 @@
+using Orchestrator.Spec;
 using System.Diagnostics;
 using Orchestrator.Trainer.Compression;
 
@@ -12,14 +13,15 @@ namespace Orchestrator.Trainer.Collectives;
 public sealed class MpiAllreduce(ICommunicator communicator) : IAllreduceAlgorithm
 {
     /// <inheritdoc/>
-    public string Name => "mpi";
+    public AllreduceKind Kind => AllreduceKind.Mpi;
 
     /// <inheritdoc/>
     /// <exception cref="ArgumentException">The codec is not <c>none</c>: MPI reduces raw fp32 only.</exception>
     public void Allreduce(Span<float> bucket, IGradientCodec codec, ulong seed, AllreduceStats stats, Span<float> residual = default)
     {
-        if (codec.Name != "none")
-            throw new ArgumentException($"algorithm mpi is plain fp32 MPI_Allreduce and needs codec none, not {codec.Name}", nameof(codec));
+        // Its own guard for direct callers; a validated spec never pairs mpi with a compressing codec.
+        if (!Kind.Carries(codec.Kind))
+            throw new ArgumentException($"algorithm {Kind.SpecName()} is plain fp32 MPI_Allreduce and needs codec {CodecKind.None.SpecName()}, not {codec.Name}", nameof(codec));
         BucketMath.CheckResidual(bucket.Length, residual);
         residual.Clear(); // fp32 travels as it is: no compression error to carry
         int ranks = communicator.Size;

@@ -38,18 +38,17 @@ public sealed class MpiGradientSynchronizer : IGradientSynchronizer
         // codec call sees host memory: fused kernels unless a test forces the torch ops. Encoding CUDA buckets
         // in place (Select's TorchOps for a CUDA device) needs algorithms that address buckets wherever they live.
         codec = CodecImplementations.Create(spec, CodecImplementations.Select(DeviceType.CPU, implementation));
+        // The spec is validated: its algorithm carries its codec (mpi only with none; MpiAllreduce guards that itself).
         algorithm = AllreduceAlgorithms.Create(spec.Algorithm, communicator);
-        if (algorithm.Name == "mpi" && codec.Name != "none")
-            throw new ArgumentException($"compression.algorithm mpi is plain fp32 MPI_Allreduce and needs codec none, not {codec.Name}", nameof(spec));
         // fp32 traffic next to a compressing codec (warm-up, small tensors) goes through MPICH's own allreduce:
         // nothing beats it uncompressed. With codec none the chosen algorithm carries everything, so
         // none + ring or allgather measures that algorithm against mpi, as the user asked.
-        fp32 = codec.Name == "none" ? algorithm : AllreduceAlgorithms.Create("mpi", communicator);
+        fp32 = spec.Codec.Compresses() ? AllreduceAlgorithms.Create(AllreduceKind.Mpi, communicator) : algorithm;
     }
 
     public int Rank => communicator.Rank;
     public int WorldSize => communicator.Size;
-    public string Algorithm => algorithm.Name;
+    public string Algorithm => algorithm.Kind.SpecName();
     public SynchronizerStats Stats { get; } = new();
 
     public void Attach(nn.Module model)
@@ -61,7 +60,7 @@ public sealed class MpiGradientSynchronizer : IGradientSynchronizer
         }
         buckets = GradientBuckets.Attach(model.named_parameters(), spec.BucketMb, spec.MinCompressElements);
         // Residual memory for the buckets that get compressed (once warm-up is over); none for the fp32 ones.
-        feedback = spec.ErrorFeedback && codec.Name != "none"
+        feedback = spec.ErrorFeedback && spec.Codec.Compresses()
             ? new ErrorFeedback(buckets.Buckets.Select(b => b.Compressed ? b.Elements : 0))
             : null;
     }
@@ -79,7 +78,7 @@ public sealed class MpiGradientSynchronizer : IGradientSynchronizer
         }
 
         traffic.Reset();
-        bool compressing = step >= spec.WarmupSteps && codec.Name != "none";
+        bool compressing = step >= spec.WarmupSteps && spec.Codec.Compresses();
         for (int b = 0; b < attached.Buckets.Count; b++)
         {
             var bucket = attached.Buckets[b];

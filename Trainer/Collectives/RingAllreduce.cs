@@ -1,3 +1,4 @@
+using Orchestrator.Spec;
 using System.Diagnostics;
 using Orchestrator.Trainer.Compression;
 
@@ -47,7 +48,7 @@ public sealed class RingAllreduce : IAllreduceAlgorithm
     }
 
     /// <inheritdoc/>
-    public string Name => "ring";
+    public AllreduceKind Kind => AllreduceKind.Ring;
 
     /// <inheritdoc/>
     public void Allreduce(Span<float> bucket, IGradientCodec codec, ulong seed, AllreduceStats stats, Span<float> residual = default)

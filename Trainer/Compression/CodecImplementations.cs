@@ -22,13 +22,12 @@ public static class CodecImplementations
         forced ?? (valuesDevice == DeviceType.CPU ? CodecImplementation.Fused : CodecImplementation.TorchOps);
 
     /// <summary>The <see cref="IGradientCodec"/> for <paramref name="spec"/> in <paramref name="implementation"/>.</summary>
-    /// <exception cref="UserFacingException">Unknown codec or pruner, or invalid N:M.</exception>
-    public static IGradientCodec Create(CompressionSpec spec, CodecImplementation implementation)
+    /// <exception cref="ArgumentOutOfRangeException">A pruning codec with N:M outside <see cref="NmPattern"/>'s range.</exception>
+    public static IGradientCodec Create(CompressionSpec spec, CodecImplementation implementation) => implementation switch
     {
-        // The fused registry validates names and N:M with the user-facing messages, so it runs first either way.
-        var fused = CodecRegistry.Create(spec);
-        return implementation == CodecImplementation.Fused ? fused : new TorchGradientCodec(TorchCodecRegistry.Create(spec));
-    }
+        CodecImplementation.Fused => CodecRegistry.Create(spec),
+        CodecImplementation.TorchOps => new TorchGradientCodec(TorchCodecRegistry.Create(spec)),
+    };
 
     /// <summary>Reads <c>fused</c> or <c>torch</c>; null or empty means not forced.</summary>
     /// <exception cref="UserFacingException">Any other text.</exception>

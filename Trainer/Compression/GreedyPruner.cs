@@ -1,3 +1,4 @@
+using Orchestrator.Spec;
 namespace Orchestrator.Trainer.Compression;
 
 /// <summary>
@@ -10,7 +11,7 @@ public sealed class GreedyPruner : INmPruner
     /// <summary>Creates an N:M greedy pruner (1 &lt;= N &lt; M &lt;= 16).</summary>
     public GreedyPruner(int n, int m)
     {
-        NmLayout.CheckNm(n, m);
+        NmPattern.Check(n, m);
         N = n;
         M = m;
     }
@@ -22,7 +23,7 @@ public sealed class GreedyPruner : INmPruner
     public int M { get; }
 
     /// <inheritdoc />
-    public string Name => "greedy";
+    public PrunerKind Kind => PrunerKind.Greedy;
 
     /// <inheritdoc />
     public bool Unbiased => false;

@@ -1,3 +1,4 @@
+using Orchestrator.Spec;
 namespace Orchestrator.Trainer.Compression;
 
 /// <summary>
@@ -8,7 +9,10 @@ namespace Orchestrator.Trainer.Compression;
 /// </summary>
 public interface IGradientCodec
 {
-    /// <summary>Spec name: none | int8 | nm | nm+int8 (with the pruner, e.g. "2:4 mvue").</summary>
+    /// <summary>The spec's codec this is (a test codec names the one it stands in for).</summary>
+    CodecKind Kind { get; }
+
+    /// <summary>The codec as summaries show it (<see cref="SpecNames.CodecLabel"/>): none, int8, or with the pattern and pruner, e.g. "2:4 mvue".</summary>
     string Name { get; }
 
     /// <summary>Exact size in bytes of the encoding of <paramref name="elements"/> values (fixed by the count alone).</summary>

@@ -1,3 +1,4 @@
+using Orchestrator.Spec;
 namespace Orchestrator.Trainer.Compression;
 
 /// <summary>
@@ -7,14 +8,14 @@ namespace Orchestrator.Trainer.Compression;
 /// </summary>
 public interface INmPruner
 {
-    /// <summary>Values kept per block (1 &lt;= N &lt; M).</summary>
+    /// <summary>Values kept per block (1 &lt;= N &lt; M, <see cref="NmPattern"/>).</summary>
     int N { get; }
 
     /// <summary>Block length (M &lt;= 16).</summary>
     int M { get; }
 
-    /// <summary>Spec name: mvue | greedy.</summary>
-    string Name { get; }
+    /// <summary>The spec's pruner this is.</summary>
+    PrunerKind Kind { get; }
 
     /// <summary>Whether E[kept values scattered back] = input (MVUE) or not (greedy).</summary>
     bool Unbiased { get; }

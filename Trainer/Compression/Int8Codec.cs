@@ -1,3 +1,4 @@
+using Orchestrator.Spec;
 namespace Orchestrator.Trainer.Compression;
 
 /// <summary>
@@ -13,7 +14,10 @@ public sealed class Int8Codec : IGradientCodec
     public Int8Codec(bool vectorized = true) => _vectorized = vectorized;
 
     /// <inheritdoc />
-    public string Name => "int8";
+    public CodecKind Kind => CodecKind.Int8;
+
+    /// <inheritdoc />
+    public string Name => Kind.SpecName();
 
     /// <inheritdoc />
     public int EncodedBytes(int elements) => WireFormat.Int8Bytes(elements);

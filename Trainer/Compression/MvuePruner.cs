@@ -1,3 +1,4 @@
+using Orchestrator.Spec;
 using System.Runtime.CompilerServices;
 namespace Orchestrator.Trainer.Compression;
 
@@ -17,7 +18,7 @@ public sealed class MvuePruner : INmPruner
     /// forces the scalar kernels.</summary>
     public MvuePruner(int n, int m, bool vectorized = true)
     {
-        NmLayout.CheckNm(n, m);
+        NmPattern.Check(n, m);
         N = n;
         M = m;
         _vectorized = vectorized;
@@ -30,7 +31,7 @@ public sealed class MvuePruner : INmPruner
     public int M { get; }
 
     /// <inheritdoc />
-    public string Name => "mvue";
+    public PrunerKind Kind => PrunerKind.Mvue;
 
     /// <inheritdoc />
     public bool Unbiased => true;

@@ -1,3 +1,4 @@
+using Orchestrator.Spec;
 using System.Runtime.InteropServices;
 
 namespace Orchestrator.Trainer.Compression;
@@ -23,7 +24,10 @@ public sealed class NmCodec : IGradientCodec
     public INmPruner Pruner => _pruner;
 
     /// <inheritdoc />
-    public string Name => $"{_pruner.N}:{_pruner.M} {_pruner.Name}";
+    public CodecKind Kind => CodecKind.Nm;
+
+    /// <inheritdoc />
+    public string Name => SpecNames.CodecLabel(Kind, new NmPattern(_pruner.N, _pruner.M), _pruner.Kind);
 
     /// <inheritdoc />
     public int EncodedBytes(int elements) => WireFormat.NmBytes(elements, _pruner.N, _pruner.M);

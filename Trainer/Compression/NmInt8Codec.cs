@@ -1,3 +1,4 @@
+using Orchestrator.Spec;
 namespace Orchestrator.Trainer.Compression;
 
 /// <summary>
@@ -25,7 +26,10 @@ public sealed class NmInt8Codec : IGradientCodec
     public INmPruner Pruner => _pruner;
 
     /// <inheritdoc />
-    public string Name => $"{_pruner.N}:{_pruner.M} {_pruner.Name}+int8";
+    public CodecKind Kind => CodecKind.NmInt8;
+
+    /// <inheritdoc />
+    public string Name => SpecNames.CodecLabel(Kind, new NmPattern(_pruner.N, _pruner.M), _pruner.Kind);
 
     /// <inheritdoc />
     public int EncodedBytes(int elements) => WireFormat.NmInt8Bytes(elements, _pruner.N, _pruner.M);

@@ -50,11 +50,4 @@ internal static class NmLayout
         if (keptLength != blocks * pruner.N || positionBytes != PositionBytes(blocks, pruner.N, pruner.M))
             throw new ArgumentException($"N:M prune of {blocks} blocks needs {blocks * pruner.N} kept values and {PositionBytes(blocks, pruner.N, pruner.M)} position bytes.");
     }
-
-    /// <summary>Validates N:M (1 &lt;= N &lt; M &lt;= 16).</summary>
-    public static void CheckNm(int n, int m)
-    {
-        if (m < 2 || m > 16) throw new ArgumentOutOfRangeException(nameof(m), m, "N:M pruning needs 2 <= M <= 16.");
-        if (n < 1 || n >= m) throw new ArgumentOutOfRangeException(nameof(n), n, $"N:M pruning needs 1 <= N < M (M = {m}).");
-    }
 }

@@ -1,3 +1,4 @@
+using Orchestrator.Spec;
 using System.Numerics;
 using System.Runtime.InteropServices;
 
@@ -7,7 +8,10 @@ namespace Orchestrator.Trainer.Compression;
 public sealed class NoneCodec : IGradientCodec
 {
     /// <inheritdoc />
-    public string Name => "none";
+    public CodecKind Kind => CodecKind.None;
+
+    /// <inheritdoc />
+    public string Name => Kind.SpecName();
 
     /// <inheritdoc />
     public int EncodedBytes(int elements) => 4 * elements;

@@ -3,36 +3,26 @@ using Orchestrator.Spec;
 namespace Orchestrator.Trainer.Data;
 
 /// <summary>
-/// Maps <see cref="DataSpec.Dataset"/> names to loaders, so adding a source is one entry here rather than
+/// Maps <see cref="DataSpec.Dataset"/> to its loader, so adding a source is one arm here rather than
 /// a switch in every caller.
 /// </summary>
 public static class DatasetRegistry
 {
-    /// <summary>Loads both splits of a dataset; the seed matters only for generated sources.</summary>
-    public delegate DatasetSplits Source(DataSpec spec, long seed);
-
-    private static readonly Dictionary<string, Source> Sources = new Dictionary<string, Source>(StringComparer.Ordinal)
-    {
-        ["fashion-mnist"] = (spec, _) => MnistIdxDataset.LoadFashionMnist(spec.Root),
-        ["mnist-idx"] = (spec, _) => MnistIdxDataset.LoadMnist(spec.Root),
-        ["cifar10"] = (spec, _) => Cifar10BinaryDataset.Load(spec.Root),
-        ["synthetic"] = (_, seed) => SyntheticDataset.Generate(seed),
-    };
-
-    /// <summary>The dataset names <see cref="Load"/> accepts.</summary>
-    public static IReadOnlyCollection<string> Names => Sources.Keys;
-
     /// <summary>
     /// Loads the dataset <paramref name="spec"/> names and cuts it to <see cref="DataSpec.TrainSubset"/> /
     /// <see cref="DataSpec.TestSubset"/> samples (0 = all).
     /// </summary>
     public static DatasetSplits Load(DataSpec spec, long seed)
     {
-        if (!Sources.TryGetValue(spec.Dataset, out var source))
-            throw new UserFacingException($"unknown data.dataset '{spec.Dataset}'; known: {string.Join(", ", Sources.Keys)}");
         if (spec.TrainSubset < 0 || spec.TestSubset < 0)
             throw new UserFacingException($"data subset sizes must be >= 0 (train {spec.TrainSubset}, test {spec.TestSubset})");
-        var full = source(spec, seed);
+        var full = spec.Dataset switch
+        {
+            DatasetKind.FashionMnist => MnistIdxDataset.LoadFashionMnist(spec.Root),
+            DatasetKind.MnistIdx => MnistIdxDataset.LoadMnist(spec.Root),
+            DatasetKind.Cifar10 => Cifar10BinaryDataset.Load(spec.Root),
+            DatasetKind.Synthetic => SyntheticDataset.Generate(seed),
+        };
         return new DatasetSplits(Subset(full.Train, spec.TrainSubset), Subset(full.Test, spec.TestSubset));
     }
 

@@ -171,10 +171,17 @@ public sealed class EpochPlanner
             int size = mixed.Sizes[i];
             double scale = Math.Pow((double)nativeSize / size, 2);
             int batch = globalBatch, copies = duplicates;
-            if (mixed.Mode == "B+")
-                batch = Math.Max(batchMultiple, (int)Math.Round(scale * globalBatch / batchMultiple) * batchMultiple);
-            else
-                copies = Math.Max(1, (int)Math.Round(scale * duplicates));
+            switch (mixed.Mode)
+            {
+                case MixedSizeMode.BPlus:
+                    batch = Math.Max(batchMultiple, (int)Math.Round(scale * globalBatch / batchMultiple) * batchMultiple);
+                    break;
+                case MixedSizeMode.DPlus:
+                    copies = Math.Max(1, (int)Math.Round(scale * duplicates));
+                    break;
+                case MixedSizeMode.Off:
+                    throw new InvalidOperationException("a size table exists only with mixed sizes on");
+            }
             table[i] = (size, batch, copies, samples[i]);
         }
         return table;

@@ -20,14 +20,14 @@ public static class MnistIdxDataset
 
     /// <summary>Fashion-MNIST from <paramref name="root"/>, or the Debian package's directory when it is empty.</summary>
     public static DatasetSplits LoadFashionMnist(string root) =>
-        Load(string.IsNullOrWhiteSpace(root) ? FashionMnistDefaultRoot : root, ChannelStats.FashionMnist, "fashion-mnist", FashionMnistHint);
+        Load(string.IsNullOrWhiteSpace(root) ? FashionMnistDefaultRoot : root, ChannelStats.FashionMnist, DatasetKind.FashionMnist.SpecName(), FashionMnistHint);
 
     /// <summary>MNIST (or any 10-class IDX set with MNIST statistics) from <paramref name="root"/>.</summary>
     public static DatasetSplits LoadMnist(string root)
     {
         if (string.IsNullOrWhiteSpace(root))
-            throw new UserFacingException("mnist-idx: data.root must name the directory holding the IDX files");
-        return Load(root, ChannelStats.Mnist, "mnist-idx", "set data.root to the directory holding the IDX files");
+            throw new UserFacingException($"{DatasetKind.MnistIdx.SpecName()}: data.root must name the directory holding the IDX files");
+        return Load(root, ChannelStats.Mnist, DatasetKind.MnistIdx.SpecName(), "set data.root to the directory holding the IDX files");
     }
 
     /// <summary>Loads both splits from <paramref name="root"/> and normalizes them with <paramref name="stats"/>.</summary>

@@ -1,3 +1,4 @@
+using Orchestrator.Spec;
 using Orchestrator.Trainer.Normalization;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -10,7 +11,7 @@ public sealed class Mlp : nn.Module<Tensor, Tensor>
 {
     private readonly Sequential layers;
 
-    public Mlp(ModelInput input, int width, INormalizationFactory norms, string classifier = "linear") : base(nameof(Mlp))
+    public Mlp(ModelInput input, int width, INormalizationFactory norms, ClassifierKind classifier = ClassifierKind.Linear) : base(nameof(Mlp))
     {
         long hidden = 8L * width;
         long inputs = (long)input.Channels * input.Height * input.Width;

@@ -1,3 +1,4 @@
+using Orchestrator.Spec;
 using Orchestrator.Trainer.Normalization;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -15,7 +16,7 @@ public sealed class ResNet : nn.Module<Tensor, Tensor>
     private readonly Sequential body;
     private readonly nn.Module<Tensor, Tensor> classifier;
 
-    public ResNet(ModelInput input, int depth, int width, INormalizationFactory norms, string classifier = "linear") : base($"ResNet{depth}")
+    public ResNet(ModelInput input, int depth, int width, INormalizationFactory norms, ClassifierKind classifier = ClassifierKind.Linear) : base($"ResNet{depth}")
     {
         if ((depth - 2) % 6 != 0) throw new ArgumentException($"ResNet depth must be 6n+2, got {depth}", nameof(depth));
         int blocksPerStage = (depth - 2) / 6;

@@ -1,3 +1,4 @@
+using Orchestrator.Spec;
 using Orchestrator.Trainer.Normalization;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -15,7 +16,7 @@ public sealed class SmallCnn : nn.Module<Tensor, Tensor>
     private readonly Sequential features;
     private readonly Sequential head;
 
-    public SmallCnn(ModelInput input, int width, INormalizationFactory norms, string classifier = "linear") : base(nameof(SmallCnn))
+    public SmallCnn(ModelInput input, int width, INormalizationFactory norms, ClassifierKind classifier = ClassifierKind.Linear) : base(nameof(SmallCnn))
     {
         bool bias = !norms.Normalizes;
         features = nn.Sequential(

@@ -9,25 +9,25 @@ namespace Orchestrator.Trainer.Regimes;
 /// </summary>
 public static class LrScaling
 {
-    /// <summary>The rule names accepted in <c>training.regime.lr_scaling</c>.</summary>
-    public static IReadOnlyList<string> Rules { get; } = ["none", "sqrt", "linear"];
-
     /// <summary>
     /// 1 for <c>none</c>; sqrt(B / base) for <c>sqrt</c> (Hoffer et al.: keeps the gradient noise
     /// scale of the small batch); B / base for <c>linear</c> (Goyal et al., usually with warm-up).
     /// </summary>
-    /// <param name="rule">none | sqrt | linear.</param>
+    /// <param name="rule">The rule.</param>
     /// <param name="globalBatch">B: samples per optimizer step over all workers.</param>
     /// <param name="baseBatch">The batch size the learning rates were tuned for; unused by <c>none</c>.</param>
-    /// <exception cref="UserFacingException">Unknown rule, or a non-positive batch where the rule needs it.</exception>
-    public static double Factor(string rule, int globalBatch, int baseBatch)
+    /// <exception cref="UserFacingException">A non-positive batch where the rule needs it.</exception>
+    public static double Factor(LrScalingKind rule, int globalBatch, int baseBatch) => rule switch
     {
-        if (rule == "none") return 1.0;
-        if (rule != "sqrt" && rule != "linear")
-            throw new UserFacingException($"training.regime.lr_scaling: unknown rule '{rule}' (known: {string.Join(", ", Rules)})");
+        LrScalingKind.None => 1.0,
+        LrScalingKind.Sqrt => Math.Sqrt(Ratio(globalBatch, baseBatch)),
+        LrScalingKind.Linear => Ratio(globalBatch, baseBatch),
+    };
+
+    private static double Ratio(int globalBatch, int baseBatch)
+    {
         RequirePositive(globalBatch, baseBatch, "training.regime.lr_scaling");
-        double ratio = (double)globalBatch / baseBatch;
-        return rule == "sqrt" ? Math.Sqrt(ratio) : ratio;
+        return (double)globalBatch / baseBatch;
     }
 
     internal static void RequirePositive(int globalBatch, int baseBatch, string what)

@@ -9,27 +9,15 @@ namespace Orchestrator.Trainer.Regimes;
 /// </summary>
 public static class LrSchedule
 {
-    /// <summary>The schedule names accepted in a phase's <c>schedule</c>.</summary>
-    public static IReadOnlyList<string> Kinds { get; } = ["constant", "linear", "cosine", "exp"];
-
-    /// <summary>Throws unless <paramref name="schedule"/> is one of <see cref="Kinds"/>.</summary>
-    /// <param name="schedule">The key to check.</param>
-    /// <param name="where">Spec path for the message, e.g. <c>training.regime.phases[2].schedule</c>.</param>
-    public static void Validate(string schedule, string where)
-    {
-        if (!Kinds.Contains(schedule))
-            throw new UserFacingException($"{where}: unknown schedule '{schedule}' (known: {string.Join(", ", Kinds)})");
-    }
-
     /// <summary>
     /// lrT when the phase names no <c>end_lr</c>: 0 for linear and cosine (anneal to zero), lr0/100 for
     /// exp (an exponential never reaches 0; two decades is the usual decay); lr0 for constant.
     /// </summary>
-    public static double DefaultEnd(string schedule, double lr0) => schedule switch
+    public static double DefaultEnd(ScheduleKind schedule, double lr0) => schedule switch
     {
-        "linear" or "cosine" => 0.0,
-        "exp" => lr0 / 100.0,
-        _ => lr0,
+        ScheduleKind.Linear or ScheduleKind.Cosine => 0.0,
+        ScheduleKind.Exp => lr0 / 100.0,
+        ScheduleKind.Constant => lr0,
     };
 
     /// <summary>
@@ -37,21 +25,19 @@ public static class LrSchedule
     /// constant: lr0; linear: max(lr0 + f (lrT - lr0), 0); cosine: lrT + (lr0 - lrT)(1 + cos(pi f))/2;
     /// exp: lr0 (lrT/lr0)^f.
     /// </summary>
-    /// <exception cref="ArgumentException">Unknown schedule, or exp with a non-positive end point.</exception>
-    public static double At(string schedule, double lr0, double lrT, double f)
+    /// <exception cref="ArgumentException">exp with a non-positive end point.</exception>
+    public static double At(ScheduleKind schedule, double lr0, double lrT, double f)
     {
         f = Math.Clamp(f, 0.0, 1.0);
-        switch (schedule)
+        return schedule switch
         {
-            case "constant": return lr0;
+            ScheduleKind.Constant => lr0,
             // The floor keeps a ramp that overshoots below zero (negative end_lr) from ascending the loss.
-            case "linear": return Math.Max(lr0 + f * (lrT - lr0), 0.0);
-            case "cosine": return lrT + (lr0 - lrT) * (1.0 + Math.Cos(Math.PI * f)) / 2.0;
-            case "exp":
-                if (lr0 <= 0 || lrT <= 0)
-                    throw new ArgumentException($"exp schedule needs positive lr and end lr (got {lr0} and {lrT})");
-                return lr0 * Math.Pow(lrT / lr0, f);
-            default: throw new ArgumentException($"unknown schedule '{schedule}'", nameof(schedule));
-        }
+            ScheduleKind.Linear => Math.Max(lr0 + f * (lrT - lr0), 0.0),
+            ScheduleKind.Cosine => lrT + (lr0 - lrT) * (1.0 + Math.Cos(Math.PI * f)) / 2.0,
+            ScheduleKind.Exp => lr0 > 0 && lrT > 0
+                ? lr0 * Math.Pow(lrT / lr0, f)
+                : throw new ArgumentException($"exp schedule needs positive lr and end lr (got {lr0} and {lrT})"),
+        };
     }
 }

@@ -37,13 +37,13 @@ public sealed class Regime
     private readonly Phase[] phases;
 
     /// <summary>A phase with everything resolved: cumulative settings (declared scaled lr), start step, schedule.</summary>
-    private sealed record Phase(long Start, OptimizerSettings Settings, string Schedule, double EndLr);
+    private sealed record Phase(long Start, OptimizerSettings Settings, ScheduleKind Schedule, double EndLr);
 
     /// <summary>Resolves the regime of <paramref name="training"/>.</summary>
     /// <param name="training">The job's training section; its regime may be null.</param>
     /// <param name="stepsPerEpoch">Optimizer steps in one epoch at this global batch (&gt;= 1).</param>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="stepsPerEpoch"/> &lt; 1.</exception>
-    /// <exception cref="UserFacingException">An invalid regime (unknown rule or schedule, phases out of order, negative values).</exception>
+    /// <exception cref="UserFacingException">An invalid regime (phases out of order, negative values).</exception>
     public Regime(TrainingSpec training, int stepsPerEpoch)
     {
         ArgumentNullException.ThrowIfNull(training);
@@ -136,7 +136,6 @@ public sealed class Regime
             if (p.Epoch < previousEpoch)
                 throw new UserFacingException($"{where}.epoch {p.Epoch} comes before the previous phase's epoch {previousEpoch}; phases must be in epoch order");
             previousEpoch = p.Epoch;
-            LrSchedule.Validate(p.Schedule, $"{where}.schedule");
 
             current = new OptimizerSettings(
                 p.Lr is { } lr ? lr * factor : current.Lr,
@@ -144,7 +143,7 @@ public sealed class Regime
                 p.WeightDecay ?? current.WeightDecay,
                 p.Nesterov ?? current.Nesterov);
             double endLr = p.EndLr is { } e ? e * factor : LrSchedule.DefaultEnd(p.Schedule, current.Lr);
-            if (p.Schedule == "exp" && (current.Lr <= 0 || endLr <= 0))
+            if (p.Schedule == ScheduleKind.Exp && (current.Lr <= 0 || endLr <= 0))
                 throw new UserFacingException($"{where}: an exp schedule needs a positive lr and end_lr (got {current.Lr} and {endLr} after scaling)");
 
             long start = (long)Math.Round(p.Epoch * k * stepsPerEpoch, MidpointRounding.AwayFromZero);

@@ -15,9 +15,13 @@ public static class OptimizerFactory
     /// <summary>Biases and normalization scales/shifts are the one-dimensional parameters.</summary>
     public static bool IsDecayed(Parameter p) => p.dim() > 1;
 
-    public static OptimizerHelper Create(OptimizerSpec spec, IEnumerable<Parameter> parameters)
+    public static OptimizerHelper Create(OptimizerSpec spec, IEnumerable<Parameter> parameters) => spec.Kind switch
     {
-        if (spec.Kind != "sgd") throw new UserFacingException($"training.optimizer.kind: unknown optimizer '{spec.Kind}' (known: sgd)");
+        OptimizerKind.Sgd => CreateSgd(spec, parameters),
+    };
+
+    private static OptimizerHelper CreateSgd(OptimizerSpec spec, IEnumerable<Parameter> parameters)
+    {
         var all = parameters.Where(p => p.requires_grad).ToList();
         var groups = new List<SGD.ParamGroup>
         {

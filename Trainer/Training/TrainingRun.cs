@@ -48,7 +48,7 @@ public sealed class TrainingRun : IDisposable
         ownsData = !ReferenceEquals(train, data.Train); // copies on another device are ours; the caller's data is not
 
         var input = new ModelInput(train.Channels, train.Height, train.Width, train.Classes);
-        fingerprint = $"{spec.Model.Kind}/w{spec.Model.Width}/{spec.Model.Norm}/{input.Channels}x{input.Height}x{input.Width}/{input.Classes}";
+        fingerprint = $"{spec.Model.Kind.SpecName()}/w{spec.Model.Width}/{spec.Model.Norm.SpecName()}/{input.Channels}x{input.Height}x{input.Width}/{input.Classes}";
         torch.random.manual_seed(spec.Training.Seed);
         model = ModelRegistry.Create(spec.Model, input, spec.Training.GhostBatch);
         model.to(options.Device);
@@ -270,8 +270,7 @@ public sealed class TrainingRun : IDisposable
     {
         var stats = options.Synchronizer.Stats;
         var compression = spec.CompressionOrDefault;
-        string codec = options.Synchronizer.WorldSize == 1 || compression.Codec == "none" ? "none"
-            : compression.Codec.StartsWith("nm", StringComparison.Ordinal) ? $"{compression.N}:{compression.M} {compression.Pruner}{compression.Codec[2..]}" : compression.Codec;
+        string codec = options.Synchronizer.WorldSize == 1 ? CodecKind.None.SpecName() : compression.CodecLabel;
         long skipped = position.Skipped;
         return new(spec.Name, position.Step, position.Step - skipped, position.Epoch, last?.TestAccuracy ?? double.NaN, last?.TestLoss ?? double.NaN, best,
             seconds > 0 ? samples / seconds : 0, wall.Elapsed.TotalSeconds, options.Device.ToString(), torch.get_num_threads(),

@@ -1,3 +1,4 @@
+using Orchestrator.Spec;
 using static TorchSharp.torch;
 
 namespace Orchestrator.Trainer.Compression.Torch;
@@ -15,6 +16,9 @@ public interface ITensorCodec
 {
     /// <summary>Spec name: <c>none</c>, <c>int8</c>, or <c>nm</c> / <c>nm+int8</c> followed by "N:M pruner", e.g. <c>nm+int8 2:4 mvue</c>.</summary>
     string Name { get; }
+
+    /// <summary>The spec's codec this is.</summary>
+    CodecKind Kind { get; }
 
     /// <summary>Exact size in bytes of the encoding of <paramref name="elements"/> values (the <see cref="WireFormat"/> formula).</summary>
     int EncodedBytes(int elements);

@@ -1,3 +1,4 @@
+using Orchestrator.Spec;
 using System.Runtime.InteropServices;
 using static TorchSharp.torch;
 
@@ -17,6 +18,9 @@ public sealed class TorchGradientCodec(ITensorCodec inner) : IGradientCodec
 {
     /// <inheritdoc/>
     public string Name => inner.Name;
+
+    /// <inheritdoc/>
+    public CodecKind Kind => inner.Kind;
 
     /// <inheritdoc/>
     public int EncodedBytes(int elements) => inner.EncodedBytes(elements);

@@ -1,3 +1,4 @@
+using Orchestrator.Spec;
 using static TorchSharp.torch;
 
 namespace Orchestrator.Trainer.Compression.Torch;
@@ -6,7 +7,10 @@ namespace Orchestrator.Trainer.Compression.Torch;
 public sealed class TorchInt8Codec : ITensorCodec
 {
     /// <inheritdoc/>
-    public string Name => "int8";
+    public CodecKind Kind => CodecKind.Int8;
+
+    /// <inheritdoc/>
+    public string Name => Kind.SpecName();
 
     /// <inheritdoc/>
     public int EncodedBytes(int elements) => WireFormat.Int8Bytes(elements);

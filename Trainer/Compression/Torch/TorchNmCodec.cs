@@ -1,21 +1,22 @@
+using Orchestrator.Spec;
 using static TorchSharp.torch;
 
 namespace Orchestrator.Trainer.Compression.Torch;
 
 /// <summary>
 /// N:M pruning codec: float32 kept values[N * blocks] then their in-block positions, ceil(log2 M) bits
-/// each, LSB-first in kept-value order (<see cref="WireFormat"/>). Unbiased with <see cref="TorchPruner.Mvue"/>.
+/// each, LSB-first in kept-value order (<see cref="WireFormat"/>). Unbiased with <see cref="PrunerKind.Mvue"/>.
 /// </summary>
 public sealed class TorchNmCodec : ITensorCodec
 {
     private readonly int _n;
     private readonly int _m;
-    private readonly TorchPruner _pruner;
+    private readonly PrunerKind _pruner;
 
-    /// <summary>Keeps <paramref name="n"/> of every <paramref name="m"/> consecutive values (1 &lt;= n &lt;= m).</summary>
-    public TorchNmCodec(int n, int m, TorchPruner pruner)
+    /// <summary>Keeps <paramref name="n"/> of every <paramref name="m"/> consecutive values (<see cref="NmPattern"/>: 1 &lt;= n &lt; m &lt;= 16).</summary>
+    public TorchNmCodec(int n, int m, PrunerKind pruner)
     {
-        TorchNmLayout.Check(n, m);
+        NmPattern.Check(n, m);
         (_n, _m, _pruner) = (n, m, pruner);
     }
 
@@ -26,13 +27,16 @@ public sealed class TorchNmCodec : ITensorCodec
     /// </summary>
     public static Tensor InclusionProbabilities(Tensor magnitudes, int n)
     {
-        TorchNmLayout.Check(n, (int)magnitudes.shape[1]);
+        NmPattern.Check(n, (int)magnitudes.shape[1]);
         using var scope = NewDisposeScope();
         return TorchNmPruning.InclusionProbabilities(magnitudes, n).MoveToOuterDisposeScope();
     }
 
     /// <inheritdoc/>
-    public string Name => $"{_n}:{_m} {TorchNmLayout.PrunerName(_pruner)}";
+    public CodecKind Kind => CodecKind.Nm;
+
+    /// <inheritdoc/>
+    public string Name => SpecNames.CodecLabel(Kind, new NmPattern(_n, _m), _pruner);
 
     /// <inheritdoc/>
     public int EncodedBytes(int elements) => WireFormat.NmBytes(elements, _n, _m);

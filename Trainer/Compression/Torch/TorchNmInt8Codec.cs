@@ -1,3 +1,4 @@
+using Orchestrator.Spec;
 using static TorchSharp.torch;
 
 namespace Orchestrator.Trainer.Compression.Torch;
@@ -7,17 +8,20 @@ public sealed class TorchNmInt8Codec : ITensorCodec
 {
     private readonly int _n;
     private readonly int _m;
-    private readonly TorchPruner _pruner;
+    private readonly PrunerKind _pruner;
 
-    /// <summary>Keeps <paramref name="n"/> of every <paramref name="m"/> consecutive values (1 &lt;= n &lt;= m), then quantizes them.</summary>
-    public TorchNmInt8Codec(int n, int m, TorchPruner pruner)
+    /// <summary>Keeps <paramref name="n"/> of every <paramref name="m"/> consecutive values (<see cref="NmPattern"/>), then quantizes them.</summary>
+    public TorchNmInt8Codec(int n, int m, PrunerKind pruner)
     {
-        TorchNmLayout.Check(n, m);
+        NmPattern.Check(n, m);
         (_n, _m, _pruner) = (n, m, pruner);
     }
 
     /// <inheritdoc/>
-    public string Name => $"{_n}:{_m} {TorchNmLayout.PrunerName(_pruner)}+int8";
+    public CodecKind Kind => CodecKind.NmInt8;
+
+    /// <inheritdoc/>
+    public string Name => SpecNames.CodecLabel(Kind, new NmPattern(_n, _m), _pruner);
 
     /// <inheritdoc/>
     public int EncodedBytes(int elements) => WireFormat.NmInt8Bytes(elements, _n, _m);

@@ -5,14 +5,6 @@ namespace Orchestrator.Trainer.Compression.Torch;
 /// <summary>The position half of the N:M layout, shared by both N:M codecs.</summary>
 internal static class TorchNmLayout
 {
-    public static void Check(int n, int m)
-    {
-        if (m < 1 || n < 1 || n > m)
-            throw new ArgumentException($"N:M needs 1 <= N <= M; got {n}:{m}.");
-    }
-
-    public static string PrunerName(TorchPruner pruner) => pruner == TorchPruner.Greedy ? "greedy" : "mvue";
-
     /// <summary>Places the kept values [N * blocks] at the positions unpacked from <paramref name="positionBytes"/>; returns the first <paramref name="elements"/> values.</summary>
     public static Tensor Scatter(Tensor values, Tensor positionBytes, int elements, int n, int m)
     {

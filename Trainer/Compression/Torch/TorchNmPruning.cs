@@ -1,17 +1,8 @@
+using Orchestrator.Spec;
 using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Orchestrator.Trainer.Compression.Torch;
-
-/// <summary>How an N:M codec chooses the kept values of a block (ALGORITHMS.md section 7).</summary>
-public enum TorchPruner
-{
-    /// <summary>Minimum-variance unbiased: water-filled inclusion probabilities, systematic sampling, kept value x/p.</summary>
-    Mvue,
-
-    /// <summary>Top-N magnitudes, unscaled: the biased baseline.</summary>
-    Greedy,
-}
 
 /// <summary>
 /// N:M pruning as torch ops vectorized over blocks: every block of M consecutive values (the last one
@@ -20,13 +11,18 @@ public enum TorchPruner
 internal static class TorchNmPruning
 {
     /// <summary>The kept values [blocks, N] (float32) and their in-block positions [blocks, N] (int64).</summary>
-    public static (Tensor Values, Tensor Positions) Prune(Tensor flat, int n, int m, TorchPruner pruner, Generator? generator)
+    public static (Tensor Values, Tensor Positions) Prune(Tensor flat, int n, int m, PrunerKind pruner, Generator? generator)
     {
         using var scope = NewDisposeScope();
         long elements = flat.numel();
         long blocks = (elements + m - 1) / m;
         var x = nn.functional.pad(flat.flatten(), [0, blocks * m - elements]).view(blocks, m);
-        var (values, positions) = pruner == TorchPruner.Greedy ? Greedy(x, n) : Mvue(x, n, m, generator!);
+        // MVUE: water-filled inclusion probabilities, systematic sampling, kept value x/p; greedy: top-N magnitudes, unscaled.
+        var (values, positions) = pruner switch
+        {
+            PrunerKind.Mvue => Mvue(x, n, m, generator!),
+            PrunerKind.Greedy => Greedy(x, n),
+        };
         return (values.MoveToOuterDisposeScope(), positions.MoveToOuterDisposeScope());
     }
 

@@ -1,3 +1,4 @@
+using Orchestrator.Spec;
 using static TorchSharp.torch;
 
 namespace Orchestrator.Trainer.Compression.Torch;
@@ -6,7 +7,10 @@ namespace Orchestrator.Trainer.Compression.Torch;
 public sealed class TorchNoneCodec : ITensorCodec
 {
     /// <inheritdoc/>
-    public string Name => "none";
+    public CodecKind Kind => CodecKind.None;
+
+    /// <inheritdoc/>
+    public string Name => Kind.SpecName();
 
     /// <inheritdoc/>
     public int EncodedBytes(int elements) => 4 * elements;

@@ -52,6 +52,7 @@ public sealed class AllgatherBufferLimitTests
     private sealed class OversizedTestCodec : IGradientCodec
     {
         public string Name => "oversized-test";
+        public CodecKind Kind => CodecKind.Int8;
         public int EncodedBytes(int elements) => 1 << 30;
         public void Encode(ReadOnlySpan<float> input, Span<byte> output, ulong seed) => throw new InvalidOperationException("not reached");
         public void Decode(ReadOnlySpan<byte> encoded, Span<float> output) => throw new InvalidOperationException("not reached");

@@ -30,7 +30,7 @@ public sealed class CompressedAllreduceTests
     public void Compressed_allreduce_is_bit_identical_across_ranks_and_unbiased(string algorithm, string codecName, int ranks)
     {
         const int n = 2051, trials = 300;
-        var codec = CodecRegistry.Create(CompressionSpec.Default with { Codec = codecName, N = 2, M = 4 });
+        var codec = CodecRegistry.Create(CompressionSpec.Default with { Codec = Named.Codec(codecName), N = 2, M = 4 });
         var exact = Enumerable.Range(0, n).Select(i => Enumerable.Range(0, ranks).Average(r => (double)Value(r, i))).ToArray();
         var sum = new double[n];
         var sumSquares = new double[n];
@@ -39,7 +39,7 @@ public sealed class CompressedAllreduceTests
             var results = InProcessWorld.Run(ranks, communicator =>
             {
                 var bucket = Enumerable.Range(0, n).Select(i => Value(communicator.Rank, i)).ToArray();
-                AllreduceAlgorithms.Create(algorithm, communicator).Allreduce(bucket, codec, (ulong)trial * 7919 + 1, new AllreduceStats());
+                AllreduceAlgorithms.Create(Named.Algorithm(algorithm), communicator).Allreduce(bucket, codec, (ulong)trial * 7919 + 1, new AllreduceStats());
                 return bucket;
             });
             foreach (var other in results) Assert.Equal(results[0], other);

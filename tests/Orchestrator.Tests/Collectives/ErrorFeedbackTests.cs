@@ -11,7 +11,7 @@ namespace Orchestrator.Tests.Collectives;
 /// </summary>
 public sealed class ErrorFeedbackTests
 {
-    private static readonly IGradientCodec Greedy24 = CodecRegistry.Create(CompressionSpec.Default with { Codec = "nm", N = 2, M = 4, Pruner = "greedy" });
+    private static readonly IGradientCodec Greedy24 = CodecRegistry.Create(CompressionSpec.Default with { Codec = CodecKind.Nm, N = 2, M = 4, Pruner = PrunerKind.Greedy });
 
     /// <summary>Rank <paramref name="rank"/>'s gradient at <paramref name="step"/>: a fixed per-element mean in
     /// [-1, 1) plus noise of the same size, so the greedy pruner keeps dropping the small means.</summary>
@@ -126,7 +126,7 @@ public sealed class ErrorFeedbackTests
     public void A_residual_of_the_wrong_length_is_refused()
     {
         using var self = new SelfCommunicator();
-        foreach (var algorithm in AllreduceAlgorithms.Names)
+        foreach (var algorithm in Enum.GetValues<AllreduceKind>())
             Assert.Throws<ArgumentException>(() =>
                 AllreduceAlgorithms.Create(algorithm, self).Allreduce(new float[8], new NoneCodec(), 0, new AllreduceStats(), new float[7]));
     }
@@ -140,7 +140,7 @@ public sealed class ErrorFeedbackTests
     {
         var results = InProcessWorld.Run(ranks, communicator =>
         {
-            var allreduce = AllreduceAlgorithms.Create(algorithm, communicator);
+            var allreduce = AllreduceAlgorithms.Create(Named.Algorithm(algorithm), communicator);
             var memory = new ErrorFeedback([n]);
             var applied = new double[n];
             var bucket = new float[n];

@@ -10,14 +10,14 @@ namespace Orchestrator.Tests.Collectives;
 public sealed class GradientBucketsTests
 {
     private static nn.Module<Tensor, Tensor> Model() =>
-        ModelRegistry.Create(new ModelSpec("cnn", 4, "batch"), new ModelInput(1, 12, 12, 10));
+        ModelRegistry.Create(new ModelSpec(ModelKind.Cnn, 4, NormKind.Batch), new ModelInput(1, 12, 12, 10));
 
     [Fact]
     public void Backward_writes_into_the_flat_buckets_and_zero_grad_clears_them_in_place()
     {
         using var model = Model();
         using var buckets = GradientBuckets.Attach(model.named_parameters(), bucketMb: 25, minCompressElements: 100);
-        using var optimizer = OptimizerFactory.Create(new OptimizerSpec("sgd", 0.1, 0.9, false, 0), model.parameters());
+        using var optimizer = OptimizerFactory.Create(new OptimizerSpec(OptimizerKind.Sgd, 0.1, 0.9, false, 0), model.parameters());
         Assert.Equal(model.parameters().Sum(p => p.numel()), buckets.Elements);
 
         var loss = nn.functional.cross_entropy(model.forward(randn(8, 1, 12, 12)), randint(0, 10, [8]));

@@ -72,7 +72,7 @@ public sealed class GradientSynchronizerTests
     public void Codec_none_averages_every_bucket_with_the_algorithm_the_spec_names(string algorithm)
     {
         const int ranks = 3;
-        var results = Run(ranks, CompressionSpec.Default with { Codec = "none", Algorithm = algorithm }, steps: 1);
+        var results = Run(ranks, CompressionSpec.Default with { Codec = CodecKind.None, Algorithm = Named.Algorithm(algorithm) }, steps: 1);
 
         var expected = ExactMean(ranks, 24 * 16 + 16);
         foreach (var (gradients, calls, reported, _) in results)
@@ -93,7 +93,7 @@ public sealed class GradientSynchronizerTests
     public void A_compressing_codec_sends_warm_up_steps_and_small_tensors_through_MPI_Allreduce()
     {
         const int ranks = 2;
-        var results = Run(ranks, CompressionSpec.Default with { Codec = "int8", Algorithm = "ring", WarmupSteps = 1 }, steps: 2);
+        var results = Run(ranks, CompressionSpec.Default with { Codec = CodecKind.Int8, Algorithm = AllreduceKind.Ring, WarmupSteps = 1 }, steps: 2);
 
         foreach (var (_, calls, reported, _) in results)
         {
@@ -114,7 +114,7 @@ public sealed class GradientSynchronizerTests
     public void Forced_torch_ops_keep_ranks_bit_identical_with_the_fused_wire_size(string codec, string algorithm)
     {
         const int ranks = 3;
-        var spec = CompressionSpec.Default with { Codec = codec, Algorithm = algorithm };
+        var spec = CompressionSpec.Default with { Codec = Named.Codec(codec), Algorithm = Named.Algorithm(algorithm) };
         var torchOps = Run(ranks, spec, steps: 2, CodecImplementation.TorchOps);
         var fused = Run(ranks, spec, steps: 2, CodecImplementation.Fused);
 

@@ -1,3 +1,4 @@
+using Orchestrator.Spec;
 using System.Buffers.Binary;
 using Orchestrator.Trainer.Compression;
 
@@ -11,6 +12,9 @@ namespace Orchestrator.Tests.Collectives;
 internal sealed class StochasticBfloat16TestCodec : IGradientCodec
 {
     public string Name => "bf16-test";
+
+    /// <summary>Lossy like int8, so algorithms treat it as a compressing codec.</summary>
+    public CodecKind Kind => CodecKind.Int8;
 
     public int EncodedBytes(int elements) => 2 * elements;
 

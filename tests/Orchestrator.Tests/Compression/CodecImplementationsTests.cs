@@ -41,7 +41,7 @@ public sealed class CodecImplementationsTests
     [MemberData(nameof(Specs))]
     public void Both_implementations_behind_IGradientCodec_share_names_sizes_and_bytes(string name, int n, int m, string pruner)
     {
-        var spec = CompressionSpec.Default with { Codec = name, N = n, M = m, Pruner = pruner };
+        var spec = CompressionSpec.Default with { Codec = Named.Codec(name), N = n, M = m, Pruner = Named.Pruner(pruner) };
         var fused = CodecImplementations.Create(spec, CodecImplementation.Fused);
         var torchOps = CodecImplementations.Create(spec, CodecImplementation.TorchOps);
         Assert.IsNotType<TorchGradientCodec>(fused);
@@ -72,13 +72,18 @@ public sealed class CodecImplementationsTests
         Assert.Throws<ArgumentException>(() => torchOps.Decode(bytes, new float[x.Length + 8]));
     }
 
-    [Fact]
-    public void Unknown_names_fail_with_the_registrys_message_whichever_implementation()
+    [Theory]
+    [InlineData(2, 2)]
+    [InlineData(0, 4)]
+    [InlineData(2, 17)]
+    public void An_n_m_outside_the_spec_range_is_refused_whichever_implementation(int n, int m)
     {
         foreach (var implementation in Enum.GetValues<CodecImplementation>())
-        {
-            var error = Assert.Throws<UserFacingException>(() => CodecImplementations.Create(CompressionSpec.Default with { Codec = "zstd" }, implementation));
-            Assert.Contains("compression.codec: unknown codec 'zstd'", error.Message);
-        }
+            foreach (var codec in new[] { CodecKind.Nm, CodecKind.NmInt8 })
+            {
+                var error = Assert.Throws<ArgumentOutOfRangeException>(() =>
+                    CodecImplementations.Create(CompressionSpec.Default with { Codec = codec, N = n, M = m }, implementation));
+                Assert.Contains($"1 <= N < M <= 16; got {n}:{m}", error.Message);
+            }
     }
 }

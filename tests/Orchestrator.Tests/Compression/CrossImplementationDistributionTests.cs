@@ -52,8 +52,8 @@ public sealed class CrossImplementationDistributionTests
     [MemberData(nameof(Specs))]
     public void The_two_implementations_agree_in_distribution(string codecName, int n, int m)
     {
-        var spec = CompressionSpec.Default with { Codec = codecName, N = n, M = m, Pruner = "mvue" };
-        (int, int)? pruning = codecName.StartsWith("nm", StringComparison.Ordinal) ? (n, m) : null;
+        var spec = CompressionSpec.Default with { Codec = Named.Codec(codecName), N = n, M = m, Pruner = PrunerKind.Mvue };
+        (int, int)? pruning = spec.Codec.Prunes() ? (n, m) : null;
         bool quantized = codecName.EndsWith("int8", StringComparison.Ordinal);
         var x = Input();
         var laws = Laws(x, pruning, quantized);

@@ -29,7 +29,7 @@ public sealed class CrossImplementationTests
     [MemberData(nameof(Specs))]
     public void Each_implementation_decodes_the_others_bytes_bit_identically(string codec, int n, int m, string pruner)
     {
-        var spec = CompressionSpec.Default with { Codec = codec, N = n, M = m, Pruner = pruner };
+        var spec = CompressionSpec.Default with { Codec = Named.Codec(codec), N = n, M = m, Pruner = Named.Pruner(pruner) };
         var cpu = CodecRegistry.Create(spec);
         var tensorCodec = TorchCodecRegistry.Create(spec);
         Assert.Equal(cpu.Name, tensorCodec.Name);

@@ -43,9 +43,9 @@ public sealed class RescaleTests
         return await EmbeddedSilo.StartAsync(options);
     }
 
-    private static async Task<(IJobGrain Grain, string Output)> SubmitAsync(EmbeddedSilo silo, TempDirectory dir, string name, string policy)
+    private static async Task<(IJobGrain Grain, string Output)> SubmitAsync(EmbeddedSilo silo, TempDirectory dir, string name, ScalingPolicy policy)
     {
-        var spec = JobSpecLoader.Parse(Spec(name, policy), "test.yaml", []);
+        var spec = JobSpecLoader.Parse(Spec(name, policy.SpecName()), "test.yaml", []);
         var output = dir.File("run");
         var grain = silo.Client.GetGrain<IJobGrain>(name);
         await grain.SubmitAsync(JobSubmission.ForSpec(spec, JobSpecYaml.ToYaml(spec)) with { OutputDirectory = output });
@@ -86,7 +86,7 @@ public sealed class RescaleTests
     {
         using var dir = new TempDirectory();
         await using var silo = await SiloAsync(dir);
-        var (job, output) = await SubmitAsync(silo, dir, "cp-rescale", ScalingSpec.KeepGlobalBatch);
+        var (job, output) = await SubmitAsync(silo, dir, "cp-rescale", ScalingPolicy.KeepGlobalBatch);
 
         var first = await WaitAsync(job, output, EarlyInEpoch(RunningLaunch(1, 2, 3)), "launch 1 early in an epoch");
         var down = await job.RequestRescaleAsync(1);
@@ -118,7 +118,7 @@ public sealed class RescaleTests
     {
         using var dir = new TempDirectory();
         await using var silo = await SiloAsync(dir);
-        var (job, output) = await SubmitAsync(silo, dir, "cp-rescale-wb", ScalingSpec.KeepWorkerBatch);
+        var (job, output) = await SubmitAsync(silo, dir, "cp-rescale-wb", ScalingPolicy.KeepWorkerBatch);
 
         await WaitAsync(job, output, EarlyInEpoch(RunningLaunch(1, 2, 3)), "launch 1 early in an epoch");
         await job.RequestRescaleAsync(1);
@@ -140,7 +140,7 @@ public sealed class RescaleTests
     {
         using var dir = new TempDirectory();
         await using var silo = await SiloAsync(dir);
-        var (job, output) = await SubmitAsync(silo, dir, "cp-rescale-bad", ScalingSpec.KeepGlobalBatch);
+        var (job, output) = await SubmitAsync(silo, dir, "cp-rescale-bad", ScalingPolicy.KeepGlobalBatch);
         await WaitAsync(job, output, RunningLaunch(1, 2, 1), "launch 1 running");
 
         var zero = await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => job.RequestRescaleAsync(0));
@@ -164,7 +164,7 @@ public sealed class RescaleTests
     {
         using var dir = new TempDirectory();
         await using var silo = await SiloAsync(dir);
-        var (job, output) = await SubmitAsync(silo, dir, "cp-kill", ScalingSpec.KeepGlobalBatch);
+        var (job, output) = await SubmitAsync(silo, dir, "cp-kill", ScalingPolicy.KeepGlobalBatch);
 
         var running = await WaitAsync(job, output, RunningLaunch(1, 2, 5), "launch 1 past its first checkpoint");
         var pid = running.LastHeartbeat!.Heartbeat.ProcessId;

@@ -5,7 +5,7 @@ namespace Orchestrator.Tests.Data;
 
 public sealed class EpochPlannerTests
 {
-    private static MixedSizeSpec Mixed(string mode) => new(mode, [20, 28, 36], [0.3, 0.4, 0.3]);
+    private static MixedSizeSpec Mixed(string mode) => new(Named.Mode(mode), [20, 28, 36], [0.3, 0.4, 0.3]);
 
     [Fact]
     public void Off_mode_is_the_uniform_global_batch_plan()
@@ -172,7 +172,7 @@ public sealed class EpochPlannerTests
     {
         // Shares 65, 129, 64: size 28 (batch 64 in both modes) is left with 1 sample, and in D+ size 20 too.
         const int samples = 258, workers = 2;
-        var sizes = new MixedSizeSpec(mode, [20, 28, 36], [0.25, 0.5, 0.25]);
+        var sizes = new MixedSizeSpec(Named.Mode(mode), [20, 28, 36], [0.25, 0.5, 0.25]);
         var planner = new EpochPlanner(samples, 64, 3, sizes, nativeSize: 28, workers: workers, minimumRowsPerWorker: 2);
         var unguarded = new EpochPlanner(samples, 64, 3, sizes, nativeSize: 28);
         var plan = planner.Plan(1);
@@ -202,7 +202,7 @@ public sealed class EpochPlannerTests
     {
         var error = Assert.Throws<UserFacingException>(() => new EpochPlanner(3, 128, 1, MixedSizeSpec.Off, nativeSize: 28, workers: 2, minimumRowsPerWorker: 2));
         Assert.Contains("data.train_subset", error.Message);
-        var mixed = Assert.Throws<UserFacingException>(() => new EpochPlanner(100, 64, 1, new MixedSizeSpec("B+", [20, 28], [0.99, 0.01]), nativeSize: 28,
+        var mixed = Assert.Throws<UserFacingException>(() => new EpochPlanner(100, 64, 1, new MixedSizeSpec(MixedSizeMode.BPlus, [20, 28], [0.99, 0.01]), nativeSize: 28,
             workers: 1, minimumRowsPerWorker: 2));
         Assert.Contains("training.mixed_size: size 28 gets 1 ", mixed.Message);
         _ = new EpochPlanner(3, 128, 1, MixedSizeSpec.Off, nativeSize: 28, workers: 2); // without batch statistics a tiny set still trains

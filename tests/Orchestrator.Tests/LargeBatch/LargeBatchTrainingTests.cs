@@ -25,8 +25,8 @@ public sealed class LargeBatchTrainingTests
     [Fact]
     public void Every_step_records_the_regime_lr_and_momentum_and_epochs_are_adapted()
     {
-        var regime = new RegimeSpec("sqrt", 16, AdaptUpdates: true, WarmupEpochs: 0.5, GradClipNorm: 0,
-            [new RegimePhase(0, Lr: 0.02, Momentum: 0.8), new RegimePhase(0.5, Lr: 0.01, Schedule: "cosine")]);
+        var regime = new RegimeSpec(LrScalingKind.Sqrt, 16, AdaptUpdates: true, WarmupEpochs: 0.5, GradClipNorm: 0,
+            [new RegimePhase(0, Lr: 0.02, Momentum: 0.8), new RegimePhase(0.5, Lr: 0.01, Schedule: ScheduleKind.Cosine)]);
         var spec = WithTraining(TestSpecs.Synthetic(epochs: 1, batch: 64), t => t with { Regime = regime });
         var (summary, observer, run) = Train(spec);
         using (run)
@@ -54,7 +54,7 @@ public sealed class LargeBatchTrainingTests
     {
         // One plain SGD step (no momentum, no decay) moves the parameters by lr x clipped gradient.
         JobSpec Spec(double clip) => WithTraining(TestSpecs.Synthetic(epochs: 1, batch: 64),
-            t => t with { Optimizer = new OptimizerSpec("sgd", 1.0, 0, false, 0), Regime = new RegimeSpec("none", 64, false, 0, clip, [new RegimePhase(0)]) });
+            t => t with { Optimizer = new OptimizerSpec(OptimizerKind.Sgd, 1.0, 0, false, 0), Regime = new RegimeSpec(LrScalingKind.None, 64, false, 0, clip, [new RegimePhase(0)]) });
         double UpdateNorm(double clip)
         {
             var spec = Spec(clip);
@@ -88,8 +88,8 @@ public sealed class LargeBatchTrainingTests
     [InlineData("D+")]
     public void Mixed_size_training_runs_every_size_and_evaluates_at_the_native_size(string mode)
     {
-        var spec = TestSpecs.Synthetic(epochs: 1, batch: 64, kind: "resnet20", width: 4);
-        spec = WithTraining(spec, t => t with { BatchAugmentation = 2, MixedSize = new MixedSizeSpec(mode, [8, 12, 16], [0.25, 0.5, 0.25]) });
+        var spec = TestSpecs.Synthetic(epochs: 1, batch: 64, kind: ModelKind.ResNet20, width: 4);
+        spec = WithTraining(spec, t => t with { BatchAugmentation = 2, MixedSize = new MixedSizeSpec(Named.Mode(mode), [8, 12, 16], [0.25, 0.5, 0.25]) });
         var (summary, observer, run) = Train(spec);
         using (run)
         {

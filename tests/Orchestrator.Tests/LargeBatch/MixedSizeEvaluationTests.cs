@@ -21,9 +21,9 @@ public sealed class MixedSizeEvaluationTests
 
     private static JobSpec Spec(string norm)
     {
-        var spec = TestSpecs.Synthetic(epochs: 1, batch: Batch, kind: "resnet20", width: 4, norm: norm);
+        var spec = TestSpecs.Synthetic(epochs: 1, batch: Batch, kind: ModelKind.ResNet20, width: 4, norm: Named.Norm(norm));
         // Neither size is the native 12: the training-time statistics all come from resized images.
-        var mixed = new MixedSizeSpec("B+", [8, 16], [0.5, 0.5]);
+        var mixed = new MixedSizeSpec(MixedSizeMode.BPlus, [8, 16], [0.5, 0.5]);
         return spec with { Training = spec.Training with { GhostBatch = norm == "ghost_batch" ? 32 : 0, MixedSize = mixed } };
     }
 

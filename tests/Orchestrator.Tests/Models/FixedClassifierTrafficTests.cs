@@ -18,7 +18,7 @@ public sealed class FixedClassifierTrafficTests
     private const long Hidden = 8 * 4, Classes = 10;
 
     private static nn.Module<Tensor, Tensor> Mlp(string classifier) =>
-        ModelRegistry.Create(new ModelSpec("mlp", 4, "batch", classifier), new ModelInput(1, 6, 6, (int)Classes));
+        ModelRegistry.Create(new ModelSpec(ModelKind.Mlp, 4, NormKind.Batch, Named.Classifier(classifier)), new ModelInput(1, 6, 6, (int)Classes));
 
     [Fact]
     public void Gradient_buckets_hold_exactly_the_trainable_parameters_and_not_the_fixed_weight()
@@ -43,7 +43,7 @@ public sealed class FixedClassifierTrafficTests
     {
         using var scope = NewDisposeScope();
         using var model = Mlp("hadamard");
-        using var optimizer = OptimizerFactory.Create(new OptimizerSpec("sgd", 0.1, 0.9, false, 5e-4), model.parameters());
+        using var optimizer = OptimizerFactory.Create(new OptimizerSpec(OptimizerKind.Sgd, 0.1, 0.9, false, 5e-4), model.parameters());
         var grouped = optimizer.ParamGroups.Cast<SGD.ParamGroup>().SelectMany(g => g.Parameters).Select(p => p.Handle).ToList();
         var weight = model.modules().OfType<HadamardClassifier>().Single().Weight;
 

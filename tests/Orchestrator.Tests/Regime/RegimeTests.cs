@@ -51,7 +51,7 @@ public sealed class RegimeTests
     [Fact]
     public void Grad_clip_norm_passes_through()
     {
-        var spec = new RegimeSpec("none", 128, false, 0, 5.0, [new RegimePhase(0, Lr: 0.1)]);
+        var spec = new RegimeSpec(LrScalingKind.None, 128, false, 0, 5.0, [new RegimePhase(0, Lr: 0.1)]);
         Assert.Equal(5.0, new Regime(TrainingOf(spec), 10).GradClipNorm);
     }
 
@@ -82,7 +82,7 @@ public sealed class RegimeTests
     {
         // The paper's full fix: lr * sqrt(32), milestones at 32x the epochs (each of 1/32 the steps).
         const int k = 32, stepsPerEpoch = 13; // ceil(50000 / 4096)
-        var r = new Regime(TrainingOf(CifarResNet("sqrt", adapt: true), epochs: 200, batch: 4096), stepsPerEpoch);
+        var r = new Regime(TrainingOf(CifarResNet(LrScalingKind.Sqrt, adapt: true), epochs: 200, batch: 4096), stepsPerEpoch);
         Assert.Equal(200 * k, r.TotalEpochs);
         var s = r.At((long)Math.Floor(epoch * k * stepsPerEpoch));
         Assert.Equal(lr * Math.Sqrt(k), s.Lr, Tol);
@@ -94,9 +94,8 @@ public sealed class RegimeTests
     {
         Assert.Throws<UserFacingException>(() => new Regime(TrainingOf(PhasesOnly(new RegimePhase(5, Lr: 0.1), new RegimePhase(2, Lr: 0.01))), 10));
         Assert.Throws<UserFacingException>(() => new Regime(TrainingOf(PhasesOnly(new RegimePhase(-1, Lr: 0.1))), 10));
-        Assert.Throws<UserFacingException>(() => new Regime(TrainingOf(new RegimeSpec("none", 128, false, -1, 0, [])), 10));
-        Assert.Throws<UserFacingException>(() => new Regime(TrainingOf(new RegimeSpec("none", 128, false, 0, -5, [])), 10));
-        Assert.Throws<UserFacingException>(() => new Regime(TrainingOf(new RegimeSpec("quadratic", 128, false, 0, 0, [])), 10));
+        Assert.Throws<UserFacingException>(() => new Regime(TrainingOf(new RegimeSpec(LrScalingKind.None, 128, false, -1, 0, [])), 10));
+        Assert.Throws<UserFacingException>(() => new Regime(TrainingOf(new RegimeSpec(LrScalingKind.None, 128, false, 0, -5, [])), 10));
         Assert.Throws<ArgumentOutOfRangeException>(() => new Regime(TrainingOf(null), 0));
         Assert.Throws<ArgumentOutOfRangeException>(() => new Regime(TrainingOf(null), 10).At(-1));
     }

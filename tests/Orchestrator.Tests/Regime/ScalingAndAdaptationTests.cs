@@ -14,8 +14,8 @@ public sealed class ScalingAndAdaptationTests
     [InlineData("linear", 32.0)]
     public void Scaling_rules_at_4096_over_128(string rule, double expected)
     {
-        Assert.Equal(expected, LrScaling.Factor(rule, 4096, 128), Tol);
-        Assert.Equal(Math.Sqrt(32), LrScaling.Factor("sqrt", 4096, 128), Tol);
+        Assert.Equal(expected, LrScaling.Factor(Named.LrScaling(rule), 4096, 128), Tol);
+        Assert.Equal(Math.Sqrt(32), LrScaling.Factor(LrScalingKind.Sqrt, 4096, 128), Tol);
     }
 
     [Theory]
@@ -25,9 +25,9 @@ public sealed class ScalingAndAdaptationTests
     public void Scaling_multiplies_phase_lr_end_lr_and_optimizer_lr(string rule)
     {
         double factor = rule switch { "none" => 1, "sqrt" => Math.Sqrt(32), _ => 32 };
-        var spec = new RegimeSpec(rule, 128, false, 0, 0,
+        var spec = new RegimeSpec(Named.LrScaling(rule), 128, false, 0, 0,
         [
-            new RegimePhase(1, Lr: 0.1, Schedule: "linear", EndLr: 0.01),
+            new RegimePhase(1, Lr: 0.1, Schedule: ScheduleKind.Linear, EndLr: 0.01),
             new RegimePhase(3, Momentum: 0.5),
         ]);
         var regime = new Regime(TrainingOf(spec, epochs: 5, batch: 4096), stepsPerEpoch: 10);
@@ -55,7 +55,7 @@ public sealed class ScalingAndAdaptationTests
     public void Adapted_regime_multiplies_epochs_and_milestones_but_not_warmup(int batch)
     {
         const int k = 8, stepsPerEpoch = 7;
-        var spec = new RegimeSpec("none", 128, true, WarmupEpochs: 1, 0,
+        var spec = new RegimeSpec(LrScalingKind.None, 128, true, WarmupEpochs: 1, 0,
         [
             new RegimePhase(0, Lr: 0.1),
             new RegimePhase(2, Lr: 0.01),
@@ -77,7 +77,7 @@ public sealed class ScalingAndAdaptationTests
     [Fact]
     public void Without_adaptation_epochs_and_milestones_stay()
     {
-        var spec = new RegimeSpec("sqrt", 128, false, 0, 0, [new RegimePhase(0, Lr: 0.1), new RegimePhase(2, Lr: 0.01)]);
+        var spec = new RegimeSpec(LrScalingKind.Sqrt, 128, false, 0, 0, [new RegimePhase(0, Lr: 0.1), new RegimePhase(2, Lr: 0.01)]);
         var regime = new Regime(TrainingOf(spec, epochs: 10, batch: 1024), stepsPerEpoch: 7);
         Assert.Equal(1, regime.UpdateFactor);
         Assert.Equal(10, regime.TotalEpochs);
@@ -88,11 +88,10 @@ public sealed class ScalingAndAdaptationTests
     [Fact]
     public void Bad_rules_and_batches_are_user_errors()
     {
-        Assert.Throws<UserFacingException>(() => LrScaling.Factor("cubic", 256, 128));
-        Assert.Throws<UserFacingException>(() => LrScaling.Factor("sqrt", 256, 0));
+        Assert.Throws<UserFacingException>(() => LrScaling.Factor(LrScalingKind.Sqrt, 256, 0));
         Assert.Throws<UserFacingException>(() => UpdateAdaptation.Factor(true, 256, 0));
         // base_batch is unused when nothing needs it.
-        Assert.Equal(1.0, LrScaling.Factor("none", 256, 0));
+        Assert.Equal(1.0, LrScaling.Factor(LrScalingKind.None, 256, 0));
         Assert.Equal(1, UpdateAdaptation.Factor(false, 256, 0));
     }
 }

@@ -31,7 +31,7 @@ public class DistributedSpecTests
         training: { global_batch: 512 }
         """;
 
-    private static readonly CompressionSpec BlockCompression = new("nm", 1, 8, "greedy", "allgather", 12.5, 100, true, 4096);
+    private static readonly CompressionSpec BlockCompression = new(CodecKind.Nm, 1, 8, PrunerKind.Greedy, AllreduceKind.Allgather, 12.5, 100, true, 4096);
 
     [Fact]
     public void Documented_example_binds_every_field()
@@ -40,16 +40,16 @@ public class DistributedSpecTests
 
         Assert.Equal(2, spec.Workers);
         var compression = Assert.IsType<CompressionSpec>(spec.Compression);
-        Assert.Equal("nm+int8", compression.Codec);
+        Assert.Equal(CodecKind.NmInt8, compression.Codec);
         Assert.Equal(2, compression.N);
         Assert.Equal(4, compression.M);
-        Assert.Equal("mvue", compression.Pruner);
-        Assert.Equal("ring", compression.Algorithm);
+        Assert.Equal(PrunerKind.Mvue, compression.Pruner);
+        Assert.Equal(AllreduceKind.Ring, compression.Algorithm);
         Assert.Equal(25, compression.BucketMb);
         Assert.Equal(0, compression.WarmupSteps);
         Assert.False(compression.ErrorFeedback);
         Assert.Equal(1024, compression.MinCompressElements);
-        Assert.Equal(CompressionSpec.Default with { Codec = "nm+int8", Algorithm = "ring" }, compression);
+        Assert.Equal(CompressionSpec.Default with { Codec = CodecKind.NmInt8, Algorithm = AllreduceKind.Ring }, compression);
         Assert.Same(compression, spec.CompressionOrDefault);
         // Keys not in the example keep their defaults.
         Assert.Equal(JobSpecDefaults.Training, spec.Training);
@@ -74,7 +74,7 @@ public class DistributedSpecTests
         Assert.Equal(JobSpecDefaults.Workers, spec.Workers);
         Assert.Null(spec.Compression);
         Assert.Equal(CompressionSpec.Default, spec.CompressionOrDefault);
-        Assert.Equal(new CompressionSpec("none", 2, 4, "mvue", "mpi", 25, 0, false, 1024), CompressionSpec.Default);
+        Assert.Equal(new CompressionSpec(CodecKind.None, 2, 4, PrunerKind.Mvue, AllreduceKind.Mpi, 25, 0, false, 1024), CompressionSpec.Default);
         Assert.Equal(CompressionSpec.Default, JobSpecDefaults.Compression);
     }
 
@@ -83,7 +83,7 @@ public class DistributedSpecTests
     {
         Assert.Equal(CompressionSpec.Default, Parse("name: demo\ncompression:").Compression);
         Assert.Equal(CompressionSpec.Default, Parse("name: demo\ncompression: {}").Compression);
-        Assert.Equal(CompressionSpec.Default with { Codec = "int8", Algorithm = "ring", ErrorFeedback = true },
+        Assert.Equal(CompressionSpec.Default with { Codec = CodecKind.Int8, Algorithm = AllreduceKind.Ring, ErrorFeedback = true },
             Parse("name: demo\ncompression: { codec: int8, error_feedback: true }").Compression);
     }
 
@@ -91,24 +91,24 @@ public class DistributedSpecTests
     public void The_default_algorithm_depends_on_the_codec_and_a_written_one_is_kept()
     {
         // Uncompressed gradients go through MPICH's allreduce unless the spec asks for ring or allgather.
-        Assert.Equal("mpi", Parse("name: demo\ncompression: { codec: none }").Compression!.Algorithm);
+        Assert.Equal(AllreduceKind.Mpi, Parse("name: demo\ncompression: { codec: none }").Compression!.Algorithm);
         foreach (var codec in new[] { "int8", "nm", "nm+int8" })
-            Assert.Equal("ring", Parse($"name: demo\ncompression: {{ codec: {codec} }}").Compression!.Algorithm);
+            Assert.Equal(AllreduceKind.Ring, Parse($"name: demo\ncompression: {{ codec: {codec} }}").Compression!.Algorithm);
         foreach (var algorithm in new[] { "ring", "allgather", "mpi" })
-            Assert.Equal(algorithm, Parse($"name: demo\ncompression: {{ codec: none, algorithm: {algorithm} }}").Compression!.Algorithm);
+            Assert.Equal(algorithm, Parse($"name: demo\ncompression: {{ codec: none, algorithm: {algorithm} }}").Compression!.Algorithm.SpecName());
         // The default follows the codec after --set: a file that leaves the algorithm out cannot end up with mpi + int8.
-        Assert.Equal("ring", Parse("name: demo\ncompression: { codec: none }", "compression.codec=int8").Compression!.Algorithm);
-        Assert.Equal("mpi", Parse("name: demo\ncompression: { codec: int8 }", "compression.codec=none").Compression!.Algorithm);
+        Assert.Equal(AllreduceKind.Ring, Parse("name: demo\ncompression: { codec: none }", "compression.codec=int8").Compression!.Algorithm);
+        Assert.Equal(AllreduceKind.Mpi, Parse("name: demo\ncompression: { codec: int8 }", "compression.codec=none").Compression!.Algorithm);
     }
 
     [Fact]
     public void N_and_m_are_not_checked_when_the_codec_does_not_prune()
     {
         var spec = Parse("name: demo\ncompression: { codec: int8, n: 0, m: 99 }");
-        Assert.Equal(CompressionSpec.Default with { Codec = "int8", Algorithm = "ring", N = 0, M = 99 }, spec.Compression);
+        Assert.Equal(CompressionSpec.Default with { Codec = CodecKind.Int8, Algorithm = AllreduceKind.Ring, N = 0, M = 99 }, spec.Compression);
 
         var none = Parse("name: demo\ncompression: { n: 4, m: 4, algorithm: mpi }");
-        Assert.Equal(CompressionSpec.Default with { N = 4, M = 4, Algorithm = "mpi" }, none.Compression);
+        Assert.Equal(CompressionSpec.Default with { N = 4, M = 4, Algorithm = AllreduceKind.Mpi }, none.Compression);
     }
 
     [Fact]
@@ -122,7 +122,7 @@ public class DistributedSpecTests
             compression: { codec: nm, n: 1, m: 16, bucket_mb: 1024, min_compress_elements: 0 }
             """);
         Assert.Equal(4, spec.Workers);
-        Assert.Equal(CompressionSpec.Default with { Codec = "nm", Algorithm = "ring", N = 1, M = 16, BucketMb = 1024, MinCompressElements = 0 },
+        Assert.Equal(CompressionSpec.Default with { Codec = CodecKind.Nm, Algorithm = AllreduceKind.Ring, N = 1, M = 16, BucketMb = 1024, MinCompressElements = 0 },
             spec.Compression);
 
         Assert.Equal(1024, Parse("name: demo\nworkers: 1024\ntraining: { global_batch: 2048 }").Workers);
@@ -240,11 +240,11 @@ public class DistributedSpecTests
     public void Set_codec_changes_only_that_field()
     {
         var spec = Parse(BlockYaml, "compression.codec=int8");
-        Assert.Equal(BlockCompression with { Codec = "int8" }, spec.Compression);
+        Assert.Equal(BlockCompression with { Codec = CodecKind.Int8 }, spec.Compression);
 
         // Without a compression section in the file the override creates one with defaults.
         var created = Parse("name: demo", "compression.codec=int8");
-        Assert.Equal(CompressionSpec.Default with { Codec = "int8", Algorithm = "ring" }, created.Compression);
+        Assert.Equal(CompressionSpec.Default with { Codec = CodecKind.Int8, Algorithm = AllreduceKind.Ring }, created.Compression);
 
         Assert.Equal("compression.codec: must be one of none, int8, nm, nm+int8; got 'lz4' (--set)",
             FailsOnce("name: demo", "compression.codec=lz4").ToString());
@@ -258,7 +258,7 @@ public class DistributedSpecTests
     public void Set_compression_replaces_the_whole_section()
     {
         var spec = Parse(BlockYaml, "compression={codec: nm, n: 1, m: 2}");
-        Assert.Equal(new CompressionSpec("nm", 1, 2, "mvue", "ring", 25, 0, false, 1024), spec.Compression);
+        Assert.Equal(new CompressionSpec(CodecKind.Nm, 1, 2, PrunerKind.Mvue, AllreduceKind.Ring, 25, 0, false, 1024), spec.Compression);
 
         var created = Parse("name: demo", "compression={codec: nm, n: 1, m: 2}");
         Assert.Equal(spec.Compression, created.Compression);
@@ -277,9 +277,9 @@ public class DistributedSpecTests
         Parse(ExampleYaml),
         Parse(BlockYaml),
         Full with { Workers = 4, Compression = CompressionSpec.Default },
-        Full with { Workers = 2, Compression = BlockCompression with { BucketMb = 1.0 / 3, Algorithm = "ring" } },
+        Full with { Workers = 2, Compression = BlockCompression with { BucketMb = 1.0 / 3, Algorithm = AllreduceKind.Ring } },
         // A codec that does not prune keeps (unchecked) n and m; mpi with plain fp32.
-        Full with { Compression = CompressionSpec.Default with { N = 0, M = 1, Algorithm = "mpi" } },
+        Full with { Compression = CompressionSpec.Default with { N = 0, M = 1, Algorithm = AllreduceKind.Mpi } },
         Full with { Workers = 128, Training = Full.Training with { GlobalBatch = 1024 } },
     };
 
@@ -324,14 +324,14 @@ public class DistributedSpecTests
         var spec = Full with
         {
             Workers = 3, // Full's global batch is 128
-            Compression = new CompressionSpec("zstd", 9, 4, "topk", "mpi", double.NaN, -1, false, -1),
+            Compression = new CompressionSpec((CodecKind)9, 9, 4, (PrunerKind)7, AllreduceKind.Mpi, double.NaN, -1, false, -1),
         };
 
         Assert.Equal(
             [
                 "training.global_batch: must be a multiple of workers (3): each worker takes an equal share",
-                "compression.codec: must be one of none, int8, nm, nm+int8; got 'zstd'",
-                "compression.pruner: must be one of mvue, greedy; got 'topk'",
+                "compression.codec: must be one of none, int8, nm, nm+int8; got '9'",
+                "compression.pruner: must be one of mvue, greedy; got '7'",
                 "compression.bucket_mb: must be > 0 and <= 1024",
                 "compression.warmup_steps: must be >= 0",
                 "compression.min_compress_elements: must be >= 0",
@@ -347,7 +347,7 @@ public class DistributedSpecTests
             JobSpecValidator.Validate(Full with
             {
                 Workers = 0,
-                Compression = CompressionSpec.Default with { Codec = "nm", N = 9, Algorithm = "mpi" },
+                Compression = CompressionSpec.Default with { Codec = CodecKind.Nm, N = 9, Algorithm = AllreduceKind.Mpi },
             }).Select(e => e.ToString()));
     }
 }

@@ -12,9 +12,9 @@ public class JobSpecLoaderTests
 
         Assert.Equal("demo", spec.Name);
         Assert.Equal(DeviceKind.Auto, spec.Device);
-        Assert.Equal(new ModelSpec("cnn", 32, "batch"), spec.Model);
-        Assert.Equal(new DataSpec("fashion-mnist", "/usr/share/datasets/fashion-mnist", 0, 0, new AugmentSpec(0, false, 0)), spec.Data);
-        Assert.Equal(new TrainingSpec(5, 256, new OptimizerSpec("sgd", 0.05, 0.9, false, 5e-4), 1, 0), spec.Training);
+        Assert.Equal(new ModelSpec(ModelKind.Cnn, 32, NormKind.Batch), spec.Model);
+        Assert.Equal(new DataSpec(DatasetKind.FashionMnist, "/usr/share/datasets/fashion-mnist", 0, 0, new AugmentSpec(0, false, 0)), spec.Data);
+        Assert.Equal(new TrainingSpec(5, 256, new OptimizerSpec(OptimizerKind.Sgd, 0.05, 0.9, false, 5e-4), 1, 0), spec.Training);
         Assert.Equal(new CheckpointSpec(200, 3), spec.Checkpoint);
     }
 
@@ -40,10 +40,10 @@ public class JobSpecLoaderTests
 
         Assert.Equal("fmnist-cnn", spec.Name);
         Assert.Equal(DeviceKind.Cuda, spec.Device);
-        Assert.Equal("resnet20", spec.Model.Kind);
+        Assert.Equal(ModelKind.ResNet20, spec.Model.Kind);
         Assert.Equal(16, spec.Model.Width);
-        Assert.Equal("none", spec.Model.Norm);
-        Assert.Equal("cifar10", spec.Data.Dataset);
+        Assert.Equal(NormKind.None, spec.Model.Norm);
+        Assert.Equal(DatasetKind.Cifar10, spec.Data.Dataset);
         Assert.Equal("/data/cifar", spec.Data.Root);
         Assert.Equal(1000, spec.Data.TrainSubset);
         Assert.Equal(500, spec.Data.TestSubset);
@@ -52,7 +52,7 @@ public class JobSpecLoaderTests
         Assert.Equal(8, spec.Data.Augment.Cutout);
         Assert.Equal(7, spec.Training.Epochs);
         Assert.Equal(128, spec.Training.GlobalBatch);
-        Assert.Equal("sgd", spec.Training.Optimizer.Kind);
+        Assert.Equal(OptimizerKind.Sgd, spec.Training.Optimizer.Kind);
         Assert.Equal(0.1, spec.Training.Optimizer.Lr);
         Assert.Equal(0.8, spec.Training.Optimizer.Momentum);
         Assert.True(spec.Training.Optimizer.Nesterov);
@@ -93,7 +93,7 @@ public class JobSpecLoaderTests
             name: demo
             data: { dataset: synthetic, root: "" }
             """);
-        Assert.Equal("synthetic", spec.Data.Dataset);
+        Assert.Equal(DatasetKind.Synthetic, spec.Data.Dataset);
 
         var error = FailsOnce("""
             name: demo

@@ -9,7 +9,7 @@ public class JobSpecYamlTests
     {
         Full,
         Parse("name: demo"),
-        Full with { Data = Full.Data with { Dataset = "synthetic", Root = "" } },
+        Full with { Data = Full.Data with { Dataset = DatasetKind.Synthetic, Root = "" } },
         Full with { Data = Full.Data with { Root = "C:\\data \"quoted\" # not a comment: yes\n" } },
         Full with { Data = Full.Data with { Root = "true" } },
         Full with { Data = Full.Data with { Root = "123" } },

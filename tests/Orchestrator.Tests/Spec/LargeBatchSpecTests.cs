@@ -27,28 +27,28 @@ public class LargeBatchSpecTests
               - { epoch: 122, lr: 0.001, schedule: cosine, end_lr: 0 }
         """;
 
-    private static readonly RegimeSpec ExampleRegime = new("sqrt", 128, true, 0, 5.0,
+    private static readonly RegimeSpec ExampleRegime = new(LrScalingKind.Sqrt, 128, true, 0, 5.0,
     [
         new RegimePhase(0, Lr: 0.1, Momentum: 0.9, WeightDecay: 1e-4),
         new RegimePhase(81, Lr: 0.01),
-        new RegimePhase(122, Lr: 0.001, Schedule: "cosine", EndLr: 0),
+        new RegimePhase(122, Lr: 0.001, Schedule: ScheduleKind.Cosine, EndLr: 0),
     ]);
 
     /// <summary>A valid resnet spec with ghost batches, a regime and mixed sizes, for tests to break one rule of.</summary>
     private static readonly JobSpec LargeBatch = Full with
     {
-        Model = new ModelSpec("resnet44", 16, "ghost_batch", "hadamard"),
+        Model = new ModelSpec(ModelKind.ResNet44, 16, NormKind.GhostBatch, ClassifierKind.Hadamard),
         Training = Full.Training with
         {
             GlobalBatch = 1024,
             GhostBatch = 64,
             BatchAugmentation = 2,
-            MixedSize = new MixedSizeSpec("D+", [16, 24, 32], [0.25, 0.5, 0.25]),
-            Regime = new RegimeSpec("linear", 256, false, 2.5, 1.0,
+            MixedSize = new MixedSizeSpec(MixedSizeMode.DPlus, [16, 24, 32], [0.25, 0.5, 0.25]),
+            Regime = new RegimeSpec(LrScalingKind.Linear, 256, false, 2.5, 1.0,
             [
                 new RegimePhase(0, Momentum: 0.95, Nesterov: true),
-                new RegimePhase(40.5, Lr: 0.02, WeightDecay: 0, Schedule: "exp", EndLr: 1e-4),
-                new RegimePhase(90, Lr: 0.01, Nesterov: false, Schedule: "linear"),
+                new RegimePhase(40.5, Lr: 0.02, WeightDecay: 0, Schedule: ScheduleKind.Exp, EndLr: 1e-4),
+                new RegimePhase(90, Lr: 0.01, Nesterov: false, Schedule: ScheduleKind.Linear),
             ]),
         },
     };
@@ -58,10 +58,10 @@ public class LargeBatchSpecTests
     {
         var spec = Parse(ExampleYaml);
 
-        Assert.Equal("resnet20", spec.Model.Kind);
+        Assert.Equal(ModelKind.ResNet20, spec.Model.Kind);
         Assert.Equal(16, spec.Model.Width);
-        Assert.Equal("ghost_batch", spec.Model.Norm);
-        Assert.Equal("linear", spec.Model.Classifier);
+        Assert.Equal(NormKind.GhostBatch, spec.Model.Norm);
+        Assert.Equal(ClassifierKind.Linear, spec.Model.Classifier);
 
         var training = spec.Training;
         Assert.Equal(4096, training.GlobalBatch);
@@ -70,13 +70,13 @@ public class LargeBatchSpecTests
 
         // Mode off: sizes and probabilities are kept although nothing uses them.
         var mixed = Assert.IsType<MixedSizeSpec>(training.MixedSize);
-        Assert.Equal("off", mixed.Mode);
+        Assert.Equal(MixedSizeMode.Off, mixed.Mode);
         Assert.False(mixed.Enabled);
         Assert.Equal([20, 28, 36], mixed.Sizes);
         Assert.Equal([0.3, 0.4, 0.3], mixed.Probabilities);
 
         var regime = Assert.IsType<RegimeSpec>(training.Regime);
-        Assert.Equal("sqrt", regime.LrScaling);
+        Assert.Equal(LrScalingKind.Sqrt, regime.LrScaling);
         Assert.Equal(128, regime.BaseBatch);
         Assert.True(regime.AdaptUpdates);
         Assert.Equal(0, regime.WarmupEpochs);
@@ -89,7 +89,7 @@ public class LargeBatchSpecTests
         Assert.Equal(0.9, first.Momentum);
         Assert.Equal(1e-4, first.WeightDecay);
         Assert.Null(first.Nesterov);
-        Assert.Equal("constant", first.Schedule);
+        Assert.Equal(ScheduleKind.Constant, first.Schedule);
         Assert.Null(first.EndLr);
 
         Assert.Equal(81, second.Epoch);
@@ -97,13 +97,13 @@ public class LargeBatchSpecTests
         Assert.Null(second.Momentum);
         Assert.Null(second.WeightDecay);
         Assert.Null(second.Nesterov);
-        Assert.Equal("constant", second.Schedule);
+        Assert.Equal(ScheduleKind.Constant, second.Schedule);
         Assert.Null(second.EndLr);
 
         Assert.Equal(122, third.Epoch);
         Assert.Equal(0.001, third.Lr);
         Assert.Null(third.Momentum);
-        Assert.Equal("cosine", third.Schedule);
+        Assert.Equal(ScheduleKind.Cosine, third.Schedule);
         Assert.Equal(0.0, third.EndLr);
 
         Assert.Equal(ExampleRegime, regime);
@@ -117,7 +117,7 @@ public class LargeBatchSpecTests
     {
         var spec = Parse("name: demo");
 
-        Assert.Equal("linear", spec.Model.Classifier);
+        Assert.Equal(ClassifierKind.Linear, spec.Model.Classifier);
         Assert.Equal(0, spec.Training.GhostBatch);
         Assert.Equal(1, spec.Training.BatchAugmentation);
         Assert.Null(spec.Training.MixedSize);
@@ -141,7 +141,7 @@ public class LargeBatchSpecTests
 
         Assert.Equal(MixedSizeSpec.Off, spec.Training.MixedSize);
         // base_batch defaults to the global batch, so an empty regime scales nothing.
-        Assert.Equal(new RegimeSpec("none", 512, false, 0, 0, [new RegimePhase(0)]), spec.Training.Regime);
+        Assert.Equal(new RegimeSpec(LrScalingKind.None, 512, false, 0, 0, [new RegimePhase(0)]), spec.Training.Regime);
     }
 
     [Fact]
@@ -184,7 +184,7 @@ public class LargeBatchSpecTests
                 sizes: [8, 32]
                 probabilities: [0.1, 0.9]
             """);
-        Assert.Equal(new MixedSizeSpec("D+", [8, 32], [0.1, 0.9]), spec.Training.MixedSize);
+        Assert.Equal(new MixedSizeSpec(MixedSizeMode.DPlus, [8, 32], [0.1, 0.9]), spec.Training.MixedSize);
         Assert.True(spec.Training.MixedSizeOrOff.Enabled);
     }
 
@@ -196,7 +196,7 @@ public class LargeBatchSpecTests
             model: { kind: mlp }
             training: { mixed_size: { mode: off, sizes: [2], probabilities: [0.5, 7] } }
             """);
-        Assert.Equal(new MixedSizeSpec("off", [2], [0.5, 7]), spec.Training.MixedSize);
+        Assert.Equal(new MixedSizeSpec(MixedSizeMode.Off, [2], [0.5, 7]), spec.Training.MixedSize);
     }
 
     [Theory]
@@ -334,11 +334,11 @@ public class LargeBatchSpecTests
     public void Set_lr_scaling_changes_only_that_regime_field()
     {
         var spec = Parse(ExampleYaml, "training.regime.lr_scaling=linear");
-        Assert.Equal(ExampleRegime with { LrScaling = "linear" }, spec.Training.Regime);
+        Assert.Equal(ExampleRegime with { LrScaling = LrScalingKind.Linear }, spec.Training.Regime);
 
         // Without a regime in the file the override creates one with defaults.
         var created = Parse("name: demo", "training.regime.lr_scaling=linear");
-        Assert.Equal(new RegimeSpec("linear", 256, false, 0, 0, [new RegimePhase(0)]), created.Training.Regime);
+        Assert.Equal(new RegimeSpec(LrScalingKind.Linear, 256, false, 0, 0, [new RegimePhase(0)]), created.Training.Regime);
 
         var error = FailsOnce("name: demo", "training.regime.lr_scaling=cubic");
         Assert.Equal("training.regime.lr_scaling: must be one of none, sqrt, linear; got 'cubic' (--set)", error.ToString());
@@ -367,7 +367,7 @@ public class LargeBatchSpecTests
     public void Set_mixed_size_replaces_the_whole_section()
     {
         var spec = Parse(ExampleYaml, "training.mixed_size={mode: B+, sizes: [16, 28], probabilities: [0.5, 0.5]}");
-        Assert.Equal(new MixedSizeSpec("B+", [16, 28], [0.5, 0.5]), spec.Training.MixedSize);
+        Assert.Equal(new MixedSizeSpec(MixedSizeMode.BPlus, [16, 28], [0.5, 0.5]), spec.Training.MixedSize);
 
         var ex = Fails(ExampleYaml, "training.mixed_size={mode: B+, sizes: [16, 4], probabilities: [0.5, 0.6]}");
         Assert.Equal(
@@ -387,8 +387,8 @@ public class LargeBatchSpecTests
         {
             Training = Full.Training with
             {
-                MixedSize = new MixedSizeSpec("off", [2], [7]),
-                Regime = new RegimeSpec("none", 128, false, 0, 0, [new RegimePhase(0)]),
+                MixedSize = new MixedSizeSpec(MixedSizeMode.Off, [2], [7]),
+                Regime = new RegimeSpec(LrScalingKind.None, 128, false, 0, 0, [new RegimePhase(0)]),
             },
         },
         Full with { Training = Full.Training with { MixedSize = MixedSizeSpec.Off } },
@@ -447,7 +447,7 @@ public class LargeBatchSpecTests
     {
         var spec = LargeBatch with
         {
-            Model = LargeBatch.Model with { Classifier = "softmax" },
+            Model = LargeBatch.Model with { Classifier = (ClassifierKind)5 },
             Training = LargeBatch.Training with
             {
                 GhostBatch = 48,
@@ -461,7 +461,7 @@ public class LargeBatchSpecTests
 
         Assert.Equal(
             [
-                "model.classifier: must be one of linear, hadamard; got 'softmax'",
+                "model.classifier: must be one of linear, hadamard; got '5'",
                 "training.global_batch: must be a positive multiple of training.ghost_batch",
                 "training.mixed_size.probabilities[1]: must be > 0 and <= 1",
                 "training.regime.phases[1].epoch: must be >= 0",

@@ -45,7 +45,7 @@ public class OverrideTests
         var spec = Parse(FullYaml, "model={kind: mlp, width: 64}");
 
         // The file's norm: none is gone: the section was replaced, not merged.
-        Assert.Equal(new ModelSpec("mlp", 64, "batch"), spec.Model);
+        Assert.Equal(new ModelSpec(ModelKind.Mlp, 64, NormKind.Batch), spec.Model);
     }
 
     [Fact]
@@ -59,7 +59,7 @@ public class OverrideTests
     public void Deeper_override_after_section_replacement_merges_into_it()
     {
         var spec = Parse("name: demo", "model={kind: mlp}", "model.width=8");
-        Assert.Equal(new ModelSpec("mlp", 8, "batch"), spec.Model);
+        Assert.Equal(new ModelSpec(ModelKind.Mlp, 8, NormKind.Batch), spec.Model);
     }
 
     [Fact]

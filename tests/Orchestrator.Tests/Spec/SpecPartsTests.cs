@@ -56,12 +56,12 @@ public class JobSpecValidatorTests
         var spec = SpecTestHelpers.Full with
         {
             Name = "",
-            Model = SpecTestHelpers.Full.Model with { Kind = "vgg" },
+            Model = SpecTestHelpers.Full.Model with { Kind = (ModelKind)11 },
             Training = SpecTestHelpers.Full.Training with { Optimizer = SpecTestHelpers.Full.Training.Optimizer with { Lr = double.NaN } },
         };
 
         Assert.Equal(
-            ["name: is required", "model.kind: must be one of mlp, cnn, resnet20, resnet44; got 'vgg'", "training.optimizer.lr: must be > 0"],
+            ["name: is required", "model.kind: must be one of mlp, cnn, resnet20, resnet44; got '11'", "training.optimizer.lr: must be > 0"],
             JobSpecValidator.Validate(spec).Select(e => e.ToString()));
     }
 }

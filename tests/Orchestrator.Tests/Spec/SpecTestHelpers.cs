@@ -36,8 +36,8 @@ internal static class SpecTestHelpers
     public static readonly JobSpec Full = new(
         "fmnist-cnn",
         DeviceKind.Cuda,
-        new ModelSpec("resnet20", 16, "none"),
-        new DataSpec("cifar10", "/data/cifar", 1000, 500, new AugmentSpec(4, true, 8)),
-        new TrainingSpec(7, 128, new OptimizerSpec("sgd", 0.1, 0.8, true, 1e-4), 42, 3),
+        new ModelSpec(ModelKind.ResNet20, 16, NormKind.None),
+        new DataSpec(DatasetKind.Cifar10, "/data/cifar", 1000, 500, new AugmentSpec(4, true, 8)),
+        new TrainingSpec(7, 128, new OptimizerSpec(OptimizerKind.Sgd, 0.1, 0.8, true, 1e-4), 42, 3),
         new CheckpointSpec(50, 2));
 }

@@ -12,9 +12,9 @@ public sealed class FashionMnistTrainingTests
     [Fact]
     public void Loss_falls_and_the_model_beats_chance_on_the_test_split()
     {
-        var spec = new JobSpec("fmnist-smoke", DeviceKind.Cpu, new ModelSpec("cnn", 8, "batch"),
-            new DataSpec("fashion-mnist", MnistIdxDataset.FashionMnistDefaultRoot, 3072, 1000, new AugmentSpec(0, false, 0)),
-            new TrainingSpec(1, 128, new OptimizerSpec("sgd", 0.05, 0.9, false, 5e-4), 1, 2),
+        var spec = new JobSpec("fmnist-smoke", DeviceKind.Cpu, new ModelSpec(ModelKind.Cnn, 8, NormKind.Batch),
+            new DataSpec(DatasetKind.FashionMnist, MnistIdxDataset.FashionMnistDefaultRoot, 3072, 1000, new AugmentSpec(0, false, 0)),
+            new TrainingSpec(1, 128, new OptimizerSpec(OptimizerKind.Sgd, 0.05, 0.9, false, 5e-4), 1, 2),
             new CheckpointSpec(0, 1));
         torch.set_num_threads(2);
         var observer = new RecordingObserver();

@@ -19,7 +19,7 @@ public sealed class SmallLastBatchTrainingTests
 {
     private static JobSpec Spec(string norm, int trainSamples = 257, int ghost = 0)
     {
-        var spec = TestSpecs.Synthetic(epochs: 1, batch: 128, kind: "mlp", width: 4, norm: norm);
+        var spec = TestSpecs.Synthetic(epochs: 1, batch: 128, kind: ModelKind.Mlp, width: 4, norm: Named.Norm(norm));
         return spec with { Data = spec.Data with { TrainSubset = trainSamples }, Training = spec.Training with { GhostBatch = ghost } };
     }
 
@@ -69,9 +69,9 @@ public sealed class SmallLastBatchTrainingTests
     public void The_model_reports_whether_it_needs_two_rows_per_worker()
     {
         var input = new Trainer.Models.ModelInput(1, 8, 8, 3);
-        using var batch = Trainer.Models.ModelRegistry.Create(new ModelSpec("cnn", 2, "batch"), input);
-        using var ghost = Trainer.Models.ModelRegistry.Create(new ModelSpec("mlp", 2, "ghost_batch"), input, ghostBatch: 4);
-        using var none = Trainer.Models.ModelRegistry.Create(new ModelSpec("mlp", 2, "none"), input);
+        using var batch = Trainer.Models.ModelRegistry.Create(new ModelSpec(ModelKind.Cnn, 2, NormKind.Batch), input);
+        using var ghost = Trainer.Models.ModelRegistry.Create(new ModelSpec(ModelKind.Mlp, 2, NormKind.GhostBatch), input, ghostBatch: 4);
+        using var none = Trainer.Models.ModelRegistry.Create(new ModelSpec(ModelKind.Mlp, 2, NormKind.None), input);
         Assert.Equal(2, BatchStatistics.MinimumRowsPerWorker(batch));
         Assert.Equal(2, BatchStatistics.MinimumRowsPerWorker(ghost));
         Assert.Equal(0, BatchStatistics.MinimumRowsPerWorker(none));
@@ -90,7 +90,7 @@ public sealed class SmallLastBatchTrainingTests
     {
         using var directory = new TempDirectory();
         var spec = Spec("none", trainSamples: 512);
-        spec = spec with { Training = spec.Training with { Optimizer = new OptimizerSpec("sgd", 1e30, 0.9, false, 0) } };
+        spec = spec with { Training = spec.Training with { Optimizer = new OptimizerSpec(OptimizerKind.Sgd, 1e30, 0.9, false, 0) } };
         var error = Assert.Throws<UserFacingException>(() => Train(spec, directory.Path));
         Assert.Contains("training diverged at step", error.Message);
         Assert.Contains("training.regime.grad_clip_norm", error.Message);

@@ -1,0 +1,69 @@
+namespace Orchestrator.Spec;
+
+// The spec's closed choices as typed values. Their YAML names live in SpecNames, and only there; the
+// declaration order of each enum is the order "must be one of ..." lists the names in.
+
+/// <summary>Compute device choice: <c>auto</c> takes CUDA when present, else CPU.</summary>
+public enum DeviceKind { Auto, Cpu, Cuda }
+
+/// <summary><c>compression.codec</c>: fp32, int8 quantization, N:M pruning, or both.</summary>
+public enum CodecKind { None, Int8, Nm, NmInt8 }
+
+/// <summary><c>compression.pruner</c>: unbiased MVUE, or greedy top-N (the biased baseline).</summary>
+public enum PrunerKind { Mvue, Greedy }
+
+/// <summary><c>compression.algorithm</c>: compressed ring or allgather, or plain fp32 MPI_Allreduce.</summary>
+public enum AllreduceKind { Ring, Allgather, Mpi }
+
+/// <summary><c>model.kind</c>.</summary>
+public enum ModelKind { Mlp, Cnn, ResNet20, ResNet44 }
+
+/// <summary><c>model.norm</c>: batch normalization, ghost batch normalization over <c>training.ghost_batch</c> rows, or none.</summary>
+public enum NormKind { Batch, GhostBatch, None }
+
+/// <summary><c>model.classifier</c>: a learned linear layer, or fixed Hadamard rows with learned scale and bias.</summary>
+public enum ClassifierKind { Linear, Hadamard }
+
+/// <summary><c>data.dataset</c>.</summary>
+public enum DatasetKind { FashionMnist, MnistIdx, Cifar10, Synthetic }
+
+/// <summary><c>training.optimizer.kind</c>.</summary>
+public enum OptimizerKind { Sgd }
+
+/// <summary><c>training.mixed_size.mode</c>: off, B+ (batch scales with (base/size)^2) or D+ (batch-augmentation copies scale instead).</summary>
+public enum MixedSizeMode { Off, BPlus, DPlus }
+
+/// <summary><c>training.regime.lr_scaling</c>: every lr times 1, sqrt(B/base) or B/base.</summary>
+public enum LrScalingKind { None, Sqrt, Linear }
+
+/// <summary><c>training.regime.phases[i].schedule</c>: the lr path within a phase.</summary>
+public enum ScheduleKind { Constant, Linear, Cosine, Exp }
+
+/// <summary><c>scaling.policy</c>: what stays fixed when the job runs on another worker count (see <see cref="ScalingSpec"/>).</summary>
+public enum ScalingPolicy { KeepGlobalBatch, KeepWorkerBatch }
+
+/// <summary>What the choices mean beyond their names: the properties code downstream of validation switches on.</summary>
+public static class SpecChoiceProperties
+{
+    /// <summary>Whether the codec changes what travels (anything but plain fp32).</summary>
+    public static bool Compresses(this CodecKind codec) => codec != CodecKind.None;
+
+    /// <summary>Whether the codec prunes N:M (so <c>n</c>, <c>m</c> and <c>pruner</c> are used and checked).</summary>
+    public static bool Prunes(this CodecKind codec) => codec is CodecKind.Nm or CodecKind.NmInt8;
+
+    /// <summary>
+    /// Whether <paramref name="algorithm"/> can average buckets encoded with <paramref name="codec"/>: <c>mpi</c> is plain fp32
+    /// MPI_Allreduce and carries codec none only; ring and allgather carry every codec. The one statement of the rule:
+    /// the validator, <c>MpiAllreduce</c> and the collectives check all ask it.
+    /// </summary>
+    public static bool Carries(this AllreduceKind algorithm, CodecKind codec) => algorithm != AllreduceKind.Mpi || !codec.Compresses();
+
+    /// <summary>
+    /// Whether the model ends in global average pooling and so accepts any image size (required by
+    /// <c>training.mixed_size</c>); mlp and cnn take only the dataset's own size.
+    /// </summary>
+    public static bool HasGlobalPooling(this ModelKind kind) => kind is ModelKind.ResNet20 or ModelKind.ResNet44;
+
+    /// <summary>Whether the dataset is read from files under <c>data.root</c> (the synthetic one is generated in memory).</summary>
+    public static bool ReadsFiles(this DatasetKind dataset) => dataset != DatasetKind.Synthetic;
+}
