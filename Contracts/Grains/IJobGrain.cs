@@ -18,25 +18,15 @@ public interface IJobGrain : IGrainWithStringKey
     [Alias("GetStatus")]
     Task<JobStatus> GetStatusAsync();
 
-    /// <summary>Workers are being started (after admission, a restart's backoff, or a rescale's checkpoint).</summary>
-    [Alias("MarkLaunching")]
-    Task<JobStatus> MarkLaunchingAsync();
-
-    /// <summary>All workers are up and training.</summary>
-    [Alias("MarkRunning")]
-    Task<JobStatus> MarkRunningAsync();
+    /// <summary>The scheduler granted the job's slots (a queued job's turn came): move to Launching and start the workers.</summary>
+    [Alias("SlotsGranted")]
+    Task<JobStatus> SlotsGrantedAsync();
 
     /// <summary>
-    /// The launcher reports that the job's processes exited. Code 0 while Running = Succeeded; a non-zero
-    /// code restarts (back to Launching, restarts + 1, with backoff) until the maximum, then Failed with
-    /// the reason. While Rescaling the exit is the expected stop and changes nothing.
-    /// </summary>
-    [Alias("ReportExit")]
-    Task<JobStatus> ReportExitAsync(int exitCode);
-
-    /// <summary>
-    /// The launcher reports that launch number <paramref name="launch"/> exited; ignored when the job has
-    /// launched again since (a gang torn down for a stall), otherwise as <see cref="ReportExitAsync"/>.
+    /// The launcher reports that launch number <paramref name="launch"/> exited; ignored when the job has launched again
+    /// since (a gang torn down for a stall) or already ended. Code 0 while Running = Succeeded; while Rescaling it is the
+    /// expected stop and the gang is relaunched at the new size; a non-zero code restarts (back to Launching, restarts + 1,
+    /// with backoff) until the maximum, then Failed with the reason.
     /// </summary>
     [Alias("ReportLaunchExit")]
     Task<JobStatus> ReportLaunchExitAsync(int launch, int exitCode);

@@ -43,4 +43,12 @@ public sealed class JobState
     [Id(16)] public WorkerCountRule? WorkerRule { get; set; }
     /// <summary>Rescales completed or under way.</summary>
     [Id(17)] public int Rescales { get; set; }
+
+    /// <summary>A copy to decide on (<see cref="Lifecycle.JobLifecycle"/>): the original stays as stored until the decision is persisted.</summary>
+    public JobState Copy()
+    {
+        var copy = (JobState)MemberwiseClone();
+        copy.History = [.. History];
+        return copy;
+    }
 }

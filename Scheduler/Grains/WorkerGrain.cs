@@ -1,5 +1,6 @@
 using Orchestrator.Contracts.Grains;
 using Orchestrator.Contracts.Models;
+using Orchestrator.Scheduler.Lifecycle;
 
 namespace Orchestrator.Scheduler.Grains;
 
@@ -18,10 +19,7 @@ public sealed class WorkerGrain(TimeProvider clock) : Grain, IWorkerGrain
         var (jobId, rank) = IWorkerGrain.ParseKey(this.GetPrimaryKeyString());
         if (heartbeat.Rank != rank)
             throw new ArgumentException($"worker grain '{jobId}/{rank}' got a heartbeat of rank {heartbeat.Rank}", nameof(heartbeat));
-        var now = clock.GetUtcNow();
-        // Progress is counted per launch: a relaunched gang starts its own clock.
-        bool progressed = last is null || last.Heartbeat.Launch != heartbeat.Launch || heartbeat.Step > last.Heartbeat.Step;
-        last = new HeartbeatInfo(heartbeat, now, progressed ? now : last!.LastProgressAt);
+        last = ProgressTracker.ForRank(last, heartbeat, clock.GetUtcNow());
         return await GrainFactory.GetGrain<IJobGrain>(jobId).HeartbeatAsync(heartbeat);
     }
 

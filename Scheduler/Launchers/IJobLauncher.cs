@@ -1,3 +1,5 @@
+using Orchestrator.Spec;
+
 namespace Orchestrator.Scheduler.Launchers;
 
 /// <summary>What a launcher needs to start one job's gang of workers.</summary>
@@ -14,18 +16,7 @@ public sealed record LaunchRequest(string JobId, int Workers, string SpecPath, s
     IReadOnlyDictionary<string, string>? Environment = null, string? ExitCodePath = null)
 {
     /// <summary>The per-job log file that receives every rank's stdout and stderr.</summary>
-    public string LogPath => LaunchLogs.PathFor(OutputDirectory);
-}
-
-/// <summary>Where launchers put a job's logs.</summary>
-public static class LaunchLogs
-{
-    /// <summary><c>DIR/logs/launcher.log</c>: all ranks' output, each line prefixed <c>[R]</c> by MPICH's <c>-prepend-rank</c>.</summary>
-    public static string PathFor(string outputDirectory) => Path.Combine(outputDirectory, "logs", "launcher.log");
-
-    /// <summary><c>DIR/logs/launch-N.exit</c>: the exit code of launch <paramref name="launch"/>, written by its supervisor when the gang ends.</summary>
-    public static string ExitCodePathFor(string outputDirectory, int launch) =>
-        Path.Combine(outputDirectory, "logs", $"launch-{launch.ToString(System.Globalization.CultureInfo.InvariantCulture)}.exit");
+    public string LogPath => RunLayout.LauncherLog(OutputDirectory);
 }
 
 /// <summary>

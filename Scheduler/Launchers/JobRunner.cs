@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using Orchestrator.Spec;
 
 namespace Orchestrator.Scheduler.Launchers;
 
@@ -72,7 +73,7 @@ public sealed class JobRunner(IJobLauncher launcher, string defaultRunsRoot, str
                 if (!string.IsNullOrEmpty(redis)) environment[RedisVariable] = redis;
             }
             entry.Job = launcher.Launch(new LaunchRequest(jobId, workers, specPath, outputDirectory, extraArguments, environment.Count == 0 ? null : environment,
-                LaunchLogs.ExitCodePathFor(outputDirectory, launch)));
+                RunLayout.LaunchExitCode(outputDirectory, launch)));
         }
         catch
         {

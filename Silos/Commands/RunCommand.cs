@@ -85,7 +85,7 @@ public static class RunCommand
         SummaryTable.PrintJob(status, ReadSummary(runDirectory), runDirectory);
         if (status.Phase == JobPhase.Succeeded) return 0;
         ConsoleSetup.Error.MarkupLineInterpolated($"[red]job {status.Phase.ToString().ToLowerInvariant()}:[/] {status.FailureReason ?? "cancelled"}");
-        PrintLogTail(LaunchLogs.PathFor(runDirectory));
+        PrintLogTail(RunLayout.LauncherLog(runDirectory));
         return JobFailed;
     }
 

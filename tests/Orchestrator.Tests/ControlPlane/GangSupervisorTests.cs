@@ -1,4 +1,5 @@
 using Orchestrator.Scheduler.Launchers;
+using Orchestrator.Spec;
 
 namespace Orchestrator.Tests.ControlPlane;
 
@@ -49,7 +50,7 @@ public sealed class GangSupervisorTests
     public void A_supervised_launch_runs_mpirun_under_gang_exec_with_the_log_and_exit_file_as_an_argument_array()
     {
         var options = new LocalMpiOptions("/x/orchestrator.dll", "dotnet", UseSetsid: false, Supervisor: ["dotnet", "/x/orchestrator.dll", "gang-exec"]);
-        var request = new LaunchRequest("j", 2, "/r/job.yaml", "/r", [], null, LaunchLogs.ExitCodePathFor("/r", 2));
+        var request = new LaunchRequest("j", 2, "/r/job.yaml", "/r", [], null, RunLayout.LaunchExitCode("/r", 2));
 
         var argv = options.CommandLine(request);
 

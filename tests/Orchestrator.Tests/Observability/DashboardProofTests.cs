@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using Orchestrator.Spec;
 using Orchestrator.Tests.Cli;
 
 namespace Orchestrator.Tests.Observability;
@@ -105,7 +106,7 @@ public sealed partial class DashboardProofTests
 
     private static string LauncherLog(string runDirectory)
     {
-        var path = Orchestrator.Scheduler.Launchers.LaunchLogs.PathFor(runDirectory);
+        var path = RunLayout.LauncherLog(runDirectory);
         try { return File.Exists(path) ? File.ReadAllText(path) : $"({path} missing)"; }
         catch (IOException e) { return $"({path}: {e.Message})"; }
     }

@@ -1,0 +1,202 @@
+using Orchestrator.Contracts.Grains;
+using Orchestrator.Contracts.Models;
+using Orchestrator.Scheduler.Launchers;
+using Orchestrator.Scheduler.Lifecycle;
+using Orchestrator.Spec;
+
+namespace Orchestrator.Scheduler.Grains;
+
+/// <summary>
+/// How the job grain carries out <see cref="JobEffect"/>s: storage, the scheduler grain, the runner (this silo's gangs),
+/// adopted gangs (started by a silo that died: watched through the exit-code file their supervisor writes, see
+/// <see cref="GangSupervisor"/>), timers and the reminder that reactivates an unfinished job's grain after its silo died.
+/// No decisions here.
+/// </summary>
+public sealed partial class JobGrain
+{
+    /// <summary>The reminder that reactivates the grain of an unfinished job after its silo died.</summary>
+    public const string WatchReminder = "job-watch";
+
+    private static readonly TimeSpan WatchReminderPeriod = TimeSpan.FromMinutes(1);
+
+    private readonly List<SlotGrant> granted = [];
+    private IGrainTimer? watchTimer;
+    private bool adopted; // the current gang was started by another silo (no watcher here)
+
+    private ISchedulerGrain SchedulerGrain => GrainFactory.GetGrain<ISchedulerGrain>(ISchedulerGrain.DefaultKey);
+
+    private string OutputDirectory => S.OutputDirectory ?? runner.DefaultOutputDirectory(JobId);
+
+    private Task CarryOutAsync(JobEffect effect, JobState decided) => effect switch
+    {
+        JobEffect.Persist => PersistAsync(decided),
+        JobEffect.Register => GrainFactory.GetGrain<IJobRegistryGrain>(IJobRegistryGrain.DefaultKey).AddAsync(JobId),
+        JobEffect.RequestSlots request => RequestSlotsAsync(request.Workers),
+        JobEffect.ResizeSlots resize => CollectGrantsAsync(SchedulerGrain.ResizeAsync(JobId, resize.Workers)),
+        JobEffect.ReleaseSlots => CollectGrantsAsync(SchedulerGrain.ReleaseAsync(JobId)),
+        JobEffect.StartGang start => StartGangAsync(start),
+        JobEffect.KillGang kill => KillGangAsync(kill.Launch),
+        JobEffect.WatchGang watch => Watch(watch.Adopted),
+        JobEffect.StopWatch => StopWatch(),
+        JobEffect.EnsureReminder => EnsureWatchReminderAsync(),
+        JobEffect.ScheduleRelaunch relaunch => ScheduleRelaunch(relaunch),
+        _ => throw new ArgumentOutOfRangeException(nameof(effect), effect, "unknown job effect"),
+    };
+
+    private async Task PersistAsync(JobState decided)
+    {
+        state.State = decided;
+        try
+        {
+            await state.WriteStateAsync();
+        }
+        catch
+        {
+            await state.ReadStateAsync();
+            throw;
+        }
+    }
+
+    /// <summary>Granted: launch; queued: stay Pending (the releasing job starts it); refused: Failed.</summary>
+    private async Task RequestSlotsAsync(int workers)
+    {
+        AdmissionResult admission;
+        try
+        {
+            admission = await SchedulerGrain.EnqueueAsync(JobId, workers);
+        }
+        catch (ArgumentException e)
+        {
+            await ApplyAsync(new JobEvent.NotAdmitted(e.Message));
+            return;
+        }
+        if (admission.Outcome == AdmissionOutcome.Granted)
+            await ApplyAsync(new JobEvent.SlotsGranted());
+    }
+
+    private async Task CollectGrantsAsync(Task<System.Collections.Immutable.ImmutableArray<SlotGrant>> grants) => granted.AddRange(await grants);
+
+    /// <summary>Starts the queued jobs the scheduler granted slots to (after this job's own state is stored).</summary>
+    private async Task StartGrantedJobsAsync()
+    {
+        while (granted.Count > 0)
+        {
+            var grant = granted[0];
+            granted.RemoveAt(0);
+            try
+            {
+                await GrainFactory.GetGrain<IJobGrain>(grant.JobId).SlotsGrantedAsync();
+            }
+            catch (InvalidOperationException)
+            {
+                // The queued job was cancelled meanwhile; its own cancel releases the slots again.
+            }
+        }
+    }
+
+    private async Task StartGangAsync(JobEffect.StartGang start)
+    {
+        var jobId = JobId;
+        var factory = GrainFactory;
+        var launch = start.Launch;
+        int pid;
+        try
+        {
+            pid = runner.Start(jobId, start.Workers, S.SpecYaml, OutputDirectory, start.ExtraArguments,
+                code => factory.GetGrain<IJobGrain>(jobId).ReportLaunchExitAsync(launch, code), launch);
+        }
+        catch (Exception e) when (e is LaunchException or IOException or UnauthorizedAccessException or InvalidOperationException)
+        {
+            await ApplyAsync(new JobEvent.LaunchFailed(launch, e.Message));
+            return;
+        }
+        await ApplyAsync(new JobEvent.GangStarted(launch, pid));
+    }
+
+    /// <summary>Kills launch <paramref name="launch"/>'s gang: through its supervisor when adopted, and this silo's process group.</summary>
+    private async Task KillGangAsync(int launch)
+    {
+        if (adopted)
+        {
+            adopted = false;
+            AdoptedGang.Kill(RunLayout.LaunchExitCode(OutputDirectory, launch));
+        }
+        await runner.StopAsync(JobId); // the whole process group; a killed gang's exit is not reported
+    }
+
+    private Task Watch(bool adoptedGang)
+    {
+        StopWatch();
+        adopted = adoptedGang;
+        progress.Restart(Now);
+        if (adopted || S.StallTimeout is not null)
+        {
+            var period = GangProgress.WatchPeriod(S.StallTimeout);
+            watchTimer = this.RegisterGrainTimer(_ => ApplyAsync(new JobEvent.WatchTick(progress.Progress, adopted ? ReadAdoptedGang() : null)),
+                new GrainTimerCreationOptions(period, period) { KeepAlive = true });
+        }
+        return Task.CompletedTask;
+    }
+
+    private Task StopWatch()
+    {
+        watchTimer?.Dispose();
+        watchTimer = null;
+        adopted = false;
+        return Task.CompletedTask;
+    }
+
+    /// <summary>What the adopted gang's files say: its recorded exit code, alive, or gone without one.</summary>
+    private AdoptedGangReport ReadAdoptedGang()
+    {
+        var exitPath = RunLayout.LaunchExitCode(OutputDirectory, S.Launches);
+        var code = GangSupervisor.ReadExitCode(exitPath);
+        if (code is null && !AdoptedGang.IsAlive(exitPath))
+            code = GangSupervisor.ReadExitCode(exitPath); // it may have written the code just now
+        if (code is int exitCode) return new AdoptedGangReport.Exited(exitCode);
+        return AdoptedGang.IsAlive(exitPath) ? new AdoptedGangReport.Alive() : new AdoptedGangReport.Vanished();
+    }
+
+    private Task ScheduleRelaunch(JobEffect.ScheduleRelaunch relaunch)
+    {
+        var delay = relaunch.At - Now;
+        this.RegisterGrainTimer(_ =>
+        {
+            if (relaunch.KillStrayLaunch is int stray && S.Phase == JobPhase.Launching)
+                AdoptedGang.Kill(RunLayout.LaunchExitCode(OutputDirectory, stray)); // started, but Running never stored
+            return ApplyAsync(new JobEvent.RelaunchDue(runner.IsRunning(JobId)));
+        }, new GrainTimerCreationOptions(delay > TimeSpan.Zero ? delay : TimeSpan.Zero, Timeout.InfiniteTimeSpan) { KeepAlive = true });
+        return Task.CompletedTask;
+    }
+
+    private async Task EnsureWatchReminderAsync()
+    {
+        try
+        {
+            await this.RegisterOrUpdateReminder(WatchReminder, WatchReminderPeriod, WatchReminderPeriod);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // A silo without a reminder service (bare test silos): failover then relies on calls (heartbeats, status).
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task ReceiveReminder(string reminderName, TickStatus status)
+    {
+        if (reminderName != WatchReminder) return;
+        // Being active is the point (activation resumed the watch); a final job needs no more reminders.
+        if (!S.Submitted || JobTransitions.IsTerminal(S.Phase))
+        {
+            try
+            {
+                if (await this.GetReminder(WatchReminder) is { } reminder)
+                    await this.UnregisterReminder(reminder);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // Gone already, or the reminder table is unreachable: the next tick tries again.
+            }
+        }
+    }
+}

@@ -1,0 +1,54 @@
+using System.Collections.Immutable;
+using Orchestrator.Contracts.Models;
+
+namespace Orchestrator.Scheduler.Lifecycle;
+
+/// <summary>
+/// Step progress of a job's current launch from its ranks' heartbeats, in memory (a heartbeat a second is not worth a
+/// write). The one home of the progress rules: the job progresses when any rank reports a step above the highest seen
+/// in this launch; a rank progresses when its own step goes up, and a relaunched gang starts its own clock. Pure: the
+/// time is passed in.
+/// </summary>
+public sealed class ProgressTracker
+{
+    private readonly Dictionary<int, HeartbeatInfo> ranks = [];
+
+    /// <summary>The job's newest heartbeat at its highest step in this launch; null before the first.</summary>
+    public HeartbeatInfo? Newest { get; private set; }
+
+    /// <summary>When the current gang was started or adopted.</summary>
+    public DateTimeOffset LaunchedAt { get; private set; }
+
+    /// <summary>What the stall rule needs.</summary>
+    public GangProgress Progress => new(LaunchedAt, Newest?.LastProgressAt);
+
+    /// <summary>A new gang (or a gang adopted after failover): the stall clock starts at <paramref name="now"/>.</summary>
+    public void Restart(DateTimeOffset now)
+    {
+        Newest = null;
+        LaunchedAt = now;
+    }
+
+    /// <summary>Takes a heartbeat of the current launch.</summary>
+    public void Record(WorkerHeartbeat heartbeat, DateTimeOffset now)
+    {
+        ArgumentNullException.ThrowIfNull(heartbeat);
+        // Ranks that lag a step do not count as progress twice; the newest heartbeat is the newest at the highest step.
+        var progressed = Newest is null || heartbeat.Step > Newest.Heartbeat.Step;
+        if (progressed || heartbeat.Step == Newest!.Heartbeat.Step)
+            Newest = new HeartbeatInfo(heartbeat, now, progressed ? now : Newest!.LastProgressAt);
+        ranks[heartbeat.Rank] = ForRank(ranks.GetValueOrDefault(heartbeat.Rank), heartbeat, now);
+    }
+
+    /// <summary>The newest heartbeat of each rank of launch <paramref name="launch"/> with <paramref name="workers"/> ranks, by rank.</summary>
+    public ImmutableArray<HeartbeatInfo> Ranks(int launch, int workers) =>
+        [.. ranks.Where(r => r.Value.Heartbeat.Launch == launch && r.Key < workers).OrderBy(r => r.Key).Select(r => r.Value)];
+
+    /// <summary>One rank's newest heartbeat after <paramref name="heartbeat"/>: progress counts per launch.</summary>
+    public static HeartbeatInfo ForRank(HeartbeatInfo? previous, WorkerHeartbeat heartbeat, DateTimeOffset now)
+    {
+        ArgumentNullException.ThrowIfNull(heartbeat);
+        bool progressed = previous is null || previous.Heartbeat.Launch != heartbeat.Launch || heartbeat.Step > previous.Heartbeat.Step;
+        return new HeartbeatInfo(heartbeat, now, progressed ? now : previous!.LastProgressAt);
+    }
+}

@@ -1,0 +1,52 @@
+using Orchestrator.Contracts.Models;
+using Orchestrator.Scheduler.Lifecycle;
+
+namespace Orchestrator.Tests.Scheduler;
+
+/// <summary>The progress rules the stall watch and <c>status</c> share.</summary>
+public sealed class ProgressTrackerTests
+{
+    private static readonly DateTimeOffset T0 = new(2026, 12, 2, 12, 0, 0, TimeSpan.Zero);
+
+    private static WorkerHeartbeat Beat(int rank, long step, int launch = 1) => new(launch, step, 100, 1, 0.1, 1000 + rank, rank);
+
+    [Fact]
+    public void The_job_progresses_when_any_rank_passes_the_highest_step_and_a_lagging_rank_does_not_count()
+    {
+        var tracker = new ProgressTracker();
+        tracker.Restart(T0);
+        Assert.Equal(new GangProgress(T0, null), tracker.Progress);
+        tracker.Record(Beat(0, 5), T0 + TimeSpan.FromSeconds(1));
+        tracker.Record(Beat(1, 4), T0 + TimeSpan.FromSeconds(2)); // lags: no progress
+        Assert.Equal(T0 + TimeSpan.FromSeconds(1), tracker.Progress.LastProgressAt);
+        tracker.Record(Beat(1, 5), T0 + TimeSpan.FromSeconds(3)); // same step: newest heartbeat, not progress
+        Assert.Equal((1, T0 + TimeSpan.FromSeconds(1)), (tracker.Newest!.Heartbeat.Rank, tracker.Newest.LastProgressAt));
+        tracker.Record(Beat(1, 6), T0 + TimeSpan.FromSeconds(4));
+        Assert.Equal(T0 + TimeSpan.FromSeconds(4), tracker.Progress.LastProgressAt);
+        Assert.Equal([0, 1], tracker.Ranks(1, 2).Select(r => r.Heartbeat.Rank));
+        Assert.Empty(tracker.Ranks(2, 2)); // another launch's ranks are not shown
+        Assert.Single(tracker.Ranks(1, 1)); // nor ranks beyond the gang's size
+    }
+
+    [Fact]
+    public void A_rank_progresses_per_launch()
+    {
+        var first = ProgressTracker.ForRank(null, Beat(0, 9), T0);
+        var same = ProgressTracker.ForRank(first, Beat(0, 9), T0 + TimeSpan.FromSeconds(5));
+        Assert.Equal(T0, same.LastProgressAt);
+        var relaunched = ProgressTracker.ForRank(same, Beat(0, 3, launch: 2), T0 + TimeSpan.FromSeconds(6));
+        Assert.Equal(T0 + TimeSpan.FromSeconds(6), relaunched.LastProgressAt);
+    }
+
+    [Fact]
+    public void Deadlines_and_watch_periods()
+    {
+        Assert.Equal(T0 + GangProgress.StartupGrace, new GangProgress(T0, null).Deadline(TimeSpan.FromSeconds(10)));
+        Assert.Equal(T0 + TimeSpan.FromSeconds(120), new GangProgress(T0, null).Deadline(TimeSpan.FromSeconds(120)));
+        Assert.Equal(T0 + TimeSpan.FromSeconds(15), new GangProgress(T0, T0 + TimeSpan.FromSeconds(5)).Deadline(TimeSpan.FromSeconds(10)));
+        Assert.Equal(TimeSpan.FromSeconds(1), GangProgress.WatchPeriod(TimeSpan.FromSeconds(120)));
+        Assert.Equal(TimeSpan.FromSeconds(0.5), GangProgress.WatchPeriod(TimeSpan.FromSeconds(2)));
+        Assert.Equal(TimeSpan.FromSeconds(0.25), GangProgress.WatchPeriod(TimeSpan.FromSeconds(0.1)));
+        Assert.Equal(TimeSpan.FromSeconds(1), GangProgress.WatchPeriod(null));
+    }
+}
