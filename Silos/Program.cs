@@ -14,6 +14,4 @@ root.Subcommands.Add(ScaleCommand.Create());
 root.Subcommands.Add(CancelCommand.Create());
 root.Subcommands.Add(LogsCommand.Create());
 root.Subcommands.Add(GangExecCommand.Create());
-root.Subcommands.Add(BenchCommand.Create());
-root.Subcommands.Add(CollectivesCheckCommand.Create());
 return CommandLineInvoker.Invoke(root.Parse(args));

@@ -25,47 +25,17 @@ public static class TrainCommand
         var set = SpecOptions.Set();
         var output = new Option<string?>("--out") { Description = "Run directory for metrics, summary, plots and checkpoints (default: runs/<name>)" };
         var fresh = new Option<bool>("--fresh") { Description = "Discard checkpoints in the run directory and start from step 0 (default: resume from the newest valid one)" };
-        var injectNan = new Option<string?>("--inject-nan") { Description = "Test hook: make STEP's gradient NaN on RANK (STEP:RANK)", Hidden = true };
-        var verifyEvery = new Option<int>("--verify-every") { Description = "Compare parameter hashes across workers every N steps", DefaultValueFactory = _ => 100, Hidden = true }.AtLeast(0);
-        var stopAfter = new Option<long?>("--stop-after") { Description = "Test hook: exit abruptly after this step, as if killed", Hidden = true }.AtLeast(0L);
-        var dieAt = new Option<string?>("--die-at") { Description = "Test hook: worker RANK exits abruptly at STEP (STEP:RANK)", Hidden = true };
-        var stallAt = new Option<string?>("--stall-at") { Description = "Test hook: worker RANK hangs forever at STEP (STEP:RANK)", Hidden = true };
-        var perturbAt = new Option<string?>("--perturb-at") { Description = "Test hook: nudge worker RANK's parameters off the others' at STEP (STEP:RANK)", Hidden = true };
         var metricsPort = new Option<int?>("--metrics-port") { Description = "Serve Prometheus metrics of rank R on port P+R (0 = off; overrides metrics.port)" }
             .Between(0, SpecVocabulary.MaxPort, $"0 (off) or a port 1..{SpecVocabulary.MaxPort}");
-        var linger = new Option<double>("--linger-seconds") { Description = "Test hook: keep the metrics endpoints up this long after training", Hidden = true }.Between(0.0, 3600.0);
-        var variants = Variants();
-        var codecImplementation = CodecImplementationOption();
-        var command = new Command("train", "Train a job: in this process, or as the workers of mpirun.mpich -np N") { spec, set, output, fresh, injectNan, verifyEvery, stopAfter, dieAt, stallAt, perturbAt, metricsPort, linger, variants, codecImplementation };
-        command.SetAction(parse => CommandGuard.Run(() =>
-        {
-            var faults = parse.GetValue(injectNan) is { } nan ? FaultInjection.ParseNonFinite(nan) : null;
-            if (parse.GetValue(dieAt) is { } die) faults = FaultInjection.ParseDeath(die, faults);
-            if (parse.GetValue(stallAt) is { } stall) faults = FaultInjection.ParseStall(stall, faults);
-            if (parse.GetValue(perturbAt) is { } perturb) faults = FaultInjection.ParsePerturbation(perturb, faults);
-            faults = FaultInjection.WithEnvironmentDelay(faults);
-            return Execute(new TrainRequest(parse.GetValue(spec)!, parse.GetValue(set) ?? [], parse.GetValue(output), parse.GetValue(fresh),
-                faults, parse.GetValue(verifyEvery), parse.GetValue(stopAfter), parse.GetValue(metricsPort), parse.GetValue(linger),
-                parse.GetValue(variants) ?? [], CodecImplementations.Parse(parse.GetValue(codecImplementation))));
-        }));
+        var hooks = new TrainTestHooks();
+        var command = new Command("train", "Train a job: in this process, or as the workers of mpirun.mpich -np N") { spec, set, output, fresh, metricsPort };
+        hooks.AddTo(command);
+        command.SetAction(parse => CommandGuard.Run(() => Execute(new TrainRequest(parse.GetValue(spec)!, parse.GetValue(set) ?? [],
+            parse.GetValue(output), parse.GetValue(fresh), parse.GetValue(metricsPort), hooks.Read(parse)))));
         return command;
     }
 
-    private static Option<string[]> Variants() => new("--variant")
-    {
-        Description = "Test hook: train the spec once per variant, one after the other in this process (one MPI job), into OUT/0, OUT/1, ...; " +
-            "a variant is --set overrides separated by ';', e.g. 'compression.codec=int8;compression.algorithm=ring'",
-        Hidden = true,
-    };
-
-    private static Option<string?> CodecImplementationOption() => new("--codec-implementation")
-    {
-        Description = $"Test hook: encode gradients with this implementation ({string.Join(" | ", CodecImplementations.Names)}) wherever they live",
-        Hidden = true,
-    };
-
-    private sealed record TrainRequest(FileInfo Spec, string[] Overrides, string? Output, bool Fresh, FaultInjection? Faults, int VerifyEvery, long? StopAfter,
-        int? MetricsPort, double LingerSeconds, string[] Variants, CodecImplementation? Implementation);
+    private sealed record TrainRequest(FileInfo Spec, string[] Overrides, string? Output, bool Fresh, int? MetricsPort, WorkerTestHooks Hooks);
 
     private static int Execute(TrainRequest request)
     {
@@ -80,7 +50,7 @@ public static class TrainCommand
         // An error on one rank must abort the whole job: a rank that just exits leaves the others in a collective.
         return communicator.Guard(() => InTurn(runs, (job, run) =>
         {
-            using var synchronizer = new MpiGradientSynchronizer(communicator, job.CompressionOrDefault, job.Training.Seed, request.Implementation);
+            using var synchronizer = new MpiGradientSynchronizer(communicator, job.CompressionOrDefault, job.Training.Seed, request.Hooks.Implementation);
             return Train(job, run, world, synchronizer, communicator.Barrier);
         }));
     }
@@ -92,9 +62,9 @@ public static class TrainCommand
     /// </summary>
     private static List<(JobSpec Job, TrainRequest Run)> Runs(TrainRequest request, int workers)
     {
-        if (request.Variants.Length == 0) return [(Load(request, request.Overrides, workers), request)];
+        if (request.Hooks.Variants is not { Count: > 0 }) return [(Load(request, request.Overrides, workers), request)];
         var runs = new List<(JobSpec, TrainRequest)>();
-        foreach (var variant in request.Variants)
+        foreach (var variant in request.Hooks.Variants)
         {
             var job = Load(request, [.. request.Overrides, .. variant.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)], workers);
             string root = request.Output ?? RunLayout.DefaultFor(job.Name);
@@ -146,7 +116,7 @@ public static class TrainCommand
         RunSummary Body(ITrainingObserver observer)
         {
             using var training = new TrainingRun(job, data, new TrainingOptions(device, run, synchronizer, observer,
-                request.StopAfter, Faults: request.Faults, VerifyEverySteps: request.VerifyEvery, Directives: leader && link is not null ? link.TakeDirective : null,
+                request.Hooks.StopAfter, Faults: request.Hooks.Faults, VerifyEverySteps: request.Hooks.VerifyEverySteps, Directives: leader && link is not null ? link.TakeDirective : null,
                 Samples: samples));
             var result = training.Run(ctrlC.Token);
             stoppedEarly = training.StoppedEarly;
@@ -165,8 +135,8 @@ public static class TrainCommand
         }
         bool interrupted = ctrlC.Pressed || stoppedEarly;
         if (leader) SummaryTable.Print(summary, run.Path, interrupted: interrupted);
-        if (metrics is not null && request.LingerSeconds > 0 && !interrupted)
-            Thread.Sleep(TimeSpan.FromSeconds(request.LingerSeconds)); // let a scraper read the final values
+        if (metrics is not null && request.Hooks.LingerSeconds > 0 && !interrupted)
+            Thread.Sleep(TimeSpan.FromSeconds(request.Hooks.LingerSeconds)); // let a scraper read the final values
         // Ctrl+C is CtrlC.ExitCode; a Stop from the control plane (a rescale) is the planned end of this gang: 0.
         return ctrlC.Pressed ? CtrlC.ExitCode : 0;
     }

@@ -14,7 +14,7 @@ namespace Orchestrator.Trainer.Telemetry;
 public sealed class SampleLog : IDisposable
 {
     /// <summary>Set to <c>1</c> to record: each rank writes <c>DIR/samples/launch-L.rank-R.txt</c>.</summary>
-    public const string Variable = "ORCHESTRATOR_RECORD_SAMPLES";
+    public const string Variable = Training.WorkerTestHooks.RecordSamplesVariable;
 
     private readonly StreamWriter writer;
 

@@ -22,7 +22,7 @@ public sealed record FaultInjection(long? NonFiniteStep = null, int NonFiniteRan
 {
     /// <summary>Milliseconds of <see cref="StepDelay"/> for every launch of a job (read by <c>train</c>; the silo's environment reaches
     /// every worker through mpirun, so relaunches are slowed too).</summary>
-    public const string StepDelayVariable = "ORCHESTRATOR_TEST_STEP_DELAY_MS";
+    public const string StepDelayVariable = WorkerTestHooks.StepDelayVariable;
 
     /// <summary><paramref name="existing"/> with the step delay of <see cref="StepDelayVariable"/> when it is set.</summary>
     public static FaultInjection? WithEnvironmentDelay(FaultInjection? existing)

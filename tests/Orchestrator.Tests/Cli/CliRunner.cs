@@ -1,4 +1,5 @@
-using System.Diagnostics;
+using Orchestrator.Bench.Drivers;
+using Orchestrator.Bench;
 
 namespace Orchestrator.Tests.Cli;
 
@@ -9,8 +10,9 @@ internal sealed record CliResult(int ExitCode, string Output)
 }
 
 /// <summary>
-/// Runs the real <c>orchestrator</c> CLI as a child process (<c>dotnet orchestrator.dll ...</c>, copied into the
-/// test output by the project reference), so tests see exactly what a user sees: exit code and console text.
+/// Runs the real <c>orchestrator</c> CLI as a child process (<c>dotnet orchestrator.dll ...</c>, or the harness's
+/// <c>orchestrator-bench.dll</c> for its verbs, as the launcher script does; both copied into the test output by the
+/// project references), so tests see exactly what a user sees: exit code and console text.
 /// </summary>
 internal static class CliRunner
 {
@@ -28,37 +30,13 @@ internal static class CliRunner
         if (!File.Exists(EntryAssembly))
             throw new FileNotFoundException($"{EntryAssembly} is missing: the test project must reference Silos so the CLI is copied to its output", EntryAssembly);
 
-        var start = new ProcessStartInfo(DotnetHost())
-        {
-            WorkingDirectory = workingDirectory,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-        };
-        start.ArgumentList.Add(EntryAssembly);
-        foreach (var arg in args) start.ArgumentList.Add(arg);
-        start.Environment["NO_COLOR"] = "1";
-        start.Environment["DOTNET_NOLOGO"] = "1";
-        foreach (var (name, value) in environment ?? new Dictionary<string, string?>())
-        {
-            if (value is null) start.Environment.Remove(name);
-            else start.Environment[name] = value;
-        }
-
-        using var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {start.FileName}");
-        process.StandardInput.Close();
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
+        string[] argv = [.. args];
+        var entry = HarnessVerbs.EntryAssemblyFor(AppContext.BaseDirectory, argv.FirstOrDefault());
         var limit = timeout ?? DefaultTimeout;
-        if (!process.WaitForExit(limit))
-        {
-            try { process.Kill(entireProcessTree: true); } catch (InvalidOperationException) { }
-            process.WaitForExit();
-            throw new TimeoutException($"orchestrator {string.Join(' ', start.ArgumentList.Skip(1))} ran longer than {limit}:\n{stdout.Result}{stderr.Result}");
-        }
-        process.WaitForExit(); // drains the redirected streams
-        return new CliResult(process.ExitCode, stdout.Result + stderr.Result);
+        var result = ChildProcess.Run(DotnetHost(), [entry, .. argv], limit, "the tests need the .NET SDK's dotnet host", workingDirectory, environment);
+        if (result.TimedOut)
+            throw new TimeoutException($"orchestrator {string.Join(' ', argv)} ran longer than {limit}:\n{result.Stdout}{result.Stderr}");
+        return new CliResult(result.ExitCode, result.Stdout + result.Stderr);
     }
 
     /// <summary>Runs <c>orchestrator train SPEC ARGS</c>.</summary>

@@ -1,5 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
+using Orchestrator.Bench.Drivers;
+using Orchestrator.Bench;
 using Orchestrator.Tests.Cli;
 
 namespace Orchestrator.Tests.Collectives;
@@ -22,7 +24,7 @@ internal sealed record MpiRunResult(int ExitCode, string Output, TimeSpan Elapse
 }
 
 /// <summary>
-/// Launches <c>mpirun.mpich -np N dotnet orchestrator.dll ARGS</c> the way the local launcher does and
+/// Launches <c>mpirun.mpich -np N dotnet orchestrator.dll ARGS</c> (the harness's assembly for its verbs) the way the local launcher does and
 /// waits with a hard limit: on timeout the whole tree (mpirun, its proxies, the ranks) is killed, so a
 /// stuck collective fails a test instead of hanging CI.
 /// </summary>
@@ -35,40 +37,12 @@ internal static class MpiRunner
     /// <summary>As above, with <paramref name="launcherFlags"/> (e.g. <c>-env NAME VALUE</c>) passed to mpirun before the program.</summary>
     public static MpiRunResult Run(int ranks, TimeSpan limit, IReadOnlyList<string> launcherFlags, params string[] args)
     {
-        var start = new ProcessStartInfo(Launcher)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-        };
-        foreach (var arg in (string[])["-np", ranks.ToString(), .. launcherFlags, CliRunner.DotnetHost(), CliRunner.EntryAssembly, .. args]) start.ArgumentList.Add(arg);
-        start.Environment["NO_COLOR"] = "1";
-        start.Environment["DOTNET_NOLOGO"] = "1";
-
+        var entry = HarnessVerbs.EntryAssemblyFor(AppContext.BaseDirectory, args.FirstOrDefault());
         var clock = Stopwatch.StartNew();
-        Process process;
-        try
-        {
-            process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {Launcher}");
-        }
-        catch (System.ComponentModel.Win32Exception e)
-        {
-            throw new InvalidOperationException($"{Launcher} not found: the MPI tests need MPICH (apt-get install mpich)", e);
-        }
-        using (process)
-        {
-            process.StandardInput.Close();
-            var stdout = process.StandardOutput.ReadToEndAsync();
-            var stderr = process.StandardError.ReadToEndAsync();
-            if (!process.WaitForExit(limit))
-            {
-                try { process.Kill(entireProcessTree: true); } catch (InvalidOperationException) { }
-                process.WaitForExit();
-                throw new TimeoutException($"{Launcher} -np {ranks} {string.Join(' ', args)} ran longer than {limit} and was killed:\n{stdout.Result}{stderr.Result}");
-            }
-            process.WaitForExit();
-            return new MpiRunResult(process.ExitCode, stdout.Result + stderr.Result, clock.Elapsed);
-        }
+        var result = ChildProcess.Run(Launcher, ["-np", ranks.ToString(), .. launcherFlags, CliRunner.DotnetHost(), entry, .. args], limit,
+            "the MPI tests need MPICH (apt-get install mpich)");
+        if (result.TimedOut)
+            throw new TimeoutException($"{Launcher} -np {ranks} {string.Join(' ', args)} ran longer than {limit} and was killed:\n{result.Stdout}{result.Stderr}");
+        return new MpiRunResult(result.ExitCode, result.Stdout + result.Stderr, clock.Elapsed);
     }
 }

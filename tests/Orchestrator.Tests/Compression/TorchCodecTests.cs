@@ -1,8 +1,9 @@
-using Xunit.Abstractions;
+using Orchestrator.Bench.Codecs;
 using Orchestrator.Spec;
-using Orchestrator.Trainer.Compression;
 using Orchestrator.Trainer.Compression.Torch;
+using Orchestrator.Trainer.Compression;
 using TorchSharp;
+using Xunit.Abstractions;
 using static TorchSharp.torch;
 
 namespace Orchestrator.Tests.Compression;

@@ -1,13 +1,14 @@
 using System.CommandLine;
-using Orchestrator.Spec;
+using Orchestrator.Bench.Codecs;
+using Orchestrator.Silos.Commands;
 using Orchestrator.Silos.Terminal;
-using Orchestrator.Trainer.Compression;
-using Orchestrator.Trainer.Compression.Benchmarks;
+using Orchestrator.Spec;
 using Orchestrator.Trainer.Compression.Torch;
+using Orchestrator.Trainer.Compression;
 using Spectre.Console;
 using TorchSharp;
 
-namespace Orchestrator.Silos.Commands;
+namespace Orchestrator.Bench.Commands;
 
 /// <summary><c>orchestrator bench codecs</c>: encode/decode throughput of both codec implementations next to memcpy.</summary>
 public static class CodecBenchCommand

@@ -1,6 +1,7 @@
 using System.Diagnostics;
+using Orchestrator.Trainer.Compression;
 
-namespace Orchestrator.Trainer.Compression.Benchmarks;
+namespace Orchestrator.Bench.Codecs;
 
 /// <summary>
 /// Single-threaded codec speed in GB/s of fp32 input (4 bytes per element), the unit of PLATFORM.md

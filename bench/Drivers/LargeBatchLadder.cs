@@ -6,7 +6,7 @@ using Orchestrator.Trainer.Telemetry;
 using Orchestrator.Trainer.Training;
 using static TorchSharp.torch;
 
-namespace Orchestrator.Silos.Benchmarks;
+namespace Orchestrator.Bench.Drivers;
 
 /// <summary>The knobs of the large-batch reproduction; defaults fit the 2-core machine.</summary>
 public sealed record LadderSettings(

@@ -1,15 +1,17 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
-using Orchestrator.Spec;
-using Orchestrator.Silos.Benchmarks;
+using Orchestrator.Bench.Drivers;
+using Orchestrator.Bench;
+using Orchestrator.Silos.Commands;
 using Orchestrator.Silos.Terminal;
+using Orchestrator.Spec;
 using Orchestrator.Trainer.Collectives;
 using Orchestrator.Trainer.Data;
 using Orchestrator.Trainer.Devices;
 using Spectre.Console;
 
-namespace Orchestrator.Silos.Commands;
+namespace Orchestrator.Bench.Commands;
 
 /// <summary>
 /// <c>orchestrator bench train [--workers N]</c>: training throughput against PyTorch 1.13: one process
@@ -92,7 +94,7 @@ public static class TrainBenchCommand
         }
         else
         {
-            var self = Path.Combine(AppContext.BaseDirectory, "orchestrator.dll");
+            var self = HarnessVerbs.EntryAssemblyFor(AppContext.BaseDirectory, "bench");
             var dotnet = Environment.ProcessPath ?? "dotnet";
             foreach (var codec in s.Codecs.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
                 systems.Add(($"ours {codec}", () => TrainThroughputBenchmark.MeasureProcess("mpirun.mpich",

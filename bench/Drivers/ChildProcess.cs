@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using Orchestrator.Spec;
 
-namespace Orchestrator.Silos.Benchmarks;
+namespace Orchestrator.Bench.Drivers;
 
 /// <summary>What a child process did: exit code, both output streams, and whether it ran past its limit.</summary>
 public sealed record ChildResult(int ExitCode, string Stdout, string Stderr, bool TimedOut)
@@ -11,13 +11,21 @@ public sealed record ChildResult(int ExitCode, string Stdout, string Stderr, boo
 }
 
 /// <summary>
-/// Runs a benchmark child (mpirun jobs, the PyTorch peers) from an argument array, never a shell
-/// string, with a hard time limit: past it the whole process tree is killed, so no benchmark can hang.
+/// Runs a child process (the benchmarks' mpirun jobs and PyTorch peers; the tests' CLI and MPI runs) from an argument
+/// array, never a shell string, with a hard time limit: past it the whole process tree is killed, so nothing it starts
+/// can hang a benchmark or CI. The one place the harness and the tests start a process with a timeout.
 /// </summary>
 public static class ChildProcess
 {
+    /// <param name="program">The executable (looked up on PATH).</param>
+    /// <param name="arguments">Its arguments, one element each.</param>
+    /// <param name="limit">Past this the process tree is killed and <see cref="ChildResult.TimedOut"/> is set.</param>
     /// <param name="missingHint">How to install <paramref name="program"/> when it is not found.</param>
-    public static ChildResult Run(string program, IEnumerable<string> arguments, TimeSpan limit, string missingHint)
+    /// <param name="workingDirectory">Its working directory; null = this process's.</param>
+    /// <param name="environment">Variables set (or, with a null value, removed) for the child only; <c>NO_COLOR</c> is always set.</param>
+    /// <exception cref="UserFacingException"><paramref name="program"/> cannot be started.</exception>
+    public static ChildResult Run(string program, IEnumerable<string> arguments, TimeSpan limit, string missingHint,
+        string? workingDirectory = null, IReadOnlyDictionary<string, string?>? environment = null)
     {
         var start = new ProcessStartInfo(program)
         {
@@ -26,9 +34,15 @@ public static class ChildProcess
             RedirectStandardInput = true,
             UseShellExecute = false,
         };
+        if (workingDirectory is not null) start.WorkingDirectory = workingDirectory;
         foreach (var arg in arguments) start.ArgumentList.Add(arg);
         start.Environment["NO_COLOR"] = "1";
         start.Environment["DOTNET_NOLOGO"] = "1";
+        foreach (var (name, value) in environment ?? new Dictionary<string, string?>())
+        {
+            if (value is null) start.Environment.Remove(name);
+            else start.Environment[name] = value;
+        }
         Process process;
         try
         {

@@ -1,12 +1,13 @@
 using System.CommandLine;
 using System.Diagnostics;
-using Orchestrator.Spec;
-using Orchestrator.Silos.Benchmarks;
+using Orchestrator.Bench.Drivers;
+using Orchestrator.Silos.Commands;
 using Orchestrator.Silos.Terminal;
+using Orchestrator.Spec;
 using Orchestrator.Trainer.Data;
 using Spectre.Console;
 
-namespace Orchestrator.Silos.Commands;
+namespace Orchestrator.Bench.Commands;
 
 /// <summary>
 /// <c>orchestrator bench metrics</c>: what the Prometheus endpoints cost: training throughput with metrics

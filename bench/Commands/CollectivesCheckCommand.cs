@@ -2,12 +2,13 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Text.Json;
-using Orchestrator.Spec;
+using Orchestrator.Silos.Commands;
 using Orchestrator.Silos.Terminal;
+using Orchestrator.Spec;
 using Orchestrator.Trainer.Collectives;
 using Orchestrator.Trainer.Compression;
 
-namespace Orchestrator.Silos.Commands;
+namespace Orchestrator.Bench.Commands;
 
 /// <summary>
 /// <c>orchestrator collectives-check</c> (hidden): run under <c>mpirun.mpich -np N</c> by tests and

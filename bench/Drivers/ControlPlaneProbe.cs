@@ -4,7 +4,7 @@ using Orchestrator.Contracts.Models;
 using Orchestrator.Spec;
 using Orchestrator.Silos.Hosting;
 
-namespace Orchestrator.Silos.Benchmarks;
+namespace Orchestrator.Bench.Drivers;
 
 /// <summary>
 /// Measurements of the control plane on this machine, each against a real embedded silo with real MPI workers
@@ -28,7 +28,7 @@ public static class ControlPlaneProbe
         var siloStart = clock.Elapsed.TotalSeconds;
         var grain = silo.Client.GetGrain<IJobGrain>(spec.Name);
         await grain.SubmitAsync(JobSubmission.ForSpec(spec, JobSpecYaml.ToYaml(spec)) with { OutputDirectory = output });
-        var metrics = Path.Combine(output, "metrics.jsonl");
+        var metrics = RunLayout.Metrics(output);
         double? firstStep = null;
         while (true)
         {
@@ -37,10 +37,10 @@ public static class ControlPlaneProbe
             var status = await grain.GetStatusAsync();
             if (status.Phase == JobPhase.Succeeded) break;
             if (status.Phase is JobPhase.Failed or JobPhase.Cancelled || clock.Elapsed > limit)
-                throw new UserFacingException($"benchmark job {spec.Name} ended {status.Phase}: {status.FailureReason} (log: {Path.Combine(output, "logs", "launcher.log")})");
+                throw new UserFacingException($"benchmark job {spec.Name} ended {status.Phase}: {status.FailureReason} (log: {RunLayout.LauncherLog(output)})");
             await Task.Delay(Poll);
         }
-        var summary = System.Text.Json.JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(output, "summary.json"))).RootElement;
+        var summary = System.Text.Json.JsonDocument.Parse(await File.ReadAllTextAsync(RunLayout.Summary(output))).RootElement;
         return new JobTiming(siloStart, firstStep ?? double.NaN, summary.GetProperty("samples_per_second").GetDouble());
     }
 

@@ -1,14 +1,15 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text;
-using Orchestrator.Silos.Benchmarks;
+using Orchestrator.Bench.Drivers;
+using Orchestrator.Silos.Commands;
 using Orchestrator.Silos.Terminal;
 using Orchestrator.Spec;
 using Orchestrator.Trainer.Data;
 using Orchestrator.Trainer.Devices;
 using Spectre.Console;
 
-namespace Orchestrator.Silos.Commands;
+namespace Orchestrator.Bench.Commands;
 
 /// <summary><c>orchestrator bench large-batch</c>: the paper's ladder on real Fashion-MNIST.</summary>
 public static class LargeBatchBenchCommand

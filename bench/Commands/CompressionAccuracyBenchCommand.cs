@@ -1,13 +1,14 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text;
-using Orchestrator.Spec;
-using Orchestrator.Silos.Benchmarks;
+using Orchestrator.Bench.Drivers;
+using Orchestrator.Silos.Commands;
 using Orchestrator.Silos.Terminal;
+using Orchestrator.Spec;
 using Orchestrator.Trainer.Data;
 using Spectre.Console;
 
-namespace Orchestrator.Silos.Commands;
+namespace Orchestrator.Bench.Commands;
 
 /// <summary>
 /// <c>orchestrator bench compression</c>: final Fashion-MNIST test accuracy of data-parallel training with

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace Orchestrator.Trainer.Compression.Benchmarks;
+namespace Orchestrator.Bench.Codecs;
 
 /// <summary>The yardstick for <see cref="CodecThroughput"/>: single-threaded memcpy speed on the same machine.</summary>
 public static class MemoryBandwidth

@@ -1,7 +1,8 @@
 using System.Text.Json;
+using Orchestrator.Bench;
 using Orchestrator.Spec;
 
-namespace Orchestrator.Silos.Benchmarks;
+namespace Orchestrator.Bench.Drivers;
 
 /// <summary>Runs a whole job as <c>mpirun.mpich -np N orchestrator train</c> (as a user would) and reads its summary.</summary>
 public static class MpiJobRunner
@@ -12,13 +13,13 @@ public static class MpiJobRunner
         var specPath = Path.Combine(directory, "job.yaml");
         File.WriteAllText(specPath, JobSpecYaml.ToYaml(spec));
         var result = ChildProcess.Run("mpirun.mpich",
-            ["-np", spec.Workers.ToString(), Environment.ProcessPath ?? "dotnet", Path.Combine(AppContext.BaseDirectory, "orchestrator.dll"),
+            ["-np", spec.Workers.ToString(), Environment.ProcessPath ?? "dotnet", HarnessVerbs.EntryAssemblyFor(AppContext.BaseDirectory, "train"),
              "train", specPath, "--out", Path.Combine(directory, "run"), "--fresh", .. extraArguments],
             limit, "apt-get install -y mpich");
         if (result.TimedOut)
             throw new UserFacingException($"job {spec.Name} ran longer than {limit}");
         if (result.ExitCode != 0)
             throw new UserFacingException($"job {spec.Name} failed (exit {result.ExitCode}):\n{result.Stdout}\n{result.Stderr}");
-        return JsonDocument.Parse(File.ReadAllText(Path.Combine(directory, "run", "summary.json"))).RootElement.Clone();
+        return JsonDocument.Parse(File.ReadAllText(RunLayout.Summary(Path.Combine(directory, "run")))).RootElement.Clone();
     }
 }

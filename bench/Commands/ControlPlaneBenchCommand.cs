@@ -1,11 +1,12 @@
 using System.CommandLine;
-using Orchestrator.Spec;
-using Orchestrator.Silos.Benchmarks;
+using Orchestrator.Bench.Drivers;
+using Orchestrator.Silos.Commands;
 using Orchestrator.Silos.Terminal;
+using Orchestrator.Spec;
 using Orchestrator.Trainer.Data;
 using Spectre.Console;
 
-namespace Orchestrator.Silos.Commands;
+namespace Orchestrator.Bench.Commands;
 
 /// <summary>
 /// <c>orchestrator bench control-plane</c>: what the control plane costs and how fast it reacts, on this machine:
@@ -48,10 +49,10 @@ public static class ControlPlaneBenchCommand
             for (int run = 0; run < runs; run++)
             {
                 plain.Add(MpiJobRunner.Train(Spec("cp-bench-plain", root), Path.Combine(scratch, $"plain-{run}"), limit).GetProperty("samples_per_second").GetDouble());
-                plainStep.Add(ControlPlaneProbe.SteadyStepSeconds(Path.Combine(scratch, $"plain-{run}", "run", "metrics.jsonl")));
+                plainStep.Add(ControlPlaneProbe.SteadyStepSeconds(RunLayout.Metrics(Path.Combine(scratch, $"plain-{run}", "run"))));
                 var timing = await ControlPlaneProbe.RunJobAsync(Spec("cp-bench", root), Path.Combine(scratch, $"silo-{run}"), limit);
                 linked.Add(timing.SamplesPerSecond);
-                linkedStep.Add(ControlPlaneProbe.SteadyStepSeconds(Path.Combine(scratch, $"silo-{run}", "metrics.jsonl")));
+                linkedStep.Add(ControlPlaneProbe.SteadyStepSeconds(RunLayout.Metrics(Path.Combine(scratch, $"silo-{run}"))));
                 firstStep.Add(timing.FirstStepSeconds);
                 siloStart.Add(timing.SiloStartSeconds);
                 AnsiConsole.MarkupLineInterpolated($"run {run + 1}: plain mpirun {plain[^1]:F0} samples/s (median step {plainStep[^1] * 1000:F1} ms), under the silo {linked[^1]:F0} samples/s ({linkedStep[^1] * 1000:F1} ms); run -> first step {timing.FirstStepSeconds:F2} s (silo start {timing.SiloStartSeconds:F2} s)");

@@ -8,7 +8,7 @@ using Orchestrator.Trainer.Telemetry;
 using Orchestrator.Trainer.Training;
 using static TorchSharp.torch;
 
-namespace Orchestrator.Silos.Benchmarks;
+namespace Orchestrator.Bench.Drivers;
 
 /// <summary>
 /// Training throughput of our trainer against PyTorch on the same CNN, global batch, optimizer,

@@ -1,8 +1,9 @@
 using System.Diagnostics;
+using Orchestrator.Trainer.Compression.Torch;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Orchestrator.Trainer.Compression.Torch;
+namespace Orchestrator.Bench.Codecs;
 
 /// <summary>Measures a torch codec's speed in GB/s of fp32 input (the unit of PLATFORM.md "Codec speed").</summary>
 public static class TorchCodecThroughput

@@ -1,14 +1,16 @@
 using System.CommandLine;
-using Orchestrator.Silos.Benchmarks;
 using System.Globalization;
-using System.Text;
 using System.Text.Json;
-using Orchestrator.Spec;
+using System.Text;
+using Orchestrator.Bench.Drivers;
+using Orchestrator.Bench;
+using Orchestrator.Silos.Commands;
 using Orchestrator.Silos.Terminal;
+using Orchestrator.Spec;
 using Orchestrator.Trainer.Compression;
 using Spectre.Console;
 
-namespace Orchestrator.Silos.Commands;
+namespace Orchestrator.Bench.Commands;
 
 /// <summary>
 /// <c>orchestrator bench allreduce</c>: every codec x algorithm pair the trainer offers, each in its own
@@ -178,13 +180,13 @@ public static class AllreduceBenchCommand
             report.GetProperty("communication_ms_median").GetDouble(), report.GetProperty("bytes_sent").GetInt64(), true, null);
     }
 
-    /// <summary>How to start this CLI again: <c>dotnet orchestrator.dll</c>, or the app host itself.</summary>
+    /// <summary>How to start this harness again: <c>dotnet orchestrator-bench.dll</c>, or the app host itself.</summary>
     private static string[] SelfCommand()
     {
         var host = System.Environment.ProcessPath ?? "dotnet";
         if (Path.GetFileNameWithoutExtension(host) != "dotnet") return [host];
         var entry = System.Reflection.Assembly.GetEntryAssembly()?.Location;
-        if (string.IsNullOrEmpty(entry)) entry = Path.Combine(AppContext.BaseDirectory, "orchestrator.dll");
+        if (string.IsNullOrEmpty(entry)) entry = HarnessVerbs.EntryAssemblyFor(AppContext.BaseDirectory, "collectives-check");
         return [host, entry];
     }
 

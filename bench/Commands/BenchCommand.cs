@@ -1,12 +1,13 @@
 using System.CommandLine;
-using Orchestrator.Spec;
-using Orchestrator.Silos.Benchmarks;
+using Orchestrator.Bench.Drivers;
+using Orchestrator.Silos.Commands;
 using Orchestrator.Silos.Terminal;
+using Orchestrator.Spec;
 using Orchestrator.Trainer.Data;
 using Orchestrator.Trainer.Devices;
 using Spectre.Console;
 
-namespace Orchestrator.Silos.Commands;
+namespace Orchestrator.Bench.Commands;
 
 /// <summary><c>orchestrator bench ...</c>: benchmarks that print figures (never timed asserts in tests).</summary>
 public static class BenchCommand
