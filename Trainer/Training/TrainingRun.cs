@@ -4,6 +4,7 @@ using Orchestrator.Spec;
 using Orchestrator.Trainer.Checkpointing;
 using Orchestrator.Trainer.Collectives;
 using Orchestrator.Trainer.Data;
+using Orchestrator.Trainer.Devices;
 using Orchestrator.Trainer.Models;
 using Orchestrator.Trainer.Normalization;
 using Orchestrator.Trainer.Regimes;
@@ -52,6 +53,7 @@ public sealed class TrainingRun : IDisposable
         torch.random.manual_seed(spec.Training.Seed);
         model = ModelRegistry.Create(spec.Model, input, spec.Training.GhostBatch);
         model.to(options.Device);
+        if (ConvolutionSelfCheck.EnsureCorrect(model, options.Device) is { } fallback) options.Observer.OnNotice(fallback);
         options.Synchronizer.Attach(model);
         parameters = model.parameters().ToList();
         optimizer = OptimizerFactory.Create(spec.Training.Optimizer, parameters);
