@@ -62,6 +62,8 @@ public sealed partial class JobGrain(
     {
         if (!S.Submitted)
             throw new InvalidOperationException($"unknown job '{JobId}'");
+        if (rank is int r && r >= S.Workers)
+            throw new ArgumentOutOfRangeException(nameof(rank), r, $"job '{JobId}' runs {S.Workers} worker(s): ranks 0..{S.Workers - 1}; there is no rank {r}");
         return Task.FromResult(LauncherLog.Tail(RunLayout.LauncherLog(OutputDirectory), rank, tail));
     }
 

@@ -174,9 +174,10 @@ public static class JobLifecycle
         {
             if (workers < 1)
                 throw new ArgumentOutOfRangeException(nameof(workers), workers, $"cannot scale job '{jobId}' to {workers} workers; at least 1 is needed");
+            if (JobTransitions.IsTerminal(s.Phase))
+                throw new InvalidOperationException($"job '{jobId}' already {s.Phase.ToString().ToLowerInvariant()}; only a running job can be scaled");
             if (s.Phase != JobPhase.Running)
-                throw new InvalidOperationException(
-                    $"illegal job transition {s.Phase} -> {JobPhase.Rescaling}: job '{jobId}' is {s.Phase.ToString().ToLowerInvariant()}; only a running job can be scaled");
+                throw new InvalidOperationException($"job '{jobId}' is {s.Phase.ToString().ToLowerInvariant()}; only a running job can be scaled (try again once it runs)");
             if (workers == s.Workers)
                 throw new ArgumentException($"job '{jobId}' already runs on {workers} workers", nameof(workers));
             if (s.WorkerRule?.Reject(workers) is { } rejected)
@@ -190,6 +191,8 @@ public static class JobLifecycle
 
         public void Cancel()
         {
+            if (JobTransitions.IsTerminal(s.Phase))
+                throw new InvalidOperationException($"job '{jobId}' already {s.Phase.ToString().ToLowerInvariant()}; there is nothing to cancel");
             Move(JobPhase.Cancelled, "cancelled by the user");
             s.RequestedWorkers = null;
             s.NextLaunchNotBefore = null;

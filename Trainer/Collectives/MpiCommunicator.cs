@@ -288,6 +288,9 @@ public sealed unsafe class MpiCommunicator : ICommunicator
     {
         System.Console.Error.Flush();
         System.Console.Out.Flush();
+        // Hydra tears every rank down on MPI_Abort, and what its proxy has not yet read from this rank's pipes is
+        // lost with it: seen under load as a job that failed without the line saying why. A moment lets it drain.
+        Thread.Sleep(TimeSpan.FromMilliseconds(300));
         MPI.Unsafe.MPI_Abort(MpiNative.CommWorld, errorCode);
         System.Environment.Exit(errorCode); // MPI_Abort does not return; this is the belt to its braces
     }

@@ -16,6 +16,7 @@ public static class CpuConvolutionBackend
     private const string GlobalContext = "_ZN2at13globalContextEv";
     private const string SetEnabled = "_ZN2at7Context20setUserEnabledMkldnnEb";
     private const string GetEnabled = "_ZNK2at7Context17userEnabledMkldnnEv";
+    private const string SetNnpack = "_ZN2at7Context20setUserEnabledNNPACKEb";
 
     private static readonly Lazy<Exports?> exports = new(Resolve);
 
@@ -32,8 +33,22 @@ public static class CpuConvolutionBackend
         return e.Get(e.Context()) == 0;
     }
 
-    private sealed unsafe class Exports(IntPtr context, IntPtr set, IntPtr get)
+    /// <summary>
+    /// Keeps the native path from trying NNPACK, which prints a warning on every convolution on CPUs it does not
+    /// support (this project's VMs); the trainer never relies on it (oneDNN or ATen's GEMM kernels do the work).
+    /// </summary>
+    public static void SkipNnpack()
     {
+        if (exports.Value is { } e) e.SetNnpackEnabled(e.Context(), 0);
+    }
+
+    private sealed unsafe class Exports(IntPtr context, IntPtr set, IntPtr get, IntPtr setNnpack)
+    {
+        public void SetNnpackEnabled(IntPtr ctx, byte enabled)
+        {
+            if (setNnpack != IntPtr.Zero) ((delegate* unmanaged<IntPtr, byte, void>)setNnpack)(ctx, enabled);
+        }
+
         public IntPtr Context() => ((delegate* unmanaged<IntPtr>)context)();
         public void Set(IntPtr ctx, byte enabled) => ((delegate* unmanaged<IntPtr, byte, void>)set)(ctx, enabled);
         public byte Get(IntPtr ctx) => ((delegate* unmanaged<IntPtr, byte>)get)(ctx);
@@ -50,7 +65,7 @@ public static class CpuConvolutionBackend
         return NativeLibrary.TryGetExport(handle, GlobalContext, out var context)
             && NativeLibrary.TryGetExport(handle, SetEnabled, out var set)
             && NativeLibrary.TryGetExport(handle, GetEnabled, out var get)
-                ? new Exports(context, set, get)
+                ? new Exports(context, set, get, NativeLibrary.TryGetExport(handle, SetNnpack, out var nnpack) ? nnpack : IntPtr.Zero)
                 : null;
     }
 }

@@ -21,7 +21,7 @@ public sealed class SampleLog : IDisposable
     private SampleLog(string path)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        writer = new StreamWriter(new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read), Encoding.UTF8);
+        writer = new StreamWriter(new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read), new UTF8Encoding(encoderShouldEmitUTF8Identifier: false));
     }
 
     /// <summary>The log of rank <paramref name="rank"/> in launch <paramref name="launch"/> when the variable asks for it; null otherwise.</summary>

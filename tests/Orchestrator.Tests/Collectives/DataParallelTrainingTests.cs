@@ -216,7 +216,7 @@ public sealed class DataParallelTrainingTests
         Assert.NotEqual(0, result.ExitCode);
         Assert.True(result.Elapsed < TimeSpan.FromSeconds(60), $"took {result.Elapsed}");
         // Nudged during step 4 (counted from 0), so the first check after it, at step 6, sees the difference.
-        Assert.Contains("parameters diverged across workers at step 6", result.Output);
+        Assert.True(result.Output.Contains("parameters diverged across workers at step 6", StringComparison.Ordinal), result.ToString());
         Assert.False(File.Exists(Path.Combine(run, "summary.json")));
     }
 

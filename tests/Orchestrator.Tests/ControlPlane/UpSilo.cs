@@ -88,7 +88,11 @@ internal sealed partial class UpSilo : IDisposable
     public bool Terminate(TimeSpan limit)
     {
         _ = kill(process.Id, 15);
-        return process.WaitForExit(limit);
+        if (!process.WaitForExit(limit)) return false;
+        // WaitForExit with a timeout does not wait for the redirected output to drain; without a timeout it does,
+        // so the silo's last lines ("silo stopped") are in Output before anyone reads it.
+        process.WaitForExit();
+        return true;
     }
 
     public int ExitCode => process.ExitCode;

@@ -214,7 +214,7 @@ public sealed class JobLifecycleTests
 
         var pending = new Job();
         pending.On(new V.Submitted(Submission()));
-        Assert.Equal("illegal job transition Pending -> Rescaling: job 'demo' is pending; only a running job can be scaled",
+        Assert.Equal("job 'demo' is pending; only a running job can be scaled (try again once it runs)",
             Assert.Throws<InvalidOperationException>(() => pending.On(new V.RescaleRequested(1))).Message);
     }
 
@@ -232,7 +232,7 @@ public sealed class JobLifecycleTests
         var d = job.On(new V.Cancelled());
         Assert.Equal((JobPhase.Cancelled, from), (job.State.Phase, job.State.History[^1].From));
         Assert.Equal([typeof(E.Persist), typeof(E.KillGang), typeof(E.StopWatch), typeof(E.ReleaseSlots)], d.Effects.Select(e => e.GetType()));
-        Assert.Equal("illegal job transition Cancelled -> Cancelled", Assert.Throws<InvalidOperationException>(() => job.On(new V.Cancelled())).Message);
+        Assert.Equal("job 'demo' already cancelled; there is nothing to cancel", Assert.Throws<InvalidOperationException>(() => job.On(new V.Cancelled())).Message);
         Assert.True(job.On(new V.GangExited(job.State.Launches, 137)).IsNothing);
     }
 
