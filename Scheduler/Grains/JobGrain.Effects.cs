@@ -146,6 +146,10 @@ public sealed partial class JobGrain
         return Task.CompletedTask;
     }
 
+    /// <summary>What the ended gang leaves to judge it by: whether it trained, and its workers' last error lines.</summary>
+    private GangExitDetail ExitDetail() =>
+        new(progress.Advanced, OutputDirectory is null ? null : LauncherLog.LastErrors(RunLayout.LauncherLog(OutputDirectory)));
+
     /// <summary>What the adopted gang's files say: its recorded exit code, alive, or gone without one.</summary>
     private AdoptedGangReport ReadAdoptedGang()
     {
@@ -153,7 +157,7 @@ public sealed partial class JobGrain
         var code = GangSupervisor.ReadExitCode(exitPath);
         if (code is null && !AdoptedGang.IsAlive(exitPath))
             code = GangSupervisor.ReadExitCode(exitPath); // it may have written the code just now
-        if (code is int exitCode) return new AdoptedGangReport.Exited(exitCode);
+        if (code is int exitCode) return new AdoptedGangReport.Exited(exitCode, ExitDetail());
         return AdoptedGang.IsAlive(exitPath) ? new AdoptedGangReport.Alive() : new AdoptedGangReport.Vanished();
     }
 

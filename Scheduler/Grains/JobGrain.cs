@@ -49,7 +49,7 @@ public sealed partial class JobGrain(
     public Task<JobStatus> SlotsGrantedAsync() => ApplyAsync(new JobEvent.SlotsGranted());
 
     /// <inheritdoc />
-    public Task<JobStatus> ReportLaunchExitAsync(int launch, int exitCode) => ApplyAsync(new JobEvent.GangExited(launch, exitCode));
+    public Task<JobStatus> ReportLaunchExitAsync(int launch, int exitCode) => ApplyAsync(new JobEvent.GangExited(launch, exitCode, ExitDetail()));
 
     /// <inheritdoc />
     public Task<JobStatus> RequestRescaleAsync(int workers) => ApplyAsync(new JobEvent.RescaleRequested(workers));

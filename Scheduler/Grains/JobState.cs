@@ -44,6 +44,10 @@ public sealed class JobState
     /// <summary>Rescales completed or under way.</summary>
     [Id(17)] public int Rescales { get; set; }
 
+    /// <summary>Exit code and error lines of the last launch that failed before its first step (null when the last one trained):
+    /// the same failure twice in a row fails the job instead of restarting it.</summary>
+    [Id(18)] public string? EarlyFailure { get; set; }
+
     /// <summary>A copy to decide on (<see cref="Lifecycle.JobLifecycle"/>): the original stays as stored until the decision is persisted.</summary>
     public JobState Copy()
     {

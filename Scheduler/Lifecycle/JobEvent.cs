@@ -23,7 +23,7 @@ public abstract record JobEvent
     public sealed record LaunchFailed(int Launch, string Reason) : JobEvent;
 
     /// <summary>The gang of launch <paramref name="Launch"/> ended by itself with <paramref name="ExitCode"/>.</summary>
-    public sealed record GangExited(int Launch, int ExitCode) : JobEvent;
+    public sealed record GangExited(int Launch, int ExitCode, GangExitDetail? Detail = null) : JobEvent;
 
     /// <summary>The watch timer ticked while a gang runs: progress seen so far, and for an adopted gang what its files say.</summary>
     public sealed record WatchTick(GangProgress Progress, AdoptedGangReport? Adopted) : JobEvent;
@@ -55,7 +55,7 @@ public abstract record AdoptedGangReport
     public sealed record Alive : AdoptedGangReport;
 
     /// <summary>Its supervisor recorded <paramref name="ExitCode"/>.</summary>
-    public sealed record Exited(int ExitCode) : AdoptedGangReport;
+    public sealed record Exited(int ExitCode, GangExitDetail? Detail = null) : AdoptedGangReport;
 
     /// <summary>Its supervisor is gone without recording a code.</summary>
     public sealed record Vanished : AdoptedGangReport;

@@ -35,7 +35,7 @@ public static class JobLifecycle
             case JobEvent.NotAdmitted refused: decision.Fail($"not admitted: {refused.Reason}"); break;
             case JobEvent.GangStarted started: decision.Started(started.Launch, started.ProcessId); break;
             case JobEvent.LaunchFailed failed: decision.LaunchFailed(failed.Launch, failed.Reason); break;
-            case JobEvent.GangExited exited: decision.Exited(exited.Launch, exited.ExitCode); break;
+            case JobEvent.GangExited exited: decision.Exited(exited.Launch, exited.ExitCode, exited.Detail ?? GangExitDetail.Unknown); break;
             case JobEvent.WatchTick tick: decision.Watch(tick.Progress, tick.Adopted); break;
             case JobEvent.RescaleRequested rescale: decision.Rescale(rescale.Workers); break;
             case JobEvent.Cancelled: decision.Cancel(); break;
@@ -121,7 +121,7 @@ public static class JobLifecycle
             effects.Add(new JobEffect.ReleaseSlots());
         }
 
-        public void Exited(int launch, int exitCode)
+        public void Exited(int launch, int exitCode, GangExitDetail detail)
         {
             if (launch != s.Launches || JobTransitions.IsTerminal(s.Phase))
                 return; // a gang torn down and replaced, or a late report of a job that already ended
@@ -139,7 +139,21 @@ public static class JobLifecycle
                 effects.Add(new JobEffect.ReleaseSlots());
                 return;
             }
-            LaunchLost($"worker exited with code {exitCode}", kill: false);
+            var cause = $"worker {ExitCause.Describe(exitCode)}" + (detail.Errors is { } errors ? $": {errors}" : "");
+            // Retrying cannot fix what the user must: a user error, or the same failure before any step, twice.
+            if (exitCode == ExitCause.UserError)
+            {
+                FailForGood($"{cause}; not restarted (a user error repeats on every restart)", kill: false);
+                return;
+            }
+            var signature = $"{exitCode}|{detail.Errors}";
+            if (!detail.Advanced && s.EarlyFailure == signature)
+            {
+                FailForGood($"{cause}; failed the same way twice before its first step, not restarted again", kill: false);
+                return;
+            }
+            s.EarlyFailure = detail.Advanced ? null : signature;
+            LaunchLost(cause, kill: false);
         }
 
         public void Watch(GangProgress progress, AdoptedGangReport? adopted)
@@ -153,7 +167,7 @@ public static class JobLifecycle
             {
                 case AdoptedGangReport.Exited exited:
                     effects.Add(new JobEffect.StopWatch());
-                    Exited(s.Launches, exited.ExitCode);
+                    Exited(s.Launches, exited.ExitCode, exited.Detail ?? GangExitDetail.Unknown);
                     return;
                 case AdoptedGangReport.Vanished when s.Phase == JobPhase.Running:
                     effects.Add(new JobEffect.StopWatch());
@@ -161,7 +175,7 @@ public static class JobLifecycle
                     return;
                 case AdoptedGangReport.Vanished:
                     effects.Add(new JobEffect.StopWatch());
-                    Exited(s.Launches, KilledExitCode); // a rescale's stop without a code: relaunched at the new size, as a restart
+                    Exited(s.Launches, KilledExitCode, GangExitDetail.Unknown); // a rescale's stop without a code: relaunched at the new size, as a restart
                     return;
             }
             // An adopted gang is judged stalled only while Running (a rescaling one is about to stop anyway).
@@ -234,10 +248,7 @@ public static class JobLifecycle
             var launch = s.Launches;
             if (!policy.CanRestart(s.Restarts))
             {
-                Fail($"{cause}; restarts exhausted ({s.Restarts} of {s.MaxRestarts})");
-                if (kill) effects.Add(new JobEffect.KillGang(launch));
-                effects.Add(new JobEffect.StopWatch());
-                effects.Add(new JobEffect.ReleaseSlots());
+                FailForGood($"{cause}; restarts exhausted ({s.Restarts} of {s.MaxRestarts})", kill);
                 return;
             }
             var attempt = s.Restarts + 1;
@@ -253,6 +264,17 @@ public static class JobLifecycle
             if (kill) effects.Add(new JobEffect.KillGang(launch)); // the whole process group; a killed gang's exit is not reported
             effects.Add(new JobEffect.StopWatch());
             effects.Add(new JobEffect.ScheduleRelaunch(notBefore));
+        }
+
+        /// <summary>Failed for good: the gang (when <paramref name="kill"/>) and the slots go, nothing is relaunched.</summary>
+        private void FailForGood(string reason, bool kill)
+        {
+            if (s.Phase is not (JobPhase.Running or JobPhase.Launching or JobPhase.Rescaling))
+                throw new InvalidOperationException($"illegal job transition {s.Phase} -> {JobPhase.Failed}");
+            Fail(reason);
+            if (kill) effects.Add(new JobEffect.KillGang(s.Launches));
+            effects.Add(new JobEffect.StopWatch());
+            effects.Add(new JobEffect.ReleaseSlots());
         }
 
         public void Fail(string reason)

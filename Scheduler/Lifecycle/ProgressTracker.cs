@@ -16,6 +16,11 @@ public sealed class ProgressTracker
     /// <summary>The job's newest heartbeat at its highest step in this launch; null before the first.</summary>
     public HeartbeatInfo? Newest { get; private set; }
 
+    /// <summary>Whether a heartbeat of the current gang reported a higher step than its first one: it has trained.</summary>
+    public bool Advanced { get; private set; }
+
+    private long? firstStep;
+
     /// <summary>When the current gang was started or adopted.</summary>
     public DateTimeOffset LaunchedAt { get; private set; }
 
@@ -27,12 +32,16 @@ public sealed class ProgressTracker
     {
         Newest = null;
         LaunchedAt = now;
+        Advanced = false;
+        firstStep = null;
     }
 
     /// <summary>Takes a heartbeat of the current launch.</summary>
     public void Record(WorkerHeartbeat heartbeat, DateTimeOffset now)
     {
         ArgumentNullException.ThrowIfNull(heartbeat);
+        firstStep ??= heartbeat.Step;
+        Advanced |= heartbeat.Step > firstStep;
         // Ranks that lag a step do not count as progress twice; the newest heartbeat is the newest at the highest step.
         var progressed = Newest is null || heartbeat.Step > Newest.Heartbeat.Step;
         if (progressed || heartbeat.Step == Newest!.Heartbeat.Step)

@@ -25,7 +25,7 @@ public sealed class RecoveryTests
         var result = CliRunner.Run(dir.Path, ["run", spec, "--workers", "2", "--out", output, "--worker-args", "--die-at 5:1"], Limit);
 
         Assert.True(result.ExitCode == 0, result.ToString());
-        Assert.Contains("worker exited with code 137; restart 1 of 3", result.Output);
+        Assert.Contains("worker was killed by SIGKILL (exit code 137)", result.Output);
         Assert.Contains("succeeded", result.Output);
         Assert.Matches(@"│ restarts\s+│ 1 of 3", result.Output);
         var log = File.ReadAllText(Path.Combine(output, "logs", "launcher.log"));

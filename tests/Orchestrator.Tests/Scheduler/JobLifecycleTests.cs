@@ -116,7 +116,7 @@ public sealed class JobLifecycleTests
         var job = Job.Running(Submission(maxRestarts: 2));
         var first = job.On(new V.GangExited(1, 137), T0);
         Assert.Equal((JobPhase.Launching, 1, T0 + TimeSpan.FromSeconds(1)), (job.State.Phase, job.State.Restarts, job.State.NextLaunchNotBefore));
-        Assert.Equal("worker exited with code 137; restart 1 of 2", job.State.History[^1].Note);
+        Assert.Equal("worker was killed by SIGKILL (exit code 137); restart 1 of 2", job.State.History[^1].Note);
         Assert.Equal(T0 + TimeSpan.FromSeconds(1), Assert.Single(first.Effects.OfType<E.ScheduleRelaunch>()).At);
         Assert.DoesNotContain(first.Effects, e => e is E.KillGang); // an exited gang needs no kill
 
@@ -135,6 +135,57 @@ public sealed class JobLifecycleTests
         Assert.Contains(last.Effects, e => e is E.ReleaseSlots);
         Assert.Throws<InvalidOperationException>(() => job.On(new V.SlotsGranted()));
     }
+
+    [Fact]
+    public void A_user_error_fails_the_job_at_once_with_the_workers_own_error_as_the_reason()
+    {
+        var job = Job.Running(Submission(maxRestarts: 3));
+        var d = job.On(new V.GangExited(1, ExitCause.UserError, new GangExitDetail(true, "training diverged at step 7")));
+        Assert.Equal(JobPhase.Failed, job.State.Phase);
+        Assert.Equal("worker failed with a user error (exit code 2): training diverged at step 7; not restarted (a user error repeats on every restart)",
+            job.State.FailureReason);
+        Assert.Equal(0, job.State.Restarts);
+        Assert.Contains(d.Effects, e => e is E.ReleaseSlots);
+        Assert.DoesNotContain(d.Effects, e => e is E.ScheduleRelaunch);
+    }
+
+    [Fact]
+    public void The_same_failure_twice_before_the_first_step_fails_the_job_and_a_different_or_later_one_restarts()
+    {
+        var early = new GangExitDetail(Advanced: false, "Out of memory");
+        var job = Job.Running(Submission(maxRestarts: 5));
+        job.On(new V.GangExited(1, 137, early));
+        Assert.Equal((JobPhase.Launching, 1), (job.State.Phase, job.State.Restarts)); // once may be bad luck
+
+        job.On(new V.RelaunchDue(GangRunsHere: false));
+        job.On(new V.GangStarted(2, 7));
+        job.On(new V.GangExited(2, 1, early)); // another code: not the same failure
+        job.On(new V.RelaunchDue(GangRunsHere: false));
+        job.On(new V.GangStarted(3, 8));
+        job.On(new V.GangExited(3, 1, new GangExitDetail(Advanced: true, "Out of memory"))); // it trained first: a fresh start
+        Assert.Equal((JobPhase.Launching, 3), (job.State.Phase, job.State.Restarts));
+
+        job.On(new V.RelaunchDue(GangRunsHere: false));
+        job.On(new V.GangStarted(4, 9));
+        job.On(new V.GangExited(4, 134, new GangExitDetail(false, "Out of memory")));
+        Assert.Equal(JobPhase.Launching, job.State.Phase);
+        job.On(new V.RelaunchDue(GangRunsHere: false));
+        job.On(new V.GangStarted(5, 10));
+        job.On(new V.GangExited(5, 134, new GangExitDetail(false, "Out of memory")));
+        Assert.Equal(JobPhase.Failed, job.State.Phase);
+        Assert.Equal("worker was killed by SIGABRT (exit code 134): Out of memory; failed the same way twice before its first step, not restarted again",
+            job.State.FailureReason);
+    }
+
+    [Theory]
+    [InlineData(1, "exited with code 1")]
+    [InlineData(2, "failed with a user error (exit code 2)")]
+    [InlineData(130, "was killed by SIGINT (exit code 130)")]
+    [InlineData(137, "was killed by SIGKILL (exit code 137)")]
+    [InlineData(143, "was killed by SIGTERM (exit code 143)")]
+    [InlineData(200, "exited with code 200")]
+    public void Exit_codes_are_described_in_words_with_signals_by_name(int code, string expected) =>
+        Assert.Equal(expected, ExitCause.Describe(code));
 
     [Fact]
     public void A_relaunch_that_comes_due_after_a_cancel_or_with_a_gang_running_does_nothing()

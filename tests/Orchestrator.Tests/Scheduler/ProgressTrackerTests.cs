@@ -11,6 +11,21 @@ public sealed class ProgressTrackerTests
     private static WorkerHeartbeat Beat(int rank, long step, int launch = 1) => new(launch, step, 100, 1, 0.1, 1000 + rank, rank);
 
     [Fact]
+    public void A_gang_has_advanced_once_a_heartbeat_passes_its_first_step_and_a_restart_forgets_it()
+    {
+        var tracker = new ProgressTracker();
+        tracker.Restart(T0);
+        Assert.False(tracker.Advanced);
+        tracker.Record(Beat(0, 40), T0); // resumed at step 40: not yet a step of this launch
+        tracker.Record(Beat(1, 40), T0);
+        Assert.False(tracker.Advanced);
+        tracker.Record(Beat(1, 41), T0);
+        Assert.True(tracker.Advanced);
+        tracker.Restart(T0);
+        Assert.False(tracker.Advanced);
+    }
+
+    [Fact]
     public void The_job_progresses_when_any_rank_passes_the_highest_step_and_a_lagging_rank_does_not_count()
     {
         var tracker = new ProgressTracker();
