@@ -35,7 +35,12 @@ public sealed partial class JobGrain(
     }
 
     /// <inheritdoc />
-    public Task<JobStatus> SubmitAsync(JobSubmission submission) => ApplyAsync(new JobEvent.Submitted(submission));
+    public Task<JobStatus> SubmitAsync(JobSubmission submission)
+    {
+        ArgumentNullException.ThrowIfNull(submission);
+        runner.EnsureAllowed(submission.OutputDirectory);
+        return ApplyAsync(new JobEvent.Submitted(submission));
+    }
 
     /// <inheritdoc />
     public Task<JobStatus> GetStatusAsync()

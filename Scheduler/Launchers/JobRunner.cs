@@ -16,8 +16,10 @@ namespace Orchestrator.Scheduler.Launchers;
 /// <param name="workerEnvironment">Further variables every worker of every launch gets (site settings; test hooks); null = none.</param>
 /// <param name="redis">The cluster's Redis server (<c>host:port</c>) when it has one: workers then find a live gateway
 /// through Redis membership, so they reach another silo when theirs dies; null = the one gateway only.</param>
+/// <param name="confineToRunsRoot">Refuse run directories outside <paramref name="defaultRunsRoot"/> (a shared silo: <c>up</c>);
+/// false where the user's own process hosts the silo (<c>run</c>) and writes where they say.</param>
 public sealed class JobRunner(IJobLauncher launcher, string defaultRunsRoot, string? gateway = null, string? clusterId = null,
-    IReadOnlyDictionary<string, string>? workerEnvironment = null, string? redis = null) : IDisposable
+    IReadOnlyDictionary<string, string>? workerEnvironment = null, string? redis = null, bool confineToRunsRoot = false) : IDisposable
 {
     /// <summary>Environment variable with the cluster's Redis server (<c>host:port</c>), for the workers' gateway list.</summary>
     public const string RedisVariable = "ORCHESTRATOR_REDIS";
@@ -41,6 +43,18 @@ public sealed class JobRunner(IJobLauncher launcher, string defaultRunsRoot, str
 
     /// <summary>The run directory of a job that names none: <c>ROOT/&lt;job&gt;</c>.</summary>
     public string DefaultOutputDirectory(string jobId) => Path.GetFullPath(Path.Combine(defaultRunsRoot, jobId));
+
+    /// <summary>Refuses a run directory outside the runs root when this silo confines jobs to it (null = the default: allowed).</summary>
+    /// <exception cref="ArgumentException">It is outside (or is the root itself).</exception>
+    public void EnsureAllowed(string? outputDirectory)
+    {
+        if (!confineToRunsRoot || outputDirectory is null) return;
+        var root = Path.TrimEndingDirectorySeparator(Path.GetFullPath(defaultRunsRoot));
+        var full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(outputDirectory));
+        if (!full.StartsWith(root + Path.DirectorySeparatorChar, StringComparison.Ordinal))
+            throw new ArgumentException(
+                $"run directory {full} is not under this silo's runs_root {root}: a silo writes only there (omit --out for {root}/<name>, or name a directory under it)");
+    }
 
     /// <summary>Whether a gang of this job is alive.</summary>
     public bool IsRunning(string jobId) => running.ContainsKey(jobId);

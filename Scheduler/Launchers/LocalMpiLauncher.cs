@@ -66,6 +66,9 @@ public sealed class LocalMpiLauncher(LocalMpiOptions options) : IJobLauncher
         foreach (var arg in argv.Skip(1)) start.ArgumentList.Add(arg);
         start.Environment["NO_COLOR"] = "1";
         start.Environment["DOTNET_NOLOGO"] = "1";
+        // Every rank of a local job is on this machine: MPICH's UCX transport would otherwise open TCP listeners on
+        // every interface. A site that sets its own devices keeps them.
+        if (Environment.GetEnvironmentVariable("UCX_NET_DEVICES") is null) start.Environment["UCX_NET_DEVICES"] = "lo";
         foreach (var (name, value) in request.Environment ?? new Dictionary<string, string>())
             start.Environment[name] = value;
 

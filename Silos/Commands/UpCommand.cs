@@ -47,6 +47,7 @@ public static class UpCommand
             WorkerSlots = config.Slots,
             RunsRoot = config.RunsRoot,
             SuperviseGangs = true,
+            ConfineRunDirectories = true,
             Metrics = new SiloMetricsOptions { Port = config.MetricsPort, Host = config.Host.ToString() },
         };
         var host = SiloSetup.BuildHost(settings);

@@ -43,6 +43,10 @@ public sealed record SiloSettings
     /// </summary>
     public bool SuperviseGangs { get; init; }
 
+    /// <summary>Refuse run directories outside <see cref="RunsRoot"/>: a shared silo (<c>up</c>) writes only there;
+    /// <c>run</c>'s silo is the user's own process and writes where the user says.</summary>
+    public bool ConfineRunDirectories { get; init; }
+
     /// <summary>Variables every launched worker gets (test hooks such as a step delay); empty = none.</summary>
     public IReadOnlyDictionary<string, string> WorkerEnvironment { get; init; } = new Dictionary<string, string>();
 
@@ -129,7 +133,8 @@ public static class SiloSetup
             Supervisor: settings.SuperviseGangs ? [dotnet, entry, GangExecCommand] : null));
         silo.Services.AddSingleton<IJobLauncher>(sp => new LocalMpiLauncher(sp.GetRequiredService<LocalMpiOptions>()));
         silo.Services.AddSingleton(sp => new JobRunner(sp.GetRequiredService<IJobLauncher>(), Path.GetFullPath(settings.RunsRoot),
-            gateway: settings.Gateway, clusterId: settings.ClusterId, workerEnvironment: settings.WorkerEnvironment, redis: settings.Redis));
+            gateway: settings.Gateway, clusterId: settings.ClusterId, workerEnvironment: settings.WorkerEnvironment, redis: settings.Redis,
+            confineToRunsRoot: settings.ConfineRunDirectories));
         silo.AddOrchestratorMetrics(settings.Metrics);
     }
 

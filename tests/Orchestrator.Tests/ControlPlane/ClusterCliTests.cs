@@ -80,10 +80,50 @@ public sealed class ClusterCliTests(SingleSiloFixture fixture) : IClassFixture<S
     }
 
     [Fact]
+    public void A_run_directory_outside_the_silos_runs_root_is_refused_and_nothing_is_submitted()
+    {
+        var spec = Spec("cl-escape");
+        foreach (var outside in new[] { "/", Path.Combine(fixture.Directory, "elsewhere"), Path.Combine(fixture.Directory, "runs", "..", "x"), Path.Combine(fixture.Directory, "runs") })
+        {
+            var refused = Cli("submit", spec, "--out", outside);
+            Assert.True(refused.ExitCode == 2, refused.ToString());
+            Assert.Contains("is not under this silo's runs_root", refused.Output);
+            Assert.DoesNotContain("   at ", refused.Output);
+        }
+        var status = Cli("status", "cl-escape");
+        Assert.Equal(2, status.ExitCode);
+        Assert.Contains("unknown job", status.Output);
+    }
+
+    [Fact]
+    public void A_running_local_job_listens_on_loopback_only()
+    {
+        var spec = Spec("cl-loopback", epochs: 500);
+        var output = Path.Combine(fixture.Directory, "runs", "loopback-run");
+        Assert.Equal(0, Cli("submit", spec, "--workers", "2", "--out", output).ExitCode);
+        WaitForSteps("cl-loopback");
+        try
+        {
+            var processes = ProcessTree.Mentioning(output);
+            var launcher = processes.Where(pid => ProcessTree.CommandOf(pid).Contains("mpirun", StringComparison.Ordinal)).ToList();
+            // Hydra's mpiexec listens for its proxies on every interface (MPICH 4.0 has no setting for it) and its
+            // children inherit that socket; everything the job itself opens must be on loopback.
+            var hydra = ListeningSockets.Of(launcher).Select(s => s.Inode).ToHashSet();
+            var own = ListeningSockets.Of(processes).Where(s => !hydra.Contains(s.Inode)).ToList();
+            Assert.NotEmpty(own); // the ranks' MPI (UCX) and metrics listeners
+            Assert.All(own, s => Assert.True(s.IsLoopback, $"pid {s.Pid} ({ProcessTree.CommandOf(s.Pid)}) listens on {s.Address}:{s.Port}"));
+        }
+        finally
+        {
+            Cli("cancel", "cl-loopback");
+        }
+    }
+
+    [Fact]
     public void Cancel_stops_a_running_job_and_its_workers_and_a_second_cancel_is_refused()
     {
         var spec = Spec("cl-cancel", epochs: 500);
-        var output = Path.Combine(fixture.Directory, "cancel-run");
+        var output = Path.Combine(fixture.Directory, "runs", "cancel-run");
         var submitted = Cli("submit", spec, "--workers", "2", "--out", output);
         Assert.True(submitted.ExitCode == 0, submitted.ToString());
         WaitForSteps("cl-cancel");

@@ -23,7 +23,7 @@ public sealed class FailoverTests
         using var first = StartSilo(dir, redis, "a");
         using var second = StartSilo(dir, redis, "b");
         var spec = CliSpecs.Write(dir, ControlPlaneSpecs.Synthetic("cp-failover", epochs: 40), "job.yaml");
-        var output = Path.Combine(dir.Path, "run");
+        var output = Path.Combine(dir.Path, "runs", "run"); // under the silos' runs_root (their working directory's runs/)
 
         var submitted = Cli(dir, first, "submit", spec, "--workers", "2", "--out", output);
         Assert.True(submitted.ExitCode == 0, submitted.ToString());
@@ -58,7 +58,7 @@ public sealed class FailoverTests
         using var first = StartSilo(dir, redis, "a");
         using var second = StartSilo(dir, redis, "b");
         var spec = CliSpecs.Write(dir, ControlPlaneSpecs.Synthetic("cp-adopt-cancel", epochs: 500), "job.yaml");
-        var output = Path.Combine(dir.Path, "run");
+        var output = Path.Combine(dir.Path, "runs", "run"); // under the silos' runs_root (their working directory's runs/)
         Assert.Equal(0, Cli(dir, first, "submit", spec, "--workers", "2", "--out", output).ExitCode);
         WaitFor(dir, first, "cp-adopt-cancel", s => s.Contains("│ step ", StringComparison.Ordinal));
         var supervisor = Assert.Single(ProcessTree.Mentioning("gang-exec"), pid => ProcessTree.Mentioning(output).Contains(pid));
@@ -82,7 +82,7 @@ public sealed class FailoverTests
         using var redis = RedisServer.Start(dir.Path);
         using var silo = StartSilo(dir, redis, "a");
         var spec = CliSpecs.Write(dir, ControlPlaneSpecs.Synthetic("cp-sigterm", epochs: 500), "job.yaml");
-        var output = Path.Combine(dir.Path, "run");
+        var output = Path.Combine(dir.Path, "runs", "run"); // under the silos' runs_root (their working directory's runs/)
         Assert.Equal(0, Cli(dir, silo, "submit", spec, "--workers", "1", "--out", output).ExitCode);
         WaitFor(dir, silo, "cp-sigterm", s => s.Contains("│ step ", StringComparison.Ordinal));
 

@@ -38,6 +38,9 @@ internal static class ProcessTree
         }
     }
 
+    /// <summary>The command line of <paramref name="pid"/> (arguments separated by spaces), or "" when it is gone.</summary>
+    public static string CommandOf(int pid) => All().FirstOrDefault(p => p.Pid == pid).Cmdline ?? "";
+
     /// <summary>The parent process id of <paramref name="pid"/>, or 0 when it is gone.</summary>
     public static int ParentOf(int pid) => All().FirstOrDefault(p => p.Pid == pid).Parent;
 

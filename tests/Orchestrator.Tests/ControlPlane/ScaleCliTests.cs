@@ -25,7 +25,7 @@ public sealed class ScaleCliTests
         CliResult Cli(params string[] args) => CliRunner.Run(dir.Path, [.. args, "--silo", silo.Gateway, "--cluster", "cp-scale"], Limit);
         var spec = dir.File("job.yaml");
         File.WriteAllText(spec, ControlPlaneSpecs.Synthetic("cl-scale-run", epochs: 2));
-        var output = dir.File("run");
+        var output = Path.Combine(dir.Path, "runs", "run"); // under the silo's runs_root
 
         var submitted = Cli("submit", spec, "--workers", "2", "--out", output);
         Assert.True(submitted.ExitCode == 0, submitted.ToString());
