@@ -14,9 +14,12 @@ namespace Orchestrator.Contracts.Models;
 /// <param name="ComputeSeconds">Of <paramref name="LastStepSeconds"/>: data, forward, backward and update on this rank.</param>
 /// <param name="CompressionSeconds">Of <paramref name="LastStepSeconds"/>: gradient encoding and decoding on this rank.</param>
 /// <param name="CommunicationSeconds">Of <paramref name="LastStepSeconds"/>: allreduce transfers on this rank, waiting included.</param>
+/// <param name="Activity">What the rank is doing now.</param>
+/// <param name="ActivitySeconds">How long it has been doing it (measured on the rank, so clocks need not agree).</param>
 [GenerateSerializer, Immutable, Alias("orchestrator.WorkerHeartbeat.v1")]
 public sealed record WorkerHeartbeat(int Launch, long Step, double SamplesPerSecond, double Loss, double LastStepSeconds, int ProcessId,
-    int Rank = 0, double ComputeSeconds = 0, double CompressionSeconds = 0, double CommunicationSeconds = 0);
+    int Rank = 0, double ComputeSeconds = 0, double CompressionSeconds = 0, double CommunicationSeconds = 0,
+    WorkerActivity Activity = WorkerActivity.Training, double ActivitySeconds = 0);
 
 /// <summary>What the control plane asks of a gang on a heartbeat reply; rank 0 applies it on every rank at the next step boundary.</summary>
 [GenerateSerializer, Alias("orchestrator.WorkerDirective.v1")]

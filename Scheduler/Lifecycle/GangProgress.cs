@@ -1,3 +1,5 @@
+using Orchestrator.Contracts.Models;
+
 namespace Orchestrator.Scheduler.Lifecycle;
 
 /// <summary>
@@ -6,16 +8,43 @@ namespace Orchestrator.Scheduler.Lifecycle;
 /// </summary>
 /// <param name="LaunchedAt">When the gang was started or adopted (the stall clock's start until the first heartbeat).</param>
 /// <param name="LastProgressAt">When any rank's step count last went up in this launch; null before the first heartbeat.</param>
-public sealed record GangProgress(DateTimeOffset LaunchedAt, DateTimeOffset? LastProgressAt)
+public sealed record GangProgress(DateTimeOffset LaunchedAt, DateTimeOffset? LastProgressAt, Busy? BusyWith = null)
 {
     /// <summary>Before the first heartbeat of a launch the stall clock allows at least this long (process start, data load).</summary>
     public static readonly TimeSpan StartupGrace = TimeSpan.FromSeconds(60);
 
-    /// <summary>When a gang without further progress counts as stalled under <paramref name="stall"/>.</summary>
-    public DateTimeOffset Deadline(TimeSpan stall) =>
-        LastProgressAt is { } progress ? progress + stall : LaunchedAt + (stall > StartupGrace ? stall : StartupGrace);
+    /// <summary>An evaluation or a checkpoint may take this many stall timeouts (at least <see cref="MinimumBusyLimit"/>).</summary>
+    public const int BusyLimitFactor = 10;
+
+    /// <summary>The least time an evaluation or a checkpoint is allowed, however short the stall timeout.</summary>
+    public static readonly TimeSpan MinimumBusyLimit = TimeSpan.FromMinutes(10);
+
+    /// <summary>How long a rank may evaluate or checkpoint without a step under <paramref name="stall"/>: its own limit, not the step one.</summary>
+    public static TimeSpan BusyLimit(TimeSpan stall)
+    {
+        var limit = stall * BusyLimitFactor;
+        return limit > MinimumBusyLimit ? limit : MinimumBusyLimit;
+    }
+
+    /// <summary>When a gang without further progress counts as stalled under <paramref name="stall"/>: the step deadline, pushed
+    /// out to the end of the busy limit while a rank evaluates or checkpoints.</summary>
+    public DateTimeOffset Deadline(TimeSpan stall)
+    {
+        var steps = LastProgressAt is { } progress ? progress + stall : LaunchedAt + (stall > StartupGrace ? stall : StartupGrace);
+        if (BusyWith is not { } busy) return steps;
+        var busyEnd = busy.Since + BusyLimit(stall);
+        return busyEnd > steps ? busyEnd : steps;
+    }
+
+    /// <summary>Why the gang counts as stalled at its deadline: steps, or an evaluation or checkpoint over its limit.</summary>
+    public string StallCause(TimeSpan stall) => BusyWith is { } busy && busy.Since + BusyLimit(stall) >= (LastProgressAt ?? LaunchedAt) + stall
+        ? $"stalled: {busy.Activity.ToString().ToLowerInvariant()} for more than {BusyLimit(stall).TotalSeconds:0.##} s"
+        : $"stalled: no step progress for {stall.TotalSeconds:0.##} s";
 
     /// <summary>How often a gang is watched: a quarter of the stall timeout, between 0.25 s and 1 s (1 s without one).</summary>
     public static TimeSpan WatchPeriod(TimeSpan? stall) =>
         stall is { } s ? TimeSpan.FromSeconds(Math.Clamp(s.TotalSeconds / 4, 0.25, 1)) : TimeSpan.FromSeconds(1);
 }
+
+/// <summary>A rank of the gang has been evaluating or checkpointing since <paramref name="Since"/>.</summary>
+public sealed record Busy(WorkerActivity Activity, DateTimeOffset Since);

@@ -181,7 +181,7 @@ public static class JobLifecycle
             // An adopted gang is judged stalled only while Running (a rescaling one is about to stop anyway).
             if (s.StallTimeout is not { } stall || (adopted is not null && s.Phase != JobPhase.Running)) return;
             if (now < progress.Deadline(stall)) return;
-            LaunchLost($"stalled: no step progress for {stall.TotalSeconds:0.##} s", kill: true);
+            LaunchLost(progress.StallCause(stall), kill: true);
         }
 
         public void Rescale(int workers)

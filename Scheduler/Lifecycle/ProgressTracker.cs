@@ -25,7 +25,19 @@ public sealed class ProgressTracker
     public DateTimeOffset LaunchedAt { get; private set; }
 
     /// <summary>What the stall rule needs.</summary>
-    public GangProgress Progress => new(LaunchedAt, Newest?.LastProgressAt);
+    public GangProgress Progress => new(LaunchedAt, Newest?.LastProgressAt, BusyWith());
+
+    /// <summary>The earliest evaluation or checkpoint under way on a rank of the newest launch, from its ranks' newest heartbeats.</summary>
+    private Busy? BusyWith()
+    {
+        if (Newest is null) return null;
+        int launch = Newest.Heartbeat.Launch;
+        return ranks.Values
+            .Where(r => r.Heartbeat.Launch == launch && r.Heartbeat.Activity != WorkerActivity.Training)
+            .Select(r => new Busy(r.Heartbeat.Activity, r.ReceivedAt - TimeSpan.FromSeconds(Math.Max(0, r.Heartbeat.ActivitySeconds))))
+            .OrderBy(b => b.Since)
+            .FirstOrDefault();
+    }
 
     /// <summary>A new gang (or a gang adopted after failover): the stall clock starts at <paramref name="now"/>.</summary>
     public void Restart(DateTimeOffset now)

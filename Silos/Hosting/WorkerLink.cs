@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using Microsoft.Extensions.DependencyInjection;
@@ -202,13 +203,15 @@ public sealed class WorkerLink : IAsyncDisposable
         private double computeSeconds;
         private double compressionSeconds;
         private double communicationSeconds;
+        private WorkerActivity activity;
+        private long activitySince = Stopwatch.GetTimestamp();
 
         public WorkerHeartbeat? Snapshot(int launch, int rank)
         {
             lock (gate)
                 return started
                     ? new WorkerHeartbeat(launch, step, samplesPerSecond, loss, stepSeconds, Environment.ProcessId, rank,
-                        computeSeconds, compressionSeconds, communicationSeconds)
+                        computeSeconds, compressionSeconds, communicationSeconds, activity, Stopwatch.GetElapsedTime(activitySince).TotalSeconds)
                     : null;
         }
 
@@ -236,6 +239,20 @@ public sealed class WorkerLink : IAsyncDisposable
         }
 
         public void OnEvaluation(EvalRecord evaluation) { }
+
+        public void OnActivity(TrainingActivity now)
+        {
+            lock (gate)
+            {
+                activity = now switch
+                {
+                    TrainingActivity.Evaluating => WorkerActivity.Evaluating,
+                    TrainingActivity.Checkpointing => WorkerActivity.Checkpointing,
+                    TrainingActivity.Training => WorkerActivity.Training,
+                };
+                activitySince = Stopwatch.GetTimestamp();
+            }
+        }
 
         public void OnNotice(string message) { }
     }

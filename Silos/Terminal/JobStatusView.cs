@@ -56,7 +56,8 @@ public static class JobStatusView
             table.AddRow("step time", $"{Ms(h.LastStepSeconds)} ms");
             table.AddRow("step split", Markup.Escape(StepSplit(h) ?? "-"));
             table.AddRow("heartbeat", $"{Age(beat, now)} ago (launch {h.Launch}, rank {h.Rank}, pid {h.ProcessId})");
-            table.AddRow("progress", $"step count last went up {Seconds(now - beat.LastProgressAt)} ago");
+            table.AddRow("progress", $"step count last went up {Seconds(now - beat.LastProgressAt)} ago" +
+                (h.Activity == WorkerActivity.Training ? "" : $" ({h.Activity.ToString().ToLowerInvariant()} for {h.ActivitySeconds:0} s)"));
         }
         if (job.FailureReason is { } reason)
             table.AddRow(job.Phase == JobPhase.Failed ? "reason" : "last restart", Markup.Escape(reason));
@@ -64,11 +65,11 @@ public static class JobStatusView
         if (!job.WorkerHeartbeats.IsDefaultOrEmpty)
         {
             var ranks = new Table().Border(TableBorder.Rounded)
-                .AddColumns("rank", "step", "heartbeat", "step ms", "compute ms", "compression ms", "communication ms", "pid");
+                .AddColumns("rank", "step", "doing", "heartbeat", "step ms", "compute ms", "compression ms", "communication ms", "pid");
             foreach (var worker in job.WorkerHeartbeats)
             {
                 var h = worker.Heartbeat;
-                ranks.AddRow($"{h.Rank}", $"{h.Step}", $"{Age(worker, now)} ago", Ms(h.LastStepSeconds),
+                ranks.AddRow($"{h.Rank}", $"{h.Step}", h.Activity.ToString().ToLowerInvariant(), $"{Age(worker, now)} ago", Ms(h.LastStepSeconds),
                     Ms(h.ComputeSeconds), Ms(h.CompressionSeconds), Ms(h.CommunicationSeconds), $"{h.ProcessId}");
             }
             console.Write(ranks);

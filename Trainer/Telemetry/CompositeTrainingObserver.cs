@@ -20,4 +20,5 @@ public sealed class CompositeTrainingObserver(params ITrainingObserver[] observe
     public void OnEvaluation(EvalRecord evaluation) { foreach (var o in observers) o.OnEvaluation(evaluation); }
     public void OnNotice(string message) { foreach (var o in observers) o.OnNotice(message); }
     public void OnCheckpoint(long step) { foreach (var o in observers) o.OnCheckpoint(step); }
+    public void OnActivity(TrainingActivity activity) { foreach (var o in observers) o.OnActivity(activity); }
 }

@@ -11,4 +11,8 @@ public interface ITrainingObserver
 
     /// <summary>A checkpoint was written after <paramref name="step"/> (on the worker that writes them).</summary>
     void OnCheckpoint(long step) { }
+
+    /// <summary>The worker starts <paramref name="activity"/> (and returns to <see cref="TrainingActivity.Training"/> after an
+    /// evaluation or a checkpoint), so a long evaluation is not taken for a stall.</summary>
+    void OnActivity(TrainingActivity activity) { }
 }

@@ -18,8 +18,18 @@ namespace Orchestrator.Trainer.Training;
 /// <param name="PerturbStep">Step at which <paramref name="PerturbRank"/>'s parameters are nudged off everybody else's (the
 /// divergence the cross-worker parameter check must catch); null = never.</param>
 public sealed record FaultInjection(long? NonFiniteStep = null, int NonFiniteRank = 0, long? DeathStep = null, int DeathRank = 0,
-    long? StallStep = null, int StallRank = 0, TimeSpan StepDelay = default, long? PerturbStep = null, int PerturbRank = 0)
+    long? StallStep = null, int StallRank = 0, TimeSpan StepDelay = default, long? PerturbStep = null, int PerturbRank = 0,
+    TimeSpan EvaluationDelay = default)
 {
+    /// <summary>Milliseconds of <see cref="EvaluationDelay"/>: every evaluation takes that much longer (a slow test set in miniature).</summary>
+    public const string EvaluationDelayVariable = WorkerTestHooks.EvaluationDelayVariable;
+
+    /// <summary>Sleeps <see cref="EvaluationDelay"/> (called at the start of every evaluation).</summary>
+    public void DelayEvaluation()
+    {
+        if (EvaluationDelay > TimeSpan.Zero) Thread.Sleep(EvaluationDelay);
+    }
+
     /// <summary>Milliseconds of <see cref="StepDelay"/> for every launch of a job (read by <c>train</c>; the silo's environment reaches
     /// every worker through mpirun, so relaunches are slowed too).</summary>
     public const string StepDelayVariable = WorkerTestHooks.StepDelayVariable;
@@ -27,11 +37,18 @@ public sealed record FaultInjection(long? NonFiniteStep = null, int NonFiniteRan
     /// <summary><paramref name="existing"/> with the step delay of <see cref="StepDelayVariable"/> when it is set.</summary>
     public static FaultInjection? WithEnvironmentDelay(FaultInjection? existing)
     {
-        var text = Environment.GetEnvironmentVariable(StepDelayVariable);
-        if (string.IsNullOrEmpty(text)) return existing;
+        if (Milliseconds(StepDelayVariable) is { } step) existing = (existing ?? new FaultInjection()) with { StepDelay = step };
+        if (Milliseconds(EvaluationDelayVariable) is { } evaluation) existing = (existing ?? new FaultInjection()) with { EvaluationDelay = evaluation };
+        return existing;
+    }
+
+    private static TimeSpan? Milliseconds(string variable)
+    {
+        var text = Environment.GetEnvironmentVariable(variable);
+        if (string.IsNullOrEmpty(text)) return null;
         if (!int.TryParse(text, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var ms) || ms is < 0 or > 60_000)
-            throw new UserFacingException($"{StepDelayVariable}: expected milliseconds 0..60000, got '{text}'");
-        return (existing ?? new FaultInjection()) with { StepDelay = TimeSpan.FromMilliseconds(ms) };
+            throw new UserFacingException($"{variable}: expected milliseconds 0..60000, got '{text}'");
+        return TimeSpan.FromMilliseconds(ms);
     }
 
     /// <summary>Parses the CLI form <c>STEP:RANK</c> of <c>--stall-at</c>.</summary>

@@ -219,6 +219,20 @@ public sealed class TrainingRun : IDisposable
 
     private EvalRecord EvaluateNow(TrainingPosition position)
     {
+        options.Observer.OnActivity(TrainingActivity.Evaluating);
+        try
+        {
+            return Evaluate(position);
+        }
+        finally
+        {
+            options.Observer.OnActivity(TrainingActivity.Training);
+        }
+    }
+
+    private EvalRecord Evaluate(TrainingPosition position)
+    {
+        options.Faults?.DelayEvaluation();
         options.Synchronizer.SyncBuffers(model);
         if (spec.Training.MixedSizeOrOff.Enabled)
             RunningStatsReestimation.Reestimate(model, ReestimationBatches());
@@ -255,6 +269,19 @@ public sealed class TrainingRun : IDisposable
     private void SaveCheckpoint(TrainingPosition position)
     {
         if (checkpoints is null) return;
+        options.Observer.OnActivity(TrainingActivity.Checkpointing);
+        try
+        {
+            WriteCheckpoint(checkpoints, position);
+        }
+        finally
+        {
+            options.Observer.OnActivity(TrainingActivity.Training);
+        }
+    }
+
+    private void WriteCheckpoint(CheckpointStore store, TrainingPosition position)
+    {
         options.Synchronizer.SyncBuffers(model); // collective: every worker, before rank 0 writes
         var synchronizerState = options.Synchronizer.CollectState(); // collective too: every worker's residuals reach rank 0
         if (!isLeader) return;
@@ -264,7 +291,7 @@ public sealed class TrainingRun : IDisposable
         var optimizerBytes = new MemoryStream();
         using (var writer = new BinaryWriter(optimizerBytes))
             optimizer.save_state_dict(writer);
-        checkpoints.Save(position, fingerprint, modelBytes.ToArray(), optimizerBytes.ToArray(), synchronizerState);
+        store.Save(position, fingerprint, modelBytes.ToArray(), optimizerBytes.ToArray(), synchronizerState);
         options.Observer.OnCheckpoint(position.Step);
     }
 

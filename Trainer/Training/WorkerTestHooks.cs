@@ -16,6 +16,7 @@ namespace Orchestrator.Trainer.Training;
 /// <item><c>--variant 'a=1;b=2'</c> (repeatable): train several configurations one after the other in one MPI job.</item>
 /// <item><c>--codec-implementation fused|torch</c>: force the gradient codecs' implementation.</item>
 /// <item><see cref="StepDelayVariable"/> (milliseconds): sleep in every step, so control-plane tests can act mid-epoch.</item>
+/// <item><see cref="EvaluationDelayVariable"/> (milliseconds): sleep in every evaluation, so the stall watch meets a slow one.</item>
 /// <item><see cref="RecordSamplesVariable"/> = 1: each rank logs the sample indices of every step (<c>DIR/samples/</c>).</item>
 /// </list>
 /// </summary>
@@ -38,6 +39,9 @@ public sealed record WorkerTestHooks(
 
     /// <summary>Milliseconds every step sleeps (control-plane tests).</summary>
     public const string StepDelayVariable = "ORCHESTRATOR_TEST_STEP_DELAY_MS";
+
+    /// <summary>Milliseconds every evaluation sleeps (stall-watch tests).</summary>
+    public const string EvaluationDelayVariable = "ORCHESTRATOR_TEST_EVAL_DELAY_MS";
 
     /// <summary>Set to <c>1</c>: each rank records the sample indices it trains on (exactly-once tests).</summary>
     public const string RecordSamplesVariable = "ORCHESTRATOR_RECORD_SAMPLES";

@@ -64,4 +64,21 @@ public sealed class RecoveryTests
         Assert.Contains("stalled: no step progress for 2 s; restarts exhausted (0 of 0)", result.Output);
         Assert.False(ControlPlaneSpecs.AnyProcessMentions(output), "a stalled worker outlived the run");
     }
+
+    [Fact]
+    public void A_slow_evaluation_is_not_taken_for_a_stall()
+    {
+        using var dir = new TempDirectory();
+        var spec = CliSpecs.Write(dir, ControlPlaneSpecs.Synthetic("cp-slow-eval") + "fault: {stall_seconds: 2, max_restarts: 0}\n");
+        var output = Path.Combine(dir.Path, "run");
+        // Every evaluation takes 6 s, three stall timeouts, without a step; the ranks heartbeat "evaluating" meanwhile.
+        var environment = new Dictionary<string, string?> { [Orchestrator.Trainer.Training.FaultInjection.EvaluationDelayVariable] = "6000" };
+
+        var result = CliRunner.Run(dir.Path, ["run", spec, "--workers", "2", "--out", output], Limit, environment);
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Contains("succeeded", result.Output);
+        Assert.DoesNotContain("stalled", result.Output);
+        Assert.Matches(@"│ restarts\s+│ 0 of 0", result.Output);
+    }
 }

@@ -11,6 +11,31 @@ public sealed class ProgressTrackerTests
     private static WorkerHeartbeat Beat(int rank, long step, int launch = 1) => new(launch, step, 100, 1, 0.1, 1000 + rank, rank);
 
     [Fact]
+    public void An_evaluation_or_checkpoint_moves_the_stall_deadline_to_its_own_limit_and_past_it_is_a_stall_of_its_own()
+    {
+        var stall = TimeSpan.FromSeconds(2);
+        var tracker = new ProgressTracker();
+        tracker.Restart(T0);
+        tracker.Record(Beat(0, 1), T0);
+        tracker.Record(Beat(0, 2), T0 + TimeSpan.FromSeconds(1));
+        Assert.Equal(T0 + TimeSpan.FromSeconds(3), tracker.Progress.Deadline(stall)); // training: the step deadline
+        Assert.Equal("stalled: no step progress for 2 s", tracker.Progress.StallCause(stall));
+
+        // Rank 1 has been evaluating for 4 s when its heartbeat arrives at T0 + 5 s: it started at T0 + 1 s.
+        tracker.Record(Beat(1, 2) with { Activity = WorkerActivity.Evaluating, ActivitySeconds = 4 }, T0 + TimeSpan.FromSeconds(5));
+        var busy = tracker.Progress;
+        Assert.Equal(new Busy(WorkerActivity.Evaluating, T0 + TimeSpan.FromSeconds(1)), busy.BusyWith);
+        Assert.Equal(T0 + TimeSpan.FromSeconds(1) + GangProgress.MinimumBusyLimit, busy.Deadline(stall));
+        Assert.Equal("stalled: evaluating for more than 600 s", busy.StallCause(stall));
+        Assert.Equal(TimeSpan.FromSeconds(1000), GangProgress.BusyLimit(TimeSpan.FromSeconds(100))); // 10 stall timeouts when longer
+
+        // Back to training: the step deadline again.
+        tracker.Record(Beat(1, 3), T0 + TimeSpan.FromSeconds(9));
+        Assert.Null(tracker.Progress.BusyWith);
+        Assert.Equal(T0 + TimeSpan.FromSeconds(11), tracker.Progress.Deadline(stall));
+    }
+
+    [Fact]
     public void A_gang_has_advanced_once_a_heartbeat_passes_its_first_step_and_a_restart_forgets_it()
     {
         var tracker = new ProgressTracker();
