@@ -24,7 +24,7 @@ public static class JobSpecValidator
         if (spec.Name.Length == 0)
             Check(false, "name", "is required");
         else
-            Check(DnsLabel.IsValid(spec.Name), "name", $"must be a DNS-1123 label ({DnsLabel.Rule}); got '{spec.Name}'");
+            Check(DnsLabel.IsValid(spec.Name), "name", $"must be a DNS-1123 label ({DnsLabel.Rule}); got {SpecText.Quote(spec.Name)}");
         Defined(Check, spec.Device, SpecNames.SpecName, "device");
         Check(spec.Workers is >= 1 and <= SpecVocabulary.MaxWorkers, "workers", $"must be >= 1 and <= {SpecVocabulary.MaxWorkers}");
 

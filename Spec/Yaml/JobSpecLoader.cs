@@ -21,7 +21,11 @@ public static class JobSpecLoader
             // Reading a directory fails with "access denied", which sends the user after permissions.
             if (Directory.Exists(path))
                 throw new UserFacingException($"cannot read job spec {path}: it is a directory, not a YAML file");
-            yaml = File.ReadAllText(path);
+            // Checked before reading, so a huge (or endless, e.g. /dev/zero) file is never loaded into memory.
+            var info = new FileInfo(path);
+            if (info.Exists && YamlLimits.SizeProblem(info.Length) is { } size)
+                throw new UserFacingException($"cannot read job spec {path}: {size}");
+            yaml = ReadBounded(path);
         }
         catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
         {
@@ -32,6 +36,24 @@ public static class JobSpecLoader
             throw new UserFacingException($"cannot read job spec {path}: {ex.Message}", ex);
         }
         return Parse(yaml, path, overrides);
+    }
+
+    /// <summary>
+    /// The file's text, read up to one byte past <see cref="YamlLimits.MaxDocumentBytes"/>: a file that reports no size
+    /// (a pipe, a device) or grows after the size check still cannot load more than that.
+    /// </summary>
+    private static string ReadBounded(string path)
+    {
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        var buffer = new byte[YamlLimits.MaxDocumentBytes + 1];
+        var length = 0;
+        int read;
+        while (length < buffer.Length && (read = stream.Read(buffer, length, buffer.Length - length)) > 0)
+            length += read;
+        if (length > YamlLimits.MaxDocumentBytes)
+            throw new UserFacingException($"cannot read job spec {path}: it is more than the limit of {YamlLimits.DocumentLimitText}");
+        using var reader = new StreamReader(new MemoryStream(buffer, 0, length), detectEncodingFromByteOrderMarks: true);
+        return reader.ReadToEnd();
     }
 
     /// <summary>Parses spec text; no I/O.</summary>
@@ -68,9 +90,9 @@ public static class JobSpecLoader
     /// <summary>The top-level mapping, or null (with an error recorded) when there is none to bind.</summary>
     private static YamlMappingNode? ReadRoot(string yaml, SpecReadContext context)
     {
-        if (!YamlErrors.TryLoad(yaml, out var stream, out var problem, out var line))
+        if (!YamlErrors.TryLoad(yaml, out var stream, out YamlProblem? problem))
         {
-            context.Add(new SpecError("", $"malformed YAML: {problem}", line));
+            context.Add(new SpecError("", problem.Text, problem.Line));
             return null;
         }
         if (stream.Documents.Count == 0)
