@@ -11,9 +11,14 @@ public static class JobSpecLoader
     /// <summary>Reads and parses the spec file at <paramref name="path"/>.</summary>
     /// <param name="path">The YAML file; also the source name shown in errors.</param>
     /// <param name="overrides"><c>dotted.path=value</c> strings, applied in order (later wins).</param>
+    /// <param name="host">
+    /// The machine the job's workers run on: its cores bound <c>training.threads</c>, its available memory the job's
+    /// <see cref="MemoryEstimate"/>. Null measures this machine (<see cref="SpecHost.Measure"/>), which is where
+    /// <c>train</c>, <c>run</c> and <c>submit</c> start the workers.
+    /// </param>
     /// <exception cref="UserFacingException">The file cannot be read.</exception>
     /// <exception cref="SpecException">The spec is invalid.</exception>
-    public static JobSpec LoadFile(string path, IReadOnlyList<string> overrides)
+    public static JobSpec LoadFile(string path, IReadOnlyList<string> overrides, SpecHost? host = null)
     {
         string yaml;
         try
@@ -35,7 +40,7 @@ public static class JobSpecLoader
         {
             throw new UserFacingException($"cannot read job spec {path}: {ex.Message}", ex);
         }
-        return Parse(yaml, path, overrides);
+        return Parse(yaml, path, overrides, host ?? SpecHost.Measure());
     }
 
     /// <summary>
@@ -60,8 +65,9 @@ public static class JobSpecLoader
     /// <param name="yaml">The YAML document.</param>
     /// <param name="sourceName">Shown in error messages, e.g. the file name.</param>
     /// <param name="overrides"><c>dotted.path=value</c> strings, applied in order (later wins).</param>
+    /// <param name="host">The machine to check against; null = <see cref="SpecHost.CoresOnly"/> (memory not checked).</param>
     /// <exception cref="SpecException">The spec is invalid.</exception>
-    public static JobSpec Parse(string yaml, string sourceName, IReadOnlyList<string> overrides)
+    public static JobSpec Parse(string yaml, string sourceName, IReadOnlyList<string> overrides, SpecHost? host = null)
     {
         var context = new SpecReadContext();
         var root = ReadRoot(yaml, context);
@@ -80,7 +86,7 @@ public static class JobSpecLoader
         // A bad list item (sizes[1]) makes the whole list fall back, and a bad section all its keys, so rule
         // errors on the enclosing list or section, or inside a bad one, are about defaults too.
         var reported = errors.Select(e => e.Path).ToList();
-        errors.AddRange(JobSpecValidator.Validate(spec, context.LocationOf)
+        errors.AddRange(JobSpecValidator.Validate(spec, host ?? SpecHost.CoresOnly, context.LocationOf)
             .Where(e => !reported.Any(path => path == e.Path || IsInside(path, e.Path) || IsInside(e.Path, path))));
         if (errors.Count > 0)
             throw Failure(sourceName, errors);
