@@ -49,10 +49,11 @@ internal static partial class YamlErrors
             problem = new YamlProblem(message, line, OverLimit: false);
             return false;
         }
-        catch (InvalidOperationException)
+        catch (Exception ex) when (ex is InvalidOperationException or ArgumentException)
         {
-            // YamlDotNet 16 throws this instead of a YamlException for some truncated flow collections
-            // ("epochs: [1, 2" then more lines); the last event parsed is the best location there is.
+            // YamlDotNet 16 throws these instead of a YamlException for some truncated flow collections
+            // ("epochs: [1, 2" then more lines: InvalidOperationException) and for some keys it cannot build a node for
+            // ("? x<<: *a": ArgumentException "unsupported event"); the last event parsed is the best location there is.
             problem = new YamlProblem("unexpected structure (an unclosed '[' or '{'?)",
                 parser?.Current is { } last ? checked((int)last.Start.Line) : null, OverLimit: false);
             return false;

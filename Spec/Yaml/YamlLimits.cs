@@ -137,7 +137,7 @@ public static class YamlLimits
         {
             return parser.MoveNext();
         }
-        catch (Exception ex) when (ex is YamlException or InvalidOperationException)
+        catch (Exception ex) when (ex is YamlException or InvalidOperationException or ArgumentException)
         {
             return false;
         }

@@ -169,4 +169,12 @@ public class YamlLimitsTests
         var error = FailsOnce("name: demo", "training." + new string('q', 2000) + "=1");
         Assert.Equal("training." + new string('q', 51) + "... (2009 chars)", error.Path);
     }
+
+    [Fact]
+    public void Merge_key_yamldotnet_cannot_build_is_a_user_error()
+    {
+        // Found by SpecPropertyTests: YamlDotNet 16 throws ArgumentException ("unsupported event") here.
+        var error = FailsOnce("? NaNport<<: *amlp~augment<<: *a");
+        Assert.StartsWith("malformed YAML: unexpected structure", error.Message);
+    }
 }
