@@ -147,5 +147,5 @@ public static class SpecChoice
 
     /// <summary>"must be one of a, b, c; got 'x'": what is wrong with a name that is none of them.</summary>
     public static string Unknown<T>(string text, Func<T, string> name) where T : struct, Enum =>
-        $"must be one of {string.Join(", ", Names(name))}; got '{text}'";
+        $"must be one of {string.Join(", ", Names(name))}; got {SpecText.Quote(text)}";
 }

@@ -8,11 +8,20 @@ namespace Orchestrator.Spec;
 /// </summary>
 public static class JobSpecValidator
 {
-    /// <summary>Every rule <paramref name="spec"/> breaks; empty when it is valid. Errors carry no line.</summary>
-    public static IReadOnlyList<SpecError> Validate(JobSpec spec) => Validate(spec, _ => null);
+    /// <summary>
+    /// Every rule <paramref name="spec"/> breaks on this machine's cores (memory not checked); empty when it is valid.
+    /// Errors carry no line.
+    /// </summary>
+    public static IReadOnlyList<SpecError> Validate(JobSpec spec) => Validate(spec, SpecHost.CoresOnly);
 
-    /// <summary>As <see cref="Validate(JobSpec)"/>, locating each error via <paramref name="locate"/>.</summary>
-    internal static IReadOnlyList<SpecError> Validate(JobSpec spec, Func<string, SpecLocation?> locate)
+    /// <summary>
+    /// Every rule <paramref name="spec"/> breaks on <paramref name="host"/>: its cores bound <c>training.threads</c>, and
+    /// when its available memory is given, the job's <see cref="MemoryEstimate"/> times its workers must fit in it.
+    /// </summary>
+    public static IReadOnlyList<SpecError> Validate(JobSpec spec, SpecHost host) => Validate(spec, host, _ => null);
+
+    /// <summary>As <see cref="Validate(JobSpec, SpecHost)"/>, locating each error via <paramref name="locate"/>.</summary>
+    internal static IReadOnlyList<SpecError> Validate(JobSpec spec, SpecHost host, Func<string, SpecLocation?> locate)
     {
         var errors = new List<SpecError>();
         void Check(bool ok, string path, string message)
@@ -24,13 +33,14 @@ public static class JobSpecValidator
         if (spec.Name.Length == 0)
             Check(false, "name", "is required");
         else
-            Check(DnsLabel.IsValid(spec.Name), "name", $"must be a DNS-1123 label ({DnsLabel.Rule}); got '{spec.Name}'");
+            Check(DnsLabel.IsValid(spec.Name), "name", $"must be a DNS-1123 label ({DnsLabel.Rule}); got {SpecText.Quote(spec.Name)}");
         Defined(Check, spec.Device, SpecNames.SpecName, "device");
         Check(spec.Workers is >= 1 and <= SpecVocabulary.MaxWorkers, "workers", $"must be >= 1 and <= {SpecVocabulary.MaxWorkers}");
 
         var model = spec.Model;
         var modelKnown = Defined(Check, model.Kind, SpecNames.SpecName, "model.kind");
         Check(model.Width >= 1, "model.width", "must be >= 1");
+        Check(model.Width <= SpecVocabulary.MaxWidth, "model.width", AtMost(model.Width, SpecVocabulary.MaxWidth));
         Defined(Check, model.Norm, SpecNames.SpecName, "model.norm");
         Defined(Check, model.Classifier, SpecNames.SpecName, "model.classifier");
 
@@ -41,14 +51,25 @@ public static class JobSpecValidator
         Check(data.TrainSubset >= 0, "data.train_subset", "must be >= 0");
         Check(data.TestSubset >= 0, "data.test_subset", "must be >= 0");
         Check(data.Augment.CropPadding >= 0, "data.augment.crop_padding", "must be >= 0");
+        Check(data.Augment.CropPadding <= SpecVocabulary.MaxAugmentPixels, "data.augment.crop_padding",
+            AtMost(data.Augment.CropPadding, SpecVocabulary.MaxAugmentPixels) + " pixels (twice the largest image side)");
         Check(data.Augment.Cutout >= 0, "data.augment.cutout", "must be >= 0");
+        Check(data.Augment.Cutout <= SpecVocabulary.MaxAugmentPixels, "data.augment.cutout",
+            AtMost(data.Augment.Cutout, SpecVocabulary.MaxAugmentPixels) + " pixels (twice the largest image side)");
 
         var training = spec.Training;
         Check(training.Epochs >= 1, "training.epochs", "must be >= 1");
         Check(training.GlobalBatch >= 1, "training.global_batch", "must be >= 1");
+        Check(training.GlobalBatch <= SpecVocabulary.MaxGlobalBatch, "training.global_batch", AtMost(training.GlobalBatch, SpecVocabulary.MaxGlobalBatch));
         Check(training.Threads >= 0, "training.threads", "must be >= 0");
+        var maxThreads = (long)SpecVocabulary.ThreadsPerCore * Math.Max(1, host.ProcessorCount);
+        Check(training.Threads <= maxThreads, "training.threads",
+            $"{training.Threads} is more than {SpecVocabulary.ThreadsPerCore} per core of the {host.ProcessorCount} cores of this machine " +
+            $"(at most {maxThreads}; 0 = this worker's share of the cores)");
         CheckBatchSplit(spec, Check);
         Check(training.BatchAugmentation >= 1, "training.batch_augmentation", "must be >= 1 (1 = off)");
+        Check(training.BatchAugmentation <= SpecVocabulary.MaxBatchAugmentation, "training.batch_augmentation",
+            AtMost(training.BatchAugmentation, SpecVocabulary.MaxBatchAugmentation));
         if (training.MixedSize is { } mixedSize)
             CheckMixedSize(mixedSize, model.Kind, modelKnown, Check);
 
@@ -56,12 +77,14 @@ public static class JobSpecValidator
         Defined(Check, optimizer.Kind, SpecNames.SpecName, "training.optimizer.kind");
         // Conditions state what is valid, so NaN (possible in specs built in code) fails them.
         Check(optimizer.Lr > 0, "training.optimizer.lr", "must be > 0");
+        CheckFloat(Check, optimizer.Lr, "training.optimizer.lr");
         Check(optimizer.Momentum is >= 0 and < 1, "training.optimizer.momentum", "must be >= 0 and < 1");
         Check(optimizer.WeightDecay >= 0, "training.optimizer.weight_decay", "must be >= 0");
+        CheckFloat(Check, optimizer.WeightDecay, "training.optimizer.weight_decay");
         // Nesterov's look-ahead is defined through the momentum buffer; without momentum it is meaningless.
         Check(!optimizer.Nesterov || optimizer.Momentum > 0, "training.optimizer.nesterov", "requires momentum > 0");
         if (training.Regime is { } regime)
-            CheckRegime(regime, optimizer, Check);
+            CheckRegime(regime, training, optimizer, Check);
 
         var checkpoint = spec.Checkpoint;
         Check(checkpoint.EverySteps >= 0, "checkpoint.every_steps", "must be >= 0");
@@ -81,6 +104,8 @@ public static class JobSpecValidator
             Check(fault.RestartBackoffSeconds is >= 0 and <= SpecVocabulary.MaxRestartBackoffSeconds, "fault.restart_backoff_seconds",
                 $"must be >= 0 and <= {SpecVocabulary.MaxRestartBackoffSeconds}");
         }
+        if (host.AvailableMemoryBytes is { } available && MemoryEstimate.Applies(spec))
+            CheckMemory(spec, available, Check);
         if (spec.Scaling is { } scaling)
         {
             Defined(Check, scaling.Policy, SpecNames.SpecName, "scaling.policy");
@@ -199,6 +224,8 @@ public static class JobSpecValidator
         {
             check(sizes[i] >= SpecVocabulary.MinImageSize, $"{at}.sizes[{i}]",
                 $"{sizes[i]} is smaller than the model accepts ({SpecVocabulary.MinImageSize} px)");
+            check(sizes[i] <= SpecVocabulary.MaxImageSize, $"{at}.sizes[{i}]",
+                $"{sizes[i]} is larger than the limit of {SpecVocabulary.MaxImageSize} px");
         }
 
         var probabilities = mixed.Probabilities;
@@ -223,13 +250,22 @@ public static class JobSpecValidator
         }
     }
 
-    private static void CheckRegime(RegimeSpec regime, OptimizerSpec optimizer, Action<bool, string, string> check)
+    private static void CheckRegime(RegimeSpec regime, TrainingSpec training, OptimizerSpec optimizer, Action<bool, string, string> check)
     {
         const string at = "training.regime";
         Defined(check, regime.LrScaling, SpecNames.SpecName, $"{at}.lr_scaling");
         check(regime.BaseBatch >= 1, $"{at}.base_batch", "must be >= 1");
+        // The trainer counts adapted epochs in an int: epochs x ceil(global_batch/base_batch) must fit one.
+        if (regime.AdaptUpdates && regime.BaseBatch >= 1 && training.GlobalBatch >= 1 && training.Epochs >= 1)
+        {
+            var adapted = (long)training.Epochs * (((long)training.GlobalBatch + regime.BaseBatch - 1) / regime.BaseBatch);
+            check(adapted <= int.MaxValue, "training.epochs",
+                $"{training.Epochs} x ceil(global_batch/base_batch) = {adapted} adapted epochs is more than an int holds ({int.MaxValue})");
+        }
         check(regime.WarmupEpochs >= 0, $"{at}.warmup_epochs", "must be >= 0");
+        CheckFloat(check, regime.WarmupEpochs, $"{at}.warmup_epochs");
         check(regime.GradClipNorm >= 0, $"{at}.grad_clip_norm", "must be >= 0 (0 = off)");
+        CheckFloat(check, regime.GradClipNorm, $"{at}.grad_clip_norm");
 
         var phases = regime.Phases;
         check(phases.Count > 0, $"{at}.phases", "must have at least one phase");
@@ -248,6 +284,10 @@ public static class JobSpecValidator
             {
                 check(false, $"{path}.epoch", "must be >= 0");
             }
+            else if (!double.IsFinite(phase.Epoch))
+            {
+                check(false, $"{path}.epoch", "must be a finite number");
+            }
             else
             {
                 // Epochs beyond training.epochs are allowed: such a phase simply never starts.
@@ -259,7 +299,10 @@ public static class JobSpecValidator
 
             // Phase 0 without lr takes training.optimizer.lr; later phases without lr keep the one before.
             if (phase.Lr is { } lr)
+            {
                 check(lr > 0, $"{path}.lr", "must be > 0");
+                CheckFloat(check, lr, $"{path}.lr");
+            }
             if (Defined(check, phase.Schedule, SpecNames.SpecName, $"{path}.schedule") && phase.EndLr is { } endLr)
             {
                 switch (phase.Schedule)
@@ -270,16 +313,21 @@ public static class JobSpecValidator
                         break;
                     case ScheduleKind.Exp:
                         check(endLr > 0, $"{path}.end_lr", $"must be > 0 for schedule {ScheduleKind.Exp.SpecName()}");
+                        CheckFloat(check, endLr, $"{path}.end_lr");
                         break;
                     case ScheduleKind.Linear or ScheduleKind.Cosine:
                         check(endLr >= 0, $"{path}.end_lr", "must be >= 0");
+                        CheckFloat(check, endLr, $"{path}.end_lr");
                         break;
                 }
             }
             if (phase.Momentum is { } m)
                 check(m is >= 0 and < 1, $"{path}.momentum", "must be >= 0 and < 1");
             if (phase.WeightDecay is { } wd)
+            {
                 check(wd >= 0, $"{path}.weight_decay", "must be >= 0");
+                CheckFloat(check, wd, $"{path}.weight_decay");
+            }
 
             momentum = phase.Momentum ?? momentum;
             nesterov = phase.Nesterov ?? nesterov;
@@ -291,6 +339,42 @@ public static class JobSpecValidator
             }
         }
     }
+
+    /// <summary>
+    /// A value the trainer uses as a float32 (learning rates, weight decay, clip norm, warm-up): beyond float32's range
+    /// it would become infinity there. NaN and negative values fail the field's own range check, not this one.
+    /// </summary>
+    private static void CheckFloat(Action<bool, string, string> check, double value, string path) =>
+        check(!(Math.Abs(value) > float.MaxValue), path,
+            $"{Number(value)} is beyond the float32 range the trainer computes in (at most {float.MaxValue.ToString("G9", CultureInfo.InvariantCulture)})");
+
+    /// <summary>The job's workers (all on this machine, as <c>run</c> and <c>mpirun</c> start them) must fit in its available memory.</summary>
+    private static void CheckMemory(JobSpec spec, long available, Action<bool, string, string> check)
+    {
+        var estimate = MemoryEstimate.Of(spec);
+        var total = (double)estimate.TotalBytes * spec.Workers;
+        if (total <= available)
+            return;
+        var training = spec.Training;
+        var shape = DatasetShape.Of(spec.Data.Dataset);
+        var modelBytes = estimate.ModelBytes + estimate.OptimizerBytes;
+        // Blame the field behind the largest part.
+        var path = estimate.ActivationBytes >= Math.Max(modelBytes, estimate.DatasetBytes) ? "training.global_batch"
+            : modelBytes >= estimate.DatasetBytes ? "model.width"
+            : "data.train_subset";
+        var workers = spec.Workers == 1 ? "1 worker" : $"{spec.Workers} workers";
+        check(false, path,
+            $"the job needs about {MemoryEstimate.Format((long)Math.Min(total, long.MaxValue))} of memory, more than the " +
+            $"{MemoryEstimate.Format(available)} available on this machine: {workers} x {MemoryEstimate.Format(estimate.TotalBytes)} " +
+            $"(activations {MemoryEstimate.Format(estimate.ActivationBytes)} for {estimate.RowsPerWorker} rows of " +
+            $"{shape.Channels}x{estimate.ImageSide}x{estimate.ImageSide} per worker = global_batch {training.GlobalBatch} / workers {spec.Workers} " +
+            $"x batch_augmentation {training.BatchAugmentation}; model {spec.Model.Kind.SpecName()} width {spec.Model.Width}: " +
+            $"{estimate.Parameters} parameters, {MemoryEstimate.Format(modelBytes)} with gradients and optimizer state; " +
+            $"dataset {MemoryEstimate.Format(estimate.DatasetBytes)}); lower training.global_batch, training.batch_augmentation, " +
+            "model.width or workers");
+    }
+
+    private static string AtMost(long value, long max) => $"{value} is more than the limit of {max}";
 
     /// <summary>Whether a choice holds a named value; specs built in code can hold one no member names, e.g. (CodecKind)7.</summary>
     private static bool Defined<T>(Action<bool, string, string> check, T value, Func<T, string> name, string path) where T : struct, Enum

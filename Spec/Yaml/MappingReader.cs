@@ -143,12 +143,12 @@ internal sealed class MappingReader
             if (context.Origins.Contains(key))
             {
                 // A key --set created: blame the whole override path the user typed, not just its first unknown part.
-                var path = context.Origins.OverridePathOf(key) ?? PathOf(name);
+                var path = SpecText.Shorten(context.Origins.OverridePathOf(key) ?? PathOf(name));
                 context.Add(new SpecError(path, "unknown field (from --set)" + hint, null) { FromOverride = true });
             }
             else
             {
-                context.Add(context.Origins.Locate(key).Error(PathOf(name), "unknown field" + hint));
+                context.Add(context.Origins.Locate(key).Error(PathOf(SpecText.Shorten(name)), "unknown field" + hint));
             }
         }
     }
@@ -229,7 +229,7 @@ internal sealed class MappingReader
     internal static string Describe(YamlNode node) => node switch
     {
         _ when IsNull(node) => "nothing",
-        YamlScalarNode scalar => $"'{scalar.Value}'",
+        YamlScalarNode scalar => SpecText.Quote(scalar.Value ?? ""),
         YamlMappingNode => "a mapping",
         YamlSequenceNode => "a list",
         _ => "an unsupported node",

@@ -20,14 +20,20 @@ internal static class OverrideApplier
             var equals = text.IndexOf('=');
             if (equals < 0)
             {
-                context.Add(SetError($"expected dotted.path=value, got '{text}'"));
+                context.Add(SetError($"expected dotted.path=value, got {SpecText.Quote(text)}"));
                 continue;
             }
             var path = text[..equals].Trim();
             var keys = path.Split('.');
             if (path.Length == 0 || keys.Any(k => k.Trim().Length == 0))
             {
-                context.Add(SetError($"empty field name in '{text}'"));
+                context.Add(SetError($"empty field name in {SpecText.Quote(text)}"));
+                continue;
+            }
+            if (keys.Length > YamlLimits.MaxDepth || path.Length > YamlLimits.MaxScalarChars)
+            {
+                context.Add(SetError($"the field path in {SpecText.Quote(text)} is longer than the limit of " +
+                    $"{YamlLimits.MaxDepth} names or {YamlLimits.MaxScalarChars} characters"));
                 continue;
             }
             keys = [.. keys.Select(k => k.Trim())];
@@ -35,7 +41,7 @@ internal static class OverrideApplier
             if (TryParseValue(text[(equals + 1)..], out var value, out var problem))
                 parsed.Add(new Override(path, keys, value));
             else
-                context.Add(new SpecError(path, $"invalid value: {problem}", null) { FromOverride = true });
+                context.Add(new SpecError(SpecText.Shorten(path), $"invalid value: {problem}", null) { FromOverride = true });
         }
         return parsed;
     }
@@ -82,8 +88,12 @@ internal static class OverrideApplier
     private static bool TryParseValue(string text, out YamlNode value, out string problem)
     {
         value = null!;
-        if (!YamlErrors.TryLoad(text, out var stream, out problem, out _))
+        problem = "";
+        if (!YamlErrors.TryLoad(text, out var stream, out YamlProblem? found))
+        {
+            problem = found.Message;
             return false;
+        }
         if (stream.Documents.Count > 1)
         {
             problem = "more than one YAML document";

@@ -67,5 +67,5 @@ internal static class ScalarParsers
     }
 
     private static string OutOfRange(string text, bool tooLarge, string limit) =>
-        $"{text} is out of range: this field holds at {(tooLarge ? "most" : "least")} {limit}";
+        $"{SpecText.Shorten(text)} is out of range: this field holds at {(tooLarge ? "most" : "least")} {limit}";
 }

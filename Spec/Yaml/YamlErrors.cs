@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Text.RegularExpressions;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
@@ -7,31 +8,54 @@ namespace Orchestrator.Spec;
 /// <summary>Loads YAML text, turning parser failures into short user-facing text with a line.</summary>
 internal static partial class YamlErrors
 {
-    /// <summary>Parses <paramref name="text"/>; on failure gives the reason and the (1-based) line it concerns.</summary>
+    /// <summary>
+    /// Parses <paramref name="text"/> within <see cref="YamlLimits"/>; on failure gives the reason and the (1-based)
+    /// line it concerns. A broken limit is described on its own ("nested deeper than the limit ..."); read through
+    /// this overload it follows "malformed YAML: " as a syntax error does.
+    /// </summary>
     public static bool TryLoad(string text, out YamlStream stream, out string problem, out int? line)
     {
+        var ok = TryLoad(text, out stream, out YamlProblem? found);
+        (problem, line) = found is { } p ? (p.Message, p.Line) : ("", null);
+        return ok;
+    }
+
+    /// <summary>Parses <paramref name="text"/> within <see cref="YamlLimits"/>; on failure says what is wrong and where.</summary>
+    public static bool TryLoad(string text, out YamlStream stream, [NotNullWhen(false)] out YamlProblem? problem)
+    {
         stream = new YamlStream();
-        var parser = new Parser(new StringReader(text));
+        Parser? parser = null;
         try
         {
+            // Limits first, on the event stream: loading builds the tree recursively.
+            if (YamlLimits.Check(text) is { } limit)
+            {
+                problem = new YamlProblem(limit.Problem, limit.Line, OverLimit: true);
+                return false;
+            }
+            parser = new Parser(new StringReader(text));
             stream.Load(parser);
-            (problem, line) = ("", null);
+            problem = null;
             return true;
         }
         catch (YamlException ex)
         {
-            (problem, line) = (Describe(ex), checked((int)ex.Start.Line));
+            int? line = checked((int)ex.Start.Line);
+            var message = Describe(ex);
             // YamlDotNet marks a tab in indentation at the start of the enclosing mapping (often line 1),
             // which hides the culprit; point at the first tab-indented line instead.
-            if (problem.Contains("tab", StringComparison.Ordinal) && FirstTabIndentedLine(text) is int tabLine)
+            if (message.Contains("tab", StringComparison.Ordinal) && FirstTabIndentedLine(text) is int tabLine)
                 line = tabLine;
+            problem = new YamlProblem(message, line, OverLimit: false);
             return false;
         }
-        catch (InvalidOperationException)
+        catch (Exception ex) when (ex is InvalidOperationException or ArgumentException)
         {
-            // YamlDotNet 16 throws this instead of a YamlException for some truncated flow collections
-            // ("epochs: [1, 2" then more lines); the last event parsed is the best location there is.
-            (problem, line) = ("unexpected structure (an unclosed '[' or '{'?)", parser.Current is { } last ? checked((int)last.Start.Line) : null);
+            // YamlDotNet 16 throws these instead of a YamlException for some truncated flow collections
+            // ("epochs: [1, 2" then more lines: InvalidOperationException) and for some keys it cannot build a node for
+            // ("? x<<: *a": ArgumentException "unsupported event"); the last event parsed is the best location there is.
+            problem = new YamlProblem("unexpected structure (an unclosed '[' or '{'?)",
+                parser?.Current is { } last ? checked((int)last.Start.Line) : null, OverLimit: false);
             return false;
         }
     }
@@ -54,9 +78,20 @@ internal static partial class YamlErrors
         var message = ex.InnerException is YamlException inner && !string.IsNullOrWhiteSpace(inner.Message)
             ? inner.Message
             : ex.Message;
-        return MarkPrefix().Replace(message, "").Trim();
+        // The parser quotes the text it stopped at; a long line must not flood the message.
+        return SpecText.Shorten(MarkPrefix().Replace(message, "").Trim());
     }
 
     [GeneratedRegex(@"^\(Line: \d+, Col: \d+, Idx: \d+\) - \(Line: \d+, Col: \d+, Idx: \d+\): ")]
     private static partial Regex MarkPrefix();
+}
+
+/// <summary>Why a YAML text could not be loaded.</summary>
+/// <param name="Message">What is wrong, without location.</param>
+/// <param name="Line">1-based line it concerns; null for the document as a whole (its size).</param>
+/// <param name="OverLimit">A <see cref="YamlLimits"/> bound rather than a syntax error.</param>
+internal sealed record YamlProblem(string Message, int? Line, bool OverLimit)
+{
+    /// <summary>The message as a spec error shows it: limits as they are, syntax errors after "malformed YAML: ".</summary>
+    public string Text => OverLimit ? Message : $"malformed YAML: {Message}";
 }
