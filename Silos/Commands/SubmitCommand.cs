@@ -34,7 +34,8 @@ public static class SubmitCommand
     {
         var all = overrides.ToList();
         if (workers is { } n) all.Add($"workers={n}");
-        var job = JobSpecLoader.LoadFile(specFile.FullName, all); // SpecException (exit 2) before anything is sent
+        // SpecException (exit 2) before anything is sent. The cluster's machines, not this one, hold the memory: no memory check here.
+        var job = JobSpecLoader.LoadFile(specFile.FullName, all, SpecHost.CoresOnly);
         var runDirectory = output is null ? null : Path.GetFullPath(output);
         return SubmitAsync(job, runDirectory, target).GetAwaiter().GetResult();
     }

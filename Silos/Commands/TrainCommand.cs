@@ -75,7 +75,11 @@ public static class TrainCommand
 
     private static JobSpec Load(TrainRequest request, string[] overrides, int workers)
     {
-        var job = JobSpecLoader.LoadFile(request.Spec.FullName, overrides);
+        // The memory estimate is checked where one process decides for the job (a single worker here; `run` before it
+        // launches): ranks of a gang load the spec at the same time, would each see the others' memory go, and must
+        // all reach the same verdict before MPI starts.
+        var host = workers == 1 ? SpecHost.Measure() : SpecHost.CoresOnly;
+        var job = JobSpecLoader.LoadFile(request.Spec.FullName, overrides, host);
         if (request.MetricsPort is { } port)
             job = job with { Metrics = job.MetricsOrDefault with { Port = port } };
         return WorkerCountRule.ForWorkers(job, workers);
