@@ -4,6 +4,7 @@ using Orchestrator.Contracts.Models;
 using Orchestrator.Scheduler.Lifecycle;
 using Orchestrator.Silos.Terminal;
 using Orchestrator.Silos.Hosting;
+using Orchestrator.Spec;
 using Spectre.Console;
 
 namespace Orchestrator.Silos.Commands;
@@ -58,11 +59,16 @@ public static class StatusCommand
     {
         var names = await connection.CallAsync(c => c.GetGrain<IJobRegistryGrain>(IJobRegistryGrain.DefaultKey).ListAsync());
         var jobs = new List<JobStatus>(names.Length);
+        var unreadable = new List<(string Name, string Why)>();
         foreach (var name in names)
-            jobs.Add(await connection.CallAsync(c => c.GetGrain<IJobGrain>(name).GetStatusAsync()));
-        if (jobs.Count == 0)
+        {
+            // One job whose state is gone (e.g. Redis lost keys) must not hide the others: it gets a row with the reason.
+            try { jobs.Add(await connection.CallAsync(c => c.GetGrain<IJobGrain>(name).GetStatusAsync(), name)); }
+            catch (UserFacingException e) { unreadable.Add((name, e.Message)); }
+        }
+        if (jobs.Count == 0 && unreadable.Count == 0)
             AnsiConsole.MarkupLine("no jobs submitted yet");
         else
-            JobStatusView.PrintList(jobs, DateTimeOffset.UtcNow);
+            JobStatusView.PrintList(jobs, DateTimeOffset.UtcNow, unreadable);
     }
 }

@@ -66,7 +66,7 @@ public sealed partial class ClusterConnection : IAsyncDisposable
             c.Configure<ClusterOptions>(o =>
             {
                 o.ClusterId = target.ClusterId;
-                o.ServiceId = SiloSetup.ServiceId;
+                o.ServiceId = SiloSetup.ServiceIdFor(target.ClusterId);
             });
             c.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = CallTimeout);
         });

@@ -36,9 +36,6 @@ public sealed class EmbeddedSiloOptions
 /// </summary>
 public sealed class EmbeddedSilo : IAsyncDisposable
 {
-    /// <summary>The Orleans service id of every orchestrator silo (workers' clients present it too).</summary>
-    public const string ServiceId = SiloSetup.ServiceId;
-
     private readonly IHost host;
 
     private EmbeddedSilo(IHost host, IPEndPoint gateway, string clusterId)

@@ -65,8 +65,12 @@ public sealed record SiloSettings
 /// </summary>
 public static class SiloSetup
 {
-    /// <summary>The Orleans service id of every orchestrator silo (clients and workers present it too).</summary>
-    public const string ServiceId = "orchestrator";
+    /// <summary>
+    /// The Orleans service id of the silos of cluster <paramref name="clusterId"/> (its clients and workers present it too).
+    /// Orleans keys grain state and reminders in Redis by service id, so one per cluster keeps two clusters that share a
+    /// Redis from seeing each other's jobs.
+    /// </summary>
+    public static string ServiceIdFor(string clusterId) => $"orchestrator/{clusterId}";
 
     /// <summary>The name of the command that runs a gang under <see cref="GangSupervisor"/> (hidden).</summary>
     public const string GangExecCommand = "gang-exec";
@@ -91,7 +95,7 @@ public static class SiloSetup
 
         silo.Configure<ClusterOptions>(o =>
         {
-            o.ServiceId = ServiceId;
+            o.ServiceId = ServiceIdFor(settings.ClusterId);
             o.ClusterId = settings.ClusterId;
         });
         silo.Configure<EndpointOptions>(o =>

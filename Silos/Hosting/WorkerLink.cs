@@ -153,7 +153,7 @@ public sealed class WorkerLink : IAsyncDisposable
             c.Configure<ClusterOptions>(o =>
             {
                 o.ClusterId = clusterId;
-                o.ServiceId = EmbeddedSilo.ServiceId;
+                o.ServiceId = SiloSetup.ServiceIdFor(clusterId);
             });
             c.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = CallTimeout);
         });

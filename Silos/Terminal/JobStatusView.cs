@@ -8,10 +8,12 @@ namespace Orchestrator.Silos.Terminal;
 public static class JobStatusView
 {
     /// <summary>One row per job: name, phase, workers, restarts, newest step and throughput.</summary>
-    public static void PrintList(IReadOnlyList<JobStatus> jobs, DateTimeOffset now) => PrintList(AnsiConsole.Console, jobs, now);
+    public static void PrintList(IReadOnlyList<JobStatus> jobs, DateTimeOffset now, IReadOnlyList<(string Name, string Why)>? unreadable = null) =>
+        PrintList(AnsiConsole.Console, jobs, now, unreadable);
 
     /// <summary>As <see cref="PrintList(IReadOnlyList{JobStatus}, DateTimeOffset)"/>, on <paramref name="console"/>.</summary>
-    public static void PrintList(IAnsiConsole console, IReadOnlyList<JobStatus> jobs, DateTimeOffset now)
+    /// <param name="unreadable">Listed jobs whose status could not be read, with why: shown as rows of their own.</param>
+    public static void PrintList(IAnsiConsole console, IReadOnlyList<JobStatus> jobs, DateTimeOffset now, IReadOnlyList<(string Name, string Why)>? unreadable = null)
     {
         ArgumentNullException.ThrowIfNull(console);
         ArgumentNullException.ThrowIfNull(jobs);
@@ -29,7 +31,11 @@ public static class JobStatusView
                 beat is null ? "-" : $"{beat.Heartbeat.SamplesPerSecond:N0}",
                 beat is null ? "-" : Age(beat, now));
         }
+        foreach (var (name, why) in unreadable ?? [])
+            table.AddRow(Markup.Escape(name), "[yellow]unreadable[/]", "-", "-", "-", "-", "-");
         console.Write(table);
+        foreach (var (name, why) in unreadable ?? [])
+            console.MarkupLineInterpolated($"[yellow]note:[/] job {name}: {why}");
     }
 
     /// <summary>

@@ -93,16 +93,38 @@ public sealed class FailoverTests
         Assert.True(ClusterCliTests.SpinUntil(() => ProcessTree.Mentioning(output).Count == 0, TimeSpan.FromSeconds(10)), "a gang outlived its silo's graceful stop");
     }
 
-    private static UpSilo StartSilo(TempDirectory dir, RedisServer redis, string name)
+    [RedisFact]
+    public void Two_clusters_on_one_Redis_never_see_each_others_jobs()
+    {
+        using var dir = new TempDirectory();
+        using var redis = RedisServer.Start(dir.Path);
+        using var blue = StartSilo(dir, redis, "blue", "cp-blue");
+        using var green = StartSilo(dir, redis, "green", "cp-green");
+        var spec = CliSpecs.Write(dir, ControlPlaneSpecs.Synthetic("cp-same-name", epochs: 500), "job.yaml");
+
+        Assert.Equal(0, Cli(dir, blue, "submit", spec, "--workers", "1", "--cluster", "cp-blue").ExitCode);
+        var table = Cli(dir, green, "status", "--cluster", "cp-green");
+        Assert.True(table.ExitCode == 0, table.ToString());
+        Assert.Contains("no jobs submitted yet", table.Output);
+        // The same name is free in the other cluster: no "already exists" from the blue cluster's state.
+        var again = Cli(dir, green, "submit", spec, "--workers", "1", "--cluster", "cp-green", "--out", Path.Combine(dir.Path, "runs", "green"));
+        Assert.True(again.ExitCode == 0, again.ToString());
+        Assert.Equal(0, Cli(dir, blue, "cancel", "cp-same-name", "--cluster", "cp-blue").ExitCode);
+        Assert.Matches(@"│ phase\s+│ running|│ phase\s+│ launching|│ phase\s+│ pending", Cli(dir, green, "status", "cp-same-name", "--cluster", "cp-green").Output);
+        Assert.Equal(0, Cli(dir, green, "cancel", "cp-same-name", "--cluster", "cp-green").ExitCode);
+    }
+
+    private static UpSilo StartSilo(TempDirectory dir, RedisServer redis, string name, string clusterId = ClusterId)
     {
         var port = FreePorts.Consecutive(2);
         return UpSilo.Start(dir.Path,
-            $"cluster: {{id: {ClusterId}, redis: '{redis.Endpoint}'}}\nsilo: {{port: {port}, gateway_port: {port + 1}}}\nslots: 2\n",
+            $"cluster: {{id: {clusterId}, redis: '{redis.Endpoint}'}}\nsilo: {{port: {port}, gateway_port: {port + 1}}}\nslots: 2\n",
             $"silo-{name}.yaml");
     }
 
+    /// <summary>Runs the CLI against <paramref name="silo"/>; the cluster id is <see cref="ClusterId"/> unless the arguments pass their own.</summary>
     private static CliResult Cli(TempDirectory dir, UpSilo silo, params string[] args) =>
-        CliRunner.Run(dir.Path, [.. args, "--silo", silo.Gateway, "--cluster", ClusterId], Limit);
+        CliRunner.Run(dir.Path, args.Contains("--cluster") ? [.. args, "--silo", silo.Gateway] : [.. args, "--silo", silo.Gateway, "--cluster", ClusterId], Limit);
 
     /// <summary>Polls <c>status JOB</c> on <paramref name="silo"/> until its output satisfies <paramref name="done"/>; returns that output.</summary>
     private static string WaitFor(TempDirectory dir, UpSilo silo, string job, Func<string, bool> done, TimeSpan? limit = null)
