@@ -38,11 +38,19 @@ public sealed class GreedyPruner : INmPruner
         for (int b = 0; b < blocks; b++)
         {
             var x = input.Slice(b * M, M);
+            if (!AllFinite(x))
+            {
+                for (int k = 0; k < N; k++)
+                {
+                    kept[b * N + k] = float.NaN;
+                    PositionPacking.Write(positions, b * N + k, bits, k);
+                }
+                continue;
+            }
             uint taken = 0;
             for (int k = 0; k < N; k++)
             {
                 // Selection by repeated max: M <= 16, N < M, so at most 15 x 16 compares per block.
-                // !(a <= best) rather than a > best: a NaN still fills a slot instead of leaving none.
                 int best = -1;
                 float bestA = -1f;
                 for (int i = 0; i < M; i++)
@@ -55,5 +63,11 @@ public sealed class GreedyPruner : INmPruner
                 PositionPacking.Write(positions, b * N + k, bits, best);
             }
         }
+    }
+
+    private static bool AllFinite(ReadOnlySpan<float> x)
+    {
+        foreach (float v in x) if (!float.IsFinite(v)) return false;
+        return true;
     }
 }

@@ -16,16 +16,36 @@ internal static class Int8Quantizer
 {
     private const int Chunk = WireFormat.QuantChunk;
 
-    /// <summary>Scale and its reciprocal for a chunk with max |x| = <paramref name="max"/>. The
-    /// reciprocal is nudged up until max * inv >= 127 so that, after clamping y to [-127, 127], the
-    /// max element lands exactly on +-127 (y = 126.99999 would otherwise round down with small probability).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static (float Scale, float Inv) ScaleFor(float max)
+    /// <summary>The smallest normal float, 2^-126: scales at or above it take the fast reciprocal path.</summary>
+    internal const float MinNormal = 1.17549435e-38f;
+
+    /// <summary>
+    /// The chunk scale for a finite max |x| = <paramref name="max"/> &gt; 0, the one rule both implementations
+    /// follow (<see cref="WireFormat"/>): max / 127 rounded to nearest while that is a normal float, except one ulp
+    /// less for max = float.MaxValue (127 x the rounded scale would decode to infinity); below 2^-126 the
+    /// smallest float &gt;= max / 127, so max / scale &lt;= 127 holds exactly on the subnormal grid and a chunk
+    /// of tiny values never gets scale 0. Computed in double where fp32 cannot (max / 127 and scale x 127 are
+    /// exact there).
+    /// </summary>
+    public static float ChunkScale(float max)
     {
         float scale = max / 127f;
+        if (scale >= MinNormal)
+            return float.IsInfinity(127f * scale) ? MathF.BitDecrement(scale) : scale;
+        scale = (float)(max / 127.0);
+        return (double)scale * 127.0 < max ? MathF.BitIncrement(scale) : scale;
+    }
+
+    /// <summary>The reciprocal the fast path multiplies by, for a normal <paramref name="scale"/> of a chunk with
+    /// max |x| = <paramref name="max"/>. Nudged up until max * inv &gt;= 127 so that, after clamping y to
+    /// [-127, 127], the max element lands exactly on +-127 (y = 126.99999 would otherwise round down with
+    /// small probability).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float InverseFor(float max)
+    {
         float inv = 127f / max;
         while (max * inv < 127f) inv = MathF.BitIncrement(inv);
-        return (scale, inv);
+        return inv;
     }
 
     /// <summary>Quantizes a whole span into the int8 layout (scales, then q) in <paramref name="output"/>.</summary>
@@ -43,22 +63,45 @@ internal static class Int8Quantizer
         }
     }
 
-    /// <summary>Quantizes one chunk (at most <see cref="WireFormat.QuantChunk"/> values) and returns its scale.</summary>
+    /// <summary>
+    /// Quantizes one chunk (at most <see cref="WireFormat.QuantChunk"/> values) and returns its scale: 0 for an
+    /// all-zero chunk, NaN for a chunk holding a NaN or an infinity (every q is then 0, so the whole chunk
+    /// decodes to NaN: the codecs' non-finite rule, README "Compression"), else <see cref="ChunkScale"/>.
+    /// A normal scale takes the vectorized reciprocal path; a subnormal one (max |x| &lt; ~1.5e-36, rare)
+    /// divides by the scale in a scalar loop, because 1 / scale would overflow.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot loop: skip tier-0 JIT
     public static float QuantizeChunk(ReadOnlySpan<float> x, Span<byte> q, ref CodecRandom rng, bool vectorized)
     {
-        float max = vectorized && Avx2.IsSupported ? MaxAbsAvx2(x) : MaxAbsScalar(x);
-        // All-zero chunk: scale 0 and every q = 0 (byte 127). Also taken when max |x| < ~3.7e-37 (127/max
-        // overflows, and 0 * inf would poison exact zeros) and for NaN or infinite input, which has no meaningful encoding.
-        if (!(max >= 1.0e-36f) || float.IsInfinity(max))
+        // The largest |x| as bits: as integers NaN > infinity > every finite magnitude, so one max finds both.
+        int maxBits = vectorized && Avx2.IsSupported ? MaxAbsBitsAvx2(x) : MaxAbsBitsScalar(x);
+        if (maxBits == 0 || maxBits >= PositiveInfinityBits)
         {
             q.Fill(127);
-            return 0f;
+            return maxBits == 0 ? 0f : float.NaN;
         }
-        var (scale, inv) = ScaleFor(max);
+        float max = BitConverter.Int32BitsToSingle(maxBits);
+        float scale = ChunkScale(max);
+        if (scale < MinNormal)
+        {
+            for (int i = 0; i < x.Length; i++) q[i] = QuantizeDivided(x[i], scale, rng.NextFloat());
+            return scale;
+        }
+        float inv = InverseFor(max);
         int done = vectorized && Avx2.IsSupported ? QuantizeAvx2(x, q, inv, ref rng) : 0;
         for (int i = done; i < x.Length; i++) q[i] = QuantizeOne(x[i], inv, rng.NextFloat());
         return scale;
+    }
+
+    private const int PositiveInfinityBits = 0x7F800000;
+
+    /// <summary>The subnormal-scale path: y = x / scale (one fp32 division, exact enough: |y| &lt;= 127).</summary>
+    private static byte QuantizeDivided(float x, float scale, float u)
+    {
+        float y = Math.Clamp(x / scale, -127f, 127f);
+        float f = MathF.Floor(y);
+        int q = (int)f + (u < y - f ? 1 : 0);
+        return (byte)(q + 127);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -71,36 +114,39 @@ internal static class Int8Quantizer
         return (byte)(q + 127);
     }
 
-    private static float MaxAbsScalar(ReadOnlySpan<float> x)
+    private static int MaxAbsBitsScalar(ReadOnlySpan<float> x)
     {
-        float m = 0f;
-        foreach (float v in x) m = MathF.Max(m, MathF.Abs(v));
+        int m = 0;
+        foreach (float v in x) m = Math.Max(m, BitConverter.SingleToInt32Bits(v) & 0x7FFFFFFF);
         return m;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot loop: skip tier-0 JIT
-    private static unsafe float MaxAbsAvx2(ReadOnlySpan<float> x)
+    private static unsafe int MaxAbsBitsAvx2(ReadOnlySpan<float> x)
     {
-        var abs = Vector256.Create(0x7FFFFFFF).AsSingle();
-        Vector256<float> m0 = default, m1 = default, m2 = default, m3 = default;
+        // Integer max of the magnitudes' bits (vpmaxsd): the same order as the floats for finite values, and
+        // unlike vmaxps it never drops a NaN.
+        var abs = Vector256.Create(0x7FFFFFFF);
+        Vector256<int> m0 = default, m1 = default, m2 = default, m3 = default;
         int i = 0, n = x.Length;
-        fixed (float* p = x)
+        fixed (float* pf = x)
         {
+            int* p = (int*)pf;
             for (; i + 32 <= n; i += 32)
             {
-                m0 = Avx.Max(m0, Avx.And(Avx.LoadVector256(p + i), abs));
-                m1 = Avx.Max(m1, Avx.And(Avx.LoadVector256(p + i + 8), abs));
-                m2 = Avx.Max(m2, Avx.And(Avx.LoadVector256(p + i + 16), abs));
-                m3 = Avx.Max(m3, Avx.And(Avx.LoadVector256(p + i + 24), abs));
+                m0 = Avx2.Max(m0, Avx2.And(Avx.LoadVector256(p + i), abs));
+                m1 = Avx2.Max(m1, Avx2.And(Avx.LoadVector256(p + i + 8), abs));
+                m2 = Avx2.Max(m2, Avx2.And(Avx.LoadVector256(p + i + 16), abs));
+                m3 = Avx2.Max(m3, Avx2.And(Avx.LoadVector256(p + i + 24), abs));
             }
-            for (; i + 8 <= n; i += 8) m0 = Avx.Max(m0, Avx.And(Avx.LoadVector256(p + i), abs));
+            for (; i + 8 <= n; i += 8) m0 = Avx2.Max(m0, Avx2.And(Avx.LoadVector256(p + i), abs));
         }
-        var m = Avx.Max(Avx.Max(m0, m1), Avx.Max(m2, m3));
-        var h = Sse.Max(m.GetLower(), m.GetUpper());
-        h = Sse.Max(h, Sse.Shuffle(h, h, 0x4E));
-        h = Sse.Max(h, Sse.Shuffle(h, h, 0xB1));
-        float r = h.ToScalar();
-        for (; i < n; i++) r = MathF.Max(r, MathF.Abs(x[i]));
+        var m = Avx2.Max(Avx2.Max(m0, m1), Avx2.Max(m2, m3));
+        var h = Sse41.Max(m.GetLower(), m.GetUpper());
+        h = Sse41.Max(h, Sse2.Shuffle(h, 0x4E));
+        h = Sse41.Max(h, Sse2.Shuffle(h, 0xB1));
+        int r = h.ToScalar();
+        for (; i < n; i++) r = Math.Max(r, BitConverter.SingleToInt32Bits(x[i]) & 0x7FFFFFFF);
         return r;
     }
 

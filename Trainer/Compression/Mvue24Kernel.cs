@@ -13,6 +13,10 @@ namespace Orchestrator.Trainer.Compression;
 /// u ~ U[0,1) (23 bits, so u + 1 is exact): the first kept index is the number of cumulative sums
 /// C1..C3 at or below u, the second the number at or below u + 1.
 /// The AVX2 kernel does eight blocks per step after transposing them into four columns.
+/// The closed form is exact enough (relative 2^-23) while S is finite and K is 0 or normal; a block outside
+/// that (a subnormal K, where S/2 rounds and 1/K overflows; S past float.MaxValue; a NaN or an infinity)
+/// is redone by the exact <see cref="MvuePruner.Block"/> with the same u: one mask test per step, a scalar
+/// block only for those rare blocks.
 /// </summary>
 internal static class Mvue24Kernel
 {
@@ -43,6 +47,11 @@ internal static class Mvue24Kernel
         float s01 = a0 + a1, s23 = a2 + a3, s = s01 + s23;
         float minT = MathF.Min(MathF.Min(a1 + s23, a0 + s23), MathF.Min(s01 + a3, s01 + a2));
         float k = MathF.Min(s * 0.5f, minT);
+        if (!ClosedFormHolds(s, k))
+        {
+            Exact(x, u, out v0, out v1, out p0, out p1);
+            return;
+        }
         float invK = 1f / k;
         float c1 = P(a0, k, invK), c2 = c1 + P(a1, k, invK), c3 = c2 + P(a2, k, invK);
         float u1 = u + 1f;
@@ -56,6 +65,57 @@ internal static class Mvue24Kernel
             v1 = 0f;
             p1 ^= 1;
         }
+    }
+
+    /// <summary>Whether the fp32 closed form holds: S finite (so every partial sum is) and K zero or normal
+    /// (1/K finite, S/2 exact). K = 0 means at most one non-zero, kept as it is.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool ClosedFormHolds(float s, float k) => s <= float.MaxValue && (k == 0f || k >= Int8Quantizer.MinNormal);
+
+    /// <summary>The exact block (<see cref="MvuePruner.Block"/>) in this kernel's output form.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void Exact(ReadOnlySpan<float> x, float u, out float v0, out float v1, out int p0, out int p1)
+    {
+        Span<float> kept = stackalloc float[2];
+        Span<int> pos = stackalloc int[2];
+        MvuePruner.Block(x, 2, kept, pos, u);
+        (v0, v1, p0, p1) = (kept[0], kept[1], pos[0], pos[1]);
+    }
+
+    /// <summary>Redoes the blocks of one step whose column lanes are set in <paramref name="lanes"/>, with the
+    /// exact block and the lane's own u. <paramref name="blockOfLane"/> maps a lane to its block in the step.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static unsafe void Patch(float* px, float* pk, byte* pp, int g, uint lanes, ReadOnlySpan<float> u, Func<int, int> blockOfLane)
+    {
+        for (int lane = 0; lanes != 0; lane++, lanes >>= 1)
+        {
+            if ((lanes & 1) == 0) continue;
+            int b = g + blockOfLane(lane);
+            Exact(new ReadOnlySpan<float>(px + 4 * b, 4), u[lane], out float v0, out float v1, out int p0, out int p1);
+            pk[2 * b] = v0;
+            pk[2 * b + 1] = v1;
+            int shift = 4 * (b & 1);
+            pp[b >> 1] = (byte)((pp[b >> 1] & ~(0xF << shift)) | ((p0 | (p1 << 2)) << shift));
+        }
+    }
+
+    private static readonly Func<int, int> Avx2BlockOfLane = lane => lane < 4 ? 2 * lane : 2 * (lane - 4) + 1;
+    private static readonly Func<int, int> Avx512BlockOfLane = lane => (lane >> 2) + 4 * (lane & 3);
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static unsafe void Patch8(float* px, float* pk, byte* pp, int g, uint lanes, Vector256<float> u)
+    {
+        Span<float> draws = stackalloc float[8];
+        u.CopyTo(draws);
+        Patch(px, pk, pp, g, lanes, draws, Avx2BlockOfLane);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static unsafe void Patch16(float* px, float* pk, byte* pp, int g, uint lanes, Vector512<float> u)
+    {
+        Span<float> draws = stackalloc float[16];
+        u.CopyTo(draws);
+        Patch(px, pk, pp, g, lanes, draws, Avx512BlockOfLane);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -86,6 +146,8 @@ internal static class Mvue24Kernel
         var three = Vector512.Create(3);
         var zeroI = Vector512<int>.Zero;
         var uScale = Vector512.Create(1f / (1 << 23));
+        var minNormal = Vector512.Create(Int8Quantizer.MinNormal);
+        var maxFinite = Vector512.Create(float.MaxValue);
         // After the in-lane transpose, column lane i = 4L + j holds block L + 4j. The AVX2 kernel gives
         // block b of an eight-block group the draw in lane (b >> 1) + 4 (b & 1) of that group's step.
         var drawOrder = Vector512.Create(0u, 2, 8, 10, 4, 6, 12, 14, 1, 3, 9, 11, 5, 7, 13, 15);
@@ -164,6 +226,12 @@ internal static class Mvue24Kernel
                 var pair = Avx512F.PermuteVar16x32(pos0 | (pos1 << 2), blockOrder).AsUInt64();
                 var bytes = Avx512F.ConvertToVector128Byte(pair | (pair >>> 28));
                 Unsafe.WriteUnaligned(pp + g / 2, bytes.AsUInt64().ToScalar());
+
+                // Lanes outside the closed form's range (ClosedFormHolds; a NaN S fails the first compare).
+                var bad = ~Vector512.LessThanOrEqual(sum, maxFinite)
+                    | (Vector512.GreaterThan(k, zero) & Vector512.LessThan(k, minNormal));
+                uint lanes = (uint)bad.ExtractMostSignificantBits();
+                if (lanes != 0) Patch16(px, pk, pp, g, lanes, u);
             }
         }
         rng.V0 = s0; rng.V1 = s1; rng.V2 = s2; rng.V3 = s3;
@@ -194,6 +262,8 @@ internal static class Mvue24Kernel
         // Column lanes hold blocks 0,2,4,6,1,3,5,7 (the transpose's order): odd blocks take the high nibble.
         var nibble = Vector256.Create(0u, 0, 0, 0, 4, 4, 4, 4);
         var firstBytes = Vector128.Create((byte)0, 4, 8, 12, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80);
+        var minNormal = Vector256.Create(Int8Quantizer.MinNormal);
+        var maxFinite = Vector256.Create(float.MaxValue);
         fixed (float* px = input)
         fixed (float* pk = kept)
         fixed (byte* pp = positions)
@@ -269,6 +339,12 @@ internal static class Mvue24Kernel
                 var code = Avx2.ShiftLeftLogicalVariable((pos0 | (pos1 << 2)).AsUInt32(), nibble);
                 var h = Sse2.Or(code.GetLower(), code.GetUpper());
                 Unsafe.WriteUnaligned(pp + g / 2, Ssse3.Shuffle(h.AsByte(), firstBytes).AsUInt32().ToScalar());
+
+                // Lanes outside the closed form's range (ClosedFormHolds; a NaN S fails the first compare).
+                var bad = ~Vector256.LessThanOrEqual(sum, maxFinite)
+                    | (Vector256.GreaterThan(k, zero) & Vector256.LessThan(k, minNormal));
+                uint lanes = bad.ExtractMostSignificantBits();
+                if (lanes != 0) Patch8(px, pk, pp, g, lanes, u);
             }
         }
         rng.V0 = s0; rng.V1 = s1; rng.V2 = s2; rng.V3 = s3;

@@ -62,12 +62,30 @@ public sealed class MvuePruner : INmPruner
         }
     }
 
-    /// <summary>Generic MVUE for one block of M &lt;= 16 values with uniform <paramref name="u"/>.</summary>
+    /// <summary>
+    /// Exact MVUE for one block of M &lt;= 16 values with uniform <paramref name="u"/>, over the whole float range;
+    /// the generic N:M path and the fallback of the 1:2 and 2:4 kernels for blocks their fp32 closed forms get
+    /// wrong (subnormal levels, sums past float.MaxValue, non-finite values). The water level K is found in
+    /// double (sums of up to 16 floats are exact or nearly so there, subnormals included), then rounded UP to
+    /// the float K_r the wire carries: non-saturated values are kept with p = a / K_r as sign(x) K_r, so
+    /// E = a exactly even where K is not representable (sum p &lt;= N; a systematic-sampling point past the
+    /// total keeps nothing, a zero filler). A block with a NaN or an infinity, or whose K_r overflows (its
+    /// magnitudes sum past about N x float.MaxValue, which no N fp32 values can carry unbiasedly), sends N NaNs
+    /// at positions 0..N-1 (the non-finite rule, README "Compression").
+    /// </summary>
     internal static void Block(ReadOnlySpan<float> x, int n, Span<float> kept, Span<int> pos, float u)
     {
         int m = x.Length, nnz = 0, k = 0;
         uint used = 0;
-        for (int i = 0; i < m; i++) if (x[i] != 0f) nnz++;
+        for (int i = 0; i < m; i++)
+        {
+            if (!float.IsFinite(x[i]))
+            {
+                Unencodable(n, kept, pos);
+                return;
+            }
+            if (x[i] != 0f) nnz++;
+        }
         if (nnz <= n)
         {
             for (int i = 0; i < m; i++)
@@ -102,18 +120,20 @@ public sealed class MvuePruner : INmPruner
                 }
                 if (!changed) break;
             }
-            // Systematic sampling: targets u, u+1, ..., u+N-1 on the cumulative p. The last positive
-            // interval ends at exactly N so fp32/fp64 rounding cannot leave a target unassigned.
-            int last = m - 1;
-            while (x[last] == 0f) last--;
-            double c = 0, uu = u;
+            float kf = RoundUp(kk);
+            if (float.IsInfinity(kf))
+            {
+                Unencodable(n, kept, pos);
+                return;
+            }
+            // Systematic sampling: targets u, u+1, ..., u+N-1 on the cumulative p (all in double).
+            double c = 0, uu = u, kd = kf;
             int t = 0;
-            float kf = (float)kk;
-            for (int i = 0; i <= last && t < n; i++)
+            for (int i = 0; i < m && t < n; i++)
             {
                 if (x[i] == 0f) continue;
                 bool saturated = (sat & (1u << i)) != 0;
-                double next = i == last ? n : c + (saturated ? 1.0 : MathF.Abs(x[i]) / kk);
+                double next = c + (saturated ? 1.0 : MathF.Abs(x[i]) / kd);
                 bool take = false;
                 while (t < n && uu + t < next) { take = true; t++; }
                 if (take)
@@ -132,6 +152,23 @@ public sealed class MvuePruner : INmPruner
             kept[k] = 0f;
             pos[k++] = j;
             used |= 1u << j;
+        }
+    }
+
+    /// <summary>The smallest float &gt;= <paramref name="value"/> (infinity past float.MaxValue).</summary>
+    internal static float RoundUp(double value)
+    {
+        float f = (float)value;
+        return f < value ? MathF.BitIncrement(f) : f;
+    }
+
+    /// <summary>The encoding of a block with a non-finite value or an overflowing level: N NaNs at positions 0..N-1.</summary>
+    internal static void Unencodable(int n, Span<float> kept, Span<int> pos)
+    {
+        for (int k = 0; k < n; k++)
+        {
+            kept[k] = float.NaN;
+            pos[k] = k;
         }
     }
 }

@@ -6,13 +6,16 @@ namespace Orchestrator.Trainer.Compression;
 /// <list type="bullet">
 /// <item><b>none</b>: the n floats (4n bytes).</item>
 /// <item><b>int8</b>: symmetric, per chunk of <see cref="QuantChunk"/> values: scale = max|x| / 127
-/// (fp32; 0 for an all-zero chunk), q = floor(x/scale) + (u &lt; frac(x/scale)) with u ~ U[0,1), so
+/// (fp32, rounded to nearest while normal, rounded up on the subnormal grid, one ulp less for
+/// max = float.MaxValue: <see cref="Int8Quantizer.ChunkScale"/>; 0 for an all-zero chunk, NaN for a chunk
+/// with a NaN or an infinity), q = floor(x/scale) + (u &lt; frac(x/scale)) with u ~ U[0,1), so
 /// E[q scale] = x and an exact 0 stays 0; stored as the byte q + 127 (0..254). Layout:
 /// float32 scales[ceil(n/QuantChunk)], then uint8 q[n].</item>
 /// <item><b>nm</b> (N:M pruning, MVUE or greedy): blocks of M consecutive values (the last block
 /// zero-padded); each block keeps exactly N values (zeros allowed, so every block has the same size).
 /// Layout: float32 values[N * blocks] (the kept values, already divided by their inclusion
-/// probability for MVUE), then the in-block positions of the kept values, ceil(log2 M) bits each,
+/// probability for MVUE; N NaNs at positions 0..N-1 for a block with a NaN or an infinity, or one whose
+/// MVUE values would pass float.MaxValue), then the in-block positions of the kept values, ceil(log2 M) bits each,
 /// packed LSB-first in kept-value order, padded to a whole byte.</item>
 /// <item><b>nm+int8</b>: nm whose kept values are int8-quantized as above: float32
 /// scales[ceil(N*blocks/QuantChunk)], uint8 q[N * blocks], then the position bits.</item>

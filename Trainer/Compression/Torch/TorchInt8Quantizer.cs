@@ -21,10 +21,19 @@ internal static class TorchInt8Quantizer
             return empty(0, ScalarType.Byte, device).MoveToOuterDisposeScope();
         // Zero padding to whole chunks changes no chunk's max and quantizes to q = 0 (dropped below).
         var rows = nn.functional.pad(values.flatten(), [0, chunks * WireFormat.QuantChunk - k]).view(chunks, WireFormat.QuantChunk);
-        var scale = rows.abs().amax([1], keepdim: true).div(127f);
+        // The fused kernels' rule (Int8Quantizer.ChunkScale): max / 127 rounded while that is normal, one ulp
+        // less where 127 x that overflows (max = float.MaxValue), the smallest float >= max / 127 below 2^-126
+        // (so a chunk of tiny values never gets scale 0 and max / scale <= 127 holds exactly); NaN for a chunk
+        // with a NaN or an infinity (the non-finite rule: every q = 0, the chunk decodes to NaN).
+        var finite = rows.isfinite().all(1, keepdim: true);
+        var max = where(finite, rows.abs(), zeros_like(rows)).amax([1], keepdim: true);
+        var scale = max.div(127f);
+        scale = where(scale.mul(127f).isinf(), scale.nextafter(zeros_like(scale)), scale);
+        var below = scale.lt(Int8Quantizer.MinNormal).logical_and(scale.to(ScalarType.Float64).mul(127.0).lt(max.to(ScalarType.Float64)));
+        scale = where(below, scale.nextafter(full_like(scale, float.PositiveInfinity)), scale);
         // An all-zero chunk has scale 0 and only zeros; dividing by 1 there keeps them 0 without a NaN.
         var safe = where(scale.gt(0), scale, ones_like(scale));
-        var scaled = rows.div(safe);
+        var scaled = where(finite, rows, zeros_like(rows)).div(safe);
         var floor = scaled.floor();
         var noise = rand([chunks, WireFormat.QuantChunk], ScalarType.Float32, device, generator: generator);
         // Stochastic rounding: round up with probability frac, so E[q] = x/scale. An exact 0 has
@@ -32,6 +41,7 @@ internal static class TorchInt8Quantizer
         // above 127 through the rounding of scale itself (its frac is ~1e-6, so the bias is negligible).
         var q = floor.add(noise.lt(scaled.sub(floor)).to(ScalarType.Float32)).clamp(-127f, 127f);
         var stored = q.add(127f).to(ScalarType.Byte).flatten().narrow(0, 0, k);
+        scale = where(finite, scale, full_like(scale, float.NaN));
         return cat([TensorBits.FloatsToBytes(scale), stored]).MoveToOuterDisposeScope();
     }
 
