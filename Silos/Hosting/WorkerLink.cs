@@ -121,7 +121,7 @@ public sealed class WorkerLink : IAsyncDisposable
                 if (!warned)
                 {
                     warned = true;
-                    Console.Error.WriteLine($"worker link (rank {rank}): heartbeat to {gateway} failed ({e.GetType().Name}: {e.Message}); training continues, retrying every {Interval.TotalSeconds:0} s");
+                    Console.Error.WriteLine($"worker link (rank {rank}): heartbeat to {gateway} failed ({e.GetType().Name}: {e.Message.Split('\n', 2)[0].Trim()}); training continues, retrying every {Interval.TotalSeconds:0} s");
                 }
                 await DropClientAsync().ConfigureAwait(false);
             }

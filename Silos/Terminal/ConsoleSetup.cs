@@ -25,6 +25,12 @@ public static class ConsoleSetup
     /// <summary>Call once at startup, before anything is written.</summary>
     public static void Configure()
     {
+        // Redirected output (a log, a pipe, mpiexec) gets whole lines per write; before any console is created,
+        // so Spectre's consoles write through it.
+        if (Console.IsOutputRedirected) Console.SetOut(TextWriter.Synchronized(new LineBufferedWriter(Console.Out)));
+        if (Console.IsErrorRedirected) Console.SetError(TextWriter.Synchronized(new LineBufferedWriter(Console.Error)));
+        if (Console.IsOutputRedirected || Console.IsErrorRedirected)
+            AppDomain.CurrentDomain.ProcessExit += (_, _) => { Console.Out.Flush(); Console.Error.Flush(); };
         if (Console.IsOutputRedirected) AnsiConsole.Profile.Width = RedirectedWidth;
     }
 }

@@ -91,6 +91,14 @@ public sealed class MpiGradientSynchronizer : IGradientSynchronizer
         Stats.BytesReceived += traffic.BytesReceived;
         Stats.CommunicationSeconds += traffic.CommunicationSeconds;
         Stats.CompressionSeconds += traffic.CodecSeconds;
+        // The codecs turn what they cannot carry (non-finite values, blocks beyond the float range) into NaN, and every rank
+        // decodes the same bytes: every rank sees the same verdict here and skips the same step, with no further message.
+        if (!attached.AllFinite())
+        {
+            Stats.SkippedSteps++;
+            feedback?.Clear(); // this step's residuals were overwritten with NaN as well
+            return false;
+        }
         return true;
     }
 

@@ -54,7 +54,7 @@ public sealed class JobStatusViewTests
         Assert.Contains("compute 80.0 ms (80%) / compression 5.0 ms (5%) / communication 15.0 ms (15%)", output);
         Assert.Contains("0.5 s ago (launch 2, rank 0, pid 300)", output);
         var rankRow = output.Split('\n').Single(l => l.Contains(" 301 ", StringComparison.Ordinal));
-        Assert.Matches(@"│\s*1\s*│\s*119\s*│\s*3\.2 s ago\s*│\s*100\.0\s*│\s*70\.0\s*│\s*4\.0\s*│\s*26\.0\s*│\s*301\s*│", rankRow);
+        Assert.Matches(@"│\s*1\s*│\s*119\s*│\s*training\s*│\s*3\.2 s ago\s*│\s*100\.0\s*│\s*70\.0\s*│\s*4\.0\s*│\s*26\.0\s*│\s*301\s*│", rankRow);
         Assert.Contains("pending (submitted)", output);
     }
 

@@ -89,6 +89,38 @@ public sealed class GradientSynchronizerTests
         }
     }
 
+    [Theory]
+    [InlineData("int8", "ring")]
+    [InlineData("nm+int8", "ring")]
+    [InlineData("int8", "allgather")]
+    public void A_step_whose_average_overflows_inside_the_allreduce_is_skipped_on_every_rank_and_training_goes_on(string codec, string algorithm)
+    {
+        var spec = CompressionSpec.Default with { Codec = Named.Codec(codec), Algorithm = Named.Algorithm(algorithm), WarmupSteps = 0, ErrorFeedback = true };
+        var results = InProcessWorld.Run(2, communicator =>
+        {
+            using var model = nn.Linear(24, 16);
+            using var synchronizer = new MpiGradientSynchronizer(communicator, spec with { MinCompressElements = MinCompress }, seed: 5);
+            synchronizer.Attach(model);
+            var applied = new List<bool>();
+            for (int step = 0; step < 3; step++)
+            {
+                Fill(model, communicator.Rank);
+                if (step == 1)
+                    using (no_grad())
+                        model.parameters().First().grad!.view(-1)[3] = 3e38f; // finite on each rank; the sum of the two is not
+                applied.Add(synchronizer.Synchronize(step));
+            }
+            return (applied, Finite: model.parameters().All(p => isfinite(p.grad!).all().item<bool>()), synchronizer.Stats.SkippedSteps);
+        });
+
+        foreach (var (applied, finite, skipped) in results)
+        {
+            Assert.Equal([true, false, true], applied);
+            Assert.True(finite, "the step after the skipped one averaged finite gradients (residuals were reset)");
+            Assert.Equal(1, skipped);
+        }
+    }
+
     [Fact]
     public void A_compressing_codec_sends_warm_up_steps_and_small_tensors_through_MPI_Allreduce()
     {
