@@ -119,12 +119,19 @@ public static class TrainCommand
         using var samples = SampleLog.FromEnvironment(run.Path, WorkerLink.LaunchFromEnvironment(), world.Rank);
         RunSummary Body(ITrainingObserver observer)
         {
-            using var training = new TrainingRun(job, data, new TrainingOptions(device, run, synchronizer, observer,
-                request.Hooks.StopAfter, Faults: request.Hooks.Faults, VerifyEverySteps: request.Hooks.VerifyEverySteps, Directives: leader && link is not null ? link.TakeDirective : null,
-                Samples: samples));
-            var result = training.Run(ctrlC.Token);
-            stoppedEarly = training.StoppedEarly;
-            return result;
+            try
+            {
+                using var training = new TrainingRun(job, data, new TrainingOptions(device, run, synchronizer, observer,
+                    request.Hooks.StopAfter, Faults: request.Hooks.Faults, VerifyEverySteps: request.Hooks.VerifyEverySteps, Directives: leader && link is not null ? link.TakeDirective : null,
+                    Samples: samples));
+                var result = training.Run(ctrlC.Token);
+                stoppedEarly = training.StoppedEarly;
+                return result;
+            }
+            catch (Exception e) when (OutOfMemory.Explain(e, job) is { } explained)
+            {
+                throw explained;
+            }
         }
         RunSummary summary;
         try
