@@ -45,16 +45,9 @@ public sealed partial class JobGrain
 
     private async Task PersistAsync(JobState decided)
     {
-        state.State = decided;
-        try
-        {
-            await state.WriteStateAsync();
-        }
-        catch
-        {
-            await state.ReadStateAsync();
-            throw;
-        }
+        // A lost record (Redis restarted empty) is written back; the registry may have lost the job's name with it.
+        if (await StateWriteBack.WriteAsync(state, decided, $"job '{JobId}'"))
+            await GrainFactory.GetGrain<IJobRegistryGrain>(IJobRegistryGrain.DefaultKey).AddAsync(JobId);
     }
 
     /// <summary>Granted: launch; queued: stay Pending (the releasing job starts it); refused: Failed.</summary>

@@ -12,17 +12,10 @@ public sealed class JobRegistryGrain(
     public async Task AddAsync(string jobId)
     {
         ArgumentException.ThrowIfNullOrEmpty(jobId);
-        if (state.State.Jobs.Contains(jobId)) return;
-        state.State.Jobs.Add(jobId);
-        try
-        {
-            await state.WriteStateAsync();
-        }
-        catch
-        {
-            await state.ReadStateAsync();
-            throw;
-        }
+        // Written even when the name is known: a job grain that had to write its own state back (Redis lost it) calls
+        // this so the registry's record, likely lost too, is written back from memory as well.
+        var jobs = state.State.Jobs.Contains(jobId) ? state.State.Jobs : [.. state.State.Jobs, jobId];
+        await StateWriteBack.WriteAsync(state, new JobRegistryState { Jobs = jobs }, "job registry");
     }
 
     /// <inheritdoc />

@@ -73,21 +73,12 @@ public sealed class SchedulerGrain(
 
     private async Task SaveAsync(GangAdmission admission)
     {
-        state.State = new SchedulerState
+        await StateWriteBack.WriteAsync(state, new SchedulerState
         {
             Capacity = admission.Capacity,
             Running = [.. admission.Running.Select(ToGrant)],
             Queue = [.. admission.Queue.Select(ToGrant)],
-        };
-        try
-        {
-            await state.WriteStateAsync();
-        }
-        catch
-        {
-            await state.ReadStateAsync();
-            throw;
-        }
+        }, "scheduler");
     }
 
     private static SlotGrant ToGrant(GangRequest r) => new(r.JobId, r.Workers);

@@ -50,6 +50,9 @@ public static class UpCommand
             ConfineRunDirectories = true,
             Metrics = new SiloMetricsOptions { Port = config.MetricsPort, Host = config.Host.ToString() },
         };
+        // The silo's own warnings (a lost Redis record written back, an exit code that could not be reported) go to
+        // standard error, where a service manager's journal keeps them; Orleans' own logging stays off.
+        System.Diagnostics.Trace.Listeners.Add(new System.Diagnostics.ConsoleTraceListener(useErrorStream: true));
         var host = SiloSetup.BuildHost(settings);
         try
         {

@@ -94,6 +94,37 @@ public sealed class FailoverTests
     }
 
     [RedisFact]
+    public void A_Redis_that_restarts_empty_mid_job_loses_no_job()
+    {
+        using var dir = new TempDirectory();
+        var redis = RedisServer.Start(dir.Path);
+        try
+        {
+            var spec = CliSpecs.Write(dir, ControlPlaneSpecs.Synthetic("cp-redis-loss", epochs: 2), "job.yaml");
+            using (var silo = StartSilo(dir, redis, "a", environment: new Dictionary<string, string> { [Orchestrator.Trainer.Training.FaultInjection.StepDelayVariable] = "100" }))
+            {
+                Assert.Equal(0, Cli(dir, silo, "submit", spec, "--workers", "1").ExitCode);
+                WaitFor(dir, silo, "cp-redis-loss", s => s.Contains("│ step ", StringComparison.Ordinal));
+
+                redis = redis.RestartEmpty(dir.Path); // every key is gone: membership, job state, registry, scheduler, reminders
+
+                var done = WaitFor(dir, silo, "cp-redis-loss", s => s.Contains("succeeded", StringComparison.Ordinal) || s.Contains("failed", StringComparison.Ordinal));
+                Assert.Matches(@"│ phase\s+│ succeeded", done);
+                Assert.Contains("stored state was gone", silo.Output); // the silo says what happened
+            }
+            // A new silo knows the job only from Redis: the grains wrote their state back.
+            using var fresh = StartSilo(dir, redis, "b");
+            var table = Cli(dir, fresh, "status");
+            Assert.True(table.ExitCode == 0, table.ToString());
+            Assert.Matches(@"│ cp-redis-loss\s+│ succeeded", table.Output);
+        }
+        finally
+        {
+            redis.Dispose();
+        }
+    }
+
+    [RedisFact]
     public void Two_clusters_on_one_Redis_never_see_each_others_jobs()
     {
         using var dir = new TempDirectory();
@@ -114,12 +145,13 @@ public sealed class FailoverTests
         Assert.Equal(0, Cli(dir, green, "cancel", "cp-same-name", "--cluster", "cp-green").ExitCode);
     }
 
-    private static UpSilo StartSilo(TempDirectory dir, RedisServer redis, string name, string clusterId = ClusterId)
+    private static UpSilo StartSilo(TempDirectory dir, RedisServer redis, string name, string clusterId = ClusterId,
+        Dictionary<string, string>? environment = null)
     {
         var port = FreePorts.Consecutive(2);
         return UpSilo.Start(dir.Path,
             $"cluster: {{id: {clusterId}, redis: '{redis.Endpoint}'}}\nsilo: {{port: {port}, gateway_port: {port + 1}}}\nslots: 2\n",
-            $"silo-{name}.yaml");
+            $"silo-{name}.yaml", environment: environment);
     }
 
     /// <summary>Runs the CLI against <paramref name="silo"/>; the cluster id is <see cref="ClusterId"/> unless the arguments pass their own.</summary>

@@ -25,9 +25,9 @@ internal sealed class RedisServer : IDisposable
     public string Endpoint => $"127.0.0.1:{Port}";
 
     /// <summary>Starts the server in <paramref name="directory"/> and waits until it accepts connections.</summary>
-    public static RedisServer Start(string directory)
+    public static RedisServer Start(string directory, int? onPort = null)
     {
-        var port = FreePorts.Consecutive(1);
+        var port = onPort ?? FreePorts.Consecutive(1);
         var process = BackgroundProcess.Start(Binary,
             ["--bind", "127.0.0.1", "--port", $"{port}", "--save", "", "--appendonly", "no", "--dir", directory],
             "apt-get install redis-server");
@@ -50,6 +50,13 @@ internal sealed class RedisServer : IDisposable
         }
         server.Dispose();
         throw new TimeoutException($"redis-server not listening on {port} after 20 s:\n{process.Output}");
+    }
+
+    /// <summary>SIGKILLs this server and starts an empty one on the same port (what a Redis without persistence does on a crash).</summary>
+    public RedisServer RestartEmpty(string directory)
+    {
+        process.Dispose();
+        return Start(directory, Port);
     }
 
     public void Dispose() => process.Dispose();
