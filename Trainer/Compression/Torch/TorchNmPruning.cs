@@ -121,7 +121,9 @@ internal static class TorchNmPruning
     {
         var saturated = zeros_like(a, ScalarType.Bool);
         for (int round = 0; round < n - 1; round++)
-            saturated = saturated.logical_or(a.ge(Level(a, saturated, n)).logical_and(a.gt(0)));
+            // Strictly above the level: a value equal to it has p = a / K = 1 anyway, and saturating ties (top values
+            // that tie, or a rest too small to move the level in double) could saturate all N and leave K = x / 0.
+            saturated = saturated.logical_or(a.gt(Level(a, saturated, n)).logical_and(a.gt(0)));
         return (saturated, Level(a, saturated, n));
     }
 
