@@ -131,6 +131,12 @@ internal static class NmScatter
                     v0 = Avx.Add(Avx.LoadVector256(po + 2 * b), v0);
                     v1 = Avx.Add(Avx.LoadVector256(po + 2 * b + 8), v1);
                 }
+                else
+                {
+                    // Decoding adds onto zero (the wire format's rule, as the scalar and torch decoders do): +0 + -0 is +0.
+                    v0 = Avx.Add(Vector256<float>.Zero, v0);
+                    v1 = Avx.Add(Vector256<float>.Zero, v1);
+                }
                 Avx.Store(po + 2 * b, v0);
                 Avx.Store(po + 2 * b + 8, v1);
             }
