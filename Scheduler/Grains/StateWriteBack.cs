@@ -5,7 +5,9 @@ namespace Orchestrator.Scheduler.Grains;
 /// <summary>
 /// Writes a grain's state so that a storage which lost it (a Redis that restarted empty, keys evicted) gets it back
 /// from the grain's memory instead of failing every later write: Orleans refuses a write whose ETag no longer matches
-/// anything stored. Any other failure re-reads the stored state, so memory never runs ahead of storage, and rethrows.
+/// anything stored. A write that timed out while the stored record stayed as it was (a loaded machine, a Redis busy
+/// with a dead silo's membership) is tried once more. Any other failure re-reads the stored state, so memory never
+/// runs ahead of storage, and rethrows.
 /// </summary>
 public static class StateWriteBack
 {
@@ -21,14 +23,41 @@ public static class StateWriteBack
         }
         catch (Exception e)
         {
-            bool hadRecord = state.Etag is not null;
+            var etag = state.Etag;
             await state.ReadStateAsync(); // throws on its own when the storage is unreachable
-            if (!hadRecord || state.RecordExists) throw; // a real conflict, or a failure that was not a lost record
-            Trace.TraceWarning($"{what}: its stored state was gone ({e.GetType().Name}; did Redis restart empty?); writing it back from memory");
-            state.State = desired;
-            await state.WriteStateAsync();
-            Trace.TraceInformation($"{what}: stored state written back");
-            return true;
+            if (etag is not null && !state.RecordExists)
+            {
+                Trace.TraceWarning($"{what}: its stored state was gone ({e.GetType().Name}; did Redis restart empty?); writing it back from memory");
+                await WriteOrRestoreAsync(state, desired);
+                Trace.TraceInformation($"{what}: stored state written back");
+                return true;
+            }
+            if (!IsTimeout(e) || state.Etag != etag) throw; // a real conflict, or a failure a retry would not cure
+            Trace.TraceWarning($"{what}: writing its state timed out ({e.GetType().Name}); trying once more");
+            await WriteOrRestoreAsync(state, desired);
+            return false;
         }
+    }
+
+    private static async Task WriteOrRestoreAsync<T>(IPersistentState<T> state, T desired)
+    {
+        state.State = desired;
+        try
+        {
+            await state.WriteStateAsync();
+        }
+        catch
+        {
+            await state.ReadStateAsync();
+            throw;
+        }
+    }
+
+    private static bool IsTimeout(Exception e)
+    {
+        for (var x = e; x is not null; x = x.InnerException)
+            if (x is TimeoutException or OperationCanceledException || x.GetType().Name.Contains("Timeout", StringComparison.Ordinal))
+                return true;
+        return false;
     }
 }
