@@ -19,14 +19,10 @@ public static partial class LauncherLog
     {
         if (!File.Exists(path)) return null;
         var errors = new List<string>();
-        using (var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete))
-        using (var reader = new StreamReader(stream))
+        foreach (var line in Lines(path))
         {
-            while (reader.ReadLine() is { } line)
-            {
-                if (line.StartsWith("# ", StringComparison.Ordinal) && line.Contains(" launch: ", StringComparison.Ordinal)) errors.Clear();
-                else if (ErrorText(line) is { } error && !errors.Contains(error)) errors.Add(error);
-            }
+            if (line.StartsWith("# ", StringComparison.Ordinal) && line.Contains(" launch: ", StringComparison.Ordinal)) errors.Clear();
+            else if (ErrorText(line) is { } error && !errors.Contains(error)) errors.Add(error);
         }
         if (errors.Count == 0) return null;
         var joined = string.Join(" | ", errors.TakeLast(3));
@@ -58,20 +54,21 @@ public static partial class LauncherLog
         if (!File.Exists(path)) return new JobLog(path, [], false);
         var prefix = rank is int r ? $"[{r}] " : null;
         var lines = new Queue<string>();
-        using (var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete))
-        using (var reader = new StreamReader(stream))
+        foreach (var line in Lines(path))
         {
-            while (reader.ReadLine() is { } line)
-            {
-                if (prefix is not null)
-                {
-                    if (!line.StartsWith(prefix, StringComparison.Ordinal)) continue;
-                    line = line[prefix.Length..];
-                }
-                lines.Enqueue(line);
-                if (tail > 0 && lines.Count > tail) lines.Dequeue();
-            }
+            if (prefix is not null && !line.StartsWith(prefix, StringComparison.Ordinal)) continue;
+            lines.Enqueue(prefix is null ? line : line[prefix.Length..]);
+            if (tail > 0 && lines.Count > tail) lines.Dequeue();
         }
         return new JobLog(path, [.. lines], true);
+    }
+
+    /// <summary>The log's lines, read while the gang may still append to it (or the run directory be removed).</summary>
+    private static IEnumerable<string> Lines(string path)
+    {
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        using var reader = new StreamReader(stream);
+        while (reader.ReadLine() is { } line)
+            yield return line;
     }
 }

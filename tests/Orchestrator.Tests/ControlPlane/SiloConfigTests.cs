@@ -10,9 +10,7 @@ public sealed class SiloConfigTests
     [Fact]
     public void The_example_cluster_config_loads_with_redis_and_loopback()
     {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Orchestrator.sln"))) dir = dir.Parent;
-        var config = SiloConfigLoader.LoadFile(Path.Combine(dir!.FullName, "examples", "cluster-silo.yaml"));
+        var config = SiloConfigLoader.LoadFile(Orchestrator.Tests.Observability.RepoFiles.Path("examples/cluster-silo.yaml"));
         Assert.Equal(("orchestrator", "127.0.0.1:6379", IPAddress.Loopback, "runs"), (config.ClusterId, config.Redis, config.Host, config.RunsRoot));
     }
 

@@ -1,3 +1,4 @@
+using Orchestrator.Tests.Observability;
 using Orchestrator.Spec;
 using static Orchestrator.Tests.Spec.SpecTestHelpers;
 
@@ -6,16 +7,6 @@ namespace Orchestrator.Tests.Spec;
 /// <summary>Numbers must fit the type they feed and stay within sane bounds; the job must fit the machine's memory.</summary>
 public class ResourceBoundsTests
 {
-    private static readonly string RepoRoot = FindRepoRoot();
-
-    private static string FindRepoRoot()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Orchestrator.sln")))
-            dir = dir.Parent;
-        return dir?.FullName ?? throw new InvalidOperationException("repository root not found");
-    }
-
     [Theory]
     [InlineData("training: { optimizer: { lr: 1e39 } }", "training.optimizer.lr", "1E+39 is beyond the float32 range the trainer computes in (at most 3.40282347E+38)")]
     [InlineData("training: { optimizer: { weight_decay: 1e39 } }", "training.optimizer.weight_decay", "1E+39 is beyond the float32 range the trainer computes in (at most 3.40282347E+38)")]
@@ -162,7 +153,7 @@ public class ResourceBoundsTests
     [InlineData("fashion-mnist-large-batch.yaml")]
     public void The_examples_fit_in_2_gib(string example)
     {
-        var path = Path.Combine(RepoRoot, "examples", example);
+        var path = RepoFiles.Path(Path.Combine("examples", example));
         var spec = JobSpecLoader.LoadFile(path, [], new SpecHost(2, 2L << 30));
         var estimate = MemoryEstimate.Of(spec);
         Assert.InRange(estimate.TotalBytes * spec.Workers, 1L << 20, 2L << 30);
@@ -176,6 +167,6 @@ public class ResourceBoundsTests
         Assert.NotNull(host.AvailableMemoryBytes);
         Assert.InRange(host.AvailableMemoryBytes!.Value, 1L << 20, long.MaxValue);
         // The examples load with this machine's figures.
-        JobSpecLoader.LoadFile(Path.Combine(RepoRoot, "examples", "fashion-mnist.yaml"), []);
+        JobSpecLoader.LoadFile(RepoFiles.Path("examples/fashion-mnist.yaml"), []);
     }
 }
