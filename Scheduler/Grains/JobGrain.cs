@@ -16,7 +16,8 @@ namespace Orchestrator.Scheduler.Grains;
 public sealed partial class JobGrain(
     [PersistentState("job", StorageNames.Jobs)] IPersistentState<JobState> state,
     TimeProvider clock,
-    JobRunner runner) : Grain, IJobGrain, IRemindable
+    JobRunner runner,
+    ActiveStoredStateGrains active) : StoredStateGrain(active), IJobGrain, IRemindable
 {
     private readonly ProgressTracker progress = new();
 
@@ -32,6 +33,18 @@ public sealed partial class JobGrain(
         if (S.Submitted)
             await ApplyAsync(new JobEvent.Activated(runner.IsRunning(JobId))); // failover: watch or adopt the gang, or relaunch
         await base.OnActivateAsync(cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public override async Task<bool> WriteBackIfLostAsync()
+    {
+        if (!S.Submitted) return false;
+        var lost = await StateWriteBack.WriteBackIfLostAsync(state, $"job '{JobId}'");
+        if (lost)
+            await GrainFactory.GetGrain<IJobRegistryGrain>(IJobRegistryGrain.DefaultKey).AddAsync(JobId); // its name, likely lost too
+        if (!JobTransitions.IsTerminal(S.Phase))
+            await EnsureWatchReminderAsync(); // the reminder table was likely lost with it; failover needs the reminder
+        return lost;
     }
 
     /// <inheritdoc />

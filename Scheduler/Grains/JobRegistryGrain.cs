@@ -6,8 +6,12 @@ namespace Orchestrator.Scheduler.Grains;
 
 /// <summary>The cluster's list of job names (see <see cref="IJobRegistryGrain"/>), persisted in the jobs storage.</summary>
 public sealed class JobRegistryGrain(
-    [PersistentState("registry", StorageNames.Jobs)] IPersistentState<JobRegistryState> state) : Grain, IJobRegistryGrain
+    [PersistentState("registry", StorageNames.Jobs)] IPersistentState<JobRegistryState> state,
+    ActiveStoredStateGrains active) : StoredStateGrain(active), IJobRegistryGrain
 {
+    /// <inheritdoc />
+    public override Task<bool> WriteBackIfLostAsync() => StateWriteBack.WriteBackIfLostAsync(state, "job registry");
+
     /// <inheritdoc />
     public async Task AddAsync(string jobId)
     {

@@ -14,8 +14,12 @@ namespace Orchestrator.Scheduler.Grains;
 /// </summary>
 public sealed class SchedulerGrain(
     [PersistentState("scheduler", StorageNames.Scheduler)] IPersistentState<SchedulerState> state,
-    IOptions<SchedulerOptions> options) : Grain, ISchedulerGrain
+    IOptions<SchedulerOptions> options,
+    ActiveStoredStateGrains active) : StoredStateGrain(active), ISchedulerGrain
 {
+    /// <inheritdoc />
+    public override Task<bool> WriteBackIfLostAsync() => StateWriteBack.WriteBackIfLostAsync(state, "scheduler");
+
     /// <inheritdoc />
     public async Task<AdmissionResult> EnqueueAsync(string jobId, int workers)
     {

@@ -39,6 +39,24 @@ public static class StateWriteBack
         }
     }
 
+    /// <summary>
+    /// Writes the state in memory back when the stored record is gone (the storage lost it); true when it did. A record
+    /// that is still there (or was rewritten by another activation meanwhile) is left as stored and read into memory.
+    /// </summary>
+    public static async Task<bool> WriteBackIfLostAsync<T>(IPersistentState<T> state, string what)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        var mine = state.State;
+        var etag = state.Etag;
+        if (etag is null) return false; // never stored: nothing could be lost
+        await state.ReadStateAsync();
+        if (state.RecordExists)
+            return false;
+        Trace.TraceWarning($"{what}: its stored state was gone (did Redis restart empty?); writing it back from memory");
+        await WriteOrRestoreAsync(state, mine);
+        return true;
+    }
+
     private static async Task WriteOrRestoreAsync<T>(IPersistentState<T> state, T desired)
     {
         state.State = desired;

@@ -13,8 +13,10 @@ namespace Orchestrator.Scheduler.Launchers;
 /// <see cref="GangSupervisor"/>), or null to run <c>mpirun</c> directly. Supervised, the gang's output goes to the log file
 /// from a process of its own session and its exit code to <see cref="LaunchRequest.ExitCodePath"/>, so the gang outlives
 /// the silo that started it (the silo holds no pipe the gang writes to) and another silo can learn its end.</param>
+/// <param name="LoopbackOnly">Keep every socket of the job on loopback (<see cref="LoopbackBind"/>): all ranks run on this
+/// machine.</param>
 public sealed record LocalMpiOptions(string EntryAssembly, string DotnetHost, string Mpirun = "mpirun.mpich", bool UseSetsid = true,
-    IReadOnlyList<string>? Supervisor = null)
+    IReadOnlyList<string>? Supervisor = null, bool LoopbackOnly = true)
 {
     /// <summary>The path of <c>setsid</c> (util-linux).</summary>
     public const string SetsidPath = "/usr/bin/setsid";
@@ -27,6 +29,7 @@ public sealed record LocalMpiOptions(string EntryAssembly, string DotnetHost, st
         if (IsSupervised(request))
             args.AddRange([.. Supervisor!, "--log", request.LogPath, "--exit-file", request.ExitCodePath!, "--"]);
         args.AddRange([Mpirun, "-prepend-rank", "-np", request.Workers.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        if (LoopbackOnly) args.AddRange(LoopbackBind.MpirunArguments);
         foreach (var (name, value) in request.Environment ?? new Dictionary<string, string>())
             args.AddRange(["-genv", name, value]); // MPICH hands these to every rank
         args.AddRange([DotnetHost, EntryAssembly, "train", request.SpecPath, "--out", request.OutputDirectory]);
@@ -69,6 +72,7 @@ public sealed class LocalMpiLauncher(LocalMpiOptions options) : IJobLauncher
         // Every rank of a local job is on this machine: MPICH's UCX transport would otherwise open TCP listeners on
         // every interface. A site that sets its own devices keeps them.
         if (Environment.GetEnvironmentVariable("UCX_NET_DEVICES") is null) start.Environment["UCX_NET_DEVICES"] = "lo";
+        if (Options.LoopbackOnly) LoopbackBind.Apply(start); // and Hydra's control socket, which has no setting
         foreach (var (name, value) in request.Environment ?? new Dictionary<string, string>())
             start.Environment[name] = value;
 

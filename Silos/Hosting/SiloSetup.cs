@@ -120,6 +120,7 @@ public static class SiloSetup
                 o.TableRefreshTimeout = TimeSpan.FromSeconds(2);
                 o.IAmAliveTablePublishTimeout = TimeSpan.FromSeconds(5);
             });
+            silo.Services.AddHostedService<RedisLossWatchdog>(); // a Redis that restarts empty gets membership and state back
         }
         else
         {
@@ -131,6 +132,7 @@ public static class SiloSetup
         silo.Configure<SiloMessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromSeconds(10));
 
         silo.Services.Configure<SchedulerOptions>(o => o.WorkerSlots = settings.WorkerSlots);
+        silo.Services.AddSingleton<ActiveStoredStateGrains>();
         var entry = Path.Combine(AppContext.BaseDirectory, "orchestrator.dll");
         var dotnet = DotnetHost();
         silo.Services.AddSingleton(new LocalMpiOptions(entry, dotnet,

@@ -100,23 +100,40 @@ public sealed class FailoverTests
         var redis = RedisServer.Start(dir.Path);
         try
         {
-            var spec = CliSpecs.Write(dir, ControlPlaneSpecs.Synthetic("cp-redis-loss", epochs: 2), "job.yaml");
-            using (var silo = StartSilo(dir, redis, "a", environment: new Dictionary<string, string> { [Orchestrator.Trainer.Training.FaultInjection.StepDelayVariable] = "100" }))
+            var slow = new Dictionary<string, string> { [Orchestrator.Trainer.Training.FaultInjection.StepDelayVariable] = "100" };
+            using (var first = StartSilo(dir, redis, "a", environment: slow))
+            using (var second = StartSilo(dir, redis, "b", environment: slow))
             {
-                Assert.Equal(0, Cli(dir, silo, "submit", spec, "--workers", "1").ExitCode);
-                WaitFor(dir, silo, "cp-redis-loss", s => s.Contains("│ step ", StringComparison.Ordinal));
+                // One job finished before the loss (its grains idle), one running through it.
+                var done = CliSpecs.Write(dir, ControlPlaneSpecs.Synthetic("cp-redis-before", epochs: 1), "before.yaml");
+                Assert.Equal(0, Cli(dir, first, "submit", done, "--workers", "1").ExitCode);
+                WaitFor(dir, first, "cp-redis-before", s => s.Contains("succeeded", StringComparison.Ordinal));
+                var spec = CliSpecs.Write(dir, ControlPlaneSpecs.Synthetic("cp-redis-loss", epochs: 2), "job.yaml");
+                Assert.Equal(0, Cli(dir, first, "submit", spec, "--workers", "1").ExitCode);
+                WaitFor(dir, first, "cp-redis-loss", s => s.Contains("│ step ", StringComparison.Ordinal));
 
                 redis = redis.RestartEmpty(dir.Path); // every key is gone: membership, job state, registry, scheduler, reminders
 
-                var done = WaitFor(dir, silo, "cp-redis-loss", s => s.Contains("succeeded", StringComparison.Ordinal) || s.Contains("failed", StringComparison.Ordinal));
-                Assert.Matches(@"│ phase\s+│ succeeded", done);
-                Assert.Contains("stored state was gone", silo.Output); // the silo says what happened
+                // Both silos notice, put membership back and keep running (neither finds itself missing and stops).
+                Assert.True(ClusterCliTests.SpinUntil(() => first.Output.Contains("redis: recovered", StringComparison.Ordinal)
+                    && second.Output.Contains("redis: recovered", StringComparison.Ordinal), TimeSpan.FromSeconds(30)),
+                    $"a silo did not report the recovery\na:\n{first.Output}\nb:\n{second.Output}");
+                Assert.Contains("membership was gone", first.Output + second.Output);
+                // Clients that find gateways in Redis reach the cluster again.
+                var table = CliRunner.Run(dir.Path, ["status", "--redis", redis.Endpoint, "--cluster", ClusterId], Limit);
+                Assert.True(table.ExitCode == 0, table.ToString());
+                Assert.Matches(@"│ cp-redis-before\s+│ succeeded", table.Output);
+
+                var end = WaitFor(dir, second, "cp-redis-loss", s => s.Contains("succeeded", StringComparison.Ordinal) || s.Contains("failed", StringComparison.Ordinal));
+                Assert.Matches(@"│ phase\s+│ succeeded", end);
+                Assert.False(first.HasExited || second.HasExited, $"a silo stopped\na:\n{first.Output}\nb:\n{second.Output}");
             }
-            // A new silo knows the job only from Redis: the grains wrote their state back.
-            using var fresh = StartSilo(dir, redis, "b");
-            var table = Cli(dir, fresh, "status");
-            Assert.True(table.ExitCode == 0, table.ToString());
-            Assert.Matches(@"│ cp-redis-loss\s+│ succeeded", table.Output);
+            // A new silo knows the jobs only from Redis: the grains wrote their state back.
+            using var fresh = StartSilo(dir, redis, "c");
+            var listed = Cli(dir, fresh, "status");
+            Assert.True(listed.ExitCode == 0, listed.ToString());
+            Assert.Matches(@"│ cp-redis-before\s+│ succeeded", listed.Output);
+            Assert.Matches(@"│ cp-redis-loss\s+│ succeeded", listed.Output);
         }
         finally
         {

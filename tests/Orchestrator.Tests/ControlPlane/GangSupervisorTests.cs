@@ -55,7 +55,7 @@ public sealed class GangSupervisorTests
         var argv = options.CommandLine(request);
 
         Assert.Equal(["dotnet", "/x/orchestrator.dll", "gang-exec", "--log", "/r/logs/launcher.log", "--exit-file", "/r/logs/launch-2.exit", "--",
-            "mpirun.mpich", "-prepend-rank", "-np", "2", "dotnet", "/x/orchestrator.dll", "train", "/r/job.yaml", "--out", "/r"], argv);
+            "mpirun.mpich", "-prepend-rank", "-np", "2", "-localhost", "127.0.0.1", "dotnet", "/x/orchestrator.dll", "train", "/r/job.yaml", "--out", "/r"], argv);
         Assert.True(options.IsSupervised(request));
         Assert.False(new LocalMpiOptions("/x/orchestrator.dll", "dotnet").IsSupervised(request)); // run's embedded silo: mpirun directly
     }

@@ -86,6 +86,7 @@ public sealed class DrivingClusterFixture : IAsyncLifetime
             silo.AddMemoryGrainStorage(StorageNames.Scheduler);
             silo.Services.Configure<SchedulerOptions>(o => o.WorkerSlots = WorkerSlots);
             silo.Services.AddSingleton(new JobRunner(Launcher, Runs.Path));
+            silo.Services.AddSingleton<ActiveStoredStateGrains>();
         });
         cluster = builder.Build();
         await cluster.DeployAsync();

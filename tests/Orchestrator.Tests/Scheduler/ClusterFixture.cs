@@ -35,6 +35,7 @@ public sealed class ClusterFixture : IAsyncLifetime
             silo.AddMemoryGrainStorage(StorageNames.Scheduler);
             silo.Services.Configure<SchedulerOptions>(o => o.WorkerSlots = WorkerSlots);
             silo.Services.AddSingleton(new JobRunner(Launcher, Runs.Path)); // job grains start pretend gangs
+            silo.Services.AddSingleton<ActiveStoredStateGrains>();
         });
         Cluster = builder.Build();
         await Cluster.DeployAsync();
