@@ -13,7 +13,8 @@ public readonly record struct WorkerCountRuleSurrogate(
     [property: Id(1)] int GhostBatch,
     [property: Id(2)] int SpecWorkers,
     [property: Id(3)] bool KeepWorkerBatch,
-    [property: Id(4)] bool PlanNeedsSpecWorkers);
+    [property: Id(4)] bool PlanNeedsSpecWorkers,
+    [property: Id(5)] int MicroBatch);
 
 /// <summary>Converts <see cref="WorkerCountRule"/> to and from its surrogate.</summary>
 [RegisterConverter]
@@ -21,9 +22,9 @@ public sealed class WorkerCountRuleConverter : IConverter<WorkerCountRule, Worke
 {
     /// <inheritdoc/>
     public WorkerCountRule ConvertFromSurrogate(in WorkerCountRuleSurrogate surrogate) =>
-        new(surrogate.GlobalBatch, surrogate.GhostBatch, surrogate.SpecWorkers, surrogate.KeepWorkerBatch, surrogate.PlanNeedsSpecWorkers);
+        new(surrogate.GlobalBatch, surrogate.GhostBatch, surrogate.SpecWorkers, surrogate.KeepWorkerBatch, surrogate.PlanNeedsSpecWorkers, surrogate.MicroBatch);
 
     /// <inheritdoc/>
     public WorkerCountRuleSurrogate ConvertToSurrogate(in WorkerCountRule value) =>
-        new(value.GlobalBatch, value.GhostBatch, value.SpecWorkers, value.KeepWorkerBatch, value.PlanNeedsSpecWorkers);
+        new(value.GlobalBatch, value.GhostBatch, value.SpecWorkers, value.KeepWorkerBatch, value.PlanNeedsSpecWorkers, value.MicroBatch);
 }

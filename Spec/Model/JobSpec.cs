@@ -123,6 +123,9 @@ public sealed record AugmentSpec(int CropPadding, bool Flip, int Cutout);
 /// <param name="BatchAugmentation">M: augmented copies of every sample in the same step (1 = off).</param>
 /// <param name="MixedSize">Mix &amp; Match image sizes; mode off by default.</param>
 /// <param name="Regime">Learning-rate regime; null = constant optimizer settings.</param>
+/// <param name="MicroBatch">Gradient accumulation: samples of a worker's local batch per forward/backward (each with its
+/// batch-augmentation copies); the micro-batches' gradients are summed and synchronized once per step. 0 = the whole
+/// local batch in one pass.</param>
 public sealed record TrainingSpec(
     int Epochs,
     int GlobalBatch,
@@ -132,7 +135,8 @@ public sealed record TrainingSpec(
     int GhostBatch = 0,
     int BatchAugmentation = 1,
     MixedSizeSpec? MixedSize = null,
-    RegimeSpec? Regime = null)
+    RegimeSpec? Regime = null,
+    int MicroBatch = 0)
 {
     /// <summary>Mixed-size settings with the default (off) filled in.</summary>
     public MixedSizeSpec MixedSizeOrOff => MixedSize ?? MixedSizeSpec.Off;

@@ -30,7 +30,8 @@ public readonly record struct DatasetShape(int Channels, int Side, int Classes, 
 /// <param name="ModelBytes">Weights, their gradients and the buffers.</param>
 /// <param name="OptimizerBytes">Momentum buffers, error-feedback residuals and the flat gradient buckets of the allreduce.</param>
 /// <param name="ActivationBytes">Activations kept for backward at the step that keeps the most.</param>
-/// <param name="RowsPerWorker">Rows of that step on one worker (its share of the batch times the augmented copies).</param>
+/// <param name="RowsPerWorker">Rows of one forward pass of that step on one worker (its share of the batch, or
+/// <c>training.micro_batch</c> when smaller, times the augmented copies).</param>
 /// <param name="ImageSide">Image side of that step (the dataset's, or a mixed size).</param>
 /// <param name="DatasetBytes">Training and test images (fp32) and labels.</param>
 public sealed record MemoryEstimate(
@@ -228,7 +229,8 @@ public sealed record MemoryEstimate(
         double copies = training.BatchAugmentation;
         (double, int, double) At(double globalBatch, double rowCopies, int side)
         {
-            var rows = Math.Ceiling(globalBatch / workers) * rowCopies;
+            var perWorker = Math.Ceiling(globalBatch / workers);
+            var rows = (training.MicroBatch > 0 ? Math.Min(perWorker, training.MicroBatch) : perWorker) * rowCopies; // one forward's rows
             return (rows, side, rows * ActivationFloatsPerRow(spec.Model, shape.Channels, side, shape.Classes));
         }
 

@@ -12,7 +12,10 @@ namespace Orchestrator.Spec;
 /// <param name="KeepWorkerBatch">True for <c>scaling.policy: keep_worker_batch</c>.</param>
 /// <param name="PlanNeedsSpecWorkers">True when the epoch plan itself depends on the worker count (mixed sizes in B+ mode round
 /// each size's batch to whole ghost batches per worker), so only <paramref name="SpecWorkers"/> can run it.</param>
-public sealed record WorkerCountRule(int GlobalBatch, int GhostBatch, int SpecWorkers, bool KeepWorkerBatch, bool PlanNeedsSpecWorkers = false)
+/// <param name="MicroBatch">The spec's <c>training.micro_batch</c>; 0 = none. It stays as it is on any worker count: the
+/// number of micro-batches per step follows the per-worker batch.</param>
+public sealed record WorkerCountRule(int GlobalBatch, int GhostBatch, int SpecWorkers, bool KeepWorkerBatch, bool PlanNeedsSpecWorkers = false,
+    int MicroBatch = 0)
 {
     /// <summary>The rule of <paramref name="spec"/>.</summary>
     public static WorkerCountRule Of(JobSpec spec)
@@ -20,7 +23,7 @@ public sealed record WorkerCountRule(int GlobalBatch, int GhostBatch, int SpecWo
         ArgumentNullException.ThrowIfNull(spec);
         var mixed = spec.Training.MixedSizeOrOff;
         return new(spec.Training.GlobalBatch, spec.Training.GhostBatch, spec.Workers, spec.ScalingOrDefault.KeepsWorkerBatch,
-            PlanNeedsSpecWorkers: mixed.Mode == MixedSizeMode.BPlus);
+            PlanNeedsSpecWorkers: mixed.Mode == MixedSizeMode.BPlus, MicroBatch: spec.Training.MicroBatch);
     }
 
     /// <summary>The global batch on <paramref name="workers"/> workers: unchanged, or the per-worker batch times the count.</summary>
@@ -48,6 +51,9 @@ public sealed record WorkerCountRule(int GlobalBatch, int GhostBatch, int SpecWo
             return $"training.global_batch: {batch} does not split evenly over the {workers} workers; use a worker count that divides it";
         if (GhostBatch > 0 && batch / workers % GhostBatch != 0)
             return $"training.ghost_batch: {GhostBatch} must divide the per-worker batch {batch}/{workers} = {batch / workers}";
+        // A per-worker batch below micro_batch runs in one pass (more workers under keep_global_batch); above it, in whole micro-batches.
+        if (MicroBatch > 0 && batch / workers > MicroBatch && batch / workers % MicroBatch != 0)
+            return $"training.micro_batch: {MicroBatch} must divide the per-worker batch {batch}/{workers} = {batch / workers}";
         return null;
     }
 

@@ -158,6 +158,33 @@ public static class JobSpecValidator
             check(ghost >= 0, "training.ghost_batch", "must be >= 0 (0 = unused)");
             check(ghost <= 0, "training.ghost_batch", $"is only used with model.norm: {ghostNorm}");
         }
+        CheckMicroBatch(spec, splittable, check);
+    }
+
+    /// <summary>Micro-batches tile each worker's share, hold whole ghost batches, and give batch norm two rows or more.</summary>
+    private static void CheckMicroBatch(JobSpec spec, bool splittable, Action<bool, string, string> check)
+    {
+        var training = spec.Training;
+        var micro = training.MicroBatch;
+        const string at = "training.micro_batch";
+        if (micro == 0)
+            return;
+        if (micro < 0)
+        {
+            check(false, at, "must be >= 1 (0 = the whole local batch in one pass)");
+            return;
+        }
+        if (splittable && training.GlobalBatch % spec.Workers == 0)
+        {
+            var perWorker = training.GlobalBatch / spec.Workers;
+            check(perWorker % micro == 0, at, $"{micro} must divide the per-worker batch global_batch/workers = {perWorker}");
+        }
+        if (spec.Model.Norm == NormKind.GhostBatch && training.GhostBatch >= 2)
+            check(micro % training.GhostBatch == 0, at,
+                $"{micro} must be a multiple of training.ghost_batch ({training.GhostBatch}): a ghost batch never spans two micro-batches");
+        if (spec.Model.Norm == NormKind.Batch && training.BatchAugmentation >= 1)
+            check((long)micro * training.BatchAugmentation >= 2, at,
+                "must give batch norm at least 2 rows per forward (micro_batch x batch_augmentation)");
     }
 
     /// <param name="written">Whether a path was given in the file or by --set (so an error there has a place to point at).</param>
@@ -359,7 +386,7 @@ public static class JobSpecValidator
         var shape = DatasetShape.Of(spec.Data.Dataset);
         var modelBytes = estimate.ModelBytes + estimate.OptimizerBytes;
         // Blame the field behind the largest part.
-        var path = estimate.ActivationBytes >= Math.Max(modelBytes, estimate.DatasetBytes) ? "training.global_batch"
+        var path = estimate.ActivationBytes >= Math.Max(modelBytes, estimate.DatasetBytes) ? (training.MicroBatch > 0 ? "training.micro_batch" : "training.global_batch")
             : modelBytes >= estimate.DatasetBytes ? "model.width"
             : "data.train_subset";
         var workers = spec.Workers == 1 ? "1 worker" : $"{spec.Workers} workers";
@@ -367,11 +394,12 @@ public static class JobSpecValidator
             $"the job needs about {MemoryEstimate.Format((long)Math.Min(total, long.MaxValue))} of memory, more than the " +
             $"{MemoryEstimate.Format(available)} available on this machine: {workers} x {MemoryEstimate.Format(estimate.TotalBytes)} " +
             $"(activations {MemoryEstimate.Format(estimate.ActivationBytes)} for {estimate.RowsPerWorker} rows of " +
-            $"{shape.Channels}x{estimate.ImageSide}x{estimate.ImageSide} per worker = global_batch {training.GlobalBatch} / workers {spec.Workers} " +
-            $"x batch_augmentation {training.BatchAugmentation}; model {spec.Model.Kind.SpecName()} width {spec.Model.Width}: " +
+            $"{shape.Channels}x{estimate.ImageSide}x{estimate.ImageSide} per forward = " +
+            (training.MicroBatch > 0 ? $"micro_batch {training.MicroBatch}" : $"global_batch {training.GlobalBatch} / workers {spec.Workers}") +
+            $" x batch_augmentation {training.BatchAugmentation}; model {spec.Model.Kind.SpecName()} width {spec.Model.Width}: " +
             $"{estimate.Parameters} parameters, {MemoryEstimate.Format(modelBytes)} with gradients and optimizer state; " +
-            $"dataset {MemoryEstimate.Format(estimate.DatasetBytes)}); lower training.global_batch, training.batch_augmentation, " +
-            "model.width or workers");
+            $"dataset {MemoryEstimate.Format(estimate.DatasetBytes)}); lower training.global_batch (or set training.micro_batch to accumulate gradients " +
+            "over smaller passes), training.batch_augmentation, model.width or workers");
     }
 
     private static string AtMost(long value, long max) => $"{value} is more than the limit of {max}";

@@ -94,10 +94,11 @@ internal static class JobSpecBinder
         var threads = r.Int("threads", d.Threads);
         var ghostBatch = r.Int("ghost_batch", d.GhostBatch);
         var batchAugmentation = r.Int("batch_augmentation", d.BatchAugmentation);
+        var microBatch = r.Int("micro_batch", d.MicroBatch);
         // Absent sections stay null (= off / no regime), so specs written without them compare equal to their YAML.
         var mixedSize = r.Has("mixed_size") ? r.Mapping("mixed_size", BindMixedSize) : d.MixedSize;
         var regime = r.Has("regime") ? r.Mapping("regime", x => BindRegime(x, globalBatch, ghostBatch)) : d.Regime;
-        return new TrainingSpec(epochs, globalBatch, optimizer, seed, threads, ghostBatch, batchAugmentation, mixedSize, regime);
+        return new TrainingSpec(epochs, globalBatch, optimizer, seed, threads, ghostBatch, batchAugmentation, mixedSize, regime, microBatch);
     }
 
     private static MixedSizeSpec BindMixedSize(MappingReader r)

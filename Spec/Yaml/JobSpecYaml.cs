@@ -81,6 +81,7 @@ public static partial class JobSpecYaml
         w.Field(1, "threads", Int(training.Threads));
         w.Field(1, "ghost_batch", Int(training.GhostBatch));
         w.Field(1, "batch_augmentation", Int(training.BatchAugmentation));
+        w.Field(1, "micro_batch", Int(training.MicroBatch));
         // Null sections are left out, which reads back as null (mixed size off, no regime).
         if (training.MixedSize is { } mixed)
         {

@@ -30,7 +30,9 @@ public static class OutOfMemory
         var training = spec.Training;
         return new UserFacingException(
             $"out of memory while training{asked}: the job needs more memory than this machine can give each worker. " +
-            $"Lower what sizes it: training.global_batch ({training.GlobalBatch}), training.batch_augmentation ({training.BatchAugmentation}), " +
+            $"Lower what sizes it: training.global_batch ({training.GlobalBatch}) or training.micro_batch " +
+            $"({(training.MicroBatch > 0 ? training.MicroBatch.ToString(System.Globalization.CultureInfo.InvariantCulture) : "unset: the whole local batch per pass")}), " +
+            $"training.batch_augmentation ({training.BatchAugmentation}), " +
             $"model.width ({spec.Model.Width}), data.augment.crop_padding ({spec.Data.Augment.CropPadding}), or run fewer workers per machine",
             e);
     }

@@ -37,6 +37,7 @@ public sealed class TrainingRun : IDisposable
     private readonly CheckpointStore? checkpoints;
     private readonly bool isLeader;
     private readonly bool ownsData;
+    private readonly int minimumRows;
     private bool stopRequested;
 
     public TrainingRun(JobSpec spec, DatasetSplits data, TrainingOptions options)
@@ -60,9 +61,10 @@ public sealed class TrainingRun : IDisposable
 
         var training = spec.Training;
         sampler = new ShardedSampler(train.Count, training.GlobalBatch, training.Seed, options.Synchronizer.Rank, options.Synchronizer.WorldSize);
+        minimumRows = BatchStatistics.MinimumRowsPerWorker(model);
         planner = new EpochPlanner(train.Count, training.GlobalBatch, training.Seed, training.MixedSizeOrOff, train.Height,
             training.BatchAugmentation, Math.Max(1, training.GhostBatch) * options.Synchronizer.WorldSize,
-            options.Synchronizer.WorldSize, BatchStatistics.MinimumRowsPerWorker(model));
+            options.Synchronizer.WorldSize, minimumRows);
         regime = new Regime(training, planner.StepsPerEpoch);
         augmenter = new BatchAugmenter(spec.Data.Augment);
         if (options.Output is not null)
@@ -155,7 +157,8 @@ public sealed class TrainingRun : IDisposable
     /// <summary>
     /// One optimizer step on this worker's shard of the global batch at <paramref name="position"/>,
     /// with the regime's <paramref name="settings"/>: gather, resize (mixed sizes), repeat (batch
-    /// augmentation), augment, forward, backward, synchronize, clip, update.
+    /// augmentation), augment, then forward and backward per micro-batch (gradients summed), synchronize once,
+    /// clip, update.
     /// </summary>
     public StepOutcome TrainStep(TrainingPosition position, OptimizerSettings settings)
     {
@@ -172,9 +175,7 @@ public sealed class TrainingRun : IDisposable
 
         OptimizerFactory.Apply(optimizer, settings);
         optimizer.zero_grad();
-        var logits = model.forward(x);
-        var loss = nn.functional.cross_entropy(logits, y);
-        loss.backward();
+        var (lossSum, correct) = ForwardBackward(x, y, indices.Length, planned.Duplicates);
         options.Faults?.Apply(position.Step, options.Synchronizer.Rank, parameters);
         bool applied = options.Synchronizer.Synchronize(position.Step);
         if (applied)
@@ -187,11 +188,37 @@ public sealed class TrainingRun : IDisposable
         // The same reduction carries the stop request and rank 0's control-plane directive (0 on the other
         // ranks), so every worker stops or checkpoints after the same step.
         var directive = isLeader && options.Directives is { } take ? take() : TrainerDirective.None;
-        Span<double> totals = [loss.item<float>() * y.shape[0], logits.argmax(1).eq(y).sum().item<long>(), y.shape[0], stopRequested ? 1 : 0, (int)directive];
+        Span<double> totals = [lossSum, correct, y.shape[0], stopRequested ? 1 : 0, (int)directive];
         options.Synchronizer.SumAcrossWorkers(totals);
         var agreed = (TrainerDirective)(int)totals[4];
         return new StepOutcome(totals[0] / Math.Max(1, totals[2]), totals[1] / Math.Max(1, totals[2]), planned.Count, applied,
             totals[3] > 0 || agreed == TrainerDirective.Stop, agreed);
+    }
+
+    /// <summary>
+    /// Forward and backward over the local batch (<paramref name="samples"/> samples, <paramref name="copies"/> rows each)
+    /// in the micro-batches of <c>training.micro_batch</c>, leaving the gradient of the whole batch's mean loss in the
+    /// parameters: each pass's mean loss is weighted by its share of the rows, so the summed gradients equal one pass over
+    /// everything up to float summation order. Returns the summed loss and the correct predictions over all rows.
+    /// </summary>
+    private (double LossSum, long Correct) ForwardBackward(Tensor x, Tensor y, int samples, int copies)
+    {
+        var passes = MicroBatches.Split(samples, spec.Training.MicroBatch, copies, minimumRows);
+        long rows = y.shape[0];
+        double lossSum = 0;
+        long correct = 0;
+        foreach (var pass in passes)
+        {
+            using var scope = NewDisposeScope(); // a pass's activations go before the next one's are made
+            long length = (long)pass.Count * copies;
+            var (xs, ys) = passes.Count == 1 ? (x, y) : (x.narrow(0, (long)pass.Start * copies, length), y.narrow(0, (long)pass.Start * copies, length));
+            var logits = model.forward(xs);
+            var loss = nn.functional.cross_entropy(logits, ys);
+            (passes.Count == 1 ? loss : loss * ((double)length / rows)).backward();
+            lossSum += loss.item<float>() * length;
+            correct += logits.argmax(1).eq(ys).sum().item<long>();
+        }
+        return (lossSum, correct);
     }
 
     /// <summary>The step at <paramref name="position"/> with the regime's settings for it.</summary>

@@ -104,7 +104,7 @@ public sealed class WorkerLinkLaunchTests
             new Dictionary<string, string> { ["ORCHESTRATOR_GATEWAY"] = "127.0.0.1:3000", ["ORCHESTRATOR_JOB"] = "j" });
 
         Assert.Equal(
-            ["mpirun.mpich", "-prepend-rank", "-np", "2", "-genv", "ORCHESTRATOR_GATEWAY", "127.0.0.1:3000", "-genv", "ORCHESTRATOR_JOB", "j",
+            ["mpirun.mpich", "-prepend-rank", "-np", "2", "-localhost", "127.0.0.1", "-genv", "ORCHESTRATOR_GATEWAY", "127.0.0.1:3000", "-genv", "ORCHESTRATOR_JOB", "j",
              "dotnet", "/x/orchestrator.dll", "train", "/r/job.yaml", "--out", "/r", "--die-at", "5:1"],
             options.CommandLine(request));
     }

@@ -59,6 +59,7 @@ public class JobSpecYamlTests
               threads: 3
               ghost_batch: 0
               batch_augmentation: 1
+              micro_batch: 0
             checkpoint:
               every_steps: 50
               keep: 2
