@@ -1,0 +1,87 @@
+using System.CommandLine;
+using System.Globalization;
+using Orchestrator.Bench.Drivers;
+using Orchestrator.Silos.Commands;
+using Orchestrator.Silos.Terminal;
+using Orchestrator.Spec;
+using Orchestrator.Trainer.Data;
+using Orchestrator.Trainer.Devices;
+using Spectre.Console;
+
+namespace Orchestrator.Bench.Commands;
+
+/// <summary>
+/// <c>orchestrator bench large-batch-throughput</c>: samples/s of one process at large global batches, trained whole and
+/// in micro-batches (gradient accumulation), ours against PyTorch 1.13 doing the same accumulation, alternating runs in
+/// one invocation; results go to bench/results/large-batch-throughput.md.
+/// </summary>
+public static class LargeBatchThroughputBenchCommand
+{
+    public static Command Create()
+    {
+        var models = new Option<string>("--models") { Description = "Models: cnn (the example CNN, w32), resnet20 (w16)", DefaultValueFactory = _ => "cnn,resnet20" };
+        var batches = new Option<string>("--batches") { Description = "Global batches", DefaultValueFactory = _ => "256,1024,4096" };
+        var micro = new Option<string>("--micro") { Description = "Micro-batch sizes tried below each batch (the whole batch always runs too)", DefaultValueFactory = _ => "64,256" };
+        var runs = new Option<int>("--runs") { Description = "Runs of each configuration and system, alternating", DefaultValueFactory = _ => 1 }.AtLeast(1);
+        var samples = new Option<int>("--samples") { Description = "Timed samples per run (whole steps, at least one)", DefaultValueFactory = _ => 4096 }.AtLeast(1);
+        var threads = new Option<int>("--threads") { Description = "Torch threads, the same for both (0 = all cores)", DefaultValueFactory = _ => 0 }.AtLeast(0);
+        var python = new Option<string>("--python") { Description = "Python with PyTorch (Debian python3-torch)", DefaultValueFactory = _ => "/usr/bin/python3" };
+        var root = new Option<string>("--root") { Description = "Fashion-MNIST directory", DefaultValueFactory = _ => MnistIdxDataset.FashionMnistDefaultRoot };
+        var command = new Command("large-batch-throughput", "Samples/s at large batches, whole vs micro-batches, ours vs PyTorch")
+            { models, batches, micro, runs, samples, threads, python, root };
+        command.SetAction(parse => CommandGuard.Run(() => Run(
+            ParseModels(parse.GetValue(models)!), ParseSizes("--batches", parse.GetValue(batches)!), ParseSizes("--micro", parse.GetValue(micro)!),
+            parse.GetValue(runs), parse.GetValue(samples), parse.GetValue(threads), parse.GetValue(python)!, parse.GetValue(root)!)));
+        return command;
+    }
+
+    private static List<ModelKind> ParseModels(string list)
+    {
+        var models = Items(list).Select(m => SpecChoice.ParseUserInput<ModelKind>("--models", m, SpecNames.SpecName)).ToList();
+        if (models.Any(m => m is not (ModelKind.Cnn or ModelKind.ResNet20)))
+            throw new UserFacingException("--models: the PyTorch peer mirrors cnn and resnet20 only");
+        return models;
+    }
+
+    private static List<int> ParseSizes(string option, string list) =>
+        [.. Items(list).Select(x => int.TryParse(x, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n is >= 1 and <= SpecVocabulary.MaxGlobalBatch
+            ? n : throw new UserFacingException($"{option}: '{x}' is not a size from 1 to {SpecVocabulary.MaxGlobalBatch}"))];
+
+    private static string[] Items(string list) => list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+
+    private static int Run(List<ModelKind> models, List<int> batches, List<int> micros, int runs, int samples, int threads, string python, string root)
+    {
+        int resolved = ThreadBudget.Apply(threads);
+        var bench = new LargeBatchThroughput(root, resolved, samples, python);
+        var data = DatasetRegistry.Load(new DataSpec(DatasetKind.FashionMnist, root, 0, 0, new AugmentSpec(0, false, 0)), 1);
+        AnsiConsole.MarkupLineInterpolated($"one process x {resolved} thread(s), batch norm, >= {samples} timed samples after one untimed step, {runs} alternating run(s) each");
+        foreach (var model in models)
+        {
+            var cases = batches.SelectMany(b => micros.Where(m => m < b).Select(m => new ThroughputCase(model, b, m)).Prepend(new ThroughputCase(model, b, 0))).ToList();
+            var ours = cases.ToDictionary(c => c, _ => new List<double>());
+            var peer = cases.ToDictionary(c => c, _ => new List<double>());
+            for (int run = 0; run < runs; run++)
+                foreach (var c in cases)
+                {
+                    ours[c].Add(bench.MeasureOurs(c, data));
+                    peer[c].Add(bench.MeasurePeer(c));
+                    AnsiConsole.MarkupLineInterpolated($"run {run + 1}: {c.Label} batch {c.Batch} {c.PassLabel}: ours {ours[c][^1]:F0}, PyTorch {peer[c][^1]:F0} samples/s");
+                }
+
+            var table = new Table().Title(cases[0].Label).AddColumn("global batch").AddColumn("passes").AddColumn("ours (samples/s)")
+                .AddColumn("PyTorch 1.13 (samples/s)").AddColumn("ours / PyTorch");
+            foreach (var c in cases)
+            {
+                double o = BenchCommand.Median(ours[c]), p = BenchCommand.Median(peer[c]);
+                table.AddRow($"{c.Batch}", c.PassLabel, $"{o:F0}", $"{p:F0}", $"{o / p:F2}");
+            }
+            AnsiConsole.Write(table);
+            var smallest = cases.Where(c => c.MicroBatch == 0).MinBy(c => c.Batch)!;
+            var largest = cases.Where(c => c.Batch == cases.Max(x => x.Batch)).MaxBy(c => BenchCommand.Median(ours[c]))!;
+            double best = BenchCommand.Median(ours[largest]), small = BenchCommand.Median(ours[smallest]);
+            AnsiConsole.MarkupLineInterpolated(
+                $"{cases[0].Label}: batch {largest.Batch} at its best ({largest.PassLabel}) runs {best:F0} samples/s = [bold]{best / small:F2}x[/] batch {smallest.Batch} whole");
+        }
+        return 0;
+    }
+}
