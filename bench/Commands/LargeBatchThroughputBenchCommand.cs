@@ -27,11 +27,24 @@ public static class LargeBatchThroughputBenchCommand
         var threads = new Option<int>("--threads") { Description = "Torch threads, the same for both (0 = all cores)", DefaultValueFactory = _ => 0 }.AtLeast(0);
         var python = new Option<string>("--python") { Description = "Python with PyTorch (Debian python3-torch)", DefaultValueFactory = _ => "/usr/bin/python3" };
         var root = new Option<string>("--root") { Description = "Fashion-MNIST directory", DefaultValueFactory = _ => MnistIdxDataset.FashionMnistDefaultRoot };
+        var link = new Option<string>("--link") { Description = "Rate of the shaped link between 2 workers in network namespaces (tc syntax, e.g. 1gbit; needs root); none = skip that part", DefaultValueFactory = _ => "1gbit" };
+        var linkSteps = new Option<int>("--link-steps") { Description = "Steps of each 2-worker job across the link (the first 3 are not measured)", DefaultValueFactory = _ => 15 }.Between(4, 10000);
+        var parts = new Option<string>("--parts") { Description = "What to measure: single (one process, whole vs micro-batches vs PyTorch), link (2 workers across the shaped link)", DefaultValueFactory = _ => "single,link" };
         var command = new Command("large-batch-throughput", "Samples/s at large batches, whole vs micro-batches, ours vs PyTorch")
-            { models, batches, micro, runs, samples, threads, python, root };
-        command.SetAction(parse => CommandGuard.Run(() => Run(
-            ParseModels(parse.GetValue(models)!), ParseSizes("--batches", parse.GetValue(batches)!), ParseSizes("--micro", parse.GetValue(micro)!),
-            parse.GetValue(runs), parse.GetValue(samples), parse.GetValue(threads), parse.GetValue(python)!, parse.GetValue(root)!)));
+            { models, batches, micro, runs, samples, threads, python, root, link, linkSteps, parts };
+        command.SetAction(parse => CommandGuard.Run(() =>
+        {
+            var chosen = Items(parse.GetValue(parts)!);
+            if (chosen.FirstOrDefault(p => p is not ("single" or "link")) is { } unknown)
+                throw new UserFacingException($"--parts: '{unknown}' is not one of single, link");
+            var dataRoot = parse.GetValue(root)!;
+            if (chosen.Contains("single"))
+                RunSingle(ParseModels(parse.GetValue(models)!), ParseSizes("--batches", parse.GetValue(batches)!), ParseSizes("--micro", parse.GetValue(micro)!),
+                    parse.GetValue(runs), parse.GetValue(samples), parse.GetValue(threads), parse.GetValue(python)!, dataRoot);
+            if (chosen.Contains("link") && parse.GetValue(link) is { } rate && rate != "none")
+                RunLink(rate, parse.GetValue(linkSteps), dataRoot);
+            return 0;
+        }));
         return command;
     }
 
@@ -49,7 +62,7 @@ public static class LargeBatchThroughputBenchCommand
 
     private static string[] Items(string list) => list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 
-    private static int Run(List<ModelKind> models, List<int> batches, List<int> micros, int runs, int samples, int threads, string python, string root)
+    private static void RunSingle(List<ModelKind> models, List<int> batches, List<int> micros, int runs, int samples, int threads, string python, string root)
     {
         int resolved = ThreadBudget.Apply(threads);
         var bench = new LargeBatchThroughput(root, resolved, samples, python);
@@ -82,6 +95,46 @@ public static class LargeBatchThroughputBenchCommand
             AnsiConsole.MarkupLineInterpolated(
                 $"{cases[0].Label}: batch {largest.Batch} at its best ({largest.PassLabel}) runs {best:F0} samples/s = [bold]{best / small:F2}x[/] batch {smallest.Batch} whole");
         }
-        return 0;
+    }
+
+    /// <summary>
+    /// Two workers (one rank per emulated node, 1 thread each) across a link shaped to <paramref name="rate"/>: an MLP of
+    /// 5.8M parameters where communication matters, per codec: step time next to its compute and synchronization parts.
+    /// </summary>
+    private static void RunLink(string rate, int steps, string root)
+    {
+        var scratch = Directory.CreateTempSubdirectory("orchestrator-link-bench-");
+        try
+        {
+            MeasureLink(rate, steps, root, scratch.FullName);
+        }
+        finally
+        {
+            scratch.Delete(recursive: true);
+        }
+    }
+
+    private static void MeasureLink(string rate, int steps, string root, string scratch)
+    {
+        using var pair = ShapedLinkPair.Create(rate, scratch);
+        var limit = TimeSpan.FromMinutes(15);
+        var spec = new JobSpec("link-step", DeviceKind.Cpu, new ModelSpec(ModelKind.Mlp, 256, NormKind.Batch),
+            new DataSpec(DatasetKind.FashionMnist, root, steps * 128, 1000, new AugmentSpec(0, false, 0)),
+            new TrainingSpec(1, 128, new OptimizerSpec(OptimizerKind.Sgd, 0.05, 0.9, false, 5e-4), 1, 1),
+            new CheckpointSpec(0, 1), 2, CompressionSpec.Default);
+        (string Label, string[] Settings)[] variants =
+        [
+            ("fp32 MPI_Allreduce", ["compression.codec=none", "compression.algorithm=mpi"]),
+            ("2:4+int8 ring", ["compression.codec=nm+int8", "compression.algorithm=ring"]),
+        ];
+        AnsiConsole.MarkupLineInterpolated($"2 workers x 1 thread across a {rate} link (network namespaces), mlp w256 (5.8M parameters), global batch 128, {steps} steps, medians of steps 4..{steps}");
+        var table = new Table().Title($"2 workers, {rate} link").AddColumn("gradients").AddColumn("step (ms)").AddColumn("compute (ms)")
+            .AddColumn("encode + allreduce (ms)").AddColumn("sent per step (MB)");
+        foreach (var (label, settings) in variants)
+        {
+            var f = LinkedWorkersStep.Measure(pair, spec, Path.Combine(scratch, label.Replace(' ', '-').Replace(':', '-').Replace('+', '-')), settings, limit);
+            table.AddRow(label, $"{f.StepSeconds * 1e3:F0}", $"{f.ComputeSeconds * 1e3:F0}", $"{f.SyncSeconds * 1e3:F0}", $"{f.BytesPerStep / 1e6:F1}");
+        }
+        AnsiConsole.Write(table);
     }
 }
