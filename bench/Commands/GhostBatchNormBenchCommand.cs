@@ -35,7 +35,7 @@ public static class GhostBatchNormBenchCommand
             int resolved = ThreadBudget.Apply(parse.GetValue(threads));
             var bench = new NormStepBenchmark(parse.GetValue(warmup), parse.GetValue(rounds), parse.GetValue(steps));
             bench.RoundFinished += (round, partial) => AnsiConsole.MarkupLineInterpolated(
-                $"  round {round}: {string.Join(", ", partial.Timings.Skip(1).Select(t => $"{t.Label} {partial.Ratio(t):F2}x"))} (bn {partial.BatchNorm.MedianMs:F0} ms)");
+                $"  round {round}: {string.Join(", ", partial.Timings.Skip(1).Select(t => $"{t.Label} {t.RoundMs[^1] / partial.BatchNorm.RoundMs[^1]:F2}x"))} (bn {partial.BatchNorm.RoundMs[^1]:F0} ms)");
             AnsiConsole.MarkupLineInterpolated($"{resolved} torch threads; {parse.GetValue(warmup)} warm-up steps, then {parse.GetValue(rounds)} rounds of {parse.GetValue(steps)} steps per configuration");
             var results = new List<NormStepResult>();
             foreach (var kind in kinds)
@@ -75,12 +75,12 @@ public static class GhostBatchNormBenchCommand
     private static string Table(IReadOnlyList<NormStepResult> results)
     {
         var sb = new StringBuilder();
-        sb.AppendLine("| model | batch | norm | step ms (median) | min | max | steps | ghost / batch norm |");
-        sb.AppendLine("|---|---|---|---|---|---|---|---|");
+        sb.AppendLine("| model | batch | norm | step ms (median) | min | max | steps | ghost / batch norm (medians) | same, median of per-round ratios |");
+        sb.AppendLine("|---|---|---|---|---|---|---|---|---|");
         foreach (var r in results)
             foreach (var t in r.Timings)
                 sb.AppendLine(FormattableString.Invariant(
-                    $"| {r.Model.SpecName()} w{r.Width} | {r.Batch} | {t.Label} | {t.MedianMs:F0} | {t.StepMs.Min():F0} | {t.StepMs.Max():F0} | {t.StepMs.Count} | {(t.Ghost == 0 ? "1" : r.Ratio(t).ToString("F2", CultureInfo.InvariantCulture))} |"));
+                    $"| {r.Model.SpecName()} w{r.Width} | {r.Batch} | {t.Label} | {t.MedianMs:F0} | {t.StepMs.Min():F0} | {t.StepMs.Max():F0} | {t.StepMs.Count} | {(t.Ghost == 0 ? "1" : r.Ratio(t).ToString("F2", CultureInfo.InvariantCulture))} | {(t.Ghost == 0 ? "1" : r.PairedRatio(t).ToString("F2", CultureInfo.InvariantCulture))} |"));
         return sb.ToString();
     }
 }

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Orchestrator.Bench.Commands;
 using Orchestrator.Spec;
 using Orchestrator.Trainer.Devices;
 using Orchestrator.Trainer.Models;
@@ -12,19 +13,14 @@ namespace Orchestrator.Bench.Drivers;
 /// <summary>One configuration of <see cref="NormStepBenchmark"/>: plain batch norm (<see cref="Ghost"/> 0) or ghost batch norm.</summary>
 /// <param name="Ghost">Rows per ghost batch; 0 = plain batch norm.</param>
 /// <param name="StepMs">Every timed step, in milliseconds, in the order run.</param>
-public sealed record NormStepTiming(int Ghost, IReadOnlyList<double> StepMs)
+/// <param name="RoundMs">The median step time of each round.</param>
+public sealed record NormStepTiming(int Ghost, IReadOnlyList<double> StepMs, IReadOnlyList<double> RoundMs)
 {
     /// <summary>Median step time in milliseconds.</summary>
-    public double MedianMs => Median(StepMs);
+    public double MedianMs => BenchCommand.Median(StepMs);
 
     /// <summary>"batch norm" or "ghost N".</summary>
     public string Label => Ghost == 0 ? "batch norm" : $"ghost {Ghost}";
-
-    internal static double Median(IReadOnlyList<double> values)
-    {
-        var sorted = values.Order().ToArray();
-        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
-    }
 }
 
 /// <summary>Step times of one model at one batch: plain batch norm first, then each ghost size.</summary>
@@ -35,6 +31,11 @@ public sealed record NormStepResult(ModelKind Model, int Width, int Batch, IRead
 
     /// <summary>Median ghost step time over median batch-norm step time.</summary>
     public double Ratio(NormStepTiming ghost) => ghost.MedianMs / BatchNorm.MedianMs;
+
+    /// <summary>The median over rounds of the ghost/batch-norm ratio within each round: less sensitive to the
+    /// machine's load drifting between rounds than <see cref="Ratio"/>.</summary>
+    public double PairedRatio(NormStepTiming ghost) =>
+        BenchCommand.Median(ghost.RoundMs.Zip(BatchNorm.RoundMs, (g, b) => g / b).ToList());
 }
 
 /// <summary>
@@ -72,7 +73,12 @@ public sealed class NormStepBenchmark(int warmup, int rounds, int stepsPerRound)
             for (int round = 1; round <= rounds; round++)
             {
                 foreach (var config in configs)
-                    for (int i = 0; i < stepsPerRound; i++) config.Times.Add(config.Step(x, y));
+                {
+                    var times = new List<double>();
+                    for (int i = 0; i < stepsPerRound; i++) times.Add(config.Step(x, y));
+                    config.Times.AddRange(times);
+                    config.Rounds.Add(BenchCommand.Median(times));
+                }
                 RoundFinished?.Invoke(round, Result(kind, width, batch, configs));
             }
             return Result(kind, width, batch, configs);
@@ -84,7 +90,7 @@ public sealed class NormStepBenchmark(int warmup, int rounds, int stepsPerRound)
     }
 
     private static NormStepResult Result(ModelKind kind, int width, int batch, List<Config> configs) =>
-        new(kind, width, batch, configs.Select(c => new NormStepTiming(c.Ghost, c.Times.ToList())).ToList());
+        new(kind, width, batch, configs.Select(c => new NormStepTiming(c.Ghost, c.Times.ToList(), c.Rounds.ToList())).ToList());
 
     private sealed class Config : IDisposable
     {
@@ -103,6 +109,7 @@ public sealed class NormStepBenchmark(int warmup, int rounds, int stepsPerRound)
 
         public int Ghost { get; }
         public List<double> Times { get; } = [];
+        public List<double> Rounds { get; } = [];
 
         /// <summary>One training step; returns its wall time in milliseconds.</summary>
         public double Step(Tensor x, Tensor y)
