@@ -56,7 +56,13 @@ public static class GhostBatchNormFunction
     /// <param name="eps">Added to the variance.</param>
     /// <returns>The normalized activations, same shape as the input; differentiable in input, weight and bias.</returns>
     public static Tensor Forward(Tensor input, Tensor? runningMean, Tensor? runningVar, Tensor? weight, Tensor? bias,
-        bool training, long ghostBatch, double momentum = DefaultMomentum, double eps = DefaultEps)
+        bool training, long ghostBatch, double momentum = DefaultMomentum, double eps = DefaultEps) =>
+        Forward(input, runningMean, runningVar, weight, bias, training, ghostBatch, momentum, eps, fusedCpu: true);
+
+    /// <inheritdoc cref="Forward(Tensor, Tensor?, Tensor?, Tensor?, Tensor?, bool, long, double, double)"/>
+    /// <param name="fusedCpu">False keeps contiguous float32 CPU input on the generic path too (to compare the two).</param>
+    internal static Tensor Forward(Tensor input, Tensor? runningMean, Tensor? runningVar, Tensor? weight, Tensor? bias,
+        bool training, long ghostBatch, double momentum, double eps, bool fusedCpu)
     {
         if (input.dim() < 2) throw new ArgumentException($"ghost batch norm needs [N, C, ...] input, got {input.dim()} dims", nameof(input));
         if ((runningMean is null) != (runningVar is null)) throw new ArgumentException("give both running statistics or neither");
@@ -73,7 +79,7 @@ public static class GhostBatchNormFunction
         if (sizes.Length == 1 && runningMean is not null && runningVar is not null)
             return nn.functional.batch_norm(input, runningMean, runningVar, weight, bias, true, momentum, eps);
 
-        if (GhostBatchNormCpuFunction.Supports(input, weight, bias))
+        if (fusedCpu && GhostBatchNormCpuFunction.Supports(input, weight, bias))
         {
             var (output, chunkMean, chunkVar) = GhostBatchNormCpuFunction.Apply(input, weight, bias, sizes, eps, get_num_threads());
             if (runningMean is not null && runningVar is not null)

@@ -24,27 +24,40 @@ public static class GhostBatchNormBenchCommand
         var warmup = new Option<int>("--warmup") { Description = "Untimed steps of each configuration first", DefaultValueFactory = _ => 2 }.AtLeast(0);
         var rounds = new Option<int>("--rounds") { Description = "Interleaved rounds", DefaultValueFactory = _ => 3 }.AtLeast(1);
         var steps = new Option<int>("--steps") { Description = "Timed steps of each configuration per round", DefaultValueFactory = _ => 3 }.AtLeast(1);
-        var record = new Option<string?>("--record") { Description = "Also write the table as Markdown to this file" };
+        var generic = new Option<bool>("--generic") { Description = "Also time each ghost size on the generic path (chunks folded into channels; every input took it before the fused CPU path)" };
+        var layers = new Option<string?>("--layers") { Description = "Instead of models: one norm layer's forward and backward over activations of these shapes (CxHxW, e.g. 32x28x28,64x14x14)" };
+        var record = new Option<string?>("--record") { Description = "Also append the table as Markdown to this file" };
         var command = new Command("gbn", "Training-step time with ghost batch norm vs plain batch norm (same model, batch, threads; interleaved)")
-            { models, batches, ghosts, cnnWidth, resnetWidth, threads, warmup, rounds, steps, record };
+            { models, batches, ghosts, cnnWidth, resnetWidth, threads, warmup, rounds, steps, generic, layers, record };
         command.SetAction(parse => CommandGuard.Run(() =>
         {
             var kinds = List(parse.GetValue(models)!, "--models", t => SpecChoice.ParseUserInput<ModelKind>("--models", t, SpecNames.SpecName));
             var batchList = List(parse.GetValue(batches)!, "--batches", t => Positive("--batches", t));
             var ghostList = List(parse.GetValue(ghosts)!, "--ghosts", t => Positive("--ghosts", t));
+            var choices = ghostList.Select(g => new NormChoice(g)).ToList();
+            if (parse.GetValue(generic)) choices.AddRange(ghostList.Select(g => new NormChoice(g, Generic: true)));
+            List<NormChoice> Below(int batch) => choices.Where(c => c.Ghost < batch).ToList();
             int resolved = ThreadBudget.Apply(parse.GetValue(threads));
             var bench = new NormStepBenchmark(parse.GetValue(warmup), parse.GetValue(rounds), parse.GetValue(steps));
             bench.RoundFinished += (round, partial) => AnsiConsole.MarkupLineInterpolated(
-                $"  round {round}: {string.Join(", ", partial.Timings.Skip(1).Select(t => $"{t.Label} {t.RoundMs[^1] / partial.BatchNorm.RoundMs[^1]:F2}x"))} (bn {partial.BatchNorm.RoundMs[^1]:F0} ms)");
+                $"  round {round}: {string.Join(", ", partial.Timings.Skip(1).Select(t => $"{t.Norm.Label} {t.RoundMs[^1] / partial.BatchNorm.RoundMs[^1]:F2}x (cpu {t.RoundCpuMs[^1] / partial.BatchNorm.RoundCpuMs[^1]:F2}x)"))}; batch norm {partial.BatchNorm.RoundMs[^1]:F1} ms");
             AnsiConsole.MarkupLineInterpolated($"{resolved} torch threads; {parse.GetValue(warmup)} warm-up steps, then {parse.GetValue(rounds)} rounds of {parse.GetValue(steps)} steps per configuration");
             var results = new List<NormStepResult>();
-            foreach (var kind in kinds)
-                foreach (var batch in batchList)
-                {
-                    int width = kind == ModelKind.Cnn ? parse.GetValue(cnnWidth) : parse.GetValue(resnetWidth);
-                    AnsiConsole.MarkupLineInterpolated($"{kind.SpecName()} w{width}, batch {batch}:");
-                    results.Add(bench.Measure(kind, width, batch, ghostList.Where(g => g < batch).ToList()));
-                }
+            if (parse.GetValue(layers) is { } shapes)
+                foreach (var sample in List(shapes, "--layers", Shape))
+                    foreach (var batch in batchList)
+                    {
+                        AnsiConsole.MarkupLineInterpolated($"norm layer {string.Join("x", sample)}, batch {batch}:");
+                        results.Add(bench.MeasureLayer(sample, batch, Below(batch)));
+                    }
+            else
+                foreach (var kind in kinds)
+                    foreach (var batch in batchList)
+                    {
+                        int width = kind == ModelKind.Cnn ? parse.GetValue(cnnWidth) : parse.GetValue(resnetWidth);
+                        AnsiConsole.MarkupLineInterpolated($"{kind.SpecName()} w{width}, batch {batch}:");
+                        results.Add(bench.Measure(kind, width, batch, Below(batch)));
+                    }
             var markdown = Table(results);
             AnsiConsole.WriteLine();
             AnsiConsole.WriteLine(markdown);
@@ -66,6 +79,13 @@ public static class GhostBatchNormBenchCommand
         int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var value) && value > 0
             ? value : throw new UserFacingException($"{option}: '{text}' is not a positive whole number");
 
+    private static long[] Shape(string text)
+    {
+        var dims = text.Split('x');
+        return dims.Length == 3 ? dims.Select(d => (long)Positive("--layers", d)).ToArray()
+            : throw new UserFacingException($"--layers: '{text}' is not CxHxW (e.g. 32x28x28)");
+    }
+
     private static List<T> List<T>(string text, string option, Func<string, T> parse)
     {
         var items = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(parse).ToList();
@@ -74,13 +94,17 @@ public static class GhostBatchNormBenchCommand
 
     private static string Table(IReadOnlyList<NormStepResult> results)
     {
+        static string F(double v, string format) => v.ToString(format, CultureInfo.InvariantCulture);
         var sb = new StringBuilder();
-        sb.AppendLine("| model | batch | norm | step ms (median) | min | max | steps | ghost / batch norm (medians) | same, median of per-round ratios |");
-        sb.AppendLine("|---|---|---|---|---|---|---|---|---|");
+        sb.AppendLine("| subject | batch | norm | wall ms (median) | min | max | CPU ms (median) | steps | ghost / batch norm, wall | per-round wall ratio (median) | per-round CPU ratio (median) |");
+        sb.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|");
         foreach (var r in results)
             foreach (var t in r.Timings)
-                sb.AppendLine(FormattableString.Invariant(
-                    $"| {r.Model.SpecName()} w{r.Width} | {r.Batch} | {t.Label} | {t.MedianMs:F0} | {t.StepMs.Min():F0} | {t.StepMs.Max():F0} | {t.StepMs.Count} | {(t.Ghost == 0 ? "1" : r.Ratio(t).ToString("F2", CultureInfo.InvariantCulture))} | {(t.Ghost == 0 ? "1" : r.PairedRatio(t).ToString("F2", CultureInfo.InvariantCulture))} |"));
+            {
+                bool plain = t.IsBatchNorm;
+                sb.AppendLine($"| {r.Subject} | {r.Batch} | {t.Norm.Label} | {F(t.MedianMs, "F1")} | {F(t.StepMs.Min(), "F1")} | {F(t.StepMs.Max(), "F1")} | {F(t.MedianCpuMs, "F1")} | {t.StepMs.Count} | "
+                    + $"{(plain ? "1" : F(r.Ratio(t), "F2"))} | {(plain ? "1" : F(r.PairedRatio(t), "F2"))} | {(plain ? "1" : F(r.PairedCpuRatio(t), "F2"))} |");
+            }
         return sb.ToString();
     }
 }
