@@ -61,6 +61,9 @@ public sealed class GhostBatchNorm : nn.Module<Tensor, Tensor>
     /// <summary>Running-statistics momentum (settable for re-estimation as a cumulative average).</summary>
     public double Momentum { get; set; }
 
+    /// <summary>Whether contiguous float32 CPU input takes the fused path (true) or the generic one, to compare them.</summary>
+    internal bool FusedCpu { get; set; } = true;
+
     /// <summary>Running statistics back to their initial values (mean 0, variance 1, no batches).</summary>
     public void ResetRunningStats()
     {
@@ -98,6 +101,6 @@ public sealed class GhostBatchNorm : nn.Module<Tensor, Tensor>
             using var _ = no_grad();
             num_batches_tracked.add_(GhostBatchNormFunction.ChunkSizes(input.shape[0], GhostBatch).Length);
         }
-        return GhostBatchNormFunction.Forward(input, running_mean, running_var, weight, bias, training, GhostBatch, Momentum, Eps);
+        return GhostBatchNormFunction.Forward(input, running_mean, running_var, weight, bias, training, GhostBatch, Momentum, Eps, FusedCpu);
     }
 }

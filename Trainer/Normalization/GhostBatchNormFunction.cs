@@ -10,7 +10,10 @@ namespace Orchestrator.Trainer.Normalization;
 /// in place as if BatchNorm had seen the chunks one after the other.
 /// </summary>
 /// <remarks>
-/// Kept apart from the module so the math is testable without a module's state.
+/// Kept apart from the module so the math is testable without a module's state. Contiguous float32 CPU
+/// activations (the trainer's case on the CPU) go through <see cref="GhostBatchNormCpuFunction"/>, fused
+/// loops that read the chunks where they lie and cost about what BatchNorm costs; anything else (other
+/// devices or dtypes) folds the chunks into channels for the framework's own batch-norm kernel.
 /// </remarks>
 public static class GhostBatchNormFunction
 {
@@ -53,7 +56,13 @@ public static class GhostBatchNormFunction
     /// <param name="eps">Added to the variance.</param>
     /// <returns>The normalized activations, same shape as the input; differentiable in input, weight and bias.</returns>
     public static Tensor Forward(Tensor input, Tensor? runningMean, Tensor? runningVar, Tensor? weight, Tensor? bias,
-        bool training, long ghostBatch, double momentum = DefaultMomentum, double eps = DefaultEps)
+        bool training, long ghostBatch, double momentum = DefaultMomentum, double eps = DefaultEps) =>
+        Forward(input, runningMean, runningVar, weight, bias, training, ghostBatch, momentum, eps, fusedCpu: true);
+
+    /// <inheritdoc cref="Forward(Tensor, Tensor?, Tensor?, Tensor?, Tensor?, bool, long, double, double)"/>
+    /// <param name="fusedCpu">False keeps contiguous float32 CPU input on the generic path too (to compare the two).</param>
+    internal static Tensor Forward(Tensor input, Tensor? runningMean, Tensor? runningVar, Tensor? weight, Tensor? bias,
+        bool training, long ghostBatch, double momentum, double eps, bool fusedCpu)
     {
         if (input.dim() < 2) throw new ArgumentException($"ghost batch norm needs [N, C, ...] input, got {input.dim()} dims", nameof(input));
         if ((runningMean is null) != (runningVar is null)) throw new ArgumentException("give both running statistics or neither");
@@ -69,6 +78,21 @@ public static class GhostBatchNormFunction
         // ghost = batch is bit-identical to BatchNorm and costs nothing extra.
         if (sizes.Length == 1 && runningMean is not null && runningVar is not null)
             return nn.functional.batch_norm(input, runningMean, runningVar, weight, bias, true, momentum, eps);
+
+        if (fusedCpu && GhostBatchNormCpuFunction.Supports(input, weight, bias))
+        {
+            var (output, chunkMean, chunkVar) = GhostBatchNormCpuFunction.Apply(input, weight, bias, sizes, eps, get_num_threads());
+            if (runningMean is not null && runningVar is not null)
+            {
+                using var _ = no_grad();
+                long[] shape = [sizes.Length, input.shape[1]];
+                using var meanStats = tensor(chunkMean, shape, ScalarType.Float64);
+                using var varStats = tensor(chunkVar, shape, ScalarType.Float64);
+                UpdateRunning(runningMean, meanStats, momentum);
+                UpdateRunning(runningVar, varStats, momentum);
+            }
+            return output;
+        }
 
         using var scope = NewDisposeScope();
         long rows = input.shape[0], channels = input.shape[1];

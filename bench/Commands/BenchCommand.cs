@@ -19,6 +19,7 @@ public static class BenchCommand
         command.Subcommands.Add(TrainBenchCommand.CreateWorker());
         command.Subcommands.Add(LargeBatchBenchCommand.Create());
         command.Subcommands.Add(LargeBatchThroughputBenchCommand.Create());
+        command.Subcommands.Add(GhostBatchNormBenchCommand.Create());
         command.Subcommands.Add(CodecBenchCommand.Create());
         command.Subcommands.Add(CompressionAccuracyBenchCommand.Create());
         command.Subcommands.Add(AllreduceBenchCommand.Create());
