@@ -52,7 +52,7 @@ public sealed class GradientAccumulationAcrossWorkersTests
             Assert.Equal(8, passes.Count);
             Assert.True(double.IsFinite(Assert.Single(evaluations).TestLoss), Codecs[c]);
             // The first step starts from the same parameters: its loss is the same mean over the same rows.
-            Assert.Equal(whole[0].Loss, passes[0].Loss, 5);
+            Assert.True(Math.Abs(whole[0].Loss - passes[0].Loss) <= 1e-5 * Math.Abs(whole[0].Loss), $"{Codecs[c]}: first loss {whole[0].Loss} vs {passes[0].Loss}");
             // Later steps follow gradients equal up to summation order (stochastic codecs draw alike: same seeds, same sizes).
             Assert.All(whole.Zip(passes), p => Assert.True(Math.Abs(p.First.Loss - p.Second.Loss) < 1e-2,
                 $"{Codecs[c]} step {p.First.Step}: {p.First.Loss} vs {p.Second.Loss}"));
