@@ -415,6 +415,7 @@ public class LargeBatchSpecTests
               threads: 3
               ghost_batch: 64
               batch_augmentation: 2
+              micro_batch: 0
               mixed_size:
                 mode: D+
                 sizes: [16, 24, 32]

@@ -124,9 +124,9 @@ public class ResourceBoundsTests
         Assert.Equal(5, memory.Line);
         Assert.StartsWith("the job needs about ", memory.Message);
         Assert.Contains("more than the 16 GiB available on this machine: 2 workers x ", memory.Message);
-        Assert.Contains("for 16384 rows of 3x32x32 per worker = global_batch 8192 / workers 2 x batch_augmentation 4", memory.Message);
+        Assert.Contains("for 16384 rows of 3x32x32 per forward = global_batch 8192 / workers 2 x batch_augmentation 4", memory.Message);
         Assert.Contains("model resnet44 width 64: ", memory.Message);
-        Assert.EndsWith("lower training.global_batch, training.batch_augmentation, model.width or workers", memory.Message);
+        Assert.EndsWith("lower training.global_batch (or set training.micro_batch to accumulate gradients over smaller passes), training.batch_augmentation, model.width or workers", memory.Message);
     }
 
     [Fact]
