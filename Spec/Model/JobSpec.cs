@@ -83,6 +83,8 @@ public sealed record MetricsSpec(int Port, string Host)
 /// <param name="WarmupSteps">First steps averaged uncompressed (fp32).</param>
 /// <param name="ErrorFeedback">Carry each worker's compression error into its next step's gradient.</param>
 /// <param name="MinCompressElements">Tensors smaller than this (biases, norm parameters) travel uncompressed.</param>
+/// <param name="Overlap">Average each gradient bucket as soon as the last micro-batch's backward has made its gradients
+/// final, on a communication thread, while the backward goes on (same results, bit for bit, as averaging after it).</param>
 public sealed record CompressionSpec(
     CodecKind Codec,
     int N,
@@ -92,7 +94,8 @@ public sealed record CompressionSpec(
     double BucketMb,
     int WarmupSteps,
     bool ErrorFeedback,
-    int MinCompressElements = 1024)
+    int MinCompressElements = 1024,
+    bool Overlap = true)
 {
     /// <summary>Plain fp32 through MPICH's MPI_Allreduce (the algorithm codec none defaults to).</summary>
     public static CompressionSpec Default { get; } = new(CodecKind.None, 2, 4, PrunerKind.Mvue, AllreduceKind.Mpi, 25, 0, false);

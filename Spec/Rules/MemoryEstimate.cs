@@ -80,7 +80,8 @@ public sealed record MemoryEstimate(
         var momentum = training.Optimizer.Momentum > 0 || (training.Regime?.Phases.Any(p => p.Momentum > 0) ?? false);
         var compression = spec.CompressionOrDefault;
         var stateCopies = (momentum ? 1 : 0)
-            + (compression.ErrorFeedback && compression.Codec.Compresses() ? 1 : 0)
+            // With overlap the residuals are staged beside the current ones until the step is applied: two copies.
+            + (compression.ErrorFeedback && compression.Codec.Compresses() ? (compression.Overlap && spec.Workers > 1 ? 2 : 1) : 0)
             + (spec.Workers > 1 ? 1 : 0);
 
         var (rows, side, activationFloats) = LargestStep(spec, shape);

@@ -51,7 +51,8 @@ internal static class JobSpecBinder
             BucketMb: r.Double("bucket_mb", d.BucketMb),
             WarmupSteps: r.Int("warmup_steps", d.WarmupSteps),
             ErrorFeedback: r.Bool("error_feedback", d.ErrorFeedback),
-            MinCompressElements: r.Int("min_compress_elements", d.MinCompressElements));
+            MinCompressElements: r.Int("min_compress_elements", d.MinCompressElements),
+            Overlap: r.Bool("overlap", d.Overlap));
     }
 
     private static ModelSpec BindModel(MappingReader r)

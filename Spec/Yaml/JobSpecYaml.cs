@@ -30,6 +30,7 @@ public static partial class JobSpecYaml
             w.Field(1, "warmup_steps", Int(compression.WarmupSteps));
             w.Field(1, "error_feedback", Bool(compression.ErrorFeedback));
             w.Field(1, "min_compress_elements", Int(compression.MinCompressElements));
+            w.Field(1, "overlap", Bool(compression.Overlap));
         }
         if (spec.Metrics is { } metrics)
         {

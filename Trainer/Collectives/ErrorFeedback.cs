@@ -24,20 +24,34 @@ namespace Orchestrator.Trainer.Collectives;
 /// "EFR1" | int32 ranks | int32 buckets | int32 length of each bucket | each rank's residuals in rank
 /// order, bucket after bucket, as fp32.
 /// </para>
+/// <para>
+/// Staged (<c>compression.overlap</c>): the buckets are averaged while the backward still runs, before the workers know
+/// whether the step will be applied (a non-finite gradient on any worker skips it). The allreduces then write each new
+/// residual beside the current one, and <see cref="Commit"/> makes the step's residuals current once the step is applied,
+/// so a skipped step leaves every residual as it was, exactly as when the check comes first. It costs a second copy.
+/// </para>
 /// </remarks>
 public sealed class ErrorFeedback
 {
     private const int Magic = 0x31524645; // "EFR1" read as a little-endian int32
 
     private readonly float[][] residuals;
+    private readonly float[][]? staged;
+    private readonly bool[] written;
 
     /// <summary>Zero residuals for buckets of <paramref name="bucketElements"/> values (0 for a bucket that
     /// is never compressed, so it needs none).</summary>
-    public ErrorFeedback(IEnumerable<int> bucketElements)
+    /// <param name="stage">Write each step's residuals beside the current ones until <see cref="Commit"/> (see remarks).</param>
+    public ErrorFeedback(IEnumerable<int> bucketElements, bool stage = false)
     {
         residuals = bucketElements.Select(n => n > 0 ? new float[n] : []).ToArray();
+        staged = stage ? residuals.Select(r => new float[r.Length]).ToArray() : null;
+        written = new bool[residuals.Length];
         PartBytes = checked(residuals.Sum(r => r.Length) * sizeof(float));
     }
+
+    /// <summary>Whether new residuals wait for <see cref="Commit"/>.</summary>
+    public bool Staged => staged is not null;
 
     /// <summary>Number of buckets (with or without residual memory).</summary>
     public int Buckets => residuals.Length;
@@ -53,7 +67,9 @@ public sealed class ErrorFeedback
 
     /// <summary>
     /// Adds bucket <paramref name="bucket"/>'s residual to <paramref name="values"/>, making the compensated
-    /// gradient, and returns the residual memory for the allreduce to overwrite with the new error.
+    /// gradient, and returns the residual memory for the allreduce to overwrite with the new error (staged: the
+    /// memory beside it, current after <see cref="Commit"/>). Buckets may be compensated on another thread than the
+    /// one that commits, one step at a time.
     /// </summary>
     public Span<float> Compensate(int bucket, Span<float> values)
     {
@@ -61,13 +77,32 @@ public sealed class ErrorFeedback
         if (residual.Length != values.Length)
             throw new ArgumentException($"bucket {bucket} has {residual.Length} residual values, the gradient {values.Length}", nameof(values));
         BucketMath.Add(values, residual);
-        return residual;
+        if (staged is null) return residual;
+        written[bucket] = true;
+        return staged[bucket];
     }
+
+    /// <summary>Staged: the residuals written since the last commit become current (a bucket that was not compensated
+    /// keeps its residual, as it does unstaged). Unstaged there is nothing to do.</summary>
+    public void Commit()
+    {
+        if (staged is null) return;
+        for (int b = 0; b < residuals.Length; b++)
+        {
+            if (!written[b]) continue;
+            (residuals[b], staged[b]) = (staged[b], residuals[b]);
+            written[b] = false;
+        }
+    }
+
+    /// <summary>Staged: forgets the residuals written since the last commit (a skipped step), keeping the current ones.</summary>
+    public void Discard() => Array.Clear(written);
 
     /// <summary>Forgets every residual (a fresh start).</summary>
     public void Clear()
     {
         foreach (var residual in residuals) Array.Clear(residual);
+        Discard();
     }
 
     /// <summary>Size of the whole checkpoint state of <paramref name="ranks"/> ranks.</summary>

@@ -24,6 +24,10 @@ public interface ICommunicator : IDisposable
     /// <summary>Number of ranks on this host.</summary>
     int LocalSize { get; }
 
+    /// <summary>Whether calls may come from any thread, one at a time (MPI_THREAD_SERIALIZED or better): the gradient
+    /// synchronization's communication thread needs it (<c>compression.overlap</c>).</summary>
+    bool SerializedCallsFromAnyThread => true;
+
     /// <summary>Returns once every rank has called it.</summary>
     void Barrier();
 

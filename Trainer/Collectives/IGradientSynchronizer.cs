@@ -22,6 +22,14 @@ public interface IGradientSynchronizer : IDisposable
     void Attach(nn.Module model);
 
     /// <summary>
+    /// Announces that the next forward and backward are step <paramref name="step"/>'s last (its last micro-batch): with
+    /// <c>compression.overlap</c>, buckets whose gradients that backward makes final start averaging before it ends. The
+    /// caller must not change the gradients after this, and must call <see cref="Synchronize"/> for the same step next.
+    /// Optional: without it every bucket starts in <see cref="Synchronize"/>, with the same result.
+    /// </summary>
+    void BeginOverlap(long step);
+
+    /// <summary>
     /// Averages the gradients across workers, in place, for optimizer step <paramref name="step"/>.
     /// Returns false when the step must be skipped on every worker (a non-finite gradient somewhere).
     /// </summary>

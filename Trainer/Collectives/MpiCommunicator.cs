@@ -53,8 +53,9 @@ public sealed unsafe class MpiCommunicator : ICommunicator
             if (created) throw new InvalidOperationException("MPI is initialised once per process: reuse the existing MpiCommunicator");
             MpichResolver.Register();
             string[]? args = null;
-            // null: MPI_Init must not see (or rewrite) the application's own command line.
-            var environment = new MPI.Environment(ref args!);
+            // null: MPI_Init must not see (or rewrite) the application's own command line. Serialized (MPI.NET's default,
+            // spelled out): the gradient synchronization may call MPI from its communication thread, never concurrently.
+            var environment = new MPI.Environment(ref args!, MPI.Threading.Serialized);
             created = true;
             var world = MPI.Communicator.world;
             var communicator = new MpiCommunicator(environment, world.Rank, world.Size);
@@ -129,6 +130,10 @@ public sealed unsafe class MpiCommunicator : ICommunicator
         foreach (char c in text) h = (h ^ c) * 1099511628211UL;
         return h;
     }
+
+    /// <inheritdoc/>
+    /// <remarks>What MPI_Init_thread provided (MPICH built with thread support, as Debian's is, provides what is asked).</remarks>
+    public bool SerializedCallsFromAnyThread => MPI.Environment.Threading is MPI.Threading.Serialized or MPI.Threading.Multiple;
 
     /// <inheritdoc/>
     public void Barrier() => MpiNative.Barrier();

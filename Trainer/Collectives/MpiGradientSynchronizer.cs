@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Runtime.InteropServices;
 using Orchestrator.Spec;
@@ -14,6 +15,14 @@ namespace Orchestrator.Trainer.Collectives;
 /// worker decodes the same bytes in the same order, so parameters stay bit-identical, which
 /// <see cref="VerifyIdentical"/> checks with a hash of every parameter.
 /// </summary>
+/// <remarks>
+/// With <c>compression.overlap</c> (and more than one worker) the buckets are averaged on a communication thread
+/// (<see cref="BucketWorker"/>), each as soon as the last micro-batch's backward made its gradients final
+/// (<see cref="BackwardReadiness"/>), in one fixed order on every rank. Each bucket's average is the same bits as
+/// without overlap (its allreduce depends on its values, index and step only). What changes is when the workers learn
+/// that a gradient was not finite: after the buckets instead of before, in the same small allreduce; a skipped step then
+/// keeps the error-feedback residuals as they were (they are staged until the step is applied), as without overlap.
+/// </remarks>
 public sealed class MpiGradientSynchronizer : IGradientSynchronizer
 {
     private readonly ICommunicator communicator;
@@ -24,8 +33,16 @@ public sealed class MpiGradientSynchronizer : IGradientSynchronizer
     private readonly IAllreduceAlgorithm algorithm;
     private readonly IAllreduceAlgorithm fp32;
     private readonly AllreduceStats traffic = new();
+    private readonly bool overlap;
     private GradientBuckets? buckets;
     private ErrorFeedback? feedback;
+    private BackwardReadiness? readiness;
+    private BucketWorker? worker;
+    // The step whose buckets may be in flight (overlap), set by the training thread before any bucket is posted.
+    private long? inFlight;
+    // Written by the communication thread while a step is in flight, read by the training thread after the drain.
+    private bool locallyFinite;
+    private int startedEarly;
 
     /// <param name="implementation">Forces the codec implementation (tests); null lets
     /// <see cref="CodecImplementations.Select"/> choose by where the values are encoded.</param>
@@ -44,12 +61,19 @@ public sealed class MpiGradientSynchronizer : IGradientSynchronizer
         // nothing beats it uncompressed. With codec none the chosen algorithm carries everything, so
         // none + ring or allgather measures that algorithm against mpi, as the user asked.
         fp32 = spec.Codec.Compresses() ? AllreduceAlgorithms.Create(AllreduceKind.Mpi, communicator) : algorithm;
+        // One worker has nothing to send: nothing to overlap.
+        overlap = spec.Overlap && communicator.Size > 1;
+        if (overlap && !communicator.SerializedCallsFromAnyThread)
+            throw new InvalidOperationException("compression.overlap calls MPI from a communication thread, which needs MPI_THREAD_SERIALIZED; this MPI library does not provide it (set compression.overlap: false)");
     }
 
     public int Rank => communicator.Rank;
     public int WorldSize => communicator.Size;
     public string Algorithm => algorithm.Kind.SpecName();
     public SynchronizerStats Stats { get; } = new();
+
+    /// <summary>Whether buckets are averaged on the communication thread while the backward runs.</summary>
+    public bool Overlaps => overlap;
 
     public void Attach(nn.Module model)
     {
@@ -61,14 +85,34 @@ public sealed class MpiGradientSynchronizer : IGradientSynchronizer
         buckets = GradientBuckets.Attach(model.named_parameters(), spec.BucketMb, spec.MinCompressElements);
         // Residual memory for the buckets that get compressed (once warm-up is over); none for the fp32 ones.
         feedback = spec.ErrorFeedback && spec.Codec.Compresses()
-            ? new ErrorFeedback(buckets.Buckets.Select(b => b.Compressed ? b.Elements : 0))
+            ? new ErrorFeedback(buckets.Buckets.Select(b => b.Compressed ? b.Elements : 0), stage: overlap)
             : null;
+        if (overlap)
+        {
+            readiness = BackwardReadiness.Attach(model, buckets.Buckets.Select(b => b.ParameterNames).ToList(), StartEarly);
+            worker = new BucketWorker($"gradient sync (rank {Rank})");
+        }
+    }
+
+    /// <inheritdoc/>
+    public void BeginOverlap(long step)
+    {
+        if (readiness is null) return;
+        if (inFlight is not null) throw new InvalidOperationException($"step {inFlight}'s buckets are still in flight: Synchronize it before the next step");
+        Prepare(step);
+        readiness.Arm();
     }
 
     public bool Synchronize(long step)
     {
         var attached = buckets ?? throw new InvalidOperationException("Attach the model before synchronizing");
         Stats.Steps++;
+        return readiness is null ? SynchronizeAfterBackward(attached, step) : SynchronizeOverlapped(attached, step);
+    }
+
+    /// <summary>Without overlap: agree on finiteness first, then average the buckets in index order.</summary>
+    private bool SynchronizeAfterBackward(GradientBuckets attached, long step)
+    {
         Span<long> finite = [attached.AllFinite() ? 1 : 0];
         communicator.Allreduce(finite, ReduceOp.Min);
         if (finite[0] == 0)
@@ -78,19 +122,86 @@ public sealed class MpiGradientSynchronizer : IGradientSynchronizer
         }
 
         traffic.Reset();
-        bool compressing = step >= spec.WarmupSteps && spec.Codec.Compresses();
         for (int b = 0; b < attached.Buckets.Count; b++)
+            AverageBucket(attached, b, step);
+        AddTraffic();
+        return AppliedAfterAverage(attached);
+    }
+
+    /// <summary>
+    /// With overlap: the buckets not started during the backward go now, in the fixed order; once all are averaged the
+    /// workers agree whether every local gradient was finite (each bucket was checked before it was encoded).
+    /// </summary>
+    private bool SynchronizeOverlapped(GradientBuckets attached, long step)
+    {
+        long waitFrom = Stopwatch.GetTimestamp();
+        if (inFlight is null) Prepare(step); // no armed backward this step (e.g. a test fault rewrote the gradients): all buckets go now
+        else if (inFlight != step) throw new InvalidOperationException($"BeginOverlap was called for step {inFlight}, Synchronize for step {step}");
+        foreach (int b in readiness!.Finish())
+            worker!.Post(() => AverageChecked(attached, b, step));
+        double hidden = worker!.Drain(waitFrom);
+        inFlight = null;
+        AddTraffic();
+        Stats.HiddenSeconds += hidden;
+        if (startedEarly > 0) Stats.OverlappedSteps++;
+
+        Span<long> finite = [locallyFinite ? 1 : 0];
+        communicator.Allreduce(finite, ReduceOp.Min);
+        if (finite[0] == 0)
         {
-            var bucket = attached.Buckets[b];
-            var chosen = compressing && bucket.Compressed ? codec : plain;
-            WithHostSpan(bucket, values => Average(values, b, chosen, step));
-            Stats.UncompressedBytes += 4L * bucket.Elements;
-            Stats.EncodedBytes += chosen.EncodedBytes(bucket.Elements);
+            Stats.SkippedSteps++;
+            feedback?.Discard(); // as if the buckets had never been averaged: the residuals stay as they were
+            return false;
         }
+        return AppliedAfterAverage(attached);
+    }
+
+    private void Prepare(long step)
+    {
+        inFlight = step;
+        locallyFinite = true;
+        startedEarly = 0;
+        traffic.Reset();
+    }
+
+    /// <summary>Called on the backward's thread when bucket <paramref name="b"/> may start.</summary>
+    private void StartEarly(int b)
+    {
+        var attached = buckets!;
+        long step = inFlight!.Value;
+        startedEarly++;
+        worker!.Post(() => AverageChecked(attached, b, step));
+    }
+
+    /// <summary>On the communication thread: notes whether the bucket's local gradients are finite, then averages it.</summary>
+    private void AverageChecked(GradientBuckets attached, int b, long step)
+    {
+        var bucket = attached.Buckets[b];
+        if (!AllFinite(bucket)) locallyFinite = false;
+        AverageBucket(attached, b, step);
+    }
+
+    private void AverageBucket(GradientBuckets attached, int b, long step)
+    {
+        var bucket = attached.Buckets[b];
+        bool compressing = step >= spec.WarmupSteps && spec.Codec.Compresses();
+        var chosen = compressing && bucket.Compressed ? codec : plain;
+        WithHostSpan(bucket, values => Average(values, b, chosen, step));
+        Stats.UncompressedBytes += 4L * bucket.Elements;
+        Stats.EncodedBytes += chosen.EncodedBytes(bucket.Elements);
+    }
+
+    private void AddTraffic()
+    {
         Stats.BytesSent += traffic.BytesSent;
         Stats.BytesReceived += traffic.BytesReceived;
         Stats.CommunicationSeconds += traffic.CommunicationSeconds;
         Stats.CompressionSeconds += traffic.CodecSeconds;
+    }
+
+    /// <summary>The check after the averages, and the residuals' fate.</summary>
+    private bool AppliedAfterAverage(GradientBuckets attached)
+    {
         // The codecs turn what they cannot carry (non-finite values, blocks beyond the float range) into NaN, and every rank
         // decodes the same bytes: every rank sees the same verdict here and skips the same step, with no further message.
         if (!attached.AllFinite())
@@ -99,7 +210,20 @@ public sealed class MpiGradientSynchronizer : IGradientSynchronizer
             feedback?.Clear(); // this step's residuals were overwritten with NaN as well
             return false;
         }
+        feedback?.Commit();
         return true;
+    }
+
+    /// <summary>Whether every value of <paramref name="bucket"/> is finite (the max magnitude is NaN or infinite otherwise).</summary>
+    private static bool AllFinite(GradientBucket bucket)
+    {
+        if (bucket.Elements == 0) return true;
+        if (bucket.Flat.device_type != DeviceType.CPU)
+        {
+            using var finite = isfinite(bucket.Flat).all();
+            return finite.item<bool>();
+        }
+        return float.IsFinite(System.Numerics.Tensors.TensorPrimitives.MaxMagnitude<float>(bucket.Span));
     }
 
     public void SumAcrossWorkers(Span<double> values) => communicator.Allreduce(values, ReduceOp.Sum);
@@ -215,5 +339,10 @@ public sealed class MpiGradientSynchronizer : IGradientSynchronizer
         tensor.copy_(host);
     }
 
-    public void Dispose() => buckets?.Dispose();
+    public void Dispose()
+    {
+        worker?.Dispose();
+        readiness?.Dispose();
+        buckets?.Dispose();
+    }
 }

@@ -11,6 +11,7 @@ public sealed class SingleProcessSynchronizer : IGradientSynchronizer
     public string Algorithm => "none";
     public SynchronizerStats Stats { get; } = new();
     public void Attach(nn.Module model) { }
+    public void BeginOverlap(long step) { }
 
     public bool Synchronize(long step)
     {

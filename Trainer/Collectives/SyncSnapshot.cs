@@ -5,11 +5,11 @@ namespace Orchestrator.Trainer.Collectives;
 /// step moved and spent (its allreduce bytes, codec and transfer seconds, compression ratio).
 /// </summary>
 internal readonly record struct SyncSnapshot(long BytesSent, long BytesReceived, long UncompressedBytes, long EncodedBytes,
-    double CompressionSeconds, double CommunicationSeconds)
+    double CompressionSeconds, double CommunicationSeconds, double HiddenSeconds = 0)
 {
     /// <summary>Copies the counters of <paramref name="stats"/> now.</summary>
     public static SyncSnapshot Of(SynchronizerStats stats) => new(stats.BytesSent, stats.BytesReceived,
-        stats.UncompressedBytes, stats.EncodedBytes, stats.CompressionSeconds, stats.CommunicationSeconds);
+        stats.UncompressedBytes, stats.EncodedBytes, stats.CompressionSeconds, stats.CommunicationSeconds, stats.HiddenSeconds);
 
     /// <summary>fp32 size over wire size of the gradients counted (1 when none were).</summary>
     public double CompressionRatio => EncodedBytes > 0 ? (double)UncompressedBytes / EncodedBytes : 1;
@@ -18,5 +18,6 @@ internal readonly record struct SyncSnapshot(long BytesSent, long BytesReceived,
     public static SyncSnapshot operator -(SyncSnapshot later, SyncSnapshot earlier) => new(
         later.BytesSent - earlier.BytesSent, later.BytesReceived - earlier.BytesReceived,
         later.UncompressedBytes - earlier.UncompressedBytes, later.EncodedBytes - earlier.EncodedBytes,
-        later.CompressionSeconds - earlier.CompressionSeconds, later.CommunicationSeconds - earlier.CommunicationSeconds);
+        later.CompressionSeconds - earlier.CompressionSeconds, later.CommunicationSeconds - earlier.CommunicationSeconds,
+        later.HiddenSeconds - earlier.HiddenSeconds);
 }

@@ -21,6 +21,13 @@ public sealed class SynchronizerStats
     /// <summary>Seconds spent moving bytes (waiting on the network included).</summary>
     public double CommunicationSeconds { get; set; }
 
+    /// <summary>Of <see cref="CompressionSeconds"/> + <see cref="CommunicationSeconds"/>, the seconds that ran on the
+    /// communication thread while the backward still ran (<c>compression.overlap</c>), so the step did not wait for them.</summary>
+    public double HiddenSeconds { get; set; }
+
+    /// <summary>Steps in which some bucket started averaging during the backward.</summary>
+    public long OverlappedSteps { get; set; }
+
     /// <summary>Steps synchronized.</summary>
     public long Steps { get; set; }
 

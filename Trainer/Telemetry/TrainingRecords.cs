@@ -10,11 +10,17 @@ namespace Orchestrator.Trainer.Telemetry;
 /// <param name="BytesReceived">Allreduce payload bytes this worker received in this step.</param>
 /// <param name="CompressionRatio">fp32 size over wire size of this step's gradients (1 when uncompressed or skipped).</param>
 /// <param name="Skipped">Every worker skipped the update because some gradient was not finite.</param>
+/// <param name="HiddenSeconds">Of <paramref name="CompressionSeconds"/> + <paramref name="CommunicationSeconds"/>, what ran on the
+/// communication thread while the backward still ran (<c>compression.overlap</c>), so the step did not wait for it.</param>
 public sealed record StepRecord(long Step, int Epoch, double Lr, double Momentum, double Loss, double Accuracy, int Samples, double Seconds, double Elapsed,
-    double CompressionSeconds = 0, double CommunicationSeconds = 0, long BytesSent = 0, long BytesReceived = 0, double CompressionRatio = 1, bool Skipped = false)
+    double CompressionSeconds = 0, double CommunicationSeconds = 0, long BytesSent = 0, long BytesReceived = 0, double CompressionRatio = 1, bool Skipped = false,
+    double HiddenSeconds = 0)
 {
-    /// <summary>Step time spent neither compressing nor communicating: data, forward, backward, update.</summary>
-    public double ComputeSeconds => Math.Max(0, Seconds - CompressionSeconds - CommunicationSeconds);
+    /// <summary>Synchronization time the step waited for: compression and communication not hidden behind the backward.</summary>
+    public double ExposedSyncSeconds => Math.Max(0, CompressionSeconds + CommunicationSeconds - HiddenSeconds);
+
+    /// <summary>Step time spent neither waiting for compression nor for communication: data, forward, backward, update.</summary>
+    public double ComputeSeconds => Math.Max(0, Seconds - ExposedSyncSeconds);
 }
 
 /// <summary>One evaluation on the test split, written to <c>metrics.jsonl</c> after each epoch.</summary>

@@ -119,7 +119,8 @@ public sealed class TrainingRun : IDisposable
             position = Next(position, applied);
             var record = new StepRecord(position.Step, trainedEpoch,
                 settings.Lr, settings.Momentum, loss, accuracy, samples, seconds, wall.Elapsed.TotalSeconds,
-                sync.CompressionSeconds, sync.CommunicationSeconds, sync.BytesSent, sync.BytesReceived, sync.CompressionRatio, !applied);
+                sync.CompressionSeconds, sync.CommunicationSeconds, sync.BytesSent, sync.BytesReceived, sync.CompressionRatio, !applied,
+                sync.HiddenSeconds);
             metrics?.Write(record);
             options.Observer.OnStep(record);
             if (nonFinite.AfterStep(position.Step, trainedEpoch, loss, settings.Lr, applied, parameters) is { } stepNotice)
@@ -175,7 +176,11 @@ public sealed class TrainingRun : IDisposable
 
         OptimizerFactory.Apply(optimizer, settings);
         optimizer.zero_grad();
-        var (lossSum, correct) = ForwardBackward(x, y, indices.Length, planned.Duplicates);
+        // A test fault that rewrites this worker's gradients after the backward must come before any bucket leaves: no
+        // overlap on that step (the synchronization's messages are the same either way).
+        bool rewritesGradients = options.Faults is { NonFiniteStep: { } nanStep } faults && nanStep == position.Step
+            && faults.NonFiniteRank == options.Synchronizer.Rank;
+        var (lossSum, correct) = ForwardBackward(x, y, indices.Length, planned.Duplicates, rewritesGradients ? null : position.Step);
         options.Faults?.Apply(position.Step, options.Synchronizer.Rank, parameters);
         bool applied = options.Synchronizer.Synchronize(position.Step);
         if (applied)
@@ -200,8 +205,10 @@ public sealed class TrainingRun : IDisposable
     /// in the micro-batches of <c>training.micro_batch</c>, leaving the gradient of the whole batch's mean loss in the
     /// parameters: each pass's mean loss is weighted by its share of the rows, so the summed gradients equal one pass over
     /// everything up to float summation order. Returns the summed loss and the correct predictions over all rows.
+    /// With <paramref name="overlapStep"/>, the last pass's backward may start averaging buckets whose gradients it
+    /// made final (<see cref="IGradientSynchronizer.BeginOverlap"/>).
     /// </summary>
-    private (double LossSum, long Correct) ForwardBackward(Tensor x, Tensor y, int samples, int copies)
+    private (double LossSum, long Correct) ForwardBackward(Tensor x, Tensor y, int samples, int copies, long? overlapStep)
     {
         var passes = MicroBatches.Split(samples, spec.Training.MicroBatch, copies, minimumRows);
         long rows = y.shape[0];
@@ -210,6 +217,7 @@ public sealed class TrainingRun : IDisposable
         foreach (var pass in passes)
         {
             using var scope = NewDisposeScope(); // a pass's activations go before the next one's are made
+            if (overlapStep is { } step && pass == passes[^1]) options.Synchronizer.BeginOverlap(step);
             long length = (long)pass.Count * copies;
             var (xs, ys) = passes.Count == 1 ? (x, y) : (x.narrow(0, (long)pass.Start * copies, length), y.narrow(0, (long)pass.Start * copies, length));
             var logits = model.forward(xs);

@@ -28,10 +28,11 @@ public class DistributedSpecTests
           warmup_steps: 100
           error_feedback: true
           min_compress_elements: 4096
+          overlap: false
         training: { global_batch: 512 }
         """;
 
-    private static readonly CompressionSpec BlockCompression = new(CodecKind.Nm, 1, 8, PrunerKind.Greedy, AllreduceKind.Allgather, 12.5, 100, true, 4096);
+    private static readonly CompressionSpec BlockCompression = new(CodecKind.Nm, 1, 8, PrunerKind.Greedy, AllreduceKind.Allgather, 12.5, 100, true, 4096, Overlap: false);
 
     [Fact]
     public void Documented_example_binds_every_field()
@@ -49,6 +50,7 @@ public class DistributedSpecTests
         Assert.Equal(0, compression.WarmupSteps);
         Assert.False(compression.ErrorFeedback);
         Assert.Equal(1024, compression.MinCompressElements);
+        Assert.True(compression.Overlap);
         Assert.Equal(CompressionSpec.Default with { Codec = CodecKind.NmInt8, Algorithm = AllreduceKind.Ring }, compression);
         Assert.Same(compression, spec.CompressionOrDefault);
         // Keys not in the example keep their defaults.
@@ -232,7 +234,7 @@ public class DistributedSpecTests
 
         Assert.Equal("workers: must be >= 1 and <= 1024 (--set)", FailsOnce(ExampleYaml, "workers=0").ToString());
         // The file's global batch no longer splits evenly: the error points at the batch in the file.
-        Assert.Equal("training.global_batch: must be a multiple of workers (3): each worker takes an equal share (line 13)",
+        Assert.Equal("training.global_batch: must be a multiple of workers (3): each worker takes an equal share (line 14)",
             FailsOnce(BlockYaml, "workers=3").ToString());
     }
 
@@ -309,6 +311,7 @@ public class DistributedSpecTests
               warmup_steps: 100
               error_feedback: true
               min_compress_elements: 4096
+              overlap: false
             model:
             """.ReplaceLineEndings("\n"), yaml);
 

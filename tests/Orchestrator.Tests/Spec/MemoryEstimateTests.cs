@@ -53,6 +53,17 @@ public class MemoryEstimateTests
     }
 
     [Fact]
+    public void Error_feedback_with_overlap_keeps_a_second_copy_of_the_residuals()
+    {
+        var compression = CompressionSpec.Default with { Codec = CodecKind.Int8, Algorithm = AllreduceKind.Ring, ErrorFeedback = true };
+        var after = MemoryEstimate.Of(Spec(globalBatch: 512, workers: 2) with { Compression = compression with { Overlap = false } });
+        var during = MemoryEstimate.Of(Spec(globalBatch: 512, workers: 2) with { Compression = compression });
+        var alone = MemoryEstimate.Of(Spec(globalBatch: 512, workers: 1) with { Compression = compression });
+        Assert.Equal(after.OptimizerBytes + 4 * after.Parameters, during.OptimizerBytes);
+        Assert.Equal(during.OptimizerBytes - 8 * during.Parameters, alone.OptimizerBytes); // one worker: no buckets, no overlap
+    }
+
+    [Fact]
     public void Model_memory_grows_with_the_square_of_the_width()
     {
         var narrow = MemoryEstimate.Of(Spec(width: 16));
