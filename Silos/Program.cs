@@ -1,7 +1,10 @@
 using System.CommandLine;
 using Orchestrator.Silos.Commands;
 using Orchestrator.Silos.Terminal;
+using Orchestrator.Trainer.Devices;
 
+// Before any tensor exists: large blocks stay in the heap from the first step (HeapTuning says why).
+HeapTuning.Apply();
 ConsoleSetup.Configure();
 
 var root = new RootCommand("orchestrator: distributed large-batch training on TorchSharp, MPI and Orleans");

@@ -2,7 +2,10 @@ using System.CommandLine;
 using Orchestrator.Bench;
 using Orchestrator.Bench.Commands;
 using Orchestrator.Silos.Terminal;
+using Orchestrator.Trainer.Devices;
 
+// Before any tensor exists: large blocks stay in the heap from the first step (HeapTuning says why).
+HeapTuning.Apply();
 ConsoleSetup.Configure();
 
 var root = new RootCommand("orchestrator-bench: benchmarks and MPI checks of the orchestrator (run as ./orchestrator bench ...)");

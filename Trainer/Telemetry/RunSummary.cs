@@ -11,6 +11,7 @@ namespace Orchestrator.Trainer.Telemetry;
 /// <param name="SkippedSteps">Steps every worker skipped together for a non-finite gradient.</param>
 /// <param name="BytesSentPerStep">Allreduce payload bytes one worker sent per step (this run's steps).</param>
 /// <param name="CompressionRatio">fp32 size over wire size of the gradients sent.</param>
+/// <param name="OverlappedSteps">Steps in which some gradient bucket started averaging before the backward ended (<c>compression.overlap</c>); 0 without overlap.</param>
 /// <param name="ResumedFromStep">Step of the checkpoint this run resumed from; 0 for a fresh start.</param>
 public sealed record RunSummary(
     string Name,
@@ -33,4 +34,5 @@ public sealed record RunSummary(
     string Algorithm,
     long SkippedSteps,
     double BytesSentPerStep,
-    double CompressionRatio);
+    double CompressionRatio,
+    long OverlappedSteps = 0);

@@ -271,7 +271,9 @@ public sealed class TrainingRun : IDisposable
         options.Synchronizer.SyncBuffers(model);
         if (spec.Training.MixedSizeOrOff.Enabled)
             RunningStatsReestimation.Reestimate(model, ReestimationBatches());
-        var (loss, accuracy) = Evaluator.Evaluate(model, test);
+        // Each rank its share of the test set, in forwards small enough to stay in the heap (EvaluationBatch says why).
+        var (loss, accuracy) = Evaluator.Evaluate(model, test, options.Synchronizer,
+            EvaluationBatch.Rows(spec.Model, test.Channels, Math.Max(test.Height, test.Width)));
         return new EvalRecord(position.Step, position.Offset == 0 ? Math.Max(0, position.Epoch - 1) : position.Epoch, loss, accuracy);
     }
 
@@ -339,7 +341,7 @@ public sealed class TrainingRun : IDisposable
         return new(spec.Name, position.Step, position.Step - skipped, position.Epoch, last?.TestAccuracy ?? double.NaN, last?.TestLoss ?? double.NaN, best,
             seconds > 0 ? samples / seconds : 0, wall.Elapsed.TotalSeconds, options.Device.ToString(), torch.get_num_threads(),
             ParameterCount, train.Count, test.Count, resumedFrom, options.Synchronizer.WorldSize, codec, options.Synchronizer.Algorithm, skipped,
-            stats.Steps > 0 ? (double)stats.BytesSent / stats.Steps : 0, stats.CompressionRatio);
+            stats.Steps > 0 ? (double)stats.BytesSent / stats.Steps : 0, stats.CompressionRatio, stats.OverlappedSteps);
     }
 
     private void WriteOutputs(RunSummary summary)

@@ -25,6 +25,7 @@ public static class BenchCommand
         command.Subcommands.Add(AllreduceBenchCommand.Create());
         command.Subcommands.Add(MetricsBenchCommand.Create());
         command.Subcommands.Add(ControlPlaneBenchCommand.Create());
+        command.Subcommands.Add(EvaluationBenchCommand.Create());
         return command;
     }
 

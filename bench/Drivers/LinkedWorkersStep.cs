@@ -5,10 +5,11 @@ namespace Orchestrator.Bench.Drivers;
 
 /// <summary>Median per-step figures of a 2-worker job whose traffic crossed a <see cref="ShapedLinkPair"/>.</summary>
 /// <param name="StepSeconds">Whole step.</param>
-/// <param name="ComputeSeconds">Of it, neither encoding nor communicating (data, forward, backward, update).</param>
-/// <param name="SyncSeconds">Of it, gradient encoding, decoding and allreduce transfers.</param>
+/// <param name="ComputeSeconds">Of it, not waiting for gradient synchronization (data, forward, backward, update).</param>
+/// <param name="SyncSeconds">Gradient encoding, decoding and allreduce transfers, hidden behind the backward or not.</param>
+/// <param name="HiddenSeconds">Of <paramref name="SyncSeconds"/>, what ran before the step began to wait for it (overlap).</param>
 /// <param name="BytesPerStep">Allreduce payload bytes rank 0 sent per step.</param>
-public sealed record LinkedStepFigures(double StepSeconds, double ComputeSeconds, double SyncSeconds, double BytesPerStep);
+public sealed record LinkedStepFigures(double StepSeconds, double ComputeSeconds, double SyncSeconds, double BytesPerStep, double HiddenSeconds);
 
 /// <summary>
 /// Trains a job on the two nodes of a <see cref="ShapedLinkPair"/> (one rank each, TCP over the shaped link) with
@@ -37,7 +38,8 @@ public static class LinkedWorkersStep
             throw new UserFacingException($"job {spec.Name}: fewer than {SkippedSteps + 1} steps to measure");
         return new LinkedStepFigures(
             Median(steps.Select(s => s.Seconds)), Median(steps.Select(s => s.ComputeSeconds)),
-            Median(steps.Select(s => s.CompressionSeconds + s.CommunicationSeconds)), Median(steps.Select(s => (double)s.BytesSent)));
+            Median(steps.Select(s => s.CompressionSeconds + s.CommunicationSeconds)), Median(steps.Select(s => (double)s.BytesSent)),
+            Median(steps.Select(s => s.HiddenSeconds)));
     }
 
     private static double Median(IEnumerable<double> values) => Commands.BenchCommand.Median(values.ToList());

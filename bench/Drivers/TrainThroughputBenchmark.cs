@@ -4,6 +4,7 @@ using Orchestrator.Spec;
 using Orchestrator.Trainer.Checkpointing;
 using Orchestrator.Trainer.Collectives;
 using Orchestrator.Trainer.Data;
+using Orchestrator.Trainer.Devices;
 using Orchestrator.Trainer.Telemetry;
 using Orchestrator.Trainer.Training;
 using static TorchSharp.torch;
@@ -35,10 +36,12 @@ public sealed class TrainThroughputBenchmark(int warmup, int steps)
     }
 
     /// <summary>Runs a command that prints a JSON line with <c>samples_per_second</c> (the PyTorch scripts,
-    /// or our workers under mpirun) and returns that figure.</summary>
+    /// or our workers under mpirun) and returns that figure. Every such process gets the heap settings our own
+    /// processes apply at start (<see cref="HeapTuning"/>), so neither side pays glibc's mmap churn.</summary>
     public static double MeasureProcess(string program, IReadOnlyList<string> arguments, TimeSpan limit)
     {
-        var result = ChildProcess.Run(program, arguments, limit, "the PyTorch peer needs apt-get install -y python3-torch; our workers need apt-get install -y mpich");
+        var result = ChildProcess.Run(program, arguments, limit, "the PyTorch peer needs apt-get install -y python3-torch; our workers need apt-get install -y mpich",
+            environment: HeapTuning.Environment);
         var command = $"{program} {string.Join(' ', arguments)}";
         if (result.TimedOut)
             throw new UserFacingException($"{command} ran longer than {limit}");

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.Json;
 using Orchestrator.Trainer.Checkpointing;
 using Orchestrator.Trainer.Telemetry;
 using Orchestrator.Spec;
@@ -57,7 +58,10 @@ public sealed class OverlapAcrossWorkersTests
             Assert.Equal([5L], overlapped.Where(s => s.Skipped).Select(s => s.Step - 1)); // records count steps from 1
             Assert.True(double.IsFinite(Assert.Single(evaluations).TestLoss), Codecs[c]);
             Assert.All(reference, s => Assert.Equal(0, s.HiddenSeconds));
-            Assert.Contains(overlapped, s => s.HiddenSeconds > 0); // some bucket ran before the backward ended
+            // Whether a bucket's averaging finished inside the backward depends on the scheduler (CI's 2 cores may run the
+            // communication thread only after it), so the deterministic fact is asserted: buckets were started during it.
+            Assert.Equal(0, OverlappedSteps(after));
+            Assert.True(OverlappedSteps(during) >= overlapped.Count(s => !s.Skipped), $"{Codecs[c]}: no bucket started before the backward ended");
 
             var expected = Final(after);
             var actual = Final(during);
@@ -66,6 +70,9 @@ public sealed class OverlapAcrossWorkersTests
             Assert.True(expected.SynchronizerState.AsSpan().SequenceEqual(actual.SynchronizerState), $"{Codecs[c]}: error-feedback residuals differ");
         }
     }
+
+    private static long OverlappedSteps(string run) =>
+        JsonDocument.Parse(File.ReadAllText(Path.Combine(run, "summary.json"))).RootElement.GetProperty("overlapped_steps").GetInt64();
 
     private static Checkpoint Final(string run) =>
         new CheckpointStore(RunLayout.Checkpoints(run), 3).LoadNewestValid(_ => { })
