@@ -28,6 +28,13 @@ public interface ICommunicator : IDisposable
     /// synchronization's communication thread needs it (<c>compression.overlap</c>).</summary>
     bool SerializedCallsFromAnyThread => true;
 
+    /// <summary>
+    /// From now on, the gradient calls (fp32 sums, allgathers, send-receives) wait by polling with short sleeps instead of
+    /// busy-polling, leaving the cores to another thread of this rank (the backward, with <c>compression.overlap</c>).
+    /// Communicators that never busy-wait ignore it.
+    /// </summary>
+    void YieldWhileWaiting() { }
+
     /// <summary>Returns once every rank has called it.</summary>
     void Barrier();
 

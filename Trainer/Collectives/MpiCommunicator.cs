@@ -23,6 +23,7 @@ public sealed unsafe class MpiCommunicator : ICommunicator
     private readonly MPI.Environment environment;
     private byte[] staging = [];
     private bool disposed;
+    private bool yielding;
 
     private MpiCommunicator(MPI.Environment environment, int rank, int size)
     {
@@ -136,6 +137,9 @@ public sealed unsafe class MpiCommunicator : ICommunicator
     public bool SerializedCallsFromAnyThread => MPI.Environment.Threading is MPI.Threading.Serialized or MPI.Threading.Multiple;
 
     /// <inheritdoc/>
+    public void YieldWhileWaiting() => yielding = true;
+
+    /// <inheritdoc/>
     public void Barrier() => MpiNative.Barrier();
 
     /// <inheritdoc/>
@@ -155,7 +159,11 @@ public sealed unsafe class MpiCommunicator : ICommunicator
     /// <inheritdoc/>
     public void AllreduceSum(Span<float> buffer)
     {
-        fixed (float* p = buffer) MpiNative.AllreduceInPlace(p, buffer.Length, MpiNative.Float, MpiNative.Op(ReduceOp.Sum));
+        fixed (float* p = buffer)
+        {
+            if (yielding) MpiRequests.AllreduceInPlace(p, buffer.Length, MpiNative.Float, MpiNative.Op(ReduceOp.Sum));
+            else MpiNative.AllreduceInPlace(p, buffer.Length, MpiNative.Float, MpiNative.Op(ReduceOp.Sum));
+        }
     }
 
     /// <inheritdoc/>
@@ -177,7 +185,7 @@ public sealed unsafe class MpiCommunicator : ICommunicator
             throw new ArgumentException($"gathered needs {(long)local.Length * Size} bytes, has {gathered.Length}", nameof(gathered));
         fixed (byte* s = local)
         fixed (byte* r = gathered)
-            MpiNative.Allgather(s, local.Length, r);
+            AllgatherBytes(s, local.Length, r);
     }
 
     /// <inheritdoc/>
@@ -210,7 +218,11 @@ public sealed unsafe class MpiCommunicator : ICommunicator
         bool inPlace = gathered.Length >= padded;
         var exchange = inPlace ? gathered[..padded] : BucketMath.Ensure(ref staging, padded).AsSpan(0, padded);
         local.CopyTo(exchange.Slice(Rank * block, local.Length));
-        fixed (byte* p = exchange) MpiNative.AllgatherInPlace(p, block);
+        fixed (byte* p = exchange)
+        {
+            if (yielding) MpiRequests.AllgatherInPlace(p, block);
+            else MpiNative.AllgatherInPlace(p, block);
+        }
 
         // Pack: block r moves left from r * block to the sum of the earlier counts. Ascending order never
         // overwrites a block not yet moved (its destination ends before (r + 1) * block); CopyTo handles the overlap.
@@ -229,7 +241,7 @@ public sealed unsafe class MpiCommunicator : ICommunicator
     {
         if (counts.Length != Size) throw new ArgumentException($"counts needs one entry per rank ({Size}), has {counts.Length}", nameof(counts));
         int length = local.Length;
-        fixed (int* c = counts) MpiNative.Allgather(&length, sizeof(int), c);
+        fixed (int* c = counts) AllgatherBytes(&length, sizeof(int), c);
         long total = 0;
         int block = 0;
         foreach (int c in counts)
@@ -242,6 +254,12 @@ public sealed unsafe class MpiCommunicator : ICommunicator
         if (gathered.Length < padded) gathered = new byte[checked((int)padded)];
         Allgather(local, counts, gathered);
         return (int)total;
+    }
+
+    private void AllgatherBytes(void* send, int count, void* receive)
+    {
+        if (yielding) MpiRequests.Allgather(send, count, receive);
+        else MpiNative.Allgather(send, count, receive);
     }
 
     /// <inheritdoc/>
@@ -265,7 +283,9 @@ public sealed unsafe class MpiCommunicator : ICommunicator
         CheckRank(source, nameof(source));
         fixed (byte* s = send)
         fixed (byte* r = receive)
-            return MpiNative.SendReceive(s, send.Length, destination, sendTag, r, receive.Length, source, receiveTag);
+            return yielding
+                ? MpiRequests.SendReceive(s, send.Length, destination, sendTag, r, receive.Length, source, receiveTag)
+                : MpiNative.SendReceive(s, send.Length, destination, sendTag, r, receive.Length, source, receiveTag);
     }
 
     /// <summary>

@@ -65,6 +65,8 @@ public sealed class MpiGradientSynchronizer : IGradientSynchronizer
         overlap = spec.Overlap && communicator.Size > 1;
         if (overlap && !communicator.SerializedCallsFromAnyThread)
             throw new InvalidOperationException("compression.overlap calls MPI from a communication thread, which needs MPI_THREAD_SERIALIZED; this MPI library does not provide it (set compression.overlap: false)");
+        // The communication thread waits while the backward computes on the same cores: it must not spin.
+        if (overlap) communicator.YieldWhileWaiting();
     }
 
     public int Rank => communicator.Rank;

@@ -47,10 +47,11 @@ public static class CollectivesCheckCommand
         var maxError = new Option<double>("--max-error") { Description = "Fail when the max abs error exceeds this (negative = do not check)", DefaultValueFactory = _ => -1 };
         var dieRank = new Option<int>("--die-rank") { Description = "This rank exits with code 3 just before the first allreduce (tests liveness)", DefaultValueFactory = _ => -1 };
         var failRank = new Option<int>("--fail-rank") { Description = "This rank throws just before the first allreduce (tests that an exception aborts the job)", DefaultValueFactory = _ => -1 };
+        var yielding = new Option<bool>("--yield") { Description = "Wait as the overlap's communication thread does: nonblocking calls polled with short sleeps" };
         var seed = new Option<ulong>("--seed") { Description = "Codec seed of the first allreduce", DefaultValueFactory = _ => 1UL };
         var command = new Command("collectives-check", "Checks an allreduce algorithm under mpirun.mpich (tests and benchmarks)")
         {
-            algorithm, codec, n, m, pruner, elements, warmup, iterations, values, maxError, dieRank, failRank, seed,
+            algorithm, codec, n, m, pruner, elements, warmup, iterations, values, maxError, dieRank, failRank, seed, yielding,
         };
         command.Hidden = true;
         command.SetAction(parse => CommandGuard.Run(() => Run(new Settings(
@@ -63,11 +64,11 @@ public static class CollectivesCheckCommand
                 Pruner = SpecChoice.ParseUserInput<PrunerKind>("--pruner", parse.GetValue(pruner)!, SpecNames.SpecName),
             },
             parse.GetValue(elements), parse.GetValue(warmup), parse.GetValue(iterations), parse.GetValue(values)!, parse.GetValue(maxError),
-            parse.GetValue(dieRank), parse.GetValue(failRank), parse.GetValue(seed)))));
+            parse.GetValue(dieRank), parse.GetValue(failRank), parse.GetValue(seed), parse.GetValue(yielding)))));
         return command;
     }
 
-    private sealed record Settings(AllreduceKind Algorithm, CompressionSpec Codec, int Elements, int Warmup, int Iterations, string Values, double MaxError, int DieRank, int FailRank, ulong Seed);
+    private sealed record Settings(AllreduceKind Algorithm, CompressionSpec Codec, int Elements, int Warmup, int Iterations, string Values, double MaxError, int DieRank, int FailRank, ulong Seed, bool Yield);
 
     private static int Run(Settings settings)
     {
@@ -83,6 +84,7 @@ public static class CollectivesCheckCommand
             throw new UserFacingException($"--algorithm {settings.Algorithm.SpecName()} is plain fp32 MPI_Allreduce and needs --codec {CodecKind.None.SpecName()}, not {codec.Name}");
 
         using var communicator = MpiCommunicator.Initialize();
+        if (settings.Yield) communicator.YieldWhileWaiting();
         // An exception on one rank must abort the job: finalizing alone would wait for peers stuck in a collective.
         return communicator.Guard(() =>
         {

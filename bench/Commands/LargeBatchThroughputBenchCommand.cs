@@ -28,10 +28,11 @@ public static class LargeBatchThroughputBenchCommand
         var python = new Option<string>("--python") { Description = "Python with PyTorch (Debian python3-torch)", DefaultValueFactory = _ => "/usr/bin/python3" };
         var root = new Option<string>("--root") { Description = "Fashion-MNIST directory", DefaultValueFactory = _ => MnistIdxDataset.FashionMnistDefaultRoot };
         var link = new Option<string>("--link") { Description = "Rate of the shaped link between 2 workers in network namespaces (tc syntax, e.g. 1gbit; needs root); none = skip that part", DefaultValueFactory = _ => "1gbit" };
+        var linkModels = new Option<string>("--link-models") { Description = "Models of the 2-worker jobs across the link: mlp (w256, 5.8M parameters), cnn (the example CNN)", DefaultValueFactory = _ => "mlp,cnn" };
         var linkSteps = new Option<int>("--link-steps") { Description = "Steps of each 2-worker job across the link (the first 3 are not measured)", DefaultValueFactory = _ => 15 }.Between(4, 10000);
         var parts = new Option<string>("--parts") { Description = "What to measure: single (one process, whole vs micro-batches vs PyTorch), link (2 workers across the shaped link)", DefaultValueFactory = _ => "single,link" };
         var command = new Command("large-batch-throughput", "Samples/s at large batches, whole vs micro-batches, ours vs PyTorch")
-            { models, batches, micro, runs, samples, threads, python, root, link, linkSteps, parts };
+            { models, batches, micro, runs, samples, threads, python, root, link, linkModels, linkSteps, parts };
         command.SetAction(parse => CommandGuard.Run(() =>
         {
             var chosen = Items(parse.GetValue(parts)!);
@@ -39,20 +40,21 @@ public static class LargeBatchThroughputBenchCommand
                 throw new UserFacingException($"--parts: '{unknown}' is not one of single, link");
             var dataRoot = parse.GetValue(root)!;
             if (chosen.Contains("single"))
-                RunSingle(ParseModels(parse.GetValue(models)!), ParseSizes("--batches", parse.GetValue(batches)!), ParseSizes("--micro", parse.GetValue(micro)!),
+                RunSingle(ParseModels("--models", parse.GetValue(models)!, [ModelKind.Cnn, ModelKind.ResNet20], "the PyTorch peer mirrors cnn and resnet20 only"), ParseSizes("--batches", parse.GetValue(batches)!), ParseSizes("--micro", parse.GetValue(micro)!),
                     parse.GetValue(runs), parse.GetValue(samples), parse.GetValue(threads), parse.GetValue(python)!, dataRoot);
             if (chosen.Contains("link") && parse.GetValue(link) is { } rate && rate != "none")
-                RunLink(rate, parse.GetValue(linkSteps), dataRoot);
+                RunLink(rate, ParseModels("--link-models", parse.GetValue(linkModels)!, [ModelKind.Mlp, ModelKind.Cnn], "mlp and cnn only"), parse.GetValue(linkSteps), dataRoot);
             return 0;
         }));
         return command;
     }
 
-    private static List<ModelKind> ParseModels(string list)
+    /// <summary>The models of <paramref name="option"/>'s comma list; <paramref name="why"/> says why only <paramref name="allowed"/>.</summary>
+    private static List<ModelKind> ParseModels(string option, string list, ModelKind[] allowed, string why)
     {
-        var models = Items(list).Select(m => SpecChoice.ParseUserInput<ModelKind>("--models", m, SpecNames.SpecName)).ToList();
-        if (models.Any(m => m is not (ModelKind.Cnn or ModelKind.ResNet20)))
-            throw new UserFacingException("--models: the PyTorch peer mirrors cnn and resnet20 only");
+        var models = Items(list).Select(m => SpecChoice.ParseUserInput<ModelKind>(option, m, SpecNames.SpecName)).ToList();
+        if (models.Any(m => !allowed.Contains(m)))
+            throw new UserFacingException($"{option}: {why}");
         return models;
     }
 
@@ -98,15 +100,18 @@ public static class LargeBatchThroughputBenchCommand
     }
 
     /// <summary>
-    /// Two workers (one rank per emulated node, 1 thread each) across a link shaped to <paramref name="rate"/>: an MLP of
-    /// 5.8M parameters where communication matters, per codec: step time next to its compute and synchronization parts.
+    /// Two workers (one rank per emulated node, 1 thread each) across a link shaped to <paramref name="rate"/>, per model
+    /// (the MLP of 5.8M parameters where communication matters, the example CNN) and codec: step time next to its compute
+    /// and synchronization parts, with overlap off and on.
     /// </summary>
-    private static void RunLink(string rate, int steps, string root)
+    private static void RunLink(string rate, IReadOnlyList<ModelKind> models, int steps, string root)
     {
         var scratch = Directory.CreateTempSubdirectory("orchestrator-link-bench-");
         try
         {
-            MeasureLink(rate, steps, root, scratch.FullName);
+            using var pair = ShapedLinkPair.Create(rate, scratch.FullName);
+            foreach (var model in models)
+                MeasureLink(pair, model, steps, root, scratch.FullName);
         }
         finally
         {
@@ -114,11 +119,11 @@ public static class LargeBatchThroughputBenchCommand
         }
     }
 
-    private static void MeasureLink(string rate, int steps, string root, string scratch)
+    private static void MeasureLink(ShapedLinkPair pair, ModelKind model, int steps, string root, string scratch)
     {
-        using var pair = ShapedLinkPair.Create(rate, scratch);
         var limit = TimeSpan.FromMinutes(15);
-        var spec = new JobSpec("link-step", DeviceKind.Cpu, new ModelSpec(ModelKind.Mlp, 256, NormKind.Batch),
+        var (width, label) = model == ModelKind.Mlp ? (256, "mlp w256 (5.8M parameters)") : (32, "cnn w32 (0.42M parameters)");
+        var spec = new JobSpec("link-step", DeviceKind.Cpu, new ModelSpec(model, width, NormKind.Batch),
             new DataSpec(DatasetKind.FashionMnist, root, steps * 128, 1000, new AugmentSpec(0, false, 0)),
             new TrainingSpec(1, 128, new OptimizerSpec(OptimizerKind.Sgd, 0.05, 0.9, false, 5e-4), 1, 1),
             new CheckpointSpec(0, 1), 2, CompressionSpec.Default);
@@ -127,22 +132,23 @@ public static class LargeBatchThroughputBenchCommand
             ("fp32 MPI_Allreduce", ["compression.codec=none", "compression.algorithm=mpi"]),
             ("2:4+int8 ring", ["compression.codec=nm+int8", "compression.algorithm=ring"]),
         ];
-        // Buckets of 2 MB (DDP starts with 1 MB, then 25 MB): the MLP's layers make several, so the last layers' buckets
-        // can go while the first layers' backward runs. The same buckets with and without overlap.
-        const string Buckets = "compression.bucket_mb=2";
-        AnsiConsole.MarkupLineInterpolated($"2 workers x 1 thread across a {rate} link (network namespaces), mlp w256 (5.8M parameters), global batch 128, 2 MB buckets, {steps} steps, medians of steps 4..{steps}");
-        var table = new Table().Title($"2 workers, {rate} link").AddColumn("gradients").AddColumn("overlap").AddColumn("step (ms)").AddColumn("compute (ms)")
+        // Buckets of 1 MB (DDP's first bucket; later ones are 25 MB): a tensor is never split, so every weight of these
+        // models gets its own bucket and the last layers' buckets can go while the first layers' backward runs. The same
+        // buckets with and without overlap.
+        const string Buckets = "compression.bucket_mb=1";
+        AnsiConsole.MarkupLineInterpolated($"2 workers x 1 thread across a {pair.Rate} link (network namespaces), {label}, global batch 128, 1 MB buckets, {steps} steps, medians of steps 4..{steps}");
+        var table = new Table().Title($"{model.SpecName()}, 2 workers, {pair.Rate} link").AddColumn("gradients").AddColumn("overlap").AddColumn("step (ms)").AddColumn("compute (ms)")
             .AddColumn("encode + allreduce (ms)").AddColumn("of it hidden (ms)").AddColumn("sent per step (MB)").AddColumn("step / max(compute, comm.)");
-        foreach (var (label, settings) in codecs)
+        foreach (var (codec, settings) in codecs)
         {
-            string Folder(string overlap) => Path.Combine(scratch, $"{label}-{overlap}".Replace(' ', '-').Replace(':', '-').Replace('+', '-'));
+            string Folder(string overlap) => Path.Combine(scratch, $"{model.SpecName()}-{codec}-{overlap}".Replace(' ', '-').Replace(':', '-').Replace('+', '-'));
             // Without overlap the step's parts are compute and communication alone; overlap is judged against them.
             var alone = LinkedWorkersStep.Measure(pair, spec, Folder("off"), [.. settings, Buckets, "compression.overlap=false"], limit);
             var overlapped = LinkedWorkersStep.Measure(pair, spec, Folder("on"), [.. settings, Buckets, "compression.overlap=true"], limit);
             double bound = Math.Max(alone.ComputeSeconds, alone.SyncSeconds);
-            table.AddRow(label, "off", $"{alone.StepSeconds * 1e3:F0}", $"{alone.ComputeSeconds * 1e3:F0}", $"{alone.SyncSeconds * 1e3:F0}", "0",
+            table.AddRow(codec, "off", $"{alone.StepSeconds * 1e3:F0}", $"{alone.ComputeSeconds * 1e3:F0}", $"{alone.SyncSeconds * 1e3:F0}", "0",
                 $"{alone.BytesPerStep / 1e6:F1}", $"{alone.StepSeconds / bound:F2}");
-            table.AddRow(label, "on", $"{overlapped.StepSeconds * 1e3:F0}", $"{overlapped.ComputeSeconds * 1e3:F0}", $"{overlapped.SyncSeconds * 1e3:F0}",
+            table.AddRow(codec, "on", $"{overlapped.StepSeconds * 1e3:F0}", $"{overlapped.ComputeSeconds * 1e3:F0}", $"{overlapped.SyncSeconds * 1e3:F0}",
                 $"{overlapped.HiddenSeconds * 1e3:F0}", $"{overlapped.BytesPerStep / 1e6:F1}", $"[bold]{overlapped.StepSeconds / bound:F2}[/]");
         }
         AnsiConsole.Write(table);

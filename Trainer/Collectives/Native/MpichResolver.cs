@@ -32,6 +32,19 @@ public static class MpichResolver
         }
     }
 
+    /// <summary>The address of an MPICH function MPI.NET does not bind (MPI-3 nonblocking collectives).</summary>
+    /// <exception cref="InvalidOperationException">Called before <see cref="Register"/>, or MPICH lacks it.</exception>
+    public static IntPtr Export(string function)
+    {
+        lock (Gate)
+        {
+            if (handle == IntPtr.Zero) throw new InvalidOperationException("MPICH is not loaded yet: call Register first");
+            return NativeLibrary.TryGetExport(handle, function, out var address)
+                ? address
+                : throw new InvalidOperationException($"the loaded MPI library has no {function} (MPI-3 is needed)");
+        }
+    }
+
     private static bool IsMsMpi(string name) =>
         name.Equals("msmpi.dll", StringComparison.OrdinalIgnoreCase) || name.Equals("msmpi", StringComparison.OrdinalIgnoreCase);
 

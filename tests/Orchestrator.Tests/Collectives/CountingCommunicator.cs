@@ -22,6 +22,7 @@ internal sealed class CountingCommunicator(ICommunicator inner) : ICommunicator
     public int LocalRank => inner.LocalRank;
     public int LocalSize => inner.LocalSize;
 
+    public void YieldWhileWaiting() => inner.YieldWhileWaiting();
     public void Barrier() { Count(); inner.Barrier(); }
     public void Broadcast(Span<float> buffer, int root) { Count(); inner.Broadcast(buffer, root); }
     public void Broadcast(Span<byte> buffer, int root) { Count(); inner.Broadcast(buffer, root); }

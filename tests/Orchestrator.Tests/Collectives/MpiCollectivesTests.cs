@@ -51,6 +51,21 @@ public sealed class MpiCollectivesTests
         else Assert.True(report.GetProperty("max_rel_error").GetDouble() <= 1e-6, result.ToString());
     }
 
+    [Theory]
+    [MemberData(nameof(Algorithms))]
+    public void Waits_that_sleep_between_polls_give_the_same_exact_mean_on_every_rank(string algorithm, int ranks)
+    {
+        // The overlap's communication thread waits this way (nonblocking MPICH calls, MPI_Test with pauses).
+        var result = MpiRunner.Run(ranks, Limit, "collectives-check", "--algorithm", algorithm, "--codec", "none",
+            "--elements", "10007", "--iterations", "2", "--values", "exact", "--yield");
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        var report = result.Report;
+        Assert.True(report.GetProperty("bit_identical").GetBoolean(), result.ToString());
+        Assert.Equal(0, report.GetProperty("max_abs_error").GetDouble());
+        Assert.Equal(0, report.GetProperty("communicator_failures").GetInt64());
+    }
+
     [Fact]
     public void Four_ranks_over_tcp_always_end_even_when_mpich_hangs_in_finalize()
     {
