@@ -130,6 +130,7 @@ public static class LargeBatchThroughputBenchCommand
         (string Label, string[] Settings)[] codecs =
         [
             ("fp32 MPI_Allreduce", ["compression.codec=none", "compression.algorithm=mpi"]),
+            ("fp32 ring", ["compression.codec=none", "compression.algorithm=ring"]),
             ("2:4+int8 ring", ["compression.codec=nm+int8", "compression.algorithm=ring"]),
         ];
         // Buckets of 1 MB (DDP's first bucket; later ones are 25 MB): a tensor is never split, so every weight of these
