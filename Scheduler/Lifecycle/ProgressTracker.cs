@@ -12,6 +12,7 @@ namespace Orchestrator.Scheduler.Lifecycle;
 public sealed class ProgressTracker
 {
     private readonly Dictionary<int, HeartbeatInfo> ranks = [];
+    private readonly Dictionary<int, (int Launch, DateTimeOffset At)> resumed = [];
 
     /// <summary>The job's newest heartbeat at its highest step in this launch; null before the first.</summary>
     public HeartbeatInfo? Newest { get; private set; }
@@ -25,7 +26,7 @@ public sealed class ProgressTracker
     public DateTimeOffset LaunchedAt { get; private set; }
 
     /// <summary>What the stall rule needs.</summary>
-    public GangProgress Progress => new(LaunchedAt, Newest?.LastProgressAt, BusyWith());
+    public GangProgress Progress => new(LaunchedAt, Newest?.LastProgressAt, BusyWith(), TrainingSince());
 
     /// <summary>The earliest evaluation or checkpoint under way on a rank of the newest launch, from its ranks' newest heartbeats.</summary>
     private Busy? BusyWith()
@@ -39,10 +40,19 @@ public sealed class ProgressTracker
             .FirstOrDefault();
     }
 
+    /// <summary>When the last rank of the newest launch seen evaluating or checkpointing went back to training.</summary>
+    private DateTimeOffset? TrainingSince()
+    {
+        if (Newest is null) return null;
+        int launch = Newest.Heartbeat.Launch;
+        return resumed.Where(r => r.Value.Launch == launch).Select(r => (DateTimeOffset?)r.Value.At).Max();
+    }
+
     /// <summary>A new gang (or a gang adopted after failover): the stall clock starts at <paramref name="now"/>.</summary>
     public void Restart(DateTimeOffset now)
     {
         Newest = null;
+        resumed.Clear();
         LaunchedAt = now;
         Advanced = false;
         firstStep = null;
@@ -58,7 +68,12 @@ public sealed class ProgressTracker
         var progressed = Newest is null || heartbeat.Step > Newest.Heartbeat.Step;
         if (progressed || heartbeat.Step == Newest!.Heartbeat.Step)
             Newest = new HeartbeatInfo(heartbeat, now, progressed ? now : Newest!.LastProgressAt);
-        ranks[heartbeat.Rank] = ForRank(ranks.GetValueOrDefault(heartbeat.Rank), heartbeat, now);
+        var previous = ranks.GetValueOrDefault(heartbeat.Rank);
+        // Seen busy, now training: the rank went back when its activity changed (measured on the rank).
+        if (previous is not null && previous.Heartbeat.Launch == heartbeat.Launch && previous.Heartbeat.Activity != WorkerActivity.Training
+            && heartbeat.Activity == WorkerActivity.Training)
+            resumed[heartbeat.Rank] = (heartbeat.Launch, now - TimeSpan.FromSeconds(Math.Max(0, heartbeat.ActivitySeconds)));
+        ranks[heartbeat.Rank] = ForRank(previous, heartbeat, now);
     }
 
     /// <summary>The newest heartbeat of each rank of launch <paramref name="launch"/> with <paramref name="workers"/> ranks, by rank.</summary>

@@ -36,6 +36,35 @@ public sealed class ProgressTrackerTests
     }
 
     [Fact]
+    public void The_step_clock_restarts_when_the_last_busy_rank_goes_back_to_training()
+    {
+        var stall = TimeSpan.FromSeconds(2);
+        var tracker = new ProgressTracker();
+        tracker.Restart(T0);
+        tracker.Record(Beat(0, 32), T0);
+        tracker.Record(Beat(1, 32), T0);
+        tracker.Record(Beat(0, 32) with { Activity = WorkerActivity.Evaluating, ActivitySeconds = 0.5 }, T0 + TimeSpan.FromSeconds(1));
+        tracker.Record(Beat(1, 32) with { Activity = WorkerActivity.Evaluating, ActivitySeconds = 0.5 }, T0 + TimeSpan.FromSeconds(1));
+
+        // A 6 s evaluation ended on both ranks; their next heartbeats still show step 32 (the next step is under way).
+        tracker.Record(Beat(0, 32) with { ActivitySeconds = 0.2 }, T0 + TimeSpan.FromSeconds(6.7));
+        Assert.NotNull(tracker.Progress.BusyWith); // rank 1 is still seen evaluating
+        tracker.Record(Beat(1, 32) with { ActivitySeconds = 0.1 }, T0 + TimeSpan.FromSeconds(6.8));
+        var back = tracker.Progress;
+        Assert.Null(back.BusyWith);
+        // Not T0 + 2 s (the last step plus the timeout, long past): the clock runs from rank 1's return at T0 + 6.7 s.
+        Assert.Equal(T0 + TimeSpan.FromSeconds(8.7), back.Deadline(stall));
+        Assert.Equal("stalled: no step progress for 2 s", back.StallCause(stall));
+
+        // Training heartbeats that never were busy do not move the clock, and a restart forgets the returns.
+        tracker.Record(Beat(0, 32) with { ActivitySeconds = 0 }, T0 + TimeSpan.FromSeconds(20));
+        Assert.Equal(T0 + TimeSpan.FromSeconds(8.7), tracker.Progress.Deadline(stall));
+        tracker.Restart(T0 + TimeSpan.FromSeconds(30));
+        tracker.Record(Beat(0, 40, launch: 2), T0 + TimeSpan.FromSeconds(31));
+        Assert.Null(tracker.Progress.TrainingSince);
+    }
+
+    [Fact]
     public void A_gang_has_advanced_once_a_heartbeat_passes_its_first_step_and_a_restart_forgets_it()
     {
         var tracker = new ProgressTracker();
