@@ -6,9 +6,9 @@ namespace Orchestrator.Trainer.Collectives;
 
 /// <summary>
 /// Groups a model's gradients into flat buckets of at most <c>bucket_mb</c> (DDP's default is 25 MB):
-/// tensors with at least <c>min_compress_elements</c> values go to compressed buckets in reverse parameter
-/// order, as DDP packs them (the backward makes the last layers' gradients first, so the first buckets are
-/// complete early and <c>compression.overlap</c> can start them while the backward goes on); the small ones (biases, normalization parameters) share uncompressed buckets, where a codec's
+/// tensors with at least <c>min_compress_elements</c> values go to compressed buckets in parameter order
+/// (DDP packs in reverse order; here <see cref="BucketReadiness"/> starts the buckets in backward order instead, and
+/// the packing stays as it was, so a given spec trains the same bits as before overlap existed); the small ones (biases, normalization parameters) share uncompressed buckets, where a codec's
 /// per-chunk overhead would cost more than it saves.
 /// </summary>
 public sealed class GradientBuckets : IDisposable
@@ -28,7 +28,7 @@ public sealed class GradientBuckets : IDisposable
     /// </summary>
     public static GradientBuckets Attach(IEnumerable<(string Name, Parameter Parameter)> parameters, double bucketMb, int minCompressElements)
     {
-        var trainable = parameters.Where(p => p.Parameter.requires_grad).Reverse().ToList();
+        var trainable = parameters.Where(p => p.Parameter.requires_grad).ToList();
         if (trainable.Count == 0) return new GradientBuckets([]);
         long capacity = Math.Max(1, (long)(bucketMb * 1024 * 1024 / sizeof(float)));
         var large = trainable.Where(p => p.Parameter.numel() >= minCompressElements).ToList();
