@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.InteropServices;
 using Orchestrator.Trainer.Devices;
 
@@ -10,23 +11,16 @@ namespace Orchestrator.Tests.Training;
 /// </summary>
 public sealed class HeapTuningTests
 {
-    private const int MmapThresholdParameter = -3; // M_MMAP_THRESHOLD
-    private const int MmapMaxParameter = -4; // M_MMAP_MAX
-    private const int DefaultMmapMax = 65536;
     private const int LargeBlockBytes = 40 << 20; // above the largest threshold, below a non-main arena's 64 MiB heap
-    private const int DefaultThreshold = 128 * 1024;
     private const int BlockBytes = 8 << 20; // an 8 MiB activation: mapped under glibc's default threshold
 
     [Fact]
     public void Tensor_sized_blocks_come_from_the_heap_once_applied()
     {
+        // In this long-lived test host earlier tests may have grown the heap, so a control at glibc's defaults belongs
+        // in a fresh process (the test below); here: once applied, no tensor-sized block is mapped, whatever came before.
         try
         {
-            Assert.Equal(1, mallopt(MmapThresholdParameter, DefaultThreshold));
-            Assert.Equal(1, mallopt(MmapMaxParameter, DefaultMmapMax));
-            Assert.True(IsMapped(BlockBytes), "control: at the default threshold an 8 MiB block is mapped");
-            Assert.True(IsMapped(LargeBlockBytes), "control: a 40 MiB block is mapped");
-
             Assert.True(HeapTuning.Apply());
             Assert.False(IsMapped(BlockBytes), "an 8 MiB block comes from the heap");
             Assert.False(IsMapped(HeapTuning.MmapThresholdBytes / 2), "so does a block of half the threshold");
@@ -36,6 +30,42 @@ public sealed class HeapTuningTests
         {
             HeapTuning.Apply(); // leave the test host as every product process runs
         }
+    }
+
+    [Fact]
+    public void A_fresh_process_with_the_peers_environment_keeps_tensor_sized_blocks_off_mmap()
+    {
+        var defaults = HeapTuning.Environment.Keys.ToDictionary(k => k, _ => (string?)null);
+        Assert.Equal((true, true), MappedInFreshProcess(defaults)); // control: glibc's defaults map both
+        Assert.Equal((false, false), MappedInFreshProcess(HeapTuning.Environment));
+    }
+
+    /// <summary>Whether an 8 MiB and a 40 MiB block are mapped in a new Python process (ctypes malloc) with <paramref name="environment"/>.</summary>
+    private static (bool Small, bool Large) MappedInFreshProcess(IReadOnlyDictionary<string, string?> environment)
+    {
+        const string Script = """
+            import ctypes
+            libc = ctypes.CDLL("libc.so.6")
+            libc.malloc.restype = ctypes.c_void_p
+            libc.free.argtypes = [ctypes.c_void_p]
+            def mapped(n):
+                p = libc.malloc(n)
+                flag = ctypes.c_size_t.from_address(p - 8).value & 2
+                libc.free(p)
+                return int(flag != 0)
+            print(mapped(8 << 20), mapped(40 << 20))
+            """;
+        var start = new ProcessStartInfo("python3") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        start.ArgumentList.Add("-c");
+        start.ArgumentList.Add(Script);
+        foreach (var (name, value) in environment) start.Environment[name] = value;
+        using var process = Process.Start(start)!;
+        string output = process.StandardOutput.ReadToEnd();
+        string error = process.StandardError.ReadToEnd();
+        Assert.True(process.WaitForExit(TimeSpan.FromSeconds(30)), "python3 did not end");
+        Assert.True(process.ExitCode == 0, error);
+        var flags = output.Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        return (flags[0] == "1", flags[1] == "1");
     }
 
     [Fact]
@@ -59,7 +89,4 @@ public sealed class HeapTuningTests
             Marshal.FreeHGlobal(block);
         }
     }
-
-    [DllImport("libc", EntryPoint = "mallopt")]
-    private static extern int mallopt(int parameter, int value);
 }
