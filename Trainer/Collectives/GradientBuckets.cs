@@ -8,7 +8,8 @@ namespace Orchestrator.Trainer.Collectives;
 /// Groups a model's gradients into flat buckets of at most <c>bucket_mb</c> (DDP's default is 25 MB):
 /// tensors with at least <c>min_compress_elements</c> values go to compressed buckets in parameter order
 /// (DDP packs in reverse order; here <see cref="BucketReadiness"/> starts the buckets in backward order instead, and
-/// the packing stays as it was, so a given spec trains the same bits as before overlap existed); the small ones (biases, normalization parameters) share uncompressed buckets, where a codec's
+/// the packing stays as it was, so a given spec trains the same bits as before overlap existed); the small ones
+/// (biases, normalization parameters) share uncompressed buckets, where a codec's
 /// per-chunk overhead would cost more than it saves.
 /// </summary>
 public sealed class GradientBuckets : IDisposable

@@ -8,9 +8,11 @@ namespace Orchestrator.Trainer.Training;
 /// (<see cref="HeapTuning.MmapThresholdBytes"/>), between 16 and 1000.
 /// </summary>
 /// <remarks>
-/// Blocks above the threshold are mapped and unmapped on every forward, and the kernel zeroes each page on first
-/// touch: at 1000 rows the example CNN's first evaluation took 11.3 s (4.6 s of it system time, 650,000 page faults)
-/// instead of 2.9 s, one thread. Below the threshold the blocks stay in the heap from the first forward.
+/// Measured before <see cref="HeapTuning"/> turned mmap off: blocks above the threshold were mapped and unmapped on
+/// every forward, and the kernel zeroed each page on first touch: at 1000 rows the example CNN's first evaluation took
+/// 11.3 s (4.6 s of it system time, 650,000 page faults) instead of 2.9 s, one thread. The bound stays: a thread other
+/// than the main one still gets large blocks mapped (its arena's heaps hold at most 64 MiB), and larger forwards are
+/// no faster.
 /// </remarks>
 public static class EvaluationBatch
 {

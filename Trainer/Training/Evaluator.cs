@@ -25,7 +25,7 @@ public static class Evaluator
     /// figure exactly; the loss up to float summation order (per-batch sums are float, their total double).
     /// </summary>
     public static (double Loss, double Accuracy) Evaluate(nn.Module<Tensor, Tensor> model, TensorDataset split,
-        IGradientSynchronizer synchronizer, int batchSize = DefaultBatchSize)
+        IGradientSynchronizer synchronizer, int batchSize)
     {
         var (start, count) = EvaluationShard.Of(split.Count, synchronizer.Rank, synchronizer.WorldSize);
         Span<double> totals = stackalloc double[3];
