@@ -1,11 +1,12 @@
 using System.Collections.Immutable;
 using Orchestrator.Contracts.Models;
+using Orchestrator.Spec;
 
 namespace Orchestrator.Contracts.Grains;
 
 /// <summary>
-/// Gang admission against worker-slot capacity: a job starts only when all of its workers fit, and
-/// waiting jobs start in strict FIFO order. One per cluster, key <see cref="DefaultKey"/> (tests may use
+/// Gang admission against the worker slots of the cluster's live nodes: a job starts only when all of its workers can be
+/// placed at once, and waiting jobs start in strict FIFO order. One per cluster, key <see cref="DefaultKey"/> (tests may use
 /// other keys for isolated schedulers). Every change is persisted before the method returns.
 /// </summary>
 [Alias("orchestrator.ISchedulerGrain.v1")]
@@ -15,12 +16,28 @@ public interface ISchedulerGrain : IGrainWithStringKey
     const string DefaultKey = "default";
 
     /// <summary>
-    /// Asks for <paramref name="workers"/> slots for <paramref name="jobId"/>: Granted when they fit and
-    /// nobody waits ahead, Queued otherwise. Asking again for a known job answers its current standing.
-    /// Throws <see cref="ArgumentOutOfRangeException"/> when the job asks more slots than the capacity.
+    /// Asks for <paramref name="workers"/> slots for <paramref name="jobId"/>, placed by <paramref name="placement"/> (null =
+    /// defaults): Granted when they fit and nobody waits ahead, Queued otherwise. Asking again for a known job answers its
+    /// current standing. Throws <see cref="ArgumentOutOfRangeException"/> when the live nodes could never hold the gang.
     /// </summary>
     [Alias("Enqueue")]
-    Task<AdmissionResult> EnqueueAsync(string jobId, int workers);
+    Task<AdmissionResult> EnqueueAsync(string jobId, int workers, PlacementSpec? placement = null);
+
+    /// <summary>The job's grant (with its nodes) while it holds slots; null otherwise.</summary>
+    [Alias("GetGrant")]
+    Task<SlotGrant?> GetGrantAsync(string jobId);
+
+    /// <summary>
+    /// A silo registers the node it offers (at start). A node of the same name registered by a silo that is no longer an
+    /// active member is replaced (the machine restarted); a live one is refused with <see cref="ArgumentException"/>, as is
+    /// another live node with the same address. Returns the queued jobs that now start.
+    /// </summary>
+    [Alias("RegisterNode")]
+    Task<ImmutableArray<SlotGrant>> RegisterNodeAsync(NodeInfo node);
+
+    /// <summary>Cluster membership changed (a silo joined, left or died): re-admits from the queue; returns the jobs that now start.</summary>
+    [Alias("NodesChanged")]
+    Task<ImmutableArray<SlotGrant>> NodesChangedAsync();
 
     /// <summary>Frees the job's slots (or drops it from the queue) and returns the queued jobs that now start, in order.</summary>
     [Alias("Release")]

@@ -19,6 +19,7 @@ namespace Orchestrator.Contracts.Models;
 /// <param name="FirstLaunchArguments">Extra <c>train</c> arguments for the first launch only (test hooks such as
 /// <c>--die-at</c>); relaunches run without them.</param>
 /// <param name="WorkerRule">Which worker counts the job may be rescaled to (from its spec); null = any count.</param>
+/// <param name="Placement">How the gang's ranks spread over the cluster's nodes (from its spec); null = defaults.</param>
 [GenerateSerializer, Immutable, Alias("orchestrator.JobSubmission.v1")]
 public sealed record JobSubmission(
     string SpecYaml,
@@ -29,7 +30,8 @@ public sealed record JobSubmission(
     string? OutputDirectory = null,
     TimeSpan? StallTimeout = null,
     string[]? FirstLaunchArguments = null,
-    WorkerCountRule? WorkerRule = null)
+    WorkerCountRule? WorkerRule = null,
+    PlacementSpec? Placement = null)
 {
     /// <summary>A submission with the default restart policy (3 restarts, 1 s doubling up to 60 s).</summary>
     public static JobSubmission WithDefaults(string specYaml, int workers) =>
@@ -44,6 +46,6 @@ public sealed record JobSubmission(
         var backoff = TimeSpan.FromSeconds(fault.RestartBackoffSeconds);
         var cap = TimeSpan.FromSeconds(60) > backoff ? TimeSpan.FromSeconds(60) : backoff;
         return new(specYaml, spec.Workers, fault.MaxRestarts, backoff, cap, StallTimeout: TimeSpan.FromSeconds(fault.StallSeconds),
-            WorkerRule: WorkerCountRule.Of(spec));
+            WorkerRule: WorkerCountRule.Of(spec), Placement: spec.Placement);
     }
 }

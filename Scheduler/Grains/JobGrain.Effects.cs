@@ -56,7 +56,7 @@ public sealed partial class JobGrain
         AdmissionResult admission;
         try
         {
-            admission = await SchedulerGrain.EnqueueAsync(JobId, workers);
+            admission = await SchedulerGrain.EnqueueAsync(JobId, workers, S.Placement);
         }
         catch (ArgumentException e)
         {

@@ -48,6 +48,9 @@ public sealed class JobState
     /// the same failure twice in a row fails the job instead of restarting it.</summary>
     [Id(18)] public string? EarlyFailure { get; set; }
 
+    /// <summary>How the gang's ranks spread over nodes; null = defaults.</summary>
+    [Id(19)] public PlacementSpec? Placement { get; set; }
+
     /// <summary>A copy to decide on (<see cref="Lifecycle.JobLifecycle"/>): the original stays as stored until the decision is persisted.</summary>
     public JobState Copy()
     {

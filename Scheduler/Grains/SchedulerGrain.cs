@@ -4,30 +4,39 @@ using Orchestrator.Contracts;
 using Orchestrator.Contracts.Grains;
 using Orchestrator.Contracts.Models;
 using Orchestrator.Scheduler.Admission;
+using Orchestrator.Scheduler.Placement;
+using Orchestrator.Spec;
 
 namespace Orchestrator.Scheduler.Grains;
 
 /// <summary>
-/// Gang admission for the cluster (see <see cref="ISchedulerGrain"/>): each call rebuilds a
-/// <see cref="GangAdmission"/> from persisted state, applies one operation, writes the result and only
-/// then answers. A rejected request (too many workers, bad capacity) changes nothing.
+/// Gang admission for the cluster (see <see cref="ISchedulerGrain"/>): each call rebuilds a <see cref="GangAdmission"/> from
+/// persisted state and the live nodes (a registered node is alive while its silo is an active member of the cluster),
+/// applies one operation, writes the result and only then answers. A rejected request (a gang that could never fit, a
+/// duplicate node) changes nothing. Until a silo registers a node the cluster is one implicit node of the configured slots.
 /// </summary>
 public sealed class SchedulerGrain(
     [PersistentState("scheduler", StorageNames.Scheduler)] IPersistentState<SchedulerState> state,
     IOptions<SchedulerOptions> options,
+    IClusterMembershipService membership,
     ActiveStoredStateGrains active) : StoredStateGrain(active), ISchedulerGrain
 {
     /// <inheritdoc />
     public override Task<bool> WriteBackIfLostAsync() => StateWriteBack.WriteBackIfLostAsync(state, "scheduler");
 
     /// <inheritdoc />
-    public async Task<AdmissionResult> EnqueueAsync(string jobId, int workers)
+    public async Task<AdmissionResult> EnqueueAsync(string jobId, int workers, PlacementSpec? placement = null)
     {
         var admission = Load();
-        var decision = admission.Enqueue(jobId, workers);
+        var decision = admission.Enqueue(jobId, workers, placement);
         await SaveAsync(admission);
-        return new AdmissionResult(decision.Granted ? AdmissionOutcome.Granted : AdmissionOutcome.Queued, decision.QueuePosition, admission.Free);
+        return new AdmissionResult(decision.Granted ? AdmissionOutcome.Granted : AdmissionOutcome.Queued, decision.QueuePosition, admission.Free,
+            decision.Placement?.Nodes ?? []);
     }
+
+    /// <inheritdoc />
+    public Task<SlotGrant?> GetGrantAsync(string jobId) =>
+        Task.FromResult(Load().Running.Where(g => g.JobId == jobId).Select(ToGrant).FirstOrDefault());
 
     /// <inheritdoc />
     public async Task<ImmutableArray<SlotGrant>> ReleaseAsync(string jobId)
@@ -50,6 +59,8 @@ public sealed class SchedulerGrain(
     /// <inheritdoc />
     public async Task<ImmutableArray<SlotGrant>> SetCapacityAsync(int slots)
     {
+        if (state.State.Nodes.Count > 0)
+            throw new InvalidOperationException($"the cluster has {state.State.Nodes.Count} registered node(s); each node's slots come from its silo's config");
         var admission = Load();
         var started = admission.SetCapacity(slots);
         await SaveAsync(admission);
@@ -57,33 +68,83 @@ public sealed class SchedulerGrain(
     }
 
     /// <inheritdoc />
+    public async Task<ImmutableArray<SlotGrant>> RegisterNodeAsync(NodeInfo node)
+    {
+        ArgumentNullException.ThrowIfNull(node);
+        if (node.Slots < 1) throw new ArgumentException($"node '{node.Name}' offers {node.Slots} slots; at least 1 is needed");
+        var live = LiveSilos();
+        var sameName = state.State.Nodes.FindIndex(n => n.Name == node.Name);
+        if (sameName >= 0 && state.State.Nodes[sameName].Silo != node.Silo && live.Contains(state.State.Nodes[sameName].Silo))
+            throw new ArgumentException(
+                $"node name '{node.Name}' is already taken by the live silo {state.State.Nodes[sameName].Silo} (address {state.State.Nodes[sameName].Address}); give each machine its own node.name");
+        var sameAddress = state.State.Nodes.FirstOrDefault(n => n.Name != node.Name && n.Address == node.Address && live.Contains(n.Silo));
+        if (sameAddress is not null)
+            throw new ArgumentException($"node address {node.Address} is already registered by the live node '{sameAddress.Name}'; each node needs its own node.address");
+
+        var nodes = state.State.Nodes.ToList();
+        if (sameName >= 0) nodes[sameName] = node;
+        else nodes.Add(node);
+        var running = state.State.Running;
+        if (state.State.Nodes.Count == 0)
+            running = [.. running.Select(g => g with { Nodes = [new NodeRanks(node.Name, g.Workers)] })]; // the implicit node was this one
+        var admission = Build(nodes, running, state.State.Queue, state.State.Capacity, live.Add(node.Silo));
+        var started = admission.SetNodes(admission.Nodes);
+        await SaveAsync(admission, nodes);
+        return [.. started.Select(ToGrant)];
+    }
+
+    /// <inheritdoc />
+    public async Task<ImmutableArray<SlotGrant>> NodesChangedAsync()
+    {
+        var admission = Load();
+        var started = admission.SetNodes(admission.Nodes);
+        if (started.Count > 0) await SaveAsync(admission);
+        return [.. started.Select(ToGrant)];
+    }
+
+    /// <inheritdoc />
     public Task<SchedulerSnapshot> GetSnapshotAsync()
     {
         var admission = Load();
+        var byName = state.State.Nodes.ToDictionary(n => n.Name);
+        var nodes = admission.Nodes.Where(n => byName.ContainsKey(n.Name)).Select(n => new NodeStatus(byName[n.Name], admission.UsedOn(n.Name), n.Alive,
+            [.. admission.Running.Where(g => g.Placement.RanksOn(n.Name) > 0).Select(g => g.JobId)]));
         return Task.FromResult(new SchedulerSnapshot(
             admission.Capacity, admission.Free,
-            [.. admission.Running.Select(ToGrant)], [.. admission.Queue.Select(ToGrant)]));
+            [.. admission.Running.Select(ToGrant)], [.. admission.Queue.Select(ToGrant)], [.. nodes]));
     }
 
-    private GangAdmission Load()
+    private ImmutableHashSet<string> LiveSilos() =>
+        [.. membership.CurrentSnapshot.Members.Values.Where(m => m.Status == SiloStatus.Active).Select(m => m.SiloAddress.ToParsableString())];
+
+    private GangAdmission Load() => Build(state.State.Nodes, state.State.Running, state.State.Queue, state.State.Capacity, LiveSilos());
+
+    private GangAdmission Build(IReadOnlyList<NodeInfo> registered, IEnumerable<SlotGrant> running, IEnumerable<SlotGrant> queue, int capacity,
+        ImmutableHashSet<string> live)
     {
-        var s = state.State;
-        var capacity = s.Capacity > 0 ? s.Capacity : options.Value.WorkerSlots;
+        if (registered.Count == 0)
+        {
+            return new GangAdmission(capacity > 0 ? capacity : options.Value.WorkerSlots,
+                running.Select(g => new GangRequest(g.JobId, g.Workers, g.Placement)), queue.Select(g => new GangRequest(g.JobId, g.Workers, g.Placement)));
+        }
         return new GangAdmission(
-            capacity,
-            s.Running.Select(g => new GangRequest(g.JobId, g.Workers)),
-            s.Queue.Select(g => new GangRequest(g.JobId, g.Workers)));
+            [.. registered.Select(n => new AdmissionNode(n.Name, n.Slots, live.Contains(n.Silo)))],
+            running.Select(g => new GangGrant(new GangRequest(g.JobId, g.Workers, g.Placement), new GangPlacement(g.Nodes))),
+            queue.Select(g => new GangRequest(g.JobId, g.Workers, g.Placement)));
     }
 
-    private async Task SaveAsync(GangAdmission admission)
+    private async Task SaveAsync(GangAdmission admission, List<NodeInfo>? nodes = null)
     {
         await StateWriteBack.WriteAsync(state, new SchedulerState
         {
-            Capacity = admission.Capacity,
+            Capacity = nodes is null && state.State.Nodes.Count == 0 ? admission.Capacity : state.State.Capacity,
             Running = [.. admission.Running.Select(ToGrant)],
             Queue = [.. admission.Queue.Select(ToGrant)],
+            Nodes = nodes ?? state.State.Nodes,
         }, "scheduler");
     }
 
-    private static SlotGrant ToGrant(GangRequest r) => new(r.JobId, r.Workers);
+    private static SlotGrant ToGrant(GangGrant g) => new(g.JobId, g.Workers, g.Placement.Nodes, g.Request.Placement);
+
+    private static SlotGrant ToGrant(GangRequest r) => new(r.JobId, r.Workers, [], r.Placement);
 }

@@ -85,6 +85,7 @@ public static class JobLifecycle
             s.StallTimeout = submission.StallTimeout;
             s.FirstLaunchArguments = submission.FirstLaunchArguments ?? [];
             s.WorkerRule = submission.WorkerRule;
+            s.Placement = submission.Placement;
             s.History.Add(new JobTransition(JobPhase.Pending, JobPhase.Pending, now, "submitted"));
             effects.Add(new JobEffect.Persist());
             effects.Add(new JobEffect.Register());

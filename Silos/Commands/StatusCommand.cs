@@ -10,8 +10,8 @@ using Spectre.Console;
 namespace Orchestrator.Silos.Commands;
 
 /// <summary>
-/// <c>orchestrator status [JOB] [--watch]</c>: without JOB a table of every job of the cluster, with JOB its detail and
-/// history. <c>--watch</c> refreshes every <see cref="Refresh"/> until Ctrl+C, or, with JOB, until the job ends (exit 0
+/// <c>orchestrator status [JOB] [--watch]</c>: without JOB a table of the cluster's nodes (when silos registered any) and of
+/// every job, with JOB its detail and history. <c>--watch</c> refreshes every <see cref="Refresh"/> until Ctrl+C, or, with JOB, until the job ends (exit 0
 /// Succeeded, 1 Failed or Cancelled). Unknown job: exit 2.
 /// </summary>
 public static class StatusCommand
@@ -66,6 +66,8 @@ public static class StatusCommand
             try { jobs.Add(await connection.CallAsync(c => c.GetGrain<IJobGrain>(name).GetStatusAsync(), name)); }
             catch (UserFacingException e) { unreadable.Add((name, e.Message)); }
         }
+        var scheduler = await connection.CallAsync(c => c.GetGrain<ISchedulerGrain>(ISchedulerGrain.DefaultKey).GetSnapshotAsync());
+        NodeStatusView.Print(AnsiConsole.Console, scheduler);
         if (jobs.Count == 0 && unreadable.Count == 0)
             AnsiConsole.MarkupLine("no jobs submitted yet");
         else

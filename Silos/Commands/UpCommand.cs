@@ -23,7 +23,7 @@ public static class UpCommand
     /// <summary>Builds the <c>up</c> command.</summary>
     public static Command Create()
     {
-        var config = new Option<FileInfo?>("--config") { Description = "Silo config (YAML): cluster {id, redis}, silo {host, port, gateway_port}, slots, runs_root" };
+        var config = new Option<FileInfo?>("--config") { Description = "Silo config (YAML): cluster {id, redis}, silo {host, port, gateway_port}, node {name, address, slots, gpus, labels}, slots, runs_root" };
         var command = new Command("up", "Start a long-running silo (Redis: several silos form one cluster); Ctrl+C stops it") { config };
         command.SetAction(parse => CommandGuard.Run(() => Execute(parse.GetValue(config))));
         return command;
@@ -65,9 +65,26 @@ public static class UpCommand
             throw new UserFacingException($"cannot start the silo on {where}: {Innermost(e).Message}" +
                 (config.Redis is null ? "" : $" (is Redis running at {config.Redis}?)"), e);
         }
+        if (config.Node is { } node)
+        {
+            try
+            {
+                await NodeRegistration.RegisterAsync(host.Services, node, config.GatewayPort);
+            }
+            catch (UserFacingException)
+            {
+                using var stopLimit = new CancellationTokenSource(StopLimit);
+                try { await host.StopAsync(stopLimit.Token); }
+                catch (OperationCanceledException) { }
+                host.Dispose();
+                throw;
+            }
+        }
         var storage = config.Redis is null ? "single silo, memory storage" : $"redis {config.Redis}";
         AnsiConsole.MarkupLineInterpolated(
             $"silo up: cluster {config.ClusterId}, silo {config.Host}:{config.SiloPort}, gateway {settings.Gateway} ({storage}); {config.Slots} worker slots; runs in {Path.GetFullPath(config.RunsRoot)}");
+        if (config.Node is { } offered)
+            AnsiConsole.MarkupLineInterpolated($"node {offered.Name} at {offered.Address}: {offered.Slots} slots, {offered.Gpus} GPUs");
         AnsiConsole.MarkupLine("press Ctrl+C (or send SIGTERM) to stop; gangs of this silo are killed then");
         // The host's console lifetime turns Ctrl+C and SIGTERM into a stop request.
         var stopping = new TaskCompletionSource();

@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using System.Globalization;
 using System.Net;
 using System.Text;
@@ -19,8 +20,9 @@ namespace Orchestrator.Silos.Config;
 /// <param name="Slots">Worker slots the scheduler admits gangs against (<c>slots</c>; default: the CPU count).</param>
 /// <param name="RunsRoot">Parent of the run directory of a job submitted without <c>--out</c> (<c>runs_root</c>).</param>
 /// <param name="MetricsPort">The silo's Prometheus port (<c>metrics_port</c>; the next free one up to 9 above when taken, logged; 0 = none).</param>
+/// <param name="Node">The machine this silo offers as a node (<c>node</c>); null = none (a single-machine cluster).</param>
 public sealed record SiloConfig(string ClusterId, string? Redis, IPAddress Host, int SiloPort, int GatewayPort, int Slots, string RunsRoot,
-    int MetricsPort = SiloConfig.DefaultMetricsPort)
+    int MetricsPort = SiloConfig.DefaultMetricsPort, NodeConfig? Node = null)
 {
     /// <summary>The default silo metrics port (below the trainers' 9400 + rank).</summary>
     public const int DefaultMetricsPort = 9390;
@@ -94,8 +96,8 @@ public static class SiloConfigLoader
             root = mapping;
         else
         {
-            var node = stream.Documents[0].RootNode;
-            throw new SiloConfigException(sourceName, [new SpecError("", $"the top level must be a mapping of fields, got {MappingReader.Describe(node)}", checked((int)node.Start.Line))]);
+            var top = stream.Documents[0].RootNode;
+            throw new SiloConfigException(sourceName, [new SpecError("", $"the top level must be a mapping of fields, got {MappingReader.Describe(top)}", checked((int)top.Start.Line))]);
         }
 
         var defaults = SiloConfig.Default;
@@ -112,6 +114,11 @@ public static class SiloConfigLoader
         var slots = reader.Int("slots", defaults.Slots);
         var runsRoot = reader.String("runs_root", defaults.RunsRoot);
         var metricsPort = reader.Int("metrics_port", defaults.MetricsPort);
+        var hasNode = reader.Has("node");
+        var (nodeName, nodeAddress, nodeSlots, gpus, labels) = reader.Mapping("node", n => (
+            n.String("name", NodeConfig.DefaultName()), n.Has("address") ? n.String("address", "") : null,
+            n.Has("slots") ? n.Int("slots", 0) : (int?)null, n.Has("gpus") ? n.Int("gpus", 0) : (int?)null, n.StringMap("labels")));
+        var slotsGiven = reader.Has("slots");
         reader.ReportUnknown();
 
         Check(DnsLabel.IsValid(clusterId), "cluster.id", $"must be a DNS-1123 label ({DnsLabel.Rule}); got '{clusterId}'");
@@ -124,12 +131,31 @@ public static class SiloConfigLoader
         Check(slots >= 1, "slots", $"must be >= 1, got {slots}");
         Check(runsRoot.Length > 0, "runs_root", "must not be empty");
         Check(metricsPort is >= 0 and <= 65535, "metrics_port", $"must be 0 (off) or a port number 1..65535, got {metricsPort}");
+        NodeConfig? node = null;
+        if (hasNode)
+        {
+            Check(NodeConfig.IsValidName(nodeName), "node.name", $"must be {NodeConfig.NameRule}; got '{nodeName}'");
+            IPAddress? advertised = null;
+            if (nodeAddress is not null)
+                Check(IPAddress.TryParse(nodeAddress, out advertised), "node.address", $"expected the IP address other nodes reach this one at, got '{nodeAddress}'");
+            else if (address is not null && (address.Equals(IPAddress.Any) || address.Equals(IPAddress.IPv6Any)))
+                Check(false, "node.address", $"is required when silo.host is {address} (a wildcard is not an address other nodes can reach)");
+            else
+                advertised = address;
+            Check(nodeSlots is null || !slotsGiven, "node.slots", "and the top-level slots are both given; keep node.slots");
+            Check(nodeSlots is null or >= 1, "node.slots", $"must be >= 1, got {nodeSlots}");
+            Check(gpus is null or >= 0, "node.gpus", $"must be >= 0, got {gpus}");
+            foreach (var (label, value) in labels)
+                Check(label.Length > 0 && value.Length > 0, $"node.labels.{label}", "labels need a name and a value");
+            if (advertised is not null)
+                node = new NodeConfig(nodeName, advertised, nodeSlots ?? slots, gpus ?? NodeConfig.DetectGpus(), labels.ToImmutableSortedDictionary(StringComparer.Ordinal));
+        }
 
         var reported = context.Errors.Select(e => e.Path).ToHashSet(StringComparer.Ordinal);
         var all = context.Errors.Concat(errors.Where(e => !reported.Contains(e.Path))).OrderBy(e => e.Line ?? int.MaxValue).ToList();
         if (all.Count > 0)
             throw new SiloConfigException(sourceName, all);
-        return new SiloConfig(clusterId, redis, address!, siloPort, gatewayPort, slots, runsRoot, metricsPort);
+        return new SiloConfig(clusterId, redis, address!, siloPort, gatewayPort, node?.Slots ?? slots, runsRoot, metricsPort, node);
     }
 
     /// <summary>Parses <c>host:port</c> (a name or an IP address and a port 1..65535).</summary>

@@ -6,7 +6,7 @@ namespace Orchestrator.Silos.Telemetry;
 
 /// <summary>
 /// The silo's Prometheus metrics, in a registry of their own (tests run several silos in one process). One prefix
-/// (<see cref="Prefix"/>), base units, <c>_total</c> counters, labels <c>job</c> and <c>rank</c> only: jobs by state
+/// (<see cref="Prefix"/>), base units, <c>_total</c> counters, labels <c>job</c>, <c>rank</c> and <c>node</c> only: jobs by state
 /// are one label-free gauge per phase (<c>orchestrator_silo_jobs_running</c>, ...), a job's own phase is the code of
 /// <see cref="JobPhase"/> in <c>orchestrator_silo_job_phase</c>. Values come from <see cref="Apply"/>; the series of a
 /// job or rank that is no longer there (heartbeats and progress age of a job that stopped running) are removed.
@@ -18,6 +18,7 @@ public sealed class SiloMetrics
 
     private static readonly string[] JobLabel = ["job"];
     private static readonly string[] JobRank = ["job", "rank"];
+    private static readonly string[] NodeLabel = ["node"];
 
     private readonly Dictionary<JobPhase, Gauge> jobsByPhase;
     private readonly Gauge slots;
@@ -30,6 +31,12 @@ public sealed class SiloMetrics
     private readonly Gauge progressAge;
     private readonly Gauge heartbeatAge;
     private readonly Counter pollErrors;
+    private readonly Gauge nodesAlive;
+    private readonly Gauge nodesDown;
+    private readonly Gauge nodeSlots;
+    private readonly Gauge nodeSlotsUsed;
+    private readonly Gauge nodeAlive;
+    private readonly HashSet<string> nodes = [];
     private readonly HashSet<string> progressJobs = [];
     private readonly HashSet<(string Job, string Rank)> heartbeatWorkers = [];
 
@@ -57,6 +64,14 @@ public sealed class SiloMetrics
         heartbeatAge = factory.CreateGauge(Prefix + "heartbeat_age_seconds", "Running jobs: seconds since each rank's newest heartbeat.",
             new GaugeConfiguration { LabelNames = JobRank });
         pollErrors = factory.CreateCounter(Prefix + "poll_errors_total", "Polls of the grains for these metrics that failed or timed out.");
+        nodesAlive = factory.CreateGauge(Prefix + "nodes_alive", "Registered nodes whose silo is an active cluster member.");
+        nodesDown = factory.CreateGauge(Prefix + "nodes_down", "Registered nodes whose silo left the cluster (they get no ranks).");
+        nodeSlots = factory.CreateGauge(Prefix + "node_worker_slots", "Worker slots the node offers (0 while it is down).",
+            new GaugeConfiguration { LabelNames = NodeLabel });
+        nodeSlotsUsed = factory.CreateGauge(Prefix + "node_worker_slots_used", "Worker slots of the node held by running gangs.",
+            new GaugeConfiguration { LabelNames = NodeLabel });
+        nodeAlive = factory.CreateGauge(Prefix + "node_alive", "1 while the node's silo is an active cluster member, 0 when it is down.",
+            new GaugeConfiguration { LabelNames = NodeLabel });
     }
 
     /// <summary>The registry holding the silo's metrics (what its <c>/metrics</c> endpoint serves, with Orleans' own meters).</summary>
@@ -105,5 +120,26 @@ public sealed class SiloMetrics
         foreach (var (job, rank) in heartbeatWorkers.Except(beating)) heartbeatAge.RemoveLabelled(job, rank);
         heartbeatWorkers.Clear();
         heartbeatWorkers.UnionWith(beating);
+        if (sample.Nodes is { } current) ApplyNodes(current);
+    }
+
+    private void ApplyNodes(IReadOnlyCollection<NodeSample> current)
+    {
+        nodesAlive.Set(current.Count(n => n.Alive));
+        nodesDown.Set(current.Count(n => !n.Alive));
+        foreach (var node in current)
+        {
+            nodeSlots.WithLabels(node.Node).Set(node.Alive ? node.Slots : 0);
+            nodeSlotsUsed.WithLabels(node.Node).Set(node.Used);
+            nodeAlive.WithLabels(node.Node).Set(node.Alive ? 1 : 0);
+        }
+        foreach (var gone in nodes.Except(current.Select(n => n.Node)))
+        {
+            nodeSlots.RemoveLabelled(gone);
+            nodeSlotsUsed.RemoveLabelled(gone);
+            nodeAlive.RemoveLabelled(gone);
+        }
+        nodes.Clear();
+        nodes.UnionWith(current.Select(n => n.Node));
     }
 }

@@ -16,6 +16,9 @@ public sealed record JobSample(string JobId, JobPhase Phase, int Workers, int Re
 /// <summary>One rank's heartbeat age (see <see cref="SiloMetricsSample"/>).</summary>
 public sealed record WorkerSample(string JobId, int Rank, double HeartbeatAgeSeconds);
 
+/// <summary>One node's slots (see <see cref="SiloMetricsSample"/>).</summary>
+public sealed record NodeSample(string Node, int Slots, int Used, bool Alive);
+
 /// <summary>
 /// What the silo's metrics show at one moment, computed from the job grains' statuses and the scheduler's snapshot
 /// (pure: <see cref="From"/>), then written into the Prometheus series by <see cref="SiloMetrics.Apply"/>.
@@ -26,13 +29,15 @@ public sealed record WorkerSample(string JobId, int Rank, double HeartbeatAgeSec
 /// <param name="SlotsFree">Slots not granted; null when the scheduler did not answer.</param>
 /// <param name="Jobs">Every known job.</param>
 /// <param name="Workers">The newest heartbeat age of every rank of every running job.</param>
+/// <param name="Nodes">Every registered node; null when the scheduler did not answer (empty: no node registered).</param>
 public sealed record SiloMetricsSample(
     ImmutableDictionary<JobPhase, int> JobsByPhase,
     int? SlotsCapacity,
     int? SlotsGranted,
     int? SlotsFree,
     ImmutableArray<JobSample> Jobs,
-    ImmutableArray<WorkerSample> Workers)
+    ImmutableArray<WorkerSample> Workers,
+    ImmutableArray<NodeSample>? Nodes = null)
 {
     /// <summary>The sample for these statuses and this scheduler snapshot (null when it could not be read) at <paramref name="now"/>.</summary>
     public static SiloMetricsSample From(IReadOnlyCollection<JobStatus> jobs, SchedulerSnapshot? scheduler, DateTimeOffset now)
@@ -45,7 +50,9 @@ public sealed record SiloMetricsSample(
             .SelectMany(j => (j.WorkerHeartbeats.IsDefault ? [] : j.WorkerHeartbeats).Select(h => new WorkerSample(j.JobId, h.Heartbeat.Rank, Seconds(now - h.ReceivedAt))))
             .ToImmutableArray();
         int? granted = scheduler?.Running.Sum(g => g.Workers);
-        return new SiloMetricsSample(byPhase.ToImmutableDictionary(), scheduler?.Capacity, granted, scheduler?.FreeSlots, jobSamples, workers);
+        ImmutableArray<NodeSample>? nodes = scheduler is null ? null
+            : [.. (scheduler.Nodes.IsDefault ? [] : scheduler.Nodes).Select(n => new NodeSample(n.Node.Name, n.Node.Slots, n.Used, n.Alive))];
+        return new SiloMetricsSample(byPhase.ToImmutableDictionary(), scheduler?.Capacity, granted, scheduler?.FreeSlots, jobSamples, workers, nodes);
     }
 
     private static double? ProgressAge(JobStatus job, DateTimeOffset now)

@@ -8,6 +8,7 @@ namespace Orchestrator.Spec;
 /// <param name="Metrics">Where each worker serves Prometheus metrics; null = <see cref="MetricsSpec.Default"/>.</param>
 /// <param name="Fault">Stall detection and restart policy of the control plane; null = <see cref="FaultSpec.Default"/>.</param>
 /// <param name="Scaling">What a change of the worker count keeps fixed; null = <see cref="ScalingSpec.Default"/>.</param>
+/// <param name="Placement">How the gang's ranks spread over the cluster's nodes; null = <see cref="PlacementSpec.Default"/>.</param>
 public sealed record JobSpec(
     string Name,
     DeviceKind Device,
@@ -19,7 +20,8 @@ public sealed record JobSpec(
     CompressionSpec? Compression = null,
     MetricsSpec? Metrics = null,
     FaultSpec? Fault = null,
-    ScalingSpec? Scaling = null)
+    ScalingSpec? Scaling = null,
+    PlacementSpec? Placement = null)
 {
     /// <summary>Compression settings with the defaults filled in.</summary>
     public CompressionSpec CompressionOrDefault => Compression ?? CompressionSpec.Default;
@@ -32,6 +34,23 @@ public sealed record JobSpec(
 
     /// <summary>Scaling settings with the defaults filled in.</summary>
     public ScalingSpec ScalingOrDefault => Scaling ?? ScalingSpec.Default;
+
+    /// <summary>Placement settings with the defaults filled in.</summary>
+    public PlacementSpec PlacementOrDefault => Placement ?? PlacementSpec.Default;
+}
+
+/// <summary>
+/// Where a job's ranks run on a cluster of several nodes. Ranks are numbered node by node (rank 0 and its neighbours on the
+/// first node), as Hydra's host list gives them, so ranks of one node share memory.
+/// </summary>
+/// <param name="RanksPerNode">At most this many ranks on any one node (like <c>mpirun -ppn</c>, torchrun's
+/// <c>nproc_per_node</c>); 0 = as many as a node has free slots.</param>
+/// <param name="Policy"><c>pack</c> (default): as few nodes as possible, so most traffic stays inside a node; <c>spread</c>: as many
+/// nodes as possible, ranks dealt out in turn (more network, less contention for a node's memory bandwidth).</param>
+public sealed record PlacementSpec(int RanksPerNode, PlacementPolicy Policy)
+{
+    /// <summary>Pack, no per-node limit beyond the node's slots.</summary>
+    public static PlacementSpec Default { get; } = new(0, PlacementPolicy.Pack);
 }
 
 /// <summary>

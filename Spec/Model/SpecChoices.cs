@@ -42,6 +42,9 @@ public enum ScheduleKind { Constant, Linear, Cosine, Exp }
 /// <summary><c>scaling.policy</c>: what stays fixed when the job runs on another worker count (see <see cref="ScalingSpec"/>).</summary>
 public enum ScalingPolicy { KeepGlobalBatch, KeepWorkerBatch }
 
+/// <summary><c>placement.policy</c>: fill as few nodes as possible (pack), or use as many as possible (spread).</summary>
+public enum PlacementPolicy { Pack, Spread }
+
 /// <summary>What the choices mean beyond their names: the properties code downstream of validation switches on.</summary>
 public static class SpecChoiceProperties
 {

@@ -97,6 +97,12 @@ public static class SpecNames
         ScalingPolicy.KeepWorkerBatch => "keep_worker_batch",
     };
 
+    public static string SpecName(this PlacementPolicy value) => value switch
+    {
+        PlacementPolicy.Pack => "pack",
+        PlacementPolicy.Spread => "spread",
+    };
+
     /// <summary>
     /// How a codec is shown in summaries and codec names: <c>none</c>, <c>int8</c>,
     /// or for the pruning codecs the pattern and pruner, e.g. <c>2:4 mvue</c> and <c>2:4 mvue+int8</c>.

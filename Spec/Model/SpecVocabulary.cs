@@ -18,6 +18,9 @@ public static class SpecVocabulary
     /// <summary>Largest gradient bucket (<c>compression.bucket_mb</c>), in MB.</summary>
     public const double MaxBucketMb = 1024;
 
+    /// <summary>Largest <c>placement.ranks_per_node</c> (a node with many GPUs, or one rank per core of a large CPU node).</summary>
+    public const int MaxRanksPerNode = 256;
+
     /// <summary>Largest <c>fault.max_restarts</c>.</summary>
     public const int MaxRestarts = 100;
 

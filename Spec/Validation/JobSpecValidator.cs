@@ -114,6 +114,12 @@ public static class JobSpecValidator
                 $"{ScalingPolicy.KeepWorkerBatch.SpecName()} cannot be combined with training.mixed_size (its plan fixes the global batch); " +
                 $"use {ScalingPolicy.KeepGlobalBatch.SpecName()}");
         }
+        if (spec.Placement is { } placement)
+        {
+            Defined(Check, placement.Policy, SpecNames.SpecName, "placement.policy");
+            Check(placement.RanksPerNode is >= 0 and <= SpecVocabulary.MaxRanksPerNode, "placement.ranks_per_node",
+                $"must be 0 (as many as a node's free slots) or 1..{SpecVocabulary.MaxRanksPerNode}");
+        }
         return errors;
     }
 

@@ -50,6 +50,12 @@ public static partial class JobSpecYaml
             w.Section(0, "scaling");
             w.Field(1, "policy", Text(scaling.Policy.SpecName()));
         }
+        if (spec.Placement is { } placement)
+        {
+            w.Section(0, "placement");
+            w.Field(1, "ranks_per_node", Int(placement.RanksPerNode));
+            w.Field(1, "policy", Text(placement.Policy.SpecName()));
+        }
 
         w.Section(0, "model");
         w.Field(1, "kind", Text(spec.Model.Kind.SpecName()));

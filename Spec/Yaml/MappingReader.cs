@@ -109,6 +109,14 @@ internal sealed class MappingReader
         return result;
     }
 
+    /// <summary>A mapping of free-form names to scalar strings (labels): every key is accepted, in name order.</summary>
+    public IReadOnlyDictionary<string, string> StringMap(string key) => Mapping(key, child =>
+    {
+        var map = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        foreach (var name in child.entries.Keys.ToList()) map[name] = child.String(name, "");
+        return map;
+    });
+
     /// <summary>A list of sections, bound item by item; items are addressed as <c>path[i]</c>.</summary>
     public IReadOnlyList<T> List<T>(string key, IReadOnlyList<T> fallback, Func<MappingReader, T> bindItem) =>
         Sequence(key, fallback, (item, path) =>

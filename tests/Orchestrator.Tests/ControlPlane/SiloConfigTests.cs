@@ -39,6 +39,38 @@ public sealed class SiloConfigTests
     }
 
     [Fact]
+    public void The_node_section_offers_this_machine_with_defaults_from_the_silo()
+    {
+        Assert.Null(SiloConfigLoader.Parse("slots: 3", "silo.yaml").Node);
+
+        var full = SiloConfigLoader.Parse("""
+            silo: {host: 10.0.0.5}
+            node: {name: gpu-7, address: 10.1.0.5, slots: 4, gpus: 2, labels: {zone: b, rack: r12}}
+            """, "silo.yaml").Node!;
+        Assert.Equal(("gpu-7", IPAddress.Parse("10.1.0.5"), 4, 2), (full.Name, full.Address, full.Slots, full.Gpus));
+        Assert.Equal(["rack=r12", "zone=b"], full.Labels.Select(l => $"{l.Key}={l.Value}"));
+
+        var config = SiloConfigLoader.Parse("silo: {host: 10.0.0.5}\nslots: 6\nnode: {}", "silo.yaml");
+        Assert.Equal((Environment.MachineName, IPAddress.Parse("10.0.0.5"), 6, 6), (config.Node!.Name, config.Node.Address, config.Node.Slots, config.Slots));
+        Assert.Equal(NodeConfig.DetectGpus(), config.Node.Gpus);
+        Assert.Equal(3, SiloConfigLoader.Parse("node: {slots: 3}", "silo.yaml").Slots); // the scheduler's slots are the node's
+    }
+
+    [Theory]
+    [InlineData("node: {slots: 0}", "node.slots: must be >= 1, got 0 (line 1)")]
+    [InlineData("slots: 2\nnode: {slots: 4}", "node.slots: and the top-level slots are both given; keep node.slots (line 2)")]
+    [InlineData("node: {name: 'two words'}", "node.name: must be 1-63 letters, digits, '-', '_' or '.', starting with a letter or digit; got 'two words' (line 1)")]
+    [InlineData("node: {address: somewhere}", "node.address: expected the IP address other nodes reach this one at, got 'somewhere' (line 1)")]
+    [InlineData("silo: {host: 0.0.0.0}\nnode: {}", "node.address: is required when silo.host is 0.0.0.0 (a wildcard is not an address other nodes can reach)")]
+    [InlineData("node: {gpus: -1}", "node.gpus: must be >= 0, got -1 (line 1)")]
+    [InlineData("node: {slot: 2}", "node.slot: unknown field; did you mean 'slots'? (line 1)")]
+    public void Bad_node_sections_name_the_field(string yaml, string expected)
+    {
+        var error = Assert.Throws<SiloConfigException>(() => SiloConfigLoader.Parse(yaml, "silo.yaml"));
+        Assert.Contains(expected, error.Message);
+    }
+
+    [Fact]
     public void Every_error_is_listed_with_its_field_and_line()
     {
         var error = Assert.Throws<SiloConfigException>(() => SiloConfigLoader.Parse("""

@@ -18,6 +18,9 @@ public sealed class SiloMetricsTests
     private static HeartbeatInfo Beat(int rank, long step, DateTimeOffset received, DateTimeOffset progressed) =>
         new(new WorkerHeartbeat(1, step, 1000, 0.5, 0.01, 100, rank), received, progressed);
 
+    private static NodeStatus Node(string name, int slots, int used, bool alive) =>
+        new(new NodeInfo(name, "10.0.0.1", slots, 0, System.Collections.Immutable.ImmutableSortedDictionary<string, string>.Empty, "silo", "gw"), used, alive, []);
+
     private static SiloMetricsSample Sample()
     {
         var running = Job("train-a", JobPhase.Running, restarts: 1,
@@ -32,7 +35,8 @@ public sealed class SiloMetricsTests
         var starting = Job("train-b", JobPhase.Running, history: [new(JobPhase.Launching, JobPhase.Running, T0.AddSeconds(7), null)]);
         var queued = Job("train-c", JobPhase.Pending, workers: 4);
         var done = Job("train-d", JobPhase.Succeeded, restarts: 2);
-        var snapshot = new SchedulerSnapshot(8, 4, [new SlotGrant("train-a", 2), new SlotGrant("train-b", 2)], [new SlotGrant("train-c", 4)]);
+        var snapshot = new SchedulerSnapshot(8, 4, [new SlotGrant("train-a", 2, []), new SlotGrant("train-b", 2, [])], [new SlotGrant("train-c", 4, [])],
+            [Node("m1", 4, 4, true), Node("m2", 4, 0, true), Node("m3", 8, 0, false)]);
         return SiloMetricsSample.From([running, starting, queued, done], snapshot, T0.AddSeconds(10));
     }
 
@@ -89,7 +93,13 @@ public sealed class SiloMetricsTests
         Assert.EndsWith(" 0", Line("orchestrator_silo_poll_errors_total"));
         var labels = text.Split('\n').Where(l => l.StartsWith("orchestrator_silo_", StringComparison.Ordinal))
             .SelectMany(l => System.Text.RegularExpressions.Regex.Matches(l, @"[{,](\w+)=").Select(m => m.Groups[1].Value)).ToHashSet();
-        Assert.Subset(new HashSet<string> { "job", "rank" }, labels); // labels job and rank only
+        Assert.Subset(new HashSet<string> { "job", "rank", "node" }, labels); // labels job, rank and node only
+        Assert.EndsWith(" 2", Line("orchestrator_silo_nodes_alive"));
+        Assert.EndsWith(" 1", Line("orchestrator_silo_nodes_down"));
+        Assert.EndsWith(" 4", Line("orchestrator_silo_node_worker_slots_used{node=\"m1\"}"));
+        Assert.EndsWith(" 4", Line("orchestrator_silo_node_worker_slots{node=\"m2\"}"));
+        Assert.EndsWith(" 0", Line("orchestrator_silo_node_worker_slots{node=\"m3\"}")); // down: no slots
+        Assert.EndsWith(" 0", Line("orchestrator_silo_node_alive{node=\"m3\"}"));
 
         // train-a ends: its heartbeat and progress series go, its counters stay.
         var ended = SiloMetricsSample.From([Job("train-a", JobPhase.Succeeded, restarts: 1)], null, T0.AddSeconds(20));

@@ -1,4 +1,5 @@
 using Orchestrator.Scheduler.Admission;
+using Orchestrator.Spec;
 
 namespace Orchestrator.Tests.Scheduler;
 
@@ -48,7 +49,7 @@ public sealed class GangAdmissionTests
         var admission = new GangAdmission(4);
         admission.Enqueue("a", 1);
         var error = Assert.Throws<ArgumentOutOfRangeException>(() => admission.Enqueue("huge", 5));
-        Assert.Contains("asks for 5 workers but the capacity is 4 slots", error.Message);
+        Assert.Contains("asks for 5 workers but the cluster's 4 slots could never hold the gang", error.Message);
         Assert.Equal(["a"], admission.Running.Select(r => r.JobId));
         Assert.Empty(admission.Queue);
     }
@@ -92,6 +93,7 @@ public sealed class GangAdmissionTests
         admission.Enqueue("c", 1);
         var grow = Assert.Throws<ArgumentOutOfRangeException>(() => admission.Resize("a", 3));
         Assert.Contains("needs 1 more slots and 0 of 4 are free", grow.Message);
+        Assert.Contains("the gang needs 3 ranks", grow.Message);
         Assert.Throws<ArgumentOutOfRangeException>(() => admission.Resize("a", 5));
         Assert.Throws<InvalidOperationException>(() => admission.Resize("c", 2)); // queued, not running
         Assert.Equal(["a", "b"], admission.Running.Select(r => r.JobId));
@@ -101,5 +103,64 @@ public sealed class GangAdmissionTests
         Assert.Equal(["c"], started.Select(r => r.JobId));
         Assert.Equal([("a", 1), ("b", 2), ("c", 1)], admission.Running.Select(r => (r.JobId, r.Workers)));
         Assert.Equal(0, admission.Free);
+    }
+
+    private static readonly AdmissionNode[] ThreeNodes = [new("n1", 2), new("n2", 2), new("n3", 4)];
+
+    [Fact]
+    public void Gangs_are_placed_over_nodes_and_a_gang_fits_only_where_whole_shares_are_free()
+    {
+        var admission = new GangAdmission(ThreeNodes, []);
+        Assert.Equal("n3:4", admission.Enqueue("a", 4).Placement!.ToString());
+        Assert.Equal("n1:2", admission.Enqueue("b", 2).Placement!.ToString());
+        // 2 slots are free (n2), but 2 ranks per node over 2 nodes are asked for: it waits.
+        var spread = admission.Enqueue("c", 2, new PlacementSpec(1, PlacementPolicy.Spread));
+        Assert.False(spread.Granted);
+        Assert.Equal(2, admission.Free);
+        Assert.Equal(["c"], admission.Release("b").Select(g => g.JobId));
+        Assert.Equal("n1:1,n2:1", admission.Running.Single(g => g.JobId == "c").Placement.ToString());
+        Assert.Equal([4, 1, 1], new[] { "n3", "n1", "n2" }.Select(admission.UsedOn));
+    }
+
+    [Fact]
+    public void A_dead_node_takes_its_slots_away_displaces_its_gangs_and_a_replacement_goes_to_live_nodes_or_waits_first_in_line()
+    {
+        var admission = new GangAdmission(ThreeNodes, []);
+        admission.Enqueue("a", 4);            // n3
+        admission.Enqueue("b", 2);            // n1
+        admission.Enqueue("c", 4);            // waits
+        admission.SetNodes([ThreeNodes[0], ThreeNodes[1], ThreeNodes[2] with { Alive = false }]);
+        Assert.Equal(4, admission.Capacity);
+        Assert.Equal(["a"], admission.Displaced.Select(g => g.JobId));
+
+        var (replaced, started) = admission.Replace("a");
+        Assert.Null(replaced); // 4 ranks do not fit the 2 free slots of n2: a waits ahead of c
+        Assert.Empty(started);
+        Assert.Equal(["a", "c"], admission.Queue.Select(q => q.JobId));
+
+        started = admission.Release("b");
+        Assert.Equal(["a"], started.Select(g => g.JobId));
+        Assert.Equal("n1:2,n2:2", started[0].Placement.ToString());
+        Assert.Equal(["c"], admission.SetNodes(ThreeNodes).Select(g => g.JobId)); // n3 is back: c starts there
+    }
+
+    [Fact]
+    public void A_gang_the_live_nodes_could_never_hold_is_refused_naming_the_shortfall()
+    {
+        var admission = new GangAdmission(ThreeNodes, []);
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => admission.Enqueue("huge", 9));
+        Assert.Contains("the gang needs 9 ranks; the 3 live nodes have 8 free slots (n1 2 free of 2, n2 2 free of 2, n3 4 free of 4)", error.Message);
+        error = Assert.Throws<ArgumentOutOfRangeException>(() => admission.Enqueue("wide", 6, new PlacementSpec(3, PlacementPolicy.Pack)));
+        Assert.Contains("placement.ranks_per_node 3 needs 2 nodes with 3 free slots each (1 have them)", error.Message);
+        Assert.Empty(admission.Running);
+        Assert.Empty(admission.Queue);
+    }
+
+    [Fact]
+    public void Rebuilding_from_state_rejects_grants_on_unknown_nodes_and_duplicate_nodes()
+    {
+        Assert.Throws<ArgumentException>(() => new GangAdmission(ThreeNodes,
+            [new GangGrant(new GangRequest("a", 1), new Orchestrator.Scheduler.Placement.GangPlacement([new("n9", 1)]))]));
+        Assert.Throws<ArgumentException>(() => new GangAdmission([new("n1", 1), new("n1", 2)], []));
     }
 }

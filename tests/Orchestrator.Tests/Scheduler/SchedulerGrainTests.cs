@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using Orchestrator.Contracts.Grains;
 using Orchestrator.Contracts.Models;
 
@@ -14,13 +15,17 @@ public sealed class SchedulerGrainTests(ClusterFixture fixture)
         var scheduler = FreshScheduler();
         Assert.Equal(ClusterFixture.WorkerSlots, (await scheduler.GetSnapshotAsync()).Capacity);
 
-        Assert.Equal(new AdmissionResult(AdmissionOutcome.Granted, 0, 1), await scheduler.EnqueueAsync("first", 3));
-        Assert.Equal(new AdmissionResult(AdmissionOutcome.Queued, 1, 1), await scheduler.EnqueueAsync("second", 3));
+        var first = await scheduler.EnqueueAsync("first", 3);
+        Assert.Equal((AdmissionOutcome.Granted, 0, 1, "local:3"), (first.Outcome, first.QueuePosition, first.FreeSlots, Nodes(first.Nodes)));
+        var second = await scheduler.EnqueueAsync("second", 3);
+        Assert.Equal((AdmissionOutcome.Queued, 1, 1, ""), (second.Outcome, second.QueuePosition, second.FreeSlots, Nodes(second.Nodes)));
 
         var started = await scheduler.ReleaseAsync("first");
-        Assert.Equal<SlotGrant>([new SlotGrant("second", 3)], started);
+        Assert.Equal(["second:3@local:3"], started.Select(Text));
         var snapshot = await scheduler.GetSnapshotAsync();
-        Assert.Equal<SlotGrant>([new SlotGrant("second", 3)], snapshot.Running);
+        Assert.Equal(["second:3@local:3"], snapshot.Running.Select(Text));
+        Assert.Equal("second:3@local:3", Text((await scheduler.GetGrantAsync("second"))!));
+        Assert.Null(await scheduler.GetGrantAsync("first"));
         Assert.Empty(snapshot.Queue);
         Assert.Equal(1, snapshot.FreeSlots);
     }
@@ -44,9 +49,9 @@ public sealed class SchedulerGrainTests(ClusterFixture fixture)
         var scheduler = FreshScheduler();
         await scheduler.EnqueueAsync("a", 2);
         var error = await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => scheduler.EnqueueAsync("huge", 5));
-        Assert.Contains("capacity is 4 slots", error.Message);
+        Assert.Contains("the cluster's 4 slots could never hold the gang", error.Message);
         var snapshot = await scheduler.GetSnapshotAsync();
-        Assert.Equal<SlotGrant>([new SlotGrant("a", 2)], snapshot.Running);
+        Assert.Equal(["a:2@local:2"], snapshot.Running.Select(Text));
         Assert.Empty(snapshot.Queue);
     }
 
@@ -62,8 +67,53 @@ public sealed class SchedulerGrainTests(ClusterFixture fixture)
 
         var snapshot = await scheduler.GetSnapshotAsync();
         Assert.Equal(5, snapshot.Capacity);
-        Assert.Equal<SlotGrant>([new SlotGrant("a", 4)], snapshot.Running);
-        Assert.Equal<SlotGrant>([new SlotGrant("b", 2)], snapshot.Queue);
+        Assert.Equal(["a:4@local:4"], snapshot.Running.Select(Text));
+        Assert.Equal(["b:2@"], snapshot.Queue.Select(Text));
         Assert.Equal(["b"], (await scheduler.SetCapacityAsync(6)).Select(g => g.JobId));
     }
+
+    private NodeInfo Node(string name, string address, int slots, int silo) => new(name, address, slots, 0, ImmutableSortedDictionary<string, string>.Empty,
+        silo < 0 ? "10.9.9.9:11111@1" : fixture.Cluster.Silos[silo].SiloAddress.ToParsableString(), $"{address}:30000");
+
+    [Fact]
+    public async Task Registered_nodes_replace_the_implicit_one_and_gangs_are_placed_on_live_nodes_only()
+    {
+        var scheduler = FreshScheduler();
+        await scheduler.EnqueueAsync("early", 2); // on the implicit node: it moves to the first node registered
+        await scheduler.RegisterNodeAsync(Node("m1", "10.0.0.1", 2, 0));
+        await scheduler.RegisterNodeAsync(Node("m2", "10.0.0.2", 4, 1));
+        await scheduler.RegisterNodeAsync(Node("gone", "10.0.0.3", 8, -1)); // its silo is not a member: dead
+
+        var snapshot = await scheduler.GetSnapshotAsync();
+        Assert.Equal(6, snapshot.Capacity);
+        Assert.Equal(["early:2@m1:2"], snapshot.Running.Select(Text));
+        Assert.Equal([("m1", 2, true, "early"), ("m2", 0, true, ""), ("gone", 0, false, "")],
+            snapshot.Nodes.Select(n => (n.Node.Name, n.Used, n.Alive, string.Join(',', n.Jobs))));
+
+        var big = await scheduler.EnqueueAsync("big", 4);
+        Assert.Equal("m2:4", Nodes(big.Nodes));
+        var refused = await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => scheduler.EnqueueAsync("huge", 7));
+        Assert.Contains("down: gone", refused.Message);
+        await Assert.ThrowsAsync<InvalidOperationException>(() => scheduler.SetCapacityAsync(9));
+    }
+
+    [Fact]
+    public async Task A_live_node_name_or_address_cannot_be_registered_twice_but_a_dead_one_is_taken_over()
+    {
+        var scheduler = FreshScheduler();
+        await scheduler.RegisterNodeAsync(Node("m1", "10.0.0.1", 2, 0));
+        var name = await Assert.ThrowsAsync<ArgumentException>(() => scheduler.RegisterNodeAsync(Node("m1", "10.0.0.5", 2, 1)));
+        Assert.Contains("node name 'm1' is already taken by the live silo", name.Message);
+        var address = await Assert.ThrowsAsync<ArgumentException>(() => scheduler.RegisterNodeAsync(Node("m2", "10.0.0.1", 2, 1)));
+        Assert.Contains("node address 10.0.0.1 is already registered by the live node 'm1'", address.Message);
+
+        await scheduler.RegisterNodeAsync(Node("m3", "10.0.0.3", 2, -1));
+        await scheduler.RegisterNodeAsync(Node("m3", "10.0.0.3", 3, 1)); // the machine came back with a new silo
+        var snapshot = await scheduler.GetSnapshotAsync();
+        Assert.Equal([("m1", 2, true), ("m3", 3, true)], snapshot.Nodes.Select(n => (n.Node.Name, n.Node.Slots, n.Alive)));
+    }
+
+    private static string Nodes(IEnumerable<NodeRanks> nodes) => string.Join(',', nodes.Select(n => $"{n.Node}:{n.Ranks}"));
+
+    private static string Text(SlotGrant grant) => $"{grant.JobId}:{grant.Workers}@{Nodes(grant.Nodes)}";
 }

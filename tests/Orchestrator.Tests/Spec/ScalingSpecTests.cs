@@ -25,6 +25,25 @@ public class ScalingSpecTests
         Assert.Equal(expected, FailsOnce("name: demo\n" + body).ToString());
 
     [Fact]
+    public void Placement_defaults_to_pack_without_a_per_node_limit_and_round_trips()
+    {
+        Assert.Equal(PlacementSpec.Default, Parse("name: demo").PlacementOrDefault);
+        Assert.Equal((0, PlacementPolicy.Pack), (PlacementSpec.Default.RanksPerNode, PlacementSpec.Default.Policy));
+        var written = Parse("name: demo\nplacement: { ranks_per_node: 2, policy: spread }");
+        Assert.Equal(new PlacementSpec(2, PlacementPolicy.Spread), written.Placement);
+        Assert.Equal(written, JobSpecLoader.Parse(JobSpecYaml.ToYaml(written), "again.yaml", []));
+        Assert.Equal(new PlacementSpec(4, PlacementPolicy.Pack), Parse("name: demo", "placement.ranks_per_node=4").Placement);
+    }
+
+    [Theory]
+    [InlineData("placement: { policy: scatter }", "placement.policy: must be one of pack, spread; got 'scatter' (line 2)")]
+    [InlineData("placement: { ranks_per_node: -1 }", "placement.ranks_per_node: must be 0 (as many as a node's free slots) or 1..256 (line 2)")]
+    [InlineData("placement: { ranks_per_node: 300 }", "placement.ranks_per_node: must be 0 (as many as a node's free slots) or 1..256 (line 2)")]
+    [InlineData("placement: { ranks_pernode: 2 }", "placement.ranks_pernode: unknown field; did you mean 'ranks_per_node'? (line 2)")]
+    public void Bad_placement_values_are_reported_with_path_and_line(string body, string expected) =>
+        Assert.Equal(expected, FailsOnce("name: demo\n" + body).ToString());
+
+    [Fact]
     public void Keep_worker_batch_cannot_be_combined_with_mixed_sizes()
     {
         var error = FailsOnce("name: demo\nmodel: { kind: resnet20 }\ndata: { dataset: synthetic }\nscaling: { policy: keep_worker_batch }\n" +

@@ -1,0 +1,45 @@
+using System.Collections.Immutable;
+using System.Net;
+using System.Text.RegularExpressions;
+
+namespace Orchestrator.Silos.Config;
+
+/// <summary>
+/// The <c>node</c> section of an <c>up</c> config: the machine this silo offers to the cluster's scheduler. A silo without
+/// it offers no node of its own; a cluster where no silo has one is a single machine (one implicit node of <c>slots</c>).
+/// </summary>
+/// <param name="Name">Unique node name (<c>node.name</c>; default: the machine's host name).</param>
+/// <param name="Address">The address other nodes reach this one at (<c>node.address</c>; default: <c>silo.host</c>).</param>
+/// <param name="Slots">Worker slots (<c>node.slots</c>; default: the top-level <c>slots</c>, else the CPU count).</param>
+/// <param name="Gpus">GPUs (<c>node.gpus</c>; default: the NVIDIA devices under <c>/dev</c>).</param>
+/// <param name="Labels">Free-form labels (<c>node.labels</c>).</param>
+public sealed partial record NodeConfig(string Name, IPAddress Address, int Slots, int Gpus, ImmutableSortedDictionary<string, string> Labels)
+{
+    /// <summary>The rule a node name follows (host-name characters, so it can be a host name).</summary>
+    public const string NameRule = "1-63 letters, digits, '-', '_' or '.', starting with a letter or digit";
+
+    /// <summary>Whether <paramref name="name"/> follows <see cref="NameRule"/>.</summary>
+    public static bool IsValidName(string name) => NamePattern().IsMatch(name);
+
+    /// <summary>The default node name: this machine's host name.</summary>
+    public static string DefaultName() => Environment.MachineName;
+
+    /// <summary>NVIDIA GPUs this machine shows as <c>/dev/nvidiaN</c> (0 without a driver).</summary>
+    public static int DetectGpus()
+    {
+        try
+        {
+            return Directory.Exists("/dev") ? Directory.EnumerateFiles("/dev", "nvidia*").Count(f => DevicePattern().IsMatch(Path.GetFileName(f))) : 0;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return 0;
+        }
+    }
+
+    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")]
+    private static partial Regex NamePattern();
+
+    [GeneratedRegex("^nvidia[0-9]+$")]
+    private static partial Regex DevicePattern();
+}
