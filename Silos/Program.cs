@@ -17,4 +17,6 @@ root.Subcommands.Add(ScaleCommand.Create());
 root.Subcommands.Add(CancelCommand.Create());
 root.Subcommands.Add(LogsCommand.Create());
 root.Subcommands.Add(GangExecCommand.Create());
+root.Subcommands.Add(NodeExecCommand.Create());
+root.Subcommands.Add(ClusterCommand.Create());
 return CommandLineInvoker.Invoke(root.Parse(args));

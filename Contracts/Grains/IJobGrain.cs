@@ -54,4 +54,15 @@ public interface IJobGrain : IGrainWithStringKey
     /// </summary>
     [Alias("GetLog")]
     Task<JobLog> GetLogAsync(int? rank, int tail);
+
+    /// <summary>
+    /// Node <paramref name="node"/>, which ran part of the current gang, left the cluster: a Running (or Rescaling) job's launch is
+    /// lost and restarts (counted) on live nodes; a job already relaunching ignores it.
+    /// </summary>
+    [Alias("NodeLost")]
+    Task<JobStatus> NodeLostAsync(string node);
+
+    /// <summary>The job's current launch number, run directory and phase (what a node agent checks); throws for an unknown job.</summary>
+    [Alias("GetCurrentLaunch")]
+    Task<GangLaunch> GetCurrentLaunchAsync();
 }

@@ -35,9 +35,20 @@ public interface ISchedulerGrain : IGrainWithStringKey
     [Alias("RegisterNode")]
     Task<ImmutableArray<SlotGrant>> RegisterNodeAsync(NodeInfo node);
 
-    /// <summary>Cluster membership changed (a silo joined, left or died): re-admits from the queue; returns the jobs that now start.</summary>
+    /// <summary>
+    /// Cluster membership changed (a silo joined, left or died): re-admits from the queue and reports the queued jobs that now
+    /// start and the running gangs with ranks on dead nodes.
+    /// </summary>
     [Alias("NodesChanged")]
-    Task<ImmutableArray<SlotGrant>> NodesChangedAsync();
+    Task<NodeChange> NodesChangedAsync();
+
+    /// <summary>
+    /// Before a relaunch: the job's grant as it is when all its nodes live; placed anew over the live nodes when some died; or,
+    /// when they cannot hold the gang now, none (the job waits first in the queue). Throws
+    /// <see cref="InvalidOperationException"/> when the job holds no slots.
+    /// </summary>
+    [Alias("PlaceAnewIfDisplaced")]
+    Task<Replacement> PlaceAnewIfDisplacedAsync(string jobId);
 
     /// <summary>Frees the job's slots (or drops it from the queue) and returns the queued jobs that now start, in order.</summary>
     [Alias("Release")]

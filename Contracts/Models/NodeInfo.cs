@@ -10,11 +10,11 @@ namespace Orchestrator.Contracts.Models;
 /// <param name="Address">The address other nodes reach this one at (MPI traffic, Hydra's proxies, the gateway).</param>
 /// <param name="Slots">Worker slots (ranks) the node runs at once.</param>
 /// <param name="Gpus">GPUs on the node (0 = CPU only).</param>
-/// <param name="Labels">Free-form labels (e.g. <c>zone: a</c>).</param>
+/// <param name="Labels">Free-form labels as <c>key=value</c>, sorted (an array: grain storage's JSON cannot rebuild immutable dictionaries).</param>
 /// <param name="Silo">The Orleans silo address of the node's silo (its parsable form), which tells liveness.</param>
 /// <param name="Gateway">The node's client gateway (<c>host:port</c>): workers placed there heartbeat to it.</param>
 [GenerateSerializer, Immutable, Alias("orchestrator.NodeInfo.v1")]
-public sealed record NodeInfo(string Name, string Address, int Slots, int Gpus, ImmutableSortedDictionary<string, string> Labels, string Silo, string Gateway);
+public sealed record NodeInfo(string Name, string Address, int Slots, int Gpus, ImmutableArray<string> Labels, string Silo, string Gateway);
 
 /// <summary>A node as <c>status</c> shows it.</summary>
 /// <param name="Node">What the node registered.</param>

@@ -29,6 +29,10 @@ public readonly record struct GangGrant(GangRequest Request, GangPlacement Place
 /// <param name="Placement">Where the granted gang runs; null when queued.</param>
 public readonly record struct GangDecision(bool Granted, int QueuePosition, GangPlacement? Placement = null);
 
+/// <summary>What <see cref="GangAdmission.Replace"/> did: the new grant (null when the job waits first in the queue), the queued
+/// jobs that started, and what is short when the job waits.</summary>
+public sealed record GangReplacement(GangGrant? Replaced, IReadOnlyList<GangGrant> Started, string? Shortfall);
+
 /// <summary>A node as admission knows it: name, worker slots, alive or not.</summary>
 public readonly record struct AdmissionNode(string Name, int Slots, bool Alive = true);
 
@@ -189,24 +193,24 @@ public sealed class GangAdmission
     /// <summary>
     /// Places a running job's gang anew (its nodes died: restart on the others). Placed now: the new grant is returned with
     /// the queued jobs that start after it; otherwise the job waits at the head of the queue (it ran before anything that
-    /// waits) and null is returned for it.
+    /// waits), and the result says what is short.
     /// </summary>
     /// <exception cref="InvalidOperationException">The job holds no slots.</exception>
-    public (GangGrant? Replaced, IReadOnlyList<GangGrant> Started) Replace(string jobId)
+    public GangReplacement Replace(string jobId)
     {
         var index = _running.FindIndex(r => r.JobId == jobId);
         if (index < 0)
             throw new InvalidOperationException($"job '{jobId}' holds no worker slots; only a running job can be placed anew");
         var request = _running[index].Request;
         _running.RemoveAt(index);
-        if (TryPlace(request, FreeSlots(), out var placed))
+        if (TryPlace(request, FreeSlots(), out var placed, out var shortfall))
         {
             var grant = new GangGrant(request, placed);
             _running.Insert(index, grant);
-            return (grant, AdmitFromHead());
+            return new GangReplacement(grant, AdmitFromHead(), null);
         }
         _queue.Insert(0, request);
-        return (null, AdmitFromHead());
+        return new GangReplacement(null, AdmitFromHead(), shortfall);
     }
 
     /// <summary>Changes the nodes (one joined, left, died or came back) and returns the queued jobs that now start.</summary>

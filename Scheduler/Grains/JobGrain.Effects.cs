@@ -95,8 +95,16 @@ public sealed partial class JobGrain
         int pid;
         try
         {
+            var placed = await SchedulerGrain.PlaceAnewIfDisplacedAsync(jobId);
+            granted.AddRange(placed.Started);
+            if (placed.Grant is null)
+            {
+                await ApplyAsync(new JobEvent.WaitingForCapacity(placed.Shortfall ?? "the live nodes cannot hold the gang now"));
+                return;
+            }
+            var hosts = await HostsOfAsync(placed.Grant);
             pid = runner.Start(jobId, start.Workers, S.SpecYaml, OutputDirectory, start.ExtraArguments,
-                code => factory.GetGrain<IJobGrain>(jobId).ReportLaunchExitAsync(launch, code), launch);
+                code => factory.GetGrain<IJobGrain>(jobId).ReportLaunchExitAsync(launch, code), launch, hosts);
         }
         catch (Exception e) when (e is LaunchException or IOException or UnauthorizedAccessException or InvalidOperationException)
         {
@@ -104,6 +112,31 @@ public sealed partial class JobGrain
             return;
         }
         await ApplyAsync(new JobEvent.GangStarted(launch, pid));
+    }
+
+    /// <summary>The nodes of <paramref name="grant"/> with their addresses, in rank order; null on a cluster without registered nodes.</summary>
+    private async Task<IReadOnlyList<HostRanks>?> HostsOfAsync(SlotGrant grant)
+    {
+        if (grant.Nodes.IsDefaultOrEmpty) return null;
+        var snapshot = await SchedulerGrain.GetSnapshotAsync();
+        if (snapshot.Nodes.IsDefaultOrEmpty) return null;
+        var byName = snapshot.Nodes.ToDictionary(n => n.Node.Name);
+        return [.. grant.Nodes.Select(n => byName.TryGetValue(n.Node, out var node)
+            ? new HostRanks(n.Node, node.Node.Address, n.Ranks)
+            : throw new LaunchException($"the job is placed on node '{n.Node}', which is not registered"))];
+    }
+
+    /// <summary>Kills the job's proxies (and ranks) on every other live node: a gang that spans nodes leaves nothing behind.</summary>
+    private async Task KillRemoteProxiesAsync()
+    {
+        SchedulerSnapshot snapshot;
+        try { snapshot = await SchedulerGrain.GetSnapshotAsync(); }
+        catch (Exception e) when (e is not OperationCanceledException) { return; } // best effort: proxies also die with mpiexec's connection
+        foreach (var node in snapshot.Nodes.IsDefault ? [] : snapshot.Nodes.Where(n => n.Alive))
+        {
+            try { await GrainFactory.GetGrain<INodeAgentGrain>(node.Node.Silo).KillJobAsync(JobId); }
+            catch (Exception e) when (e is not OperationCanceledException) { } // that node is going down, or offers no agent
+        }
     }
 
     /// <summary>Kills launch <paramref name="launch"/>'s gang: through its supervisor when adopted, and this silo's process group.</summary>
@@ -115,6 +148,7 @@ public sealed partial class JobGrain
             AdoptedGang.Kill(RunLayout.LaunchExitCode(OutputDirectory, launch));
         }
         await runner.StopAsync(JobId); // the whole process group; a killed gang's exit is not reported
+        await KillRemoteProxiesAsync();
     }
 
     private Task Watch(bool adoptedGang)

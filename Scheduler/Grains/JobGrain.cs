@@ -76,6 +76,9 @@ public sealed partial class JobGrain(
     public Task<JobStatus> CancelAsync() => ApplyAsync(new JobEvent.Cancelled());
 
     /// <inheritdoc />
+    public Task<JobStatus> NodeLostAsync(string node) => ApplyAsync(new JobEvent.NodeLost(node));
+
+    /// <inheritdoc />
     public Task<JobLog> GetLogAsync(int? rank, int tail)
     {
         if (!S.Submitted)
@@ -84,6 +87,11 @@ public sealed partial class JobGrain(
             throw new ArgumentOutOfRangeException(nameof(rank), r, $"job '{JobId}' runs {S.Workers} worker(s): ranks 0..{S.Workers - 1}; there is no rank {r}");
         return Task.FromResult(LauncherLog.Tail(RunLayout.LauncherLog(OutputDirectory), rank, tail));
     }
+
+    /// <inheritdoc />
+    public Task<GangLaunch> GetCurrentLaunchAsync() => S.Submitted
+        ? Task.FromResult(new GangLaunch(S.Launches, OutputDirectory, S.Phase))
+        : throw new InvalidOperationException($"unknown job '{JobId}'");
 
     /// <inheritdoc />
     public Task<WorkerDirective> HeartbeatAsync(WorkerHeartbeat heartbeat)

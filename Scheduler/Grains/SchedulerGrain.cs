@@ -94,12 +94,29 @@ public sealed class SchedulerGrain(
     }
 
     /// <inheritdoc />
-    public async Task<ImmutableArray<SlotGrant>> NodesChangedAsync()
+    public async Task<NodeChange> NodesChangedAsync()
     {
         var admission = Load();
         var started = admission.SetNodes(admission.Nodes);
         if (started.Count > 0) await SaveAsync(admission);
-        return [.. started.Select(ToGrant)];
+        var dead = admission.Nodes.Where(n => !n.Alive).Select(n => n.Name).ToHashSet(StringComparer.Ordinal);
+        return new NodeChange([.. started.Select(ToGrant)],
+            [.. admission.Displaced.Select(g => new DisplacedGang(g.JobId, [.. g.Placement.Nodes.Select(p => p.Node).Where(dead.Contains)]))],
+            [.. admission.Running.Select(g => g.JobId)]);
+    }
+
+    /// <inheritdoc />
+    public async Task<Replacement> PlaceAnewIfDisplacedAsync(string jobId)
+    {
+        var admission = Load();
+        var current = admission.Running.FirstOrDefault(g => g.JobId == jobId);
+        if (current.Request.JobId is null)
+            throw new InvalidOperationException($"job '{jobId}' holds no worker slots");
+        if (!admission.Displaced.Any(g => g.JobId == jobId))
+            return new Replacement(ToGrant(current), [], null);
+        var replacement = admission.Replace(jobId);
+        await SaveAsync(admission);
+        return new Replacement(replacement.Replaced is { } grant ? ToGrant(grant) : null, [.. replacement.Started.Select(ToGrant)], replacement.Shortfall);
     }
 
     /// <inheritdoc />

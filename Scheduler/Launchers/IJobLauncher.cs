@@ -12,11 +12,42 @@ namespace Orchestrator.Scheduler.Launchers;
 /// <param name="Environment">Variables every worker gets (the worker link: gateway, job, launch); null = none.</param>
 /// <param name="ExitCodePath">Where a supervised gang (<see cref="LocalMpiOptions.Supervisor"/>) records its exit code, so a silo
 /// that did not start it (failover) learns its end; null = the launching silo's watcher only.</param>
+/// <param name="Hosts">The nodes of a gang that spans machines (address and ranks, in rank order), started through Hydra's <c>rsh</c>
+/// launcher and the nodes' silos; null = every rank on this machine.</param>
 public sealed record LaunchRequest(string JobId, int Workers, string SpecPath, string OutputDirectory, IReadOnlyList<string> ExtraArguments,
-    IReadOnlyDictionary<string, string>? Environment = null, string? ExitCodePath = null)
+    IReadOnlyDictionary<string, string>? Environment = null, string? ExitCodePath = null, GangHosts? Hosts = null)
 {
     /// <summary>The per-job log file that receives every rank's stdout and stderr.</summary>
     public string LogPath => RunLayout.LauncherLog(OutputDirectory);
+}
+
+/// <summary>One node of a gang that spans machines.</summary>
+/// <param name="Node">The node's name.</param>
+/// <param name="Address">Its address (what Hydra's <c>-hosts</c> lists and its launcher hands to <c>node-exec</c>).</param>
+/// <param name="Ranks">Consecutive ranks it runs.</param>
+public sealed record HostRanks(string Node, string Address, int Ranks);
+
+/// <summary>Where a gang that spans machines runs, and how its launching node is reached.</summary>
+/// <param name="Hosts">The nodes in rank order.</param>
+/// <param name="LocalAddress">The launching silo's own address (Hydra's proxies connect back to <c>mpiexec</c> there).</param>
+/// <param name="Interface">The network interface between nodes (MPI traffic, Hydra's control connections); null = MPICH's choice.</param>
+public sealed record GangHosts(IReadOnlyList<HostRanks> Hosts, string LocalAddress, string? Interface = null)
+{
+    /// <summary>Hydra's <c>-hosts</c> value: <c>address:ranks,...</c>.</summary>
+    public string HostList => string.Join(',', Hosts.Select(h => $"{h.Address}:{h.Ranks.ToString(System.Globalization.CultureInfo.InvariantCulture)}"));
+
+    /// <summary>The placement as the job log records it: each node with its ranks.</summary>
+    public string Describe()
+    {
+        var first = 0;
+        var parts = new List<string>();
+        foreach (var host in Hosts)
+        {
+            parts.Add($"{host.Node} ({host.Address}) rank{(host.Ranks == 1 ? $" {first}" : $"s {first}-{first + host.Ranks - 1}")}");
+            first += host.Ranks;
+        }
+        return string.Join(", ", parts);
+    }
 }
 
 /// <summary>

@@ -18,8 +18,11 @@ namespace Orchestrator.Scheduler.Launchers;
 /// through Redis membership, so they reach another silo when theirs dies; null = the one gateway only.</param>
 /// <param name="confineToRunsRoot">Refuse run directories outside <paramref name="defaultRunsRoot"/> (a shared silo: <c>up</c>);
 /// false where the user's own process hosts the silo (<c>run</c>) and writes where they say.</param>
+/// <param name="localNode">This silo's node (name, address, interface) when it offers one; gangs placed on it alone run as on a
+/// single machine, others span nodes through Hydra.</param>
 public sealed class JobRunner(IJobLauncher launcher, string defaultRunsRoot, string? gateway = null, string? clusterId = null,
-    IReadOnlyDictionary<string, string>? workerEnvironment = null, string? redis = null, bool confineToRunsRoot = false) : IDisposable
+    IReadOnlyDictionary<string, string>? workerEnvironment = null, string? redis = null, bool confineToRunsRoot = false,
+    LocalNode? localNode = null) : IDisposable
 {
     /// <summary>Environment variable with the cluster's Redis server (<c>host:port</c>), for the workers' gateway list.</summary>
     public const string RedisVariable = "ORCHESTRATOR_REDIS";
@@ -66,7 +69,8 @@ public sealed class JobRunner(IJobLauncher launcher, string defaultRunsRoot, str
     /// </summary>
     /// <exception cref="InvalidOperationException">A gang of this job is still running.</exception>
     /// <exception cref="LaunchException">The launcher could not start.</exception>
-    public int Start(string jobId, int workers, string specYaml, string outputDirectory, IReadOnlyList<string> extraArguments, Func<int, Task> onExit, int launch = 1)
+    public int Start(string jobId, int workers, string specYaml, string outputDirectory, IReadOnlyList<string> extraArguments, Func<int, Task> onExit, int launch = 1,
+        IReadOnlyList<HostRanks>? hosts = null)
     {
         ArgumentNullException.ThrowIfNull(onExit);
         Directory.CreateDirectory(outputDirectory);
@@ -87,7 +91,7 @@ public sealed class JobRunner(IJobLauncher launcher, string defaultRunsRoot, str
                 if (!string.IsNullOrEmpty(redis)) environment[RedisVariable] = redis;
             }
             entry.Job = launcher.Launch(new LaunchRequest(jobId, workers, specPath, outputDirectory, extraArguments, environment.Count == 0 ? null : environment,
-                RunLayout.LaunchExitCode(outputDirectory, launch)));
+                RunLayout.LaunchExitCode(outputDirectory, launch), SpanningHosts(hosts)));
         }
         catch
         {
@@ -96,6 +100,16 @@ public sealed class JobRunner(IJobLauncher launcher, string defaultRunsRoot, str
         }
         _ = Task.Run(() => WatchAsync(jobId, entry, onExit)); // off the caller's scheduler (a grain's)
         return entry.Job.ProcessId;
+    }
+
+    /// <summary>The hosts of a gang that spans nodes; null when it runs on this machine alone.</summary>
+    private GangHosts? SpanningHosts(IReadOnlyList<HostRanks>? hosts)
+    {
+        if (hosts is null || hosts.Count == 0) return null;
+        if (hosts.Count == 1 && (localNode is null || hosts[0].Node == localNode.Name)) return null;
+        var local = localNode ?? throw new LaunchException(
+            $"the gang is placed on {hosts.Count} nodes but this silo offers no node of its own (no node section in its config): it cannot run mpiexec for them");
+        return new GangHosts(hosts, local.Address, local.Interface);
     }
 
     /// <summary>Kills the job's gang (process group and tree) and waits for it; null when none was running.</summary>
@@ -141,3 +155,9 @@ public sealed class JobRunner(IJobLauncher launcher, string defaultRunsRoot, str
         public volatile bool Killed;
     }
 }
+
+/// <summary>The node a silo offers, as its runner needs it.</summary>
+/// <param name="Name">The node's name.</param>
+/// <param name="Address">The address other nodes reach it at.</param>
+/// <param name="Interface">The network interface between nodes; null = MPICH's choice.</param>
+public sealed record LocalNode(string Name, string Address, string? Interface);

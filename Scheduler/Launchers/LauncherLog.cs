@@ -3,7 +3,10 @@ using Orchestrator.Contracts.Models;
 
 namespace Orchestrator.Scheduler.Launchers;
 
-/// <summary>Reads a gang's launcher log (<c>DIR/logs/launcher.log</c>, every rank's lines prefixed <c>[R]</c>) for <c>logs</c>.</summary>
+/// <summary>
+/// Reads a gang's launcher log (<c>DIR/logs/launcher.log</c>) for <c>logs</c>: every rank's lines are prefixed <c>[R]</c>, or
+/// <c>[R@HOST]</c> when the gang spans several nodes.
+/// </summary>
 public static partial class LauncherLog
 {
     /// <summary>Longest error text kept for a job's failure reason.</summary>
@@ -39,7 +42,7 @@ public static partial class LauncherLog
         return null;
     }
 
-    [GeneratedRegex(@"^\[\d+\] ")]
+    [GeneratedRegex(@"^\[\d+(@[^\]\s]*)?\] ")]
     private static partial Regex RankPrefix();
 
     [GeneratedRegex(@"^error \(rank \d+\): ")]
@@ -52,12 +55,17 @@ public static partial class LauncherLog
     public static JobLog Tail(string path, int? rank, int tail)
     {
         if (!File.Exists(path)) return new JobLog(path, [], false);
-        var prefix = rank is int r ? $"[{r}] " : null;
+        var plain = rank is int r ? $"[{r}] " : null;
+        var onHost = rank is int h ? $"[{h}@" : null;
         var lines = new Queue<string>();
         foreach (var line in Lines(path))
         {
-            if (prefix is not null && !line.StartsWith(prefix, StringComparison.Ordinal)) continue;
-            lines.Enqueue(prefix is null ? line : line[prefix.Length..]);
+            string text;
+            if (plain is null) text = line;
+            else if (line.StartsWith(plain, StringComparison.Ordinal)) text = line[plain.Length..];
+            else if (line.StartsWith(onHost!, StringComparison.Ordinal) && line.IndexOf("] ", StringComparison.Ordinal) is > 0 and var end) text = line[(end + 2)..];
+            else continue;
+            lines.Enqueue(text);
             if (tail > 0 && lines.Count > tail) lines.Dequeue();
         }
         return new JobLog(path, [.. lines], true);

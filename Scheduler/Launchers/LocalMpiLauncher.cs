@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Runtime.InteropServices;
 
 namespace Orchestrator.Scheduler.Launchers;
 
@@ -28,14 +27,37 @@ public sealed record LocalMpiOptions(string EntryAssembly, string DotnetHost, st
         if (UseSetsid && File.Exists(SetsidPath)) args.Add(SetsidPath);
         if (IsSupervised(request))
             args.AddRange([.. Supervisor!, "--log", request.LogPath, "--exit-file", request.ExitCodePath!, "--"]);
-        args.AddRange([Mpirun, "-prepend-rank", "-np", request.Workers.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
-        if (LoopbackOnly) args.AddRange(LoopbackBind.MpirunArguments);
+        args.Add(Mpirun);
+        if (request.Hosts is { } hosts)
+        {
+            // Across nodes: Hydra's proxies are started by the nodes' silos (node-exec), not ssh; they reach mpiexec at this
+            // node's address; each output line names rank and host.
+            args.AddRange(["-launcher", "rsh", "-launcher-exec", NodeExecScriptPath(request), "-localhost", hosts.LocalAddress,
+                "-hosts", hosts.HostList, "-prepend-pattern", "[%r@%h] "]);
+            if (hosts.Interface is { } iface) args.AddRange(["-iface", iface, "-genv", "UCX_NET_DEVICES", iface]);
+        }
+        else
+        {
+            args.Add("-prepend-rank");
+            if (LoopbackOnly) args.AddRange(LoopbackBind.MpirunArguments);
+        }
+        args.AddRange(["-np", request.Workers.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
         foreach (var (name, value) in request.Environment ?? new Dictionary<string, string>())
             args.AddRange(["-genv", name, value]); // MPICH hands these to every rank
         args.AddRange([DotnetHost, EntryAssembly, "train", request.SpecPath, "--out", request.OutputDirectory]);
         args.AddRange(request.ExtraArguments);
         return args;
     }
+
+    /// <summary>The script Hydra's <c>rsh</c> launcher runs for remote nodes: <c>dotnet orchestrator.dll node-exec -- HOST COMMAND...</c>.</summary>
+    public static string NodeExecScriptPath(LaunchRequest request) => Path.Combine(request.OutputDirectory, "logs", "node-exec");
+
+    /// <summary>The text of <see cref="NodeExecScriptPath"/>: fixed, with this installation's paths only (no user input).</summary>
+    public string NodeExecScript() =>
+        "#!/bin/sh\n# Hydra's rsh launcher: HOST COMMAND... -> the silo of the node at HOST starts COMMAND there (no ssh).\n" +
+        $"exec {ShellQuote(DotnetHost)} {ShellQuote(EntryAssembly)} node-exec -- \"$@\"\n";
+
+    private static string ShellQuote(string text) => "'" + text.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
 
     /// <summary>Whether <paramref name="request"/> runs under the gang supervisor (configured, and the request names an exit-code file).</summary>
     public bool IsSupervised(LaunchRequest request) => Supervisor is { Count: > 0 } && request.ExitCodePath is not null;
@@ -71,16 +93,30 @@ public sealed class LocalMpiLauncher(LocalMpiOptions options) : IJobLauncher
         start.Environment["DOTNET_NOLOGO"] = "1";
         // Every rank of a local job is on this machine: MPICH's UCX transport would otherwise open TCP listeners on
         // every interface. A site that sets its own devices keeps them.
-        if (Environment.GetEnvironmentVariable("UCX_NET_DEVICES") is null) start.Environment["UCX_NET_DEVICES"] = "lo";
-        if (Options.LoopbackOnly) LoopbackBind.Apply(start); // and Hydra's control socket, which has no setting
+        if (request.Hosts is null)
+        {
+            if (Environment.GetEnvironmentVariable("UCX_NET_DEVICES") is null) start.Environment["UCX_NET_DEVICES"] = "lo";
+            if (Options.LoopbackOnly) LoopbackBind.Apply(start); // and Hydra's control socket, which has no setting
+        }
         foreach (var (name, value) in request.Environment ?? new Dictionary<string, string>())
             start.Environment[name] = value;
 
         Directory.CreateDirectory(Path.GetDirectoryName(request.LogPath)!);
+        if (request.Hosts is not null)
+        {
+            var script = LocalMpiOptions.NodeExecScriptPath(request);
+            File.WriteAllText(script, Options.NodeExecScript());
+            if (!OperatingSystem.IsWindows())
+                File.SetUnixFileMode(script, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupRead |
+                    UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
+        }
         var supervised = Options.IsSupervised(request);
         if (supervised) File.Delete(request.ExitCodePath!); // a stale code of an earlier try of this launch number
         var log = new StreamWriter(new FileStream(request.LogPath, FileMode.Append, FileAccess.Write, FileShare.ReadWrite)) { AutoFlush = true };
         log.WriteLine($"# {DateTimeOffset.UtcNow:O} launch: {string.Join(' ', argv)}");
+        if (request.Hosts is { } placed)
+            log.WriteLine($"# placement: {placed.Describe()}; between nodes MPI over TCP{(placed.Interface is null ? "" : $" on {placed.Interface}")}, " +
+                "within a node shared memory; Hydra's proxies started by the nodes' silos (node-exec, no ssh)");
         if (supervised)
         {
             // The supervisor appends to the log from now on; this writer's cached offset must not write over it.
@@ -100,78 +136,6 @@ public sealed class LocalMpiLauncher(LocalMpiOptions options) : IJobLauncher
             process.Dispose();
             throw new LaunchException($"could not start {string.Join(' ', argv.Take(2))}: {e.Message} (is mpich installed? apt-get install -y mpich)", e);
         }
-        return new LaunchedProcess(process, log, Options.UseSetsid && argv[0] == LocalMpiOptions.SetsidPath);
-    }
-
-    private sealed class LaunchedProcess : ILaunchedJob
-    {
-        private const int SigKill = 9;
-        private readonly Process process;
-        private readonly StreamWriter log;
-        private readonly bool ownGroup;
-        private readonly Lock gate = new();
-
-        public LaunchedProcess(Process process, StreamWriter log, bool ownGroup)
-        {
-            this.process = process;
-            this.log = log;
-            this.ownGroup = ownGroup;
-            ProcessId = process.Id;
-            process.StandardInput.Close();
-            process.OutputDataReceived += (_, e) => Write(e.Data);
-            process.ErrorDataReceived += (_, e) => Write(e.Data);
-            process.BeginOutputReadLine();
-            process.BeginErrorReadLine();
-            Exited = WaitAsync();
-        }
-
-        public int ProcessId { get; }
-
-        public Task<int> Exited { get; }
-
-        public async Task<int> KillAsync()
-        {
-            if (!Exited.IsCompleted)
-            {
-                // The group first (ranks whose parent already died), then the tree as the process sees it.
-                if (ownGroup) _ = kill(-ProcessId, SigKill);
-                try { process.Kill(entireProcessTree: true); }
-                catch (InvalidOperationException) { } // already exited
-                catch (System.ComponentModel.Win32Exception) { }
-            }
-            return await Exited.ConfigureAwait(false);
-        }
-
-        public void Dispose()
-        {
-            if (!Exited.IsCompleted)
-                KillAsync().Wait(TimeSpan.FromSeconds(10));
-            process.Dispose();
-        }
-
-        private async Task<int> WaitAsync()
-        {
-            await process.WaitForExitAsync().ConfigureAwait(false); // also waits for the redirected streams' end
-            var code = process.ExitCode;
-            lock (gate)
-            {
-                log.WriteLine($"# {DateTimeOffset.UtcNow:O} exit code {code}");
-                log.Dispose();
-            }
-            return code;
-        }
-
-        private void Write(string? line)
-        {
-            if (line is null) return;
-            lock (gate)
-            {
-                try { log.WriteLine(line); }
-                catch (ObjectDisposedException) { }
-            }
-        }
-
-        [DllImport("libc", SetLastError = true)]
-        private static extern int kill(int pid, int signal);
+        return new LoggedProcessGroup(process, log, Options.UseSetsid && argv[0] == LocalMpiOptions.SetsidPath);
     }
 }

@@ -41,9 +41,13 @@ public abstract record JobEvent
     /// <summary>A restart's backoff has passed; <paramref name="GangRunsHere"/> as for <see cref="Activated"/>.</summary>
     public sealed record RelaunchDue(bool GangRunsHere) : JobEvent;
 
-    /// <summary>A machine that ran part of the current gang left the cluster: the launch is lost like a dead gang.
-    /// (One machine per job today; the multi-node scheduler raises it.)</summary>
+    /// <summary>A machine that ran part of the current gang left the cluster: the launch is lost like a dead gang (a job
+    /// already relaunching ignores it: its next launch is placed on live nodes).</summary>
     public sealed record NodeLost(string Node) : JobEvent;
+
+    /// <summary>The next launch's nodes are gone and the live nodes cannot hold the gang now: the job waits (Pending, first in
+    /// the queue) until they can.</summary>
+    public sealed record WaitingForCapacity(string Reason) : JobEvent;
 }
 
 /// <summary>What the files of a gang started by another silo say at a watch tick.</summary>

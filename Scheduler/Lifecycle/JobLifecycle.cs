@@ -42,6 +42,7 @@ public static class JobLifecycle
             case JobEvent.Activated activated: decision.Activate(activated.GangRunsHere); break;
             case JobEvent.RelaunchDue due: decision.RelaunchDue(due.GangRunsHere); break;
             case JobEvent.NodeLost lost: decision.NodeLost(lost.Node); break;
+            case JobEvent.WaitingForCapacity waiting: decision.WaitForCapacity(waiting.Reason); break;
             default: throw new ArgumentOutOfRangeException(nameof(e), e, "unknown job event");
         }
         return new JobDecision(effects.Count == 0 ? state : next, effects);
@@ -235,8 +236,18 @@ public static class JobLifecycle
 
         public void NodeLost(string node)
         {
-            if (s.Phase is not (JobPhase.Launching or JobPhase.Running or JobPhase.Rescaling)) return;
+            // Launching: a restart is already on its way (and is placed on live nodes); every silo may report the same loss.
+            if (s.Phase is not (JobPhase.Running or JobPhase.Rescaling)) return;
             LaunchLost($"node {node} lost", kill: true);
+        }
+
+        public void WaitForCapacity(string reason)
+        {
+            if (s.Phase != JobPhase.Launching) return; // cancelled or relaunched meanwhile
+            Move(JobPhase.Pending, $"waiting for capacity: {reason}");
+            s.NextLaunchNotBefore = null;
+            effects.Add(new JobEffect.Persist());
+            effects.Add(new JobEffect.StopWatch());
         }
 
         /// <summary>The current launch failed: restart per the policy (back to Launching after a backoff) or Failed.</summary>

@@ -44,7 +44,7 @@ public static class SubmitCommand
     {
         await using var connection = await ClusterConnection.ConnectAsync(target);
         var scheduler = await connection.CallAsync(c => c.GetGrain<ISchedulerGrain>(ISchedulerGrain.DefaultKey).GetSnapshotAsync());
-        GangCapacity.EnsureFits(job, scheduler.Capacity, "the cluster's", "");
+        GangCapacity.EnsureFits(job, scheduler);
         var submission = JobSubmission.ForSpec(job, JobSpecYaml.ToYaml(job)) with { OutputDirectory = runDirectory };
         var status = await connection.CallAsync(c => c.GetGrain<IJobGrain>(job.Name).SubmitAsync(submission));
         AnsiConsole.MarkupLineInterpolated(

@@ -49,6 +49,8 @@ public static class UpCommand
             SuperviseGangs = true,
             ConfineRunDirectories = true,
             Metrics = new SiloMetricsOptions { Port = config.MetricsPort, Host = config.Host.ToString() },
+            Node = config.Node,
+            WorkerEnvironment = config.Node?.WorkerEnvironment ?? System.Collections.Immutable.ImmutableSortedDictionary<string, string>.Empty,
         };
         // The silo's own warnings (a lost Redis record written back, an exit code that could not be reported) go to
         // standard error, where a service manager's journal keeps them; Orleans' own logging stays off.
@@ -96,6 +98,7 @@ public static class UpCommand
         var stop = host.StopAsync(limit.Token);
         var stopped = await Task.WhenAny(stop, Task.Delay(StopLimit + TimeSpan.FromSeconds(5))) == stop && stop.IsCompletedSuccessfully;
         host.Services.GetService<JobRunner>()?.Dispose(); // kills the gangs this silo still runs
+        host.Services.GetService<NodeProxies>()?.Dispose(); // and the proxies (with their ranks) of gangs launched elsewhere
         if (stopped)
         {
             host.Dispose();

@@ -13,8 +13,16 @@ namespace Orchestrator.Silos.Config;
 /// <param name="Slots">Worker slots (<c>node.slots</c>; default: the top-level <c>slots</c>, else the CPU count).</param>
 /// <param name="Gpus">GPUs (<c>node.gpus</c>; default: the NVIDIA devices under <c>/dev</c>).</param>
 /// <param name="Labels">Free-form labels (<c>node.labels</c>).</param>
-public sealed partial record NodeConfig(string Name, IPAddress Address, int Slots, int Gpus, ImmutableSortedDictionary<string, string> Labels)
+/// <param name="Interface">The network interface that reaches the other nodes (<c>node.interface</c>, e.g. <c>eth0</c>): MPI traffic
+/// and Hydra's control connections use it; null = MPICH's own choice.</param>
+/// <param name="WorkerEnvironment">Variables for every rank of gangs this node launches or runs (<c>node.worker_env</c>: site settings
+/// such as <c>UCX_TLS</c>); empty = none.</param>
+public sealed partial record NodeConfig(string Name, IPAddress Address, int Slots, int Gpus, ImmutableSortedDictionary<string, string> Labels,
+    string? Interface = null, ImmutableSortedDictionary<string, string>? WorkerEnvironment = null)
 {
+    /// <summary>Whether <paramref name="name"/> can be a network interface name (1-15 characters, no '/', blanks or ':').</summary>
+    public static bool IsValidInterface(string name) => InterfacePattern().IsMatch(name);
+
     /// <summary>The rule a node name follows (host-name characters, so it can be a host name).</summary>
     public const string NameRule = "1-63 letters, digits, '-', '_' or '.', starting with a letter or digit";
 
@@ -39,6 +47,9 @@ public sealed partial record NodeConfig(string Name, IPAddress Address, int Slot
 
     [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")]
     private static partial Regex NamePattern();
+
+    [GeneratedRegex("^[A-Za-z0-9._-]{1,15}$")]
+    private static partial Regex InterfacePattern();
 
     [GeneratedRegex("^nvidia[0-9]+$")]
     private static partial Regex DevicePattern();

@@ -115,9 +115,10 @@ public static class SiloConfigLoader
         var runsRoot = reader.String("runs_root", defaults.RunsRoot);
         var metricsPort = reader.Int("metrics_port", defaults.MetricsPort);
         var hasNode = reader.Has("node");
-        var (nodeName, nodeAddress, nodeSlots, gpus, labels) = reader.Mapping("node", n => (
+        var (nodeName, nodeAddress, nodeSlots, gpus, labels, nodeInterface, workerEnv) = reader.Mapping("node", n => (
             n.String("name", NodeConfig.DefaultName()), n.Has("address") ? n.String("address", "") : null,
-            n.Has("slots") ? n.Int("slots", 0) : (int?)null, n.Has("gpus") ? n.Int("gpus", 0) : (int?)null, n.StringMap("labels")));
+            n.Has("slots") ? n.Int("slots", 0) : (int?)null, n.Has("gpus") ? n.Int("gpus", 0) : (int?)null, n.StringMap("labels"),
+            n.Has("interface") ? n.String("interface", "") : null, n.StringMap("worker_env")));
         var slotsGiven = reader.Has("slots");
         reader.ReportUnknown();
 
@@ -145,10 +146,15 @@ public static class SiloConfigLoader
             Check(nodeSlots is null || !slotsGiven, "node.slots", "and the top-level slots are both given; keep node.slots");
             Check(nodeSlots is null or >= 1, "node.slots", $"must be >= 1, got {nodeSlots}");
             Check(gpus is null or >= 0, "node.gpus", $"must be >= 0, got {gpus}");
+            if (nodeInterface is not null)
+                Check(NodeConfig.IsValidInterface(nodeInterface), "node.interface", $"expected a network interface name (e.g. eth0), got '{nodeInterface}'");
+            foreach (var (variable, _) in workerEnv)
+                Check(System.Text.RegularExpressions.Regex.IsMatch(variable, "^[A-Za-z_][A-Za-z0-9_]*$"), $"node.worker_env.{variable}", "is not an environment variable name");
             foreach (var (label, value) in labels)
                 Check(label.Length > 0 && value.Length > 0, $"node.labels.{label}", "labels need a name and a value");
             if (advertised is not null)
-                node = new NodeConfig(nodeName, advertised, nodeSlots ?? slots, gpus ?? NodeConfig.DetectGpus(), labels.ToImmutableSortedDictionary(StringComparer.Ordinal));
+                node = new NodeConfig(nodeName, advertised, nodeSlots ?? slots, gpus ?? NodeConfig.DetectGpus(), labels.ToImmutableSortedDictionary(StringComparer.Ordinal), nodeInterface,
+                    workerEnv.ToImmutableSortedDictionary(StringComparer.Ordinal));
         }
 
         var reported = context.Errors.Select(e => e.Path).ToHashSet(StringComparer.Ordinal);

@@ -19,7 +19,7 @@ public static class NodeRegistration
     {
         ArgumentNullException.ThrowIfNull(node);
         ArgumentNullException.ThrowIfNull(silo);
-        return new NodeInfo(node.Name, node.Address.ToString(), node.Slots, node.Gpus, node.Labels, silo.ToParsableString(),
+        return new NodeInfo(node.Name, node.Address.ToString(), node.Slots, node.Gpus, [.. node.Labels.Select(l => $"{l.Key}={l.Value}")], silo.ToParsableString(),
             $"{node.Address}:{gatewayPort.ToString(CultureInfo.InvariantCulture)}");
     }
 

@@ -53,6 +53,9 @@ public sealed record SiloSettings
     /// <summary>The silo's Prometheus endpoint; null or port 0 = none.</summary>
     public SiloMetricsOptions? Metrics { get; init; }
 
+    /// <summary>The machine this silo offers as a node (it then starts Hydra proxies of gangs placed on it); null = none.</summary>
+    public Config.NodeConfig? Node { get; init; }
+
     /// <summary>The gateway as <c>host:port</c>.</summary>
     public string Gateway => $"{Host}:{GatewayPort.ToString(CultureInfo.InvariantCulture)}";
 }
@@ -121,6 +124,7 @@ public static class SiloSetup
                 o.IAmAliveTablePublishTimeout = TimeSpan.FromSeconds(5);
             });
             silo.Services.AddHostedService<RedisLossWatchdog>(); // a Redis that restarts empty gets membership and state back
+            silo.Services.AddHostedService<NodeWatcher>(); // a lost node's gangs restart elsewhere
         }
         else
         {
@@ -133,14 +137,23 @@ public static class SiloSetup
 
         silo.Services.Configure<SchedulerOptions>(o => o.WorkerSlots = settings.WorkerSlots);
         silo.Services.AddSingleton<ActiveStoredStateGrains>();
-        var entry = Path.Combine(AppContext.BaseDirectory, "orchestrator.dll");
-        var dotnet = DotnetHost();
+        var entry = EntryAssemblyPath();
+        var dotnet = DotnetHostPath();
         silo.Services.AddSingleton(new LocalMpiOptions(entry, dotnet,
             Supervisor: settings.SuperviseGangs ? [dotnet, entry, GangExecCommand] : null));
         silo.Services.AddSingleton<IJobLauncher>(sp => new LocalMpiLauncher(sp.GetRequiredService<LocalMpiOptions>()));
+        LocalNode? localNode = settings.Node is { } node ? new LocalNode(node.Name, node.Address.ToString(), node.Interface) : null;
         silo.Services.AddSingleton(sp => new JobRunner(sp.GetRequiredService<IJobLauncher>(), Path.GetFullPath(settings.RunsRoot),
             gateway: settings.Gateway, clusterId: settings.ClusterId, workerEnvironment: settings.WorkerEnvironment, redis: settings.Redis,
-            confineToRunsRoot: settings.ConfineRunDirectories));
+            confineToRunsRoot: settings.ConfineRunDirectories, localNode: localNode));
+        silo.AddPlacementDirector<NodeSiloPlacement, NodeSiloPlacementDirector>();
+        if (settings.Node is { } offered)
+        {
+            // The proxies of gangs placed here; ranks they start inherit the interface to the other nodes.
+            var proxyEnvironment = new Dictionary<string, string>(offered.WorkerEnvironment ?? System.Collections.Immutable.ImmutableSortedDictionary<string, string>.Empty);
+            if (offered.Interface is { } iface) proxyEnvironment["UCX_NET_DEVICES"] = iface;
+            silo.Services.AddSingleton(new NodeProxies(offered.Name, proxyEnvironment));
+        }
         silo.AddOrchestratorMetrics(settings.Metrics);
     }
 
@@ -153,8 +166,11 @@ public static class SiloSetup
         return options;
     }
 
+    /// <summary>The <c>orchestrator.dll</c> of this installation (what workers, supervisors and emulated silos run).</summary>
+    public static string EntryAssemblyPath() => Path.Combine(AppContext.BaseDirectory, "orchestrator.dll");
+
     /// <summary>The dotnet host running this CLI (the workers and the gang supervisor run the same <c>orchestrator.dll</c>).</summary>
-    private static string DotnetHost()
+    public static string DotnetHostPath()
     {
         var current = Environment.ProcessPath;
         if (current is not null && Path.GetFileNameWithoutExtension(current) == "dotnet") return current;

@@ -19,7 +19,7 @@ public sealed class SiloMetricsTests
         new(new WorkerHeartbeat(1, step, 1000, 0.5, 0.01, 100, rank), received, progressed);
 
     private static NodeStatus Node(string name, int slots, int used, bool alive) =>
-        new(new NodeInfo(name, "10.0.0.1", slots, 0, System.Collections.Immutable.ImmutableSortedDictionary<string, string>.Empty, "silo", "gw"), used, alive, []);
+        new(new NodeInfo(name, "10.0.0.1", slots, 0, ["zone=a"], "silo", "gw"), used, alive, []);
 
     private static SiloMetricsSample Sample()
     {

@@ -133,9 +133,11 @@ public sealed class GangAdmissionTests
         Assert.Equal(4, admission.Capacity);
         Assert.Equal(["a"], admission.Displaced.Select(g => g.JobId));
 
-        var (replaced, started) = admission.Replace("a");
-        Assert.Null(replaced); // 4 ranks do not fit the 2 free slots of n2: a waits ahead of c
-        Assert.Empty(started);
+        var replacement = admission.Replace("a");
+        Assert.Null(replacement.Replaced); // 4 ranks do not fit the 2 free slots of n2: a waits ahead of c
+        Assert.Empty(replacement.Started);
+        Assert.Contains("the gang needs 4 ranks", replacement.Shortfall);
+        IReadOnlyList<GangGrant> started;
         Assert.Equal(["a", "c"], admission.Queue.Select(q => q.JobId));
 
         started = admission.Release("b");

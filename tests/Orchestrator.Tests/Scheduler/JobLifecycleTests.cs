@@ -338,6 +338,27 @@ public sealed class JobLifecycleTests
         Assert.Equal((JobPhase.Failed, "node node-b lost; restarts exhausted (0 of 0)"), (job.State.Phase, job.State.FailureReason));
         Assert.Contains(d.Effects, e => e is E.KillGang);
         Assert.True(job.On(new V.NodeLost("node-b")).IsNothing);
+
+        // Every silo may report the same loss: a job already relaunching ignores the repeats (no second restart counted).
+        var restarting = Job.Running(Submission(maxRestarts: 3));
+        restarting.On(new V.NodeLost("node-b"));
+        Assert.Equal((JobPhase.Launching, 1), (restarting.State.Phase, restarting.State.Restarts));
+        Assert.True(restarting.On(new V.NodeLost("node-b")).IsNothing);
+        Assert.Equal(1, restarting.State.Restarts);
+    }
+
+    [Fact]
+    public void A_relaunch_whose_gang_fits_nowhere_now_waits_pending_and_launches_when_slots_come_back()
+    {
+        var job = Job.Running(Submission(maxRestarts: 3));
+        job.On(new V.NodeLost("node-b"));
+        var wait = job.On(new V.WaitingForCapacity("the gang needs 2 ranks; the 1 live node have 1 free slot"));
+        Assert.Equal(JobPhase.Pending, job.State.Phase);
+        Assert.Contains("waiting for capacity: the gang needs 2 ranks", job.State.History[^1].Note);
+        Assert.Contains(wait.Effects, e => e is E.Persist);
+        var granted = job.On(new V.SlotsGranted());
+        Assert.Equal(JobPhase.Launching, job.State.Phase);
+        Assert.Contains(granted.Effects, e => e is E.StartGang);
     }
 
     [Fact]

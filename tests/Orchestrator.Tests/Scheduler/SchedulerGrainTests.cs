@@ -72,7 +72,7 @@ public sealed class SchedulerGrainTests(ClusterFixture fixture)
         Assert.Equal(["b"], (await scheduler.SetCapacityAsync(6)).Select(g => g.JobId));
     }
 
-    private NodeInfo Node(string name, string address, int slots, int silo) => new(name, address, slots, 0, ImmutableSortedDictionary<string, string>.Empty,
+    private NodeInfo Node(string name, string address, int slots, int silo) => new(name, address, slots, 0, ["zone=a"],
         silo < 0 ? "10.9.9.9:11111@1" : fixture.Cluster.Silos[silo].SiloAddress.ToParsableString(), $"{address}:30000");
 
     [Fact]
@@ -84,7 +84,9 @@ public sealed class SchedulerGrainTests(ClusterFixture fixture)
         await scheduler.RegisterNodeAsync(Node("m2", "10.0.0.2", 4, 1));
         await scheduler.RegisterNodeAsync(Node("gone", "10.0.0.3", 8, -1)); // its silo is not a member: dead
 
+        await fixture.Cluster.DeactivateAsync(scheduler); // the nodes survive in storage (JSON), labels included
         var snapshot = await scheduler.GetSnapshotAsync();
+        Assert.Equal(["zone=a"], snapshot.Nodes[0].Node.Labels.ToArray());
         Assert.Equal(6, snapshot.Capacity);
         Assert.Equal(["early:2@m1:2"], snapshot.Running.Select(Text));
         Assert.Equal([("m1", 2, true, "early"), ("m2", 0, true, ""), ("gone", 0, false, "")],

@@ -1,0 +1,43 @@
+using System.Collections.Immutable;
+using Microsoft.Extensions.DependencyInjection;
+using Orchestrator.Contracts.Grains;
+using Orchestrator.Contracts.Models;
+using Orchestrator.Scheduler.Launchers;
+using Orleans.Concurrency;
+
+namespace Orchestrator.Scheduler.Grains;
+
+/// <summary>
+/// A node's agent (see <see cref="INodeAgentGrain"/>): checks a proxy request against the job's current launch and placement,
+/// then hands it to this silo's <see cref="NodeProxies"/>. Reentrant: waits and kills interleave (the state is the
+/// thread-safe <see cref="NodeProxies"/>).
+/// </summary>
+[NodeSiloPlacement]
+[Reentrant]
+public sealed class NodeAgentGrain(IServiceProvider services) : Grain, INodeAgentGrain
+{
+    private NodeProxies Proxies => services.GetService<NodeProxies>()
+        ?? throw new InvalidOperationException("this silo offers no node (its config has no node section): it starts no proxies");
+
+    /// <inheritdoc />
+    public async Task<int> StartProxyAsync(string jobId, int launch, ImmutableArray<string> words)
+    {
+        var proxies = Proxies;
+        if (!HydraProxyCommand.TryParse(words, out var argv, out var refusal))
+            throw new InvalidOperationException($"node {proxies.NodeName} refuses the command for job '{jobId}': {refusal}");
+        var current = await GrainFactory.GetGrain<IJobGrain>(jobId).GetCurrentLaunchAsync();
+        if (current.Launch != launch || current.Phase is not (JobPhase.Launching or JobPhase.Running))
+            throw new InvalidOperationException(
+                $"node {proxies.NodeName} refuses launch {launch} of job '{jobId}': the job is {current.Phase} at launch {current.Launch}");
+        var grant = await GrainFactory.GetGrain<ISchedulerGrain>(ISchedulerGrain.DefaultKey).GetGrantAsync(jobId);
+        if (grant is null || !grant.Nodes.Any(n => n.Node == proxies.NodeName))
+            throw new InvalidOperationException($"node {proxies.NodeName} refuses job '{jobId}': its placement does not include this node");
+        return proxies.Start(jobId, launch, argv, current.OutputDirectory);
+    }
+
+    /// <inheritdoc />
+    public Task<int?> WaitProxyAsync(int processId, TimeSpan timeout) => Proxies.WaitAsync(processId, timeout);
+
+    /// <inheritdoc />
+    public Task<int> KillJobAsync(string jobId) => Proxies.KillJobAsync(jobId);
+}
