@@ -28,20 +28,20 @@ public sealed record LocalMpiOptions(string EntryAssembly, string DotnetHost, st
         if (IsSupervised(request))
             args.AddRange([.. Supervisor!, "--log", request.LogPath, "--exit-file", request.ExitCodePath!, "--"]);
         args.Add(Mpirun);
+        var np = request.Workers.ToString(System.Globalization.CultureInfo.InvariantCulture);
         if (request.Hosts is { } hosts)
         {
             // Across nodes: Hydra's proxies are started by the nodes' silos (node-exec), not ssh; they reach mpiexec at this
             // node's address; each output line names rank and host.
             args.AddRange(["-launcher", "rsh", "-launcher-exec", NodeExecScriptPath(request), "-localhost", hosts.LocalAddress,
-                "-hosts", hosts.HostList, "-prepend-pattern", "[%r@%h] "]);
+                "-hosts", hosts.HostList, "-prepend-pattern", "[%r@%h] ", "-np", np]);
             if (hosts.Interface is { } iface) args.AddRange(["-iface", iface, "-genv", "UCX_NET_DEVICES", iface]);
         }
         else
         {
-            args.Add("-prepend-rank");
+            args.AddRange(["-prepend-rank", "-np", np]);
             if (LoopbackOnly) args.AddRange(LoopbackBind.MpirunArguments);
         }
-        args.AddRange(["-np", request.Workers.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
         foreach (var (name, value) in request.Environment ?? new Dictionary<string, string>())
             args.AddRange(["-genv", name, value]); // MPICH hands these to every rank
         args.AddRange([DotnetHost, EntryAssembly, "train", request.SpecPath, "--out", request.OutputDirectory]);

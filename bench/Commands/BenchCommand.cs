@@ -26,6 +26,7 @@ public static class BenchCommand
         command.Subcommands.Add(MetricsBenchCommand.Create());
         command.Subcommands.Add(ControlPlaneBenchCommand.Create());
         command.Subcommands.Add(EvaluationBenchCommand.Create());
+        command.Subcommands.Add(ClusterBenchCommand.Create());
         return command;
     }
 

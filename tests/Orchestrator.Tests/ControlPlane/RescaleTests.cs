@@ -146,7 +146,7 @@ public sealed class RescaleTests
         var zero = await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => job.RequestRescaleAsync(0));
         Assert.Contains("at least 1", zero.Message);
         var tooMany = await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => job.RequestRescaleAsync(4));
-        Assert.Contains("capacity is 2 slots", tooMany.Message);
+        Assert.Contains("the cluster's 2 slots could never hold the gang", tooMany.Message);
         var uneven = await Assert.ThrowsAsync<ArgumentException>(() => job.RequestRescaleAsync(3));
         Assert.Contains("does not split evenly over the 3 workers", uneven.Message);
         var same = await Assert.ThrowsAsync<ArgumentException>(() => job.RequestRescaleAsync(2));

@@ -39,7 +39,7 @@ public sealed class ScaleCliTests
 
         var tooMany = Cli("scale", "cl-scale-run", "--workers", "4");
         Assert.True(tooMany.ExitCode == 2, tooMany.ToString());
-        Assert.Contains("capacity is 2 slots", tooMany.Output);
+        Assert.Contains("the cluster's 2 slots could never hold the gang", tooMany.Output);
         var scaled = Cli("scale", "cl-scale-run", "--workers", "1");
         Assert.True(scaled.ExitCode == 0, scaled.ToString());
         Assert.Contains("rescaling, workers 2 -> 1", scaled.Output);

@@ -41,4 +41,24 @@ public sealed class LauncherLogTests
         File.WriteAllLines(log, ["# t launch: x", "[0] step 1"]);
         Assert.Null(LauncherLog.LastErrors(log));
     }
+
+    [Fact]
+    public void Lines_of_a_gang_across_nodes_carry_rank_and_host_and_are_read_like_rank_lines()
+    {
+        using var dir = new TempDirectory();
+        var log = dir.File("launcher.log");
+        File.WriteAllLines(log,
+        [
+            "# 2026-12-04T00:00:00Z launch: mpirun.mpich -launcher rsh ...",
+            "[0@10.0.0.1] rank 0 of 2 on host node1 (local rank 0 of 1)",
+            "[1@10.0.0.2] rank 1 of 2 on host node2 (local rank 0 of 1)",
+            "[12@10.0.0.2] error (rank 12): out of memory",
+            "[1@10.0.0.2] error (rank 1): data.root: /data/fmnist does not exist on this node",
+        ]);
+
+        Assert.Equal(["rank 1 of 2 on host node2 (local rank 0 of 1)", "error (rank 1): data.root: /data/fmnist does not exist on this node"],
+            LauncherLog.Tail(log, 1, 0).Lines);
+        Assert.Equal(5, LauncherLog.Tail(log, null, 0).Lines.Length);
+        Assert.Equal("out of memory | data.root: /data/fmnist does not exist on this node", LauncherLog.LastErrors(log));
+    }
 }
