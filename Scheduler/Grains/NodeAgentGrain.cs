@@ -3,6 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Orchestrator.Contracts.Grains;
 using Orchestrator.Contracts.Models;
 using Orchestrator.Scheduler.Launchers;
+using Orchestrator.Spec;
 using Orleans.Concurrency;
 
 namespace Orchestrator.Scheduler.Grains;
@@ -32,7 +33,29 @@ public sealed class NodeAgentGrain(IServiceProvider services) : Grain, INodeAgen
         var grant = await GrainFactory.GetGrain<ISchedulerGrain>(ISchedulerGrain.DefaultKey).GetGrantAsync(jobId);
         if (grant is null || !grant.Nodes.Any(n => n.Node == proxies.NodeName))
             throw new InvalidOperationException($"node {proxies.NodeName} refuses job '{jobId}': its placement does not include this node");
+        if (MissingDataset(current.OutputDirectory) is { } missing)
+            throw new InvalidOperationException($"node {proxies.NodeName} cannot run job '{jobId}': {missing}");
         return proxies.Start(jobId, launch, argv, current.OutputDirectory);
+    }
+
+    /// <summary>
+    /// Why this node cannot read the job's dataset (its <c>data.root</c> is missing here), or null. Checked before the proxy
+    /// starts, so a node that lacks the data fails the launch naming node and path instead of ranks failing one by one.
+    /// </summary>
+    private static string? MissingDataset(string runDirectory)
+    {
+        var specPath = Path.Combine(runDirectory, JobRunner.SpecFileName);
+        JobSpec spec;
+        try
+        {
+            spec = JobSpecLoader.LoadFile(specPath, [], SpecHost.CoresOnly);
+        }
+        catch (UserFacingException e)
+        {
+            return $"its spec is not readable here ({e.Message}); is runs_root the same shared directory on every node?";
+        }
+        if (spec.Data.Dataset == DatasetKind.Synthetic || Directory.Exists(spec.Data.Root)) return null;
+        return $"data.root {spec.Data.Root} does not exist on this node (every node needs the dataset at the same path)";
     }
 
     /// <inheritdoc />

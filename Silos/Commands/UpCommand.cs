@@ -37,6 +37,8 @@ public static class UpCommand
 
     private static async Task<int> RunAsync(SiloConfig config)
     {
+        if (config.Node is { } declared && NodeAddressCheck.NotLocal(declared.Address) is { } problem)
+            throw new UserFacingException($"node.address: {problem}");
         var settings = new SiloSettings
         {
             ClusterId = config.ClusterId,

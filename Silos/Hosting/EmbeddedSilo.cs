@@ -31,7 +31,7 @@ public sealed class EmbeddedSiloOptions
 /// <summary>
 /// A single silo inside the CLI process: <see cref="SiloSetup"/> with localhost clustering on loopback (free ports, so
 /// several <c>run</c>s can coexist), memory grain storage under <see cref="StorageNames"/>, the scheduler's slot
-/// capacity and the <c>local-mpi</c> launcher (<see cref="JobRunner"/> over <see cref="LocalMpiLauncher"/>).
+/// capacity (this machine registered as its one node) and the <c>local-mpi</c> launcher (<see cref="JobRunner"/> over <see cref="LocalMpiLauncher"/>).
 /// Disposing it stops the silo and kills every gang still running.
 /// </summary>
 public sealed class EmbeddedSilo : IAsyncDisposable
@@ -69,11 +69,13 @@ public sealed class EmbeddedSilo : IAsyncDisposable
             RunsRoot = options.RunsRoot,
             WorkerEnvironment = options.WorkerEnvironment,
             Metrics = options.Metrics,
+            Node = ThisMachine(options.WorkerSlots),
         };
         var host = SiloSetup.BuildHost(settings);
         try
         {
             await host.StartAsync(cancellation);
+            await NodeRegistration.RegisterAsync(host.Services, settings.Node, settings.GatewayPort); // status and metrics show the one node
         }
         catch
         {
@@ -92,6 +94,14 @@ public sealed class EmbeddedSilo : IAsyncDisposable
             catch (OperationCanceledException) { }
         }
         host.Dispose(); // disposes the JobRunner singleton: kills remaining process groups
+    }
+
+    /// <summary>This machine as the embedded silo's one node: its host name (or <c>local</c>), loopback, the worker slots.</summary>
+    private static Config.NodeConfig ThisMachine(int slots)
+    {
+        var name = Config.NodeConfig.IsValidName(Environment.MachineName) ? Environment.MachineName : "local";
+        return new Config.NodeConfig(name, IPAddress.Loopback, slots, Config.NodeConfig.DetectGpus(),
+            System.Collections.Immutable.ImmutableSortedDictionary<string, string>.Empty);
     }
 
     private static int FreeLoopbackPort()

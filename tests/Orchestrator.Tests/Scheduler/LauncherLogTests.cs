@@ -57,7 +57,7 @@ public sealed class LauncherLogTests
         ]);
 
         Assert.Equal(["rank 1 of 2 on host node2 (local rank 0 of 1)", "error (rank 1): data.root: /data/fmnist does not exist on this node"],
-            LauncherLog.Tail(log, 1, 0).Lines);
+            LauncherLog.Tail(log, 1, 0).Lines.ToArray());
         Assert.Equal(5, LauncherLog.Tail(log, null, 0).Lines.Length);
         Assert.Equal("out of memory | data.root: /data/fmnist does not exist on this node", LauncherLog.LastErrors(log));
     }
