@@ -23,6 +23,11 @@ public interface INodeAgentGrain : IGrainWithStringKey
     [Alias("WaitProxy")]
     Task<int?> WaitProxyAsync(int processId, TimeSpan timeout);
 
+    /// <summary>Kills a gang this node's silo started and supervises (found by its exit-code file), for a job grain that took the
+    /// job over on another silo; returns how many supervisors were found.</summary>
+    [Alias("KillGang")]
+    Task<int> KillGangAsync(string exitCodePath);
+
     /// <summary>Kills every proxy (and rank) of <paramref name="jobId"/> on this node; returns how many ran.</summary>
     [Alias("KillJob")]
     Task<int> KillJobAsync(string jobId);

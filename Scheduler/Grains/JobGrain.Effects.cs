@@ -111,7 +111,7 @@ public sealed partial class JobGrain
             await ApplyAsync(new JobEvent.LaunchFailed(launch, e.Message));
             return;
         }
-        await ApplyAsync(new JobEvent.GangStarted(launch, pid));
+        await ApplyAsync(new JobEvent.GangStarted(launch, pid, runner.LocalNodeName));
     }
 
     /// <summary>The nodes of <paramref name="grant"/> with their addresses, in rank order; null on a cluster without registered nodes.</summary>
@@ -139,13 +139,33 @@ public sealed partial class JobGrain
         }
     }
 
-    /// <summary>Kills launch <paramref name="launch"/>'s gang: through its supervisor when adopted, and this silo's process group.</summary>
+    /// <summary>How long an adopted gang started on another node may go without a heartbeat before it counts as gone.</summary>
+    private static readonly TimeSpan AdoptedGangSilence = TimeSpan.FromSeconds(30);
+
+    /// <summary>Asks node <paramref name="node"/>'s agent to kill the gang supervised with <paramref name="exitPath"/> (best effort: a dead node's gang died with it).</summary>
+    private async Task KillOnNodeAsync(string node, string exitPath)
+    {
+        try
+        {
+            var snapshot = await SchedulerGrain.GetSnapshotAsync();
+            if (snapshot.Nodes.IsDefault || snapshot.Nodes.FirstOrDefault(n => n.Node.Name == node && n.Alive) is not { } live) return;
+            await GrainFactory.GetGrain<INodeAgentGrain>(live.Node.Silo).KillGangAsync(exitPath);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // Unreachable: the node is going down; its ranks are told to stop by their heartbeat replies.
+        }
+    }
+
+    /// <summary>Kills launch <paramref name="launch"/>'s gang: through its supervisor when adopted (on the node that started it), and this silo's process group.</summary>
     private async Task KillGangAsync(int launch)
     {
         if (adopted)
         {
             adopted = false;
-            AdoptedGang.Kill(RunLayout.LaunchExitCode(OutputDirectory, launch));
+            var exitPath = RunLayout.LaunchExitCode(OutputDirectory, launch);
+            if (S.LaunchNode is { } node && node != runner.LocalNodeName) await KillOnNodeAsync(node, exitPath);
+            else AdoptedGang.Kill(exitPath);
         }
         await runner.StopAsync(JobId); // the whole process group; a killed gang's exit is not reported
         await KillRemoteProxiesAsync();
@@ -159,7 +179,7 @@ public sealed partial class JobGrain
         if (adopted || S.StallTimeout is not null)
         {
             var period = GangProgress.WatchPeriod(S.StallTimeout);
-            watchTimer = this.RegisterGrainTimer(_ => ApplyAsync(new JobEvent.WatchTick(progress.Progress, adopted ? ReadAdoptedGang() : null)),
+            watchTimer = this.RegisterGrainTimer(async _ => await ApplyAsync(new JobEvent.WatchTick(progress.Progress, adopted ? await ReadAdoptedGangAsync() : null)),
                 new GrainTimerCreationOptions(period, period) { KeepAlive = true });
         }
         return Task.CompletedTask;
@@ -177,10 +197,22 @@ public sealed partial class JobGrain
     private GangExitDetail ExitDetail() =>
         new(progress.Advanced, OutputDirectory is null ? null : LauncherLog.LastErrors(RunLayout.LauncherLog(OutputDirectory)));
 
-    /// <summary>What the adopted gang's files say: its recorded exit code, alive, or gone without one.</summary>
-    private AdoptedGangReport ReadAdoptedGang()
+    /// <summary>
+    /// What the adopted gang's files say: its recorded exit code (shared storage), alive, or gone without one. Alive is read
+    /// from this machine's processes when the gang was started here (or on a cluster without nodes); a gang started on another
+    /// node is alive while its ranks heartbeat (that node's silo may be the one that died, so it cannot be asked).
+    /// </summary>
+    private async Task<AdoptedGangReport> ReadAdoptedGangAsync()
     {
         var exitPath = RunLayout.LaunchExitCode(OutputDirectory, S.Launches);
+        if (S.LaunchNode is { } node && node != runner.LocalNodeName)
+        {
+            if (GangSupervisor.ReadExitCode(exitPath) is int remoteCode) return new AdoptedGangReport.Exited(remoteCode, ExitDetail());
+            var last = progress.Newest?.ReceivedAt ?? progress.LaunchedAt;
+            if (Now - last < AdoptedGangSilence) return new AdoptedGangReport.Alive();
+            await KillOnNodeAsync(node, exitPath); // its silo may be alive (the grain moved for another reason): leave nothing
+            return new AdoptedGangReport.Vanished();
+        }
         var code = GangSupervisor.ReadExitCode(exitPath);
         if (code is null && !AdoptedGang.IsAlive(exitPath))
             code = GangSupervisor.ReadExitCode(exitPath); // it may have written the code just now

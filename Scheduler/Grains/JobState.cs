@@ -51,6 +51,9 @@ public sealed class JobState
     /// <summary>How the gang's ranks spread over nodes; null = defaults.</summary>
     [Id(19)] public PlacementSpec? Placement { get; set; }
 
+    /// <summary>The node whose silo started the current gang (its supervisor and mpiexec run there); null = no node (one machine).</summary>
+    [Id(20)] public string? LaunchNode { get; set; }
+
     /// <summary>A copy to decide on (<see cref="Lifecycle.JobLifecycle"/>): the original stays as stored until the decision is persisted.</summary>
     public JobState Copy()
     {

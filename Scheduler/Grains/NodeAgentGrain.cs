@@ -63,4 +63,10 @@ public sealed class NodeAgentGrain(IServiceProvider services) : Grain, INodeAgen
 
     /// <inheritdoc />
     public Task<int> KillJobAsync(string jobId) => Proxies.KillJobAsync(jobId);
+
+    /// <inheritdoc />
+    public Task<int> KillGangAsync(string exitCodePath) =>
+        System.Text.RegularExpressions.Regex.IsMatch(Path.GetFileName(exitCodePath), "^launch-[0-9]+\\.exit$") && Path.IsPathFullyQualified(exitCodePath)
+            ? Task.FromResult(AdoptedGang.Kill(exitCodePath))
+            : throw new ArgumentException($"'{exitCodePath}' is not a gang's exit-code file (RUN/logs/launch-N.exit)");
 }

@@ -131,8 +131,9 @@ public sealed class SchedulerGrain(
             [.. admission.Running.Select(ToGrant)], [.. admission.Queue.Select(ToGrant)], [.. nodes]));
     }
 
+    // Joining counts: a silo registers its node once it is up itself, and this silo's view may not have seen it turn Active yet.
     private ImmutableHashSet<string> LiveSilos() =>
-        [.. membership.CurrentSnapshot.Members.Values.Where(m => m.Status == SiloStatus.Active).Select(m => m.SiloAddress.ToParsableString())];
+        [.. membership.CurrentSnapshot.Members.Values.Where(m => m.Status is SiloStatus.Active or SiloStatus.Joining).Select(m => m.SiloAddress.ToParsableString())];
 
     private GangAdmission Load() => Build(state.State.Nodes, state.State.Running, state.State.Queue, state.State.Capacity, LiveSilos());
 

@@ -59,6 +59,9 @@ public sealed class JobRunner(IJobLauncher launcher, string defaultRunsRoot, str
                 $"run directory {full} is not under this silo's runs_root {root}: a silo writes only there (omit --out for {root}/<name>, or name a directory under it)");
     }
 
+    /// <summary>The name of the node this silo offers; null when it offers none.</summary>
+    public string? LocalNodeName => localNode?.Name;
+
     /// <summary>Whether a gang of this job is alive.</summary>
     public bool IsRunning(string jobId) => running.ContainsKey(jobId);
 

@@ -17,7 +17,8 @@ public abstract record JobEvent
     public sealed record NotAdmitted(string Reason) : JobEvent;
 
     /// <summary>Launch <paramref name="Launch"/> started: the launcher's process exists.</summary>
-    public sealed record GangStarted(int Launch, int ProcessId) : JobEvent;
+    /// <paramref name="Node"/>: the node whose silo started it (null on a silo that offers none).
+    public sealed record GangStarted(int Launch, int ProcessId, string? Node = null) : JobEvent;
 
     /// <summary>Launch <paramref name="Launch"/> could not start.</summary>
     public sealed record LaunchFailed(int Launch, string Reason) : JobEvent;

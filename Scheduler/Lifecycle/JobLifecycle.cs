@@ -33,7 +33,7 @@ public static class JobLifecycle
             case JobEvent.Submitted submitted: decision.Submit(submitted.Submission); break;
             case JobEvent.SlotsGranted: decision.Launch(); break;
             case JobEvent.NotAdmitted refused: decision.Fail($"not admitted: {refused.Reason}"); break;
-            case JobEvent.GangStarted started: decision.Started(started.Launch, started.ProcessId); break;
+            case JobEvent.GangStarted started: decision.Started(started.Launch, started.ProcessId, started.Node); break;
             case JobEvent.LaunchFailed failed: decision.LaunchFailed(failed.Launch, failed.Reason); break;
             case JobEvent.GangExited exited: decision.Exited(exited.Launch, exited.ExitCode, exited.Detail ?? GangExitDetail.Unknown); break;
             case JobEvent.WatchTick tick: decision.Watch(tick.Progress, tick.Adopted); break;
@@ -106,10 +106,11 @@ public static class JobLifecycle
             effects.Add(StartNextGang());
         }
 
-        public void Started(int launch, int processId)
+        public void Started(int launch, int processId, string? node)
         {
-            Move(JobPhase.Running, $"{s.Workers} workers started (launcher pid {processId})");
+            Move(JobPhase.Running, $"{s.Workers} workers started (launcher pid {processId}{(node is null ? "" : $" on {node}")})");
             s.Launches = launch;
+            s.LaunchNode = node;
             s.NextLaunchNotBefore = null;
             effects.Add(new JobEffect.Persist());
             effects.Add(new JobEffect.WatchGang(Adopted: false));

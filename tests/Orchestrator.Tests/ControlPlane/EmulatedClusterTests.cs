@@ -40,11 +40,11 @@ public sealed class EmulatedClusterTests
         try
         {
             var up = CliRunner.Run(scratch.Path, ["cluster", "emulate", "up", "--nodes", "3", "--slots", "2", "--bandwidth", "1gbit", "--dir", dir,
-                "--worker-env", $"{SampleLog.Variable}=1"]);
+                "--worker-env", $"{SampleLog.Variable}=1", "--worker-env", $"{Orchestrator.Trainer.Training.WorkerTestHooks.StepDelayVariable}=50"]);
             Assert.True(up.ExitCode == 0, up.ToString());
             Assert.Contains("3 silos up", up.Output);
-            var nodes = Exec(scratch.Path, "status");
-            Assert.Contains("nodes: 3 alive, 0 down", nodes.Output);
+            // Every silo registered its node before `up` returned; the scheduler's silo may see the last one join a moment later.
+            WaitFor(() => Exec(scratch.Path, "status").Output.Contains("nodes: 3 alive, 0 down", StringComparison.Ordinal), "all 3 nodes alive");
 
             // 2 ranks, one per node, then 3: each rank on its own host, traffic on the links of the nodes that ran ranks.
             var before = Enumerable.Range(0, 3).Select(TxBytes).ToArray();
@@ -80,24 +80,24 @@ public sealed class EmulatedClusterTests
             // A node lost mid-run (its silo and every process on it killed): the job restarts from its newest checkpoint on the
             // live nodes and succeeds, every sample once per epoch.
             var lossy = Exec(scratch.Path, "submit", spec, "--set", "name=lossy", "--set", "workers=2", "--set", "placement.policy=spread",
-                "--set", "training.epochs=4", "--set", "fault.restart_backoff_seconds=1");
+                "--set", "training.epochs=12", "--set", "fault.restart_backoff_seconds=1");
             Assert.True(lossy.ExitCode == 0, lossy.ToString());
-            WaitFor(() => Regex.IsMatch(Exec(scratch.Path, "logs", "lossy").Output, @"epoch 2/4 step \d+/"), "the job to reach epoch 2");
-            var victim = HostsOfRanks(Exec(scratch.Path, "logs", "lossy").Output)[1]; // rank 1's node
+            WaitFor(() => Regex.IsMatch(Exec(scratch.Path, "logs", "lossy", "--tail", "0").Output, @"epoch 2/12 step \d+/"), "the job to reach epoch 2");
+            var victim = HostsOfRanks(Exec(scratch.Path, "logs", "lossy", "--tail", "0").Output)[1]; // rank 1's node
             var victimIndex = int.Parse(victim[4..], CultureInfo.InvariantCulture) - 1;
             KillNode(victimIndex);
             clientNode = victimIndex == 0 ? 2 : 1;
             var watch = CliRunner.Run(scratch.Path, ["cluster", "emulate", "exec", "--node", $"{clientNode}", "--", "status", "lossy", "--watch"], JobLimit);
-            var lossLog = Exec(scratch.Path, "logs", "lossy").Output;
+            var lossLog = Exec(scratch.Path, "logs", "lossy", "--tail", "0").Output;
             Assert.True(watch.ExitCode == 0, $"{watch}\n{lossLog}");
             Assert.Contains("resumed from", lossLog);
             var lastLaunch = lossLog[lossLog.LastIndexOf("# placement: ", StringComparison.Ordinal)..];
             Assert.DoesNotContain(victim, HostsOfRanks(lastLaunch));
             Assert.Equal(2, HostsOfRanks(lastLaunch).Distinct().Count());
-            AssertEachSampleOncePerEpoch(Path.Combine(dir, "runs", "lossy"), size: 1024, epochs: 4);
+            AssertEachSampleOncePerEpoch(Path.Combine(dir, "runs", "lossy"), size: 1024, epochs: 12);
 
             // A dead node gets no ranks, even with free slots and the spread policy.
-            Assert.Contains("nodes: 2 alive, 1 down", Exec(scratch.Path, "status").Output);
+            WaitFor(() => Exec(scratch.Path, "status").Output.Contains("nodes: 2 alive, 1 down", StringComparison.Ordinal), "the lost node seen down");
             var survivors = RunJob(scratch.Path, spec, "after-loss", "workers=2", "placement.policy=spread");
             Assert.DoesNotContain(victim, HostsOfRanks(survivors));
             Assert.Equal(2, HostsOfRanks(survivors).Distinct().Count());
@@ -137,7 +137,7 @@ public sealed class EmulatedClusterTests
         var submit = Exec(cwd, ["submit", spec, "--set", $"name={name}", .. settings.SelectMany(s => new[] { "--set", s })]);
         Assert.True(submit.ExitCode == 0, submit.ToString());
         var watch = CliRunner.Run(cwd, ["cluster", "emulate", "exec", "--node", $"{clientNode}", "--", "status", name, "--watch"], JobLimit);
-        var log = Exec(cwd, "logs", name).Output;
+        var log = Exec(cwd, "logs", name, "--tail", "0").Output;
         Assert.True(watch.ExitCode == 0, $"{watch}\n{log}");
         return log;
     }

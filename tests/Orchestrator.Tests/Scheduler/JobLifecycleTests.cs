@@ -348,6 +348,17 @@ public sealed class JobLifecycleTests
     }
 
     [Fact]
+    public void The_node_that_started_the_gang_is_recorded_for_a_silo_that_takes_the_job_over()
+    {
+        var job = Job.Running(Submission(maxRestarts: 3));
+        job.On(new V.NodeLost("node-b"));
+        job.On(new V.RelaunchDue(false), T0 + TimeSpan.FromSeconds(30));
+        job.On(new V.GangStarted(2, 77, "node-c"));
+        Assert.Equal((JobPhase.Running, "node-c"), (job.State.Phase, job.State.LaunchNode));
+        Assert.EndsWith("(launcher pid 77 on node-c)", job.State.History[^1].Note);
+    }
+
+    [Fact]
     public void A_relaunch_whose_gang_fits_nowhere_now_waits_pending_and_launches_when_slots_come_back()
     {
         var job = Job.Running(Submission(maxRestarts: 3));
