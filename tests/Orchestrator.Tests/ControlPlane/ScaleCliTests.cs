@@ -24,7 +24,7 @@ public sealed class ScaleCliTests
             environment: environment);
         CliResult Cli(params string[] args) => CliRunner.Run(dir.Path, [.. args, "--silo", silo.Gateway, "--cluster", "cp-scale"], Limit);
         var spec = dir.File("job.yaml");
-        File.WriteAllText(spec, ControlPlaneSpecs.Synthetic("cl-scale-run", epochs: 2));
+        File.WriteAllText(spec, ControlPlaneSpecs.Synthetic("cl-scale-run", epochs: 8)); // long enough to still run after two CLI calls on a loaded machine
         var output = Path.Combine(dir.Path, "runs", "run"); // under the silo's runs_root
 
         var submitted = Cli("submit", spec, "--workers", "2", "--out", output);
