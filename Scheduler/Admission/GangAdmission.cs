@@ -213,6 +213,9 @@ public sealed class GangAdmission
         return new GangReplacement(null, AdmitFromHead(), shortfall);
     }
 
+    /// <summary>Starts queued jobs from the head while they fit (after the live nodes changed); returns those that started.</summary>
+    public IReadOnlyList<GangGrant> AdmitWaiting() => AdmitFromHead();
+
     /// <summary>Changes the nodes (one joined, left, died or came back) and returns the queued jobs that now start.</summary>
     /// <exception cref="ArgumentException">Two nodes share a name, or a node still holding ranks is removed.</exception>
     public IReadOnlyList<GangGrant> SetNodes(IReadOnlyList<AdmissionNode> nodes)

@@ -88,7 +88,7 @@ public sealed class SchedulerGrain(
         if (state.State.Nodes.Count == 0)
             running = [.. running.Select(g => g with { Nodes = [new NodeRanks(node.Name, g.Workers)] })]; // the implicit node was this one
         var admission = Build(nodes, running, state.State.Queue, state.State.Capacity, live.Add(node.Silo));
-        var started = admission.SetNodes(admission.Nodes);
+        var started = admission.AdmitWaiting();
         await SaveAsync(admission, nodes);
         return [.. started.Select(ToGrant)];
     }
@@ -97,7 +97,7 @@ public sealed class SchedulerGrain(
     public async Task<NodeChange> NodesChangedAsync()
     {
         var admission = Load();
-        var started = admission.SetNodes(admission.Nodes);
+        var started = admission.AdmitWaiting();
         if (started.Count > 0) await SaveAsync(admission);
         var dead = admission.Nodes.Where(n => !n.Alive).Select(n => n.Name).ToHashSet(StringComparer.Ordinal);
         return new NodeChange([.. started.Select(ToGrant)],

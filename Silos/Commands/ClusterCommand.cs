@@ -88,11 +88,10 @@ public static class ClusterCommand
             var index = parse.GetValue(node) - 1;
             if (index is < 0 or >= EmulatedCluster.MaxNodes || !NetworkFabric.Namespaces(EmulatedCluster.Prefix).Contains(EmulatedCluster.NodeNamespace(index)))
                 throw new UserFacingException($"--node: no emulated node {index + 1} (start one with: orchestrator cluster emulate up)");
-            var start = new ProcessStartInfo("ip") { UseShellExecute = false };
-            foreach (var arg in (string[])["netns", "exec", EmulatedCluster.NodeNamespace(index), SiloSetup.DotnetHostPath(), SiloSetup.EntryAssemblyPath(), .. parse.GetValue(args)!])
-                start.ArgumentList.Add(arg);
-            start.Environment[ClientOptions.SiloVariable] = EmulatedCluster.Gateway(index);
-            start.Environment[ClientOptions.ClusterVariable] = EmulatedCluster.ClusterId;
+            var (argv, environment) = EmulatedCluster.ClientCommand(index, SiloSetup.DotnetHostPath(), SiloSetup.EntryAssemblyPath(), parse.GetValue(args)!);
+            var start = new ProcessStartInfo(argv[0]) { UseShellExecute = false };
+            foreach (var arg in argv.Skip(1)) start.ArgumentList.Add(arg);
+            foreach (var (name, value) in environment) start.Environment[name] = value;
             using var process = Process.Start(start) ?? throw new UserFacingException("could not start ip netns exec");
             process.WaitForExit();
             return process.ExitCode;

@@ -56,6 +56,15 @@ public static partial class EmulatedCluster
     /// <summary>The Redis server of the emulated cluster.</summary>
     public static string Redis => $"{Subnet}.254:{RedisPort.ToString(CultureInfo.InvariantCulture)}";
 
+    /// <summary>
+    /// An orchestrator client command run inside node <paramref name="node"/> (0-based; the subnet is reachable only from the
+    /// nodes), program first, and the variables that point it at that node's gateway.
+    /// </summary>
+    public static (IReadOnlyList<string> Command, IReadOnlyDictionary<string, string> Environment) ClientCommand(int node, string dotnet, string entry,
+        IEnumerable<string> args) =>
+        (["ip", "netns", "exec", NodeNamespace(node), dotnet, entry, .. args],
+         new Dictionary<string, string> { [Commands.ClientOptions.SiloVariable] = Gateway(node), [Commands.ClientOptions.ClusterVariable] = ClusterId });
+
     /// <summary>The namespace of node <paramref name="node"/> (0-based).</summary>
     public static string NodeNamespace(int node) => $"{Prefix}-n{(node + 1).ToString(CultureInfo.InvariantCulture)}";
 

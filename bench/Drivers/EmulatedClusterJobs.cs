@@ -26,12 +26,9 @@ public sealed class EmulatedClusterJobs(EmulatorOptions cluster)
     /// <summary>Runs an orchestrator command inside node <paramref name="node"/> (1-based) and returns its output; throws when it fails.</summary>
     public static ChildResult Cli(int node, TimeSpan limit, params string[] args)
     {
-        var result = ChildProcess.Run("ip", ["netns", "exec", EmulatedCluster.NodeNamespace(node - 1), SiloSetup.DotnetHostPath(), SiloSetup.EntryAssemblyPath(), .. args],
-            limit, "apt-get install -y iproute2", environment: new Dictionary<string, string?>
-            {
-                [Silos.Commands.ClientOptions.SiloVariable] = EmulatedCluster.Gateway(node - 1),
-                [Silos.Commands.ClientOptions.ClusterVariable] = EmulatedCluster.ClusterId,
-            });
+        var (argv, environment) = EmulatedCluster.ClientCommand(node - 1, SiloSetup.DotnetHostPath(), SiloSetup.EntryAssemblyPath(), args);
+        var result = ChildProcess.Run(argv[0], argv.Skip(1), limit, "apt-get install -y iproute2",
+            environment: environment.ToDictionary(v => v.Key, string? (v) => v.Value));
         if (result.TimedOut) throw new UserFacingException($"orchestrator {string.Join(' ', args)} on node{node} ran longer than {limit}");
         return result;
     }
