@@ -44,11 +44,12 @@ public interface ISchedulerGrain : IGrainWithStringKey
 
     /// <summary>
     /// Before a relaunch: the job's grant as it is when all its nodes live; placed anew over the live nodes when some died; or,
-    /// when they cannot hold the gang now, none (the job waits first in the queue). Throws
+    /// when they cannot hold the gang now, placed with the largest of <paramref name="smaller"/> worker counts they can hold
+    /// (a job that shrinks on node loss), or none (the job waits first in the queue at its size). Throws
     /// <see cref="InvalidOperationException"/> when the job holds no slots.
     /// </summary>
     [Alias("PlaceAnewIfDisplaced")]
-    Task<Replacement> PlaceAnewIfDisplacedAsync(string jobId);
+    Task<Replacement> PlaceAnewIfDisplacedAsync(string jobId, int[]? smaller = null);
 
     /// <summary>Frees the job's slots (or drops it from the queue) and returns the queued jobs that now start, in order.</summary>
     [Alias("Release")]

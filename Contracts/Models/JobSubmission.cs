@@ -20,6 +20,9 @@ namespace Orchestrator.Contracts.Models;
 /// <c>--die-at</c>); relaunches run without them.</param>
 /// <param name="WorkerRule">Which worker counts the job may be rescaled to (from its spec); null = any count.</param>
 /// <param name="Placement">How the gang's ranks spread over the cluster's nodes (from its spec); null = defaults.</param>
+/// <param name="ShrinkFloor">When a node of the gang is lost and the live nodes cannot hold the whole gang, it restarts with as
+/// many workers as they hold (counts <paramref name="WorkerRule"/> accepts), down to this many; null = it waits for capacity
+/// at its size (<c>scaling.on_node_loss</c>).</param>
 [GenerateSerializer, Immutable, Alias("orchestrator.JobSubmission.v1")]
 public sealed record JobSubmission(
     string SpecYaml,
@@ -31,7 +34,8 @@ public sealed record JobSubmission(
     TimeSpan? StallTimeout = null,
     string[]? FirstLaunchArguments = null,
     WorkerCountRule? WorkerRule = null,
-    PlacementSpec? Placement = null)
+    PlacementSpec? Placement = null,
+    int? ShrinkFloor = null)
 {
     /// <summary>A submission with the default restart policy (3 restarts, 1 s doubling up to 60 s).</summary>
     public static JobSubmission WithDefaults(string specYaml, int workers) =>
@@ -46,6 +50,6 @@ public sealed record JobSubmission(
         var backoff = TimeSpan.FromSeconds(fault.RestartBackoffSeconds);
         var cap = TimeSpan.FromSeconds(60) > backoff ? TimeSpan.FromSeconds(60) : backoff;
         return new(specYaml, spec.Workers, fault.MaxRestarts, backoff, cap, StallTimeout: TimeSpan.FromSeconds(fault.StallSeconds),
-            WorkerRule: WorkerCountRule.Of(spec), Placement: spec.Placement);
+            WorkerRule: WorkerCountRule.Of(spec), Placement: spec.Placement, ShrinkFloor: spec.ScalingOrDefault.ShrinkFloor);
     }
 }

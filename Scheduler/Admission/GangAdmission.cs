@@ -195,19 +195,29 @@ public sealed class GangAdmission
     /// the queued jobs that start after it; otherwise the job waits at the head of the queue (it ran before anything that
     /// waits), and the result says what is short.
     /// </summary>
+    /// <param name="jobId">The job.</param>
+    /// <param name="smaller">Smaller worker counts the job accepts instead (it shrinks on node loss), tried largest first when
+    /// the live nodes cannot hold its whole gang; the grant then carries the count that was placed.</param>
     /// <exception cref="InvalidOperationException">The job holds no slots.</exception>
-    public GangReplacement Replace(string jobId)
+    public GangReplacement Replace(string jobId, IReadOnlyList<int>? smaller = null)
     {
         var index = _running.FindIndex(r => r.JobId == jobId);
         if (index < 0)
             throw new InvalidOperationException($"job '{jobId}' holds no worker slots; only a running job can be placed anew");
         var request = _running[index].Request;
         _running.RemoveAt(index);
-        if (TryPlace(request, FreeSlots(), out var placed, out var shortfall))
+        var free = FreeSlots();
+        string? shortfall = null;
+        foreach (var workers in (smaller ?? []).Where(w => w >= 1 && w < request.Workers).OrderDescending().Prepend(request.Workers))
         {
-            var grant = new GangGrant(request, placed);
-            _running.Insert(index, grant);
-            return new GangReplacement(grant, AdmitFromHead(), null);
+            var attempt = request with { Workers = workers };
+            if (TryPlace(attempt, free, out var placed, out var missing))
+            {
+                var grant = new GangGrant(attempt, placed);
+                _running.Insert(index, grant);
+                return new GangReplacement(grant, AdmitFromHead(), null);
+            }
+            shortfall ??= missing; // what the whole gang lacks is what the user needs to hear
         }
         _queue.Insert(0, request);
         return new GangReplacement(null, AdmitFromHead(), shortfall);

@@ -95,15 +95,20 @@ public sealed partial class JobGrain
         int pid;
         try
         {
-            var placed = await SchedulerGrain.PlaceAnewIfDisplacedAsync(jobId);
+            var placed = await SchedulerGrain.PlaceAnewIfDisplacedAsync(jobId, ShrinkCandidates());
             granted.AddRange(placed.Started);
             if (placed.Grant is null)
             {
                 await ApplyAsync(new JobEvent.WaitingForCapacity(placed.Shortfall ?? "the live nodes cannot hold the gang now"));
                 return;
             }
+            if (placed.Grant.Workers < start.Workers)
+            {
+                await ApplyAsync(new JobEvent.Shrunk(placed.Grant.Workers, $"the live nodes hold {placed.Grant.Workers} of its {start.Workers} workers (scaling.on_node_loss: shrink)"));
+                if (S.Phase != JobPhase.Launching || S.Workers != placed.Grant.Workers) return; // cancelled meanwhile
+            }
             var hosts = await HostsOfAsync(placed.Grant);
-            pid = runner.Start(jobId, start.Workers, S.SpecYaml, OutputDirectory, start.ExtraArguments,
+            pid = runner.Start(jobId, placed.Grant.Workers, S.SpecYaml, OutputDirectory, start.ExtraArguments,
                 code => factory.GetGrain<IJobGrain>(jobId).ReportLaunchExitAsync(launch, code), launch, hosts);
         }
         catch (Exception e) when (e is LaunchException or IOException or UnauthorizedAccessException or InvalidOperationException)
@@ -113,6 +118,11 @@ public sealed partial class JobGrain
         }
         await ApplyAsync(new JobEvent.GangStarted(launch, pid, runner.LocalNodeName));
     }
+
+    /// <summary>The smaller gangs a node loss may shrink this job to (largest first), as its spec allows; none unless it opted in.</summary>
+    private int[]? ShrinkCandidates() => S.ShrinkFloor is int floor
+        ? [.. Enumerable.Range(floor, Math.Max(0, S.Workers - floor)).Reverse().Where(w => S.WorkerRule?.Reject(w) is null)]
+        : null;
 
     /// <summary>The nodes of <paramref name="grant"/> with their addresses, in rank order; null on a cluster without registered nodes.</summary>
     private async Task<IReadOnlyList<HostRanks>?> HostsOfAsync(SlotGrant grant)

@@ -54,6 +54,9 @@ public sealed class JobState
     /// <summary>The node whose silo started the current gang (its supervisor and mpiexec run there); null = no node (one machine).</summary>
     [Id(20)] public string? LaunchNode { get; set; }
 
+    /// <summary>The fewest workers a node loss may shrink the gang to; null = a node loss never shrinks it.</summary>
+    [Id(21)] public int? ShrinkFloor { get; set; }
+
     /// <summary>A copy to decide on (<see cref="Lifecycle.JobLifecycle"/>): the original stays as stored until the decision is persisted.</summary>
     public JobState Copy()
     {

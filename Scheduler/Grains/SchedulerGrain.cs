@@ -106,7 +106,7 @@ public sealed class SchedulerGrain(
     }
 
     /// <inheritdoc />
-    public async Task<Replacement> PlaceAnewIfDisplacedAsync(string jobId)
+    public async Task<Replacement> PlaceAnewIfDisplacedAsync(string jobId, int[]? smaller = null)
     {
         var admission = Load();
         var current = admission.Running.FirstOrDefault(g => g.JobId == jobId);
@@ -114,7 +114,7 @@ public sealed class SchedulerGrain(
             throw new InvalidOperationException($"job '{jobId}' holds no worker slots");
         if (!admission.Displaced.Any(g => g.JobId == jobId))
             return new Replacement(ToGrant(current), [], null);
-        var replacement = admission.Replace(jobId);
+        var replacement = admission.Replace(jobId, smaller);
         await SaveAsync(admission);
         return new Replacement(replacement.Replaced is { } grant ? ToGrant(grant) : null, [.. replacement.Started.Select(ToGrant)], replacement.Shortfall);
     }

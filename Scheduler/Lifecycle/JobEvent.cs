@@ -49,6 +49,10 @@ public abstract record JobEvent
     /// <summary>The next launch's nodes are gone and the live nodes cannot hold the gang now: the job waits (Pending, first in
     /// the queue) until they can.</summary>
     public sealed record WaitingForCapacity(string Reason) : JobEvent;
+
+    /// <summary>The next launch's nodes are gone and the live nodes hold only <paramref name="Workers"/> of the gang's workers:
+    /// the job opted into shrinking (<c>scaling.on_node_loss: shrink</c>) and goes on with that many.</summary>
+    public sealed record Shrunk(int Workers, string Reason) : JobEvent;
 }
 
 /// <summary>What the files of a gang started by another silo say at a watch tick.</summary>

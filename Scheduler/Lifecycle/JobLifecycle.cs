@@ -43,6 +43,7 @@ public static class JobLifecycle
             case JobEvent.RelaunchDue due: decision.RelaunchDue(due.GangRunsHere); break;
             case JobEvent.NodeLost lost: decision.NodeLost(lost.Node); break;
             case JobEvent.WaitingForCapacity waiting: decision.WaitForCapacity(waiting.Reason); break;
+            case JobEvent.Shrunk shrunk: decision.Shrink(shrunk.Workers, shrunk.Reason); break;
             default: throw new ArgumentOutOfRangeException(nameof(e), e, "unknown job event");
         }
         return new JobDecision(effects.Count == 0 ? state : next, effects);
@@ -87,6 +88,7 @@ public static class JobLifecycle
             s.FirstLaunchArguments = submission.FirstLaunchArguments ?? [];
             s.WorkerRule = submission.WorkerRule;
             s.Placement = submission.Placement;
+            s.ShrinkFloor = submission.ShrinkFloor;
             s.History.Add(new JobTransition(JobPhase.Pending, JobPhase.Pending, now, "submitted"));
             effects.Add(new JobEffect.Persist());
             effects.Add(new JobEffect.Register());
@@ -249,6 +251,19 @@ public static class JobLifecycle
             s.NextLaunchNotBefore = null;
             effects.Add(new JobEffect.Persist());
             effects.Add(new JobEffect.StopWatch());
+        }
+
+        public void Shrink(int workers, string reason)
+        {
+            if (s.Phase != JobPhase.Launching) return; // cancelled meanwhile
+            if (s.ShrinkFloor is not int floor)
+                throw new InvalidOperationException($"job '{jobId}' did not opt into shrinking on node loss (scaling.on_node_loss)");
+            if (workers < floor || workers >= s.Workers || s.WorkerRule?.Reject(workers) is not null)
+                throw new ArgumentOutOfRangeException(nameof(workers), workers,
+                    $"job '{jobId}' cannot shrink from {s.Workers} to {workers} workers (scaling.min_workers {floor})");
+            s.History.Add(new JobTransition(s.Phase, s.Phase, now, $"shrink {s.Workers} -> {workers} workers: {reason}"));
+            s.Workers = workers;
+            effects.Add(new JobEffect.Persist());
         }
 
         /// <summary>The current launch failed: restart per the policy (back to Launching after a backoff) or Failed.</summary>

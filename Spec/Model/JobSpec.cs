@@ -59,13 +59,16 @@ public sealed record PlacementSpec(int RanksPerNode, PlacementPolicy Policy)
 /// <c>keep_worker_batch</c>: each rank keeps <c>global_batch / workers</c> samples, so the global batch becomes that times
 /// the running worker count, and the regime (lr scaling, adapted epochs) follows the new global batch.
 /// </summary>
-public sealed record ScalingSpec(ScalingPolicy Policy)
+public sealed record ScalingSpec(ScalingPolicy Policy, NodeLossPolicy OnNodeLoss = NodeLossPolicy.Restart, int MinWorkers = 1)
 {
-    /// <summary>Keeps the global batch.</summary>
+    /// <summary>Keeps the global batch; a node loss restarts the job at its size.</summary>
     public static ScalingSpec Default { get; } = new(ScalingPolicy.KeepGlobalBatch);
 
     /// <summary>Whether the per-rank batch, not the global batch, stays fixed.</summary>
     public bool KeepsWorkerBatch => Policy == ScalingPolicy.KeepWorkerBatch;
+
+    /// <summary>The fewest workers a node loss may shrink the job to; null when a node loss never shrinks it.</summary>
+    public int? ShrinkFloor => OnNodeLoss == NodeLossPolicy.Shrink ? MinWorkers : null;
 }
 
 /// <summary>How the control plane recovers a job: a worker that dies, or step progress that stalls, tears the

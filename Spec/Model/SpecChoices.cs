@@ -42,6 +42,10 @@ public enum ScheduleKind { Constant, Linear, Cosine, Exp }
 /// <summary><c>scaling.policy</c>: what stays fixed when the job runs on another worker count (see <see cref="ScalingSpec"/>).</summary>
 public enum ScalingPolicy { KeepGlobalBatch, KeepWorkerBatch }
 
+/// <summary><c>scaling.on_node_loss</c>: after a node of the gang is lost, restart with the same worker count (waiting for
+/// capacity if the live nodes lack it), or shrink to as many workers as the live nodes hold (not below <c>scaling.min_workers</c>).</summary>
+public enum NodeLossPolicy { Restart, Shrink }
+
 /// <summary><c>placement.policy</c>: fill as few nodes as possible (pack), or use as many as possible (spread).</summary>
 public enum PlacementPolicy { Pack, Spread }
 

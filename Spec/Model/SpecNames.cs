@@ -97,6 +97,12 @@ public static class SpecNames
         ScalingPolicy.KeepWorkerBatch => "keep_worker_batch",
     };
 
+    public static string SpecName(this NodeLossPolicy value) => value switch
+    {
+        NodeLossPolicy.Restart => "restart",
+        NodeLossPolicy.Shrink => "shrink",
+    };
+
     public static string SpecName(this PlacementPolicy value) => value switch
     {
         PlacementPolicy.Pack => "pack",

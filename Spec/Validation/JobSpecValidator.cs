@@ -113,6 +113,13 @@ public static class JobSpecValidator
             Check(!scaling.KeepsWorkerBatch || !training.MixedSizeOrOff.Enabled, "scaling.policy",
                 $"{ScalingPolicy.KeepWorkerBatch.SpecName()} cannot be combined with training.mixed_size (its plan fixes the global batch); " +
                 $"use {ScalingPolicy.KeepGlobalBatch.SpecName()}");
+            Defined(Check, scaling.OnNodeLoss, SpecNames.SpecName, "scaling.on_node_loss");
+            Check(scaling.MinWorkers >= 1 && scaling.MinWorkers <= Math.Max(1, spec.Workers), "scaling.min_workers", $"must be >= 1 and <= workers ({spec.Workers})");
+            Check(scaling.MinWorkers == 1 || scaling.OnNodeLoss == NodeLossPolicy.Shrink, "scaling.min_workers",
+                $"applies only with on_node_loss: {NodeLossPolicy.Shrink.SpecName()} (a restart keeps the job's {spec.Workers} workers)");
+            // B+ mixed-size plans run on the spec's worker count only: there is nothing to shrink to.
+            Check(scaling.OnNodeLoss != NodeLossPolicy.Shrink || training.MixedSizeOrOff.Mode != MixedSizeMode.BPlus, "scaling.on_node_loss",
+                $"{NodeLossPolicy.Shrink.SpecName()} cannot be combined with training.mixed_size mode B+ (its plan runs on the spec's {spec.Workers} workers only)");
         }
         if (spec.Placement is { } placement)
         {

@@ -19,7 +19,8 @@ internal static class JobSpecBinder
         Compression: root.Has("compression") ? root.Mapping("compression", BindCompression) : null,
         Metrics: root.Has("metrics") ? root.Mapping("metrics", BindMetrics) : null,
         Fault: root.Has("fault") ? root.Mapping("fault", BindFault) : null,
-        Scaling: root.Has("scaling") ? root.Mapping("scaling", r => new ScalingSpec(r.Choice("policy", SpecNames.SpecName, ScalingSpec.Default.Policy))) : null,
+        Scaling: root.Has("scaling") ? root.Mapping("scaling", r => new ScalingSpec(r.Choice("policy", SpecNames.SpecName, ScalingSpec.Default.Policy),
+            r.Choice("on_node_loss", SpecNames.SpecName, ScalingSpec.Default.OnNodeLoss), r.Int("min_workers", ScalingSpec.Default.MinWorkers))) : null,
         Placement: root.Has("placement") ? root.Mapping("placement", r => new PlacementSpec(
             r.Int("ranks_per_node", PlacementSpec.Default.RanksPerNode), r.Choice("policy", SpecNames.SpecName, PlacementSpec.Default.Policy))) : null);
 

@@ -49,6 +49,8 @@ public static partial class JobSpecYaml
         {
             w.Section(0, "scaling");
             w.Field(1, "policy", Text(scaling.Policy.SpecName()));
+            w.Field(1, "on_node_loss", Text(scaling.OnNodeLoss.SpecName()));
+            w.Field(1, "min_workers", Int(scaling.MinWorkers));
         }
         if (spec.Placement is { } placement)
         {

@@ -147,6 +147,45 @@ public sealed class GangAdmissionTests
     }
 
     [Fact]
+    public void A_gang_that_shrinks_on_node_loss_takes_the_largest_accepted_count_the_live_nodes_hold()
+    {
+        var admission = new GangAdmission(ThreeNodes, []);
+        admission.Enqueue("a", 4);            // n3
+        admission.Enqueue("b", 1);            // n1
+        admission.SetNodes([ThreeNodes[0], ThreeNodes[1], ThreeNodes[2] with { Alive = false }]);
+
+        // 3 slots are free (n1 1, n2 2); the job accepts 2 or 1 (say its batch does not split over 3): 2 it is.
+        var replacement = admission.Replace("a", [2, 1]);
+
+        Assert.NotNull(replacement.Replaced);
+        Assert.Equal(2, replacement.Replaced!.Value.Workers);
+        Assert.Equal("n2:2", replacement.Replaced.Value.Placement.ToString());
+        Assert.Equal([("a", 2), ("b", 1)], admission.Running.Select(r => (r.JobId, r.Workers)).Order());
+        Assert.Empty(admission.Queue);
+    }
+
+    [Fact]
+    public void A_shrinking_gang_whose_smallest_count_does_not_fit_waits_at_its_full_size_naming_what_the_whole_gang_lacks()
+    {
+        var admission = new GangAdmission(ThreeNodes, []);
+        admission.Enqueue("a", 4);                 // n3
+        admission.Enqueue("b", 2);                 // n1
+        admission.Enqueue("c", 2);                 // n2
+        admission.SetNodes([ThreeNodes[0], ThreeNodes[1], ThreeNodes[2] with { Alive = false }]);
+
+        var replacement = admission.Replace("a", [3, 2]); // nothing is free
+
+        Assert.Null(replacement.Replaced);
+        Assert.Contains("the gang needs 4 ranks", replacement.Shortfall);
+        Assert.Equal([("a", 4)], admission.Queue.Select(q => (q.JobId, q.Workers)));
+        // Counts not below the gang's size, or below 1, are ignored rather than granted.
+        var other = new GangAdmission(ThreeNodes, []);
+        other.Enqueue("d", 2);
+        other.SetNodes([ThreeNodes[0] with { Alive = false }, ThreeNodes[1], ThreeNodes[2]]);
+        Assert.Equal(2, other.Replace("d", [5, 0, -1]).Replaced!.Value.Workers);
+    }
+
+    [Fact]
     public void A_gang_the_live_nodes_could_never_hold_is_refused_naming_the_shortfall()
     {
         var admission = new GangAdmission(ThreeNodes, []);

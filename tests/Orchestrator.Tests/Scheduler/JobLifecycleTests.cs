@@ -373,6 +373,38 @@ public sealed class JobLifecycleTests
     }
 
     [Fact]
+    public void A_job_that_opted_into_shrinking_goes_on_with_fewer_workers_after_a_node_loss_within_its_floor_and_batch_rule()
+    {
+        var rule = new WorkerCountRule(96, 0, 4, KeepWorkerBatch: false);
+        var job = Job.Running(Submission(workers: 4, maxRestarts: 3, rule: rule) with { ShrinkFloor = 2 });
+        job.On(new V.NodeLost("node-b"));
+
+        Assert.Throws<ArgumentOutOfRangeException>(() => job.On(new V.Shrunk(1, "x"))); // below the floor
+        Assert.Throws<ArgumentOutOfRangeException>(() => job.On(new V.Shrunk(4, "x"))); // not smaller
+        Assert.Equal(4, job.State.Workers);
+
+        var d = job.On(new V.Shrunk(3, "the live nodes hold 3 of its 4 workers"));
+        Assert.Contains(d.Effects, e => e is E.Persist);
+        Assert.Equal((JobPhase.Launching, 3), (job.State.Phase, job.State.Workers));
+        Assert.Equal("shrink 4 -> 3 workers: the live nodes hold 3 of its 4 workers", job.State.History[^1].Note);
+        job.On(new V.GangStarted(2, 77, "node-c"));
+        Assert.Equal((JobPhase.Running, 3), (job.State.Phase, job.State.Workers));
+
+        // A count the batch does not split over is refused; a job that did not opt in never shrinks.
+        var odd = Job.Running(Submission(workers: 4, maxRestarts: 3, rule: new WorkerCountRule(64, 0, 4, KeepWorkerBatch: false)) with { ShrinkFloor = 1 });
+        odd.On(new V.NodeLost("node-b"));
+        Assert.Throws<ArgumentOutOfRangeException>(() => odd.On(new V.Shrunk(3, "x"))); // 64 does not split over 3
+        var fixedSize = Job.Running(Submission(workers: 4, maxRestarts: 3));
+        fixedSize.On(new V.NodeLost("node-b"));
+        Assert.Throws<InvalidOperationException>(() => fixedSize.On(new V.Shrunk(2, "x")));
+        // Cancelled before the shrink arrived: nothing changes.
+        var cancelled = Job.Running(Submission(workers: 4, maxRestarts: 3) with { ShrinkFloor = 1 });
+        cancelled.On(new V.NodeLost("node-b"));
+        cancelled.On(new V.Cancelled());
+        Assert.True(cancelled.On(new V.Shrunk(2, "x")).IsNothing);
+    }
+
+    [Fact]
     public void Heartbeats_of_unknown_final_or_older_launches_are_told_to_stop_and_do_not_count()
     {
         var beat = new WorkerHeartbeat(1, 3, 100, 1, 0.1, 1);

@@ -25,6 +25,35 @@ public class ScalingSpecTests
         Assert.Equal(expected, FailsOnce("name: demo\n" + body).ToString());
 
     [Fact]
+    public void A_node_loss_restarts_at_full_size_unless_the_spec_opts_into_shrinking_down_to_min_workers()
+    {
+        Assert.Null(Parse("name: demo\nworkers: 4").ScalingOrDefault.ShrinkFloor);
+        var written = Parse("name: demo\nworkers: 4\ntraining: { global_batch: 96 }\nscaling: { on_node_loss: shrink, min_workers: 2 }");
+        Assert.Equal(new ScalingSpec(ScalingPolicy.KeepGlobalBatch, NodeLossPolicy.Shrink, 2), written.Scaling);
+        Assert.Equal(2, written.ScalingOrDefault.ShrinkFloor);
+        Assert.Equal(written, JobSpecLoader.Parse(JobSpecYaml.ToYaml(written), "again.yaml", []));
+        Assert.Equal(2, JobSubmission.ForSpec(written, "").ShrinkFloor);
+        Assert.Null(JobSubmission.ForSpec(Parse("name: demo"), "").ShrinkFloor);
+    }
+
+    [Theory]
+    [InlineData("workers: 2\nscaling: { on_node_loss: grow }", "scaling.on_node_loss: must be one of restart, shrink; got 'grow' (line 3)")]
+    [InlineData("workers: 2\nscaling: { on_node_loss: shrink, min_workers: 0 }", "scaling.min_workers: must be >= 1 and <= workers (2) (line 3)")]
+    [InlineData("workers: 2\nscaling: { on_node_loss: shrink, min_workers: 3 }", "scaling.min_workers: must be >= 1 and <= workers (2) (line 3)")]
+    [InlineData("workers: 2\nscaling: { min_workers: 2 }", "scaling.min_workers: applies only with on_node_loss: shrink (a restart keeps the job's 2 workers) (line 3)")]
+    public void Bad_node_loss_settings_are_reported_with_path_and_line(string body, string expected) =>
+        Assert.Equal(expected, FailsOnce("name: demo\n" + body).ToString());
+
+    [Fact]
+    public void Shrinking_cannot_be_combined_with_a_B_plus_mixed_size_plan()
+    {
+        var error = FailsOnce("name: demo\nworkers: 2\nmodel: { kind: resnet20, norm: ghost_batch }\ndata: { dataset: synthetic }\nscaling: { on_node_loss: shrink }\n" +
+            "training: { ghost_batch: 16, mixed_size: { mode: B+, sizes: [20, 28], probabilities: [0.5, 0.5] } }");
+        Assert.Equal("scaling.on_node_loss", error.Path);
+        Assert.Contains("cannot be combined with training.mixed_size mode B+", error.Message);
+    }
+
+    [Fact]
     public void Placement_defaults_to_pack_without_a_per_node_limit_and_round_trips()
     {
         Assert.Equal(PlacementSpec.Default, Parse("name: demo").PlacementOrDefault);
