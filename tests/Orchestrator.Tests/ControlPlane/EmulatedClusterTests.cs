@@ -112,6 +112,105 @@ public sealed class EmulatedClusterTests
         Assert.Empty(ProcessTree.Mentioning(dir));
     }
 
+    [RootFact]
+    public void A_silo_death_is_survived_by_adoption_and_a_job_scales_across_nodes_then_shrinks_on_node_loss()
+    {
+        clientNode = 1;
+        using var scratch = new TempDirectory();
+        var dir = Path.Combine(scratch.Path, "emu");
+        var spec = Path.Combine(scratch.Path, "tiny.yaml");
+        File.WriteAllText(spec, TinySpec);
+        try
+        {
+            var up = CliRunner.Run(scratch.Path, ["cluster", "emulate", "up", "--nodes", "4", "--slots", "1", "--bandwidth", "1gbit", "--dir", dir,
+                "--worker-env", $"{SampleLog.Variable}=1", "--worker-env", $"{Orchestrator.Trainer.Training.WorkerTestHooks.StepDelayVariable}=50"]);
+            Assert.True(up.ExitCode == 0, up.ToString());
+            WaitFor(() => Exec(scratch.Path, "status").Output.Contains("nodes: 4 alive, 0 down", StringComparison.Ordinal), "all 4 nodes alive");
+
+            // Adoption across machines: the silo that started a gang dies (only its silo process: its gang's supervisor and
+            // mpiexec live on), its gang's ranks run on other nodes. A surviving silo takes the job over and the same gang
+            // finishes it. Where the job grain (and so mpiexec) lands is Orleans' choice: retry until it holds no rank.
+            string? adopted = null;
+            int launcher = -1;
+            for (int attempt = 1; attempt <= 12 && adopted is null; attempt++)
+            {
+                var name = $"adopt-{attempt}";
+                var submit = Exec(scratch.Path, "submit", spec, "--set", $"name={name}", "--set", "workers=2", "--set", "placement.ranks_per_node=1",
+                    "--set", "training.epochs=20");
+                Assert.True(submit.ExitCode == 0, submit.ToString());
+                WaitFor(() => Regex.IsMatch(Exec(scratch.Path, "logs", name, "--tail", "0").Output, @"epoch 1/20 step \d+/"), $"{name} to train");
+                var node = LaunchNode(Exec(scratch.Path, "status", name).Output);
+                if (!HostsOfRanks(Exec(scratch.Path, "logs", name, "--tail", "0").Output).Contains(node))
+                {
+                    adopted = name;
+                    launcher = int.Parse(node[4..], CultureInfo.InvariantCulture) - 1;
+                    break;
+                }
+                var cancel = Exec(scratch.Path, "cancel", name);
+                Assert.True(cancel.ExitCode == 0, cancel.ToString());
+                WaitFor(() => JobProcesses().Count == 0, $"{name}'s processes to end");
+            }
+            Assert.True(adopted is not null, "the job grain landed on a node with ranks in 12 attempts");
+            KillSilo(launcher);
+            clientNode = launcher == 0 ? 2 : 1;
+            var adoptedWatch = CliRunner.Run(scratch.Path, ["cluster", "emulate", "exec", "--node", $"{clientNode}", "--", "status", adopted!, "--watch"], JobLimit);
+            var adoptedLog = Exec(scratch.Path, "logs", adopted!, "--tail", "0").Output;
+            Assert.True(adoptedWatch.ExitCode == 0, $"{adoptedWatch}\n{adoptedLog}");
+            Assert.Single(Regex.Matches(adoptedLog, "# placement: ")); // the first gang finished the job: no relaunch
+            Assert.DoesNotContain("resumed from", adoptedLog);
+
+            // Scale across nodes: 2 ranks on 2 nodes grow to 3 ranks on the 3 live nodes; then a node with a rank dies and the
+            // job, which opted into shrinking, goes on with 2 workers on the other 2 nodes. Every sample once per epoch throughout.
+            WaitFor(() => Exec(scratch.Path, "status").Output.Contains("nodes: 3 alive, 1 down", StringComparison.Ordinal), "the dead silo's node seen down");
+            var elastic = Exec(scratch.Path, "submit", spec, "--set", "name=elastic", "--set", "workers=2", "--set", "placement.ranks_per_node=1",
+                "--set", "training.epochs=12", "--set", "scaling.on_node_loss=shrink", "--set", "scaling.min_workers=2", "--set", "fault.restart_backoff_seconds=1");
+            Assert.True(elastic.ExitCode == 0, elastic.ToString());
+            WaitFor(() => Regex.IsMatch(Exec(scratch.Path, "logs", "elastic", "--tail", "0").Output, @"epoch 2/12 step \d+/"), "elastic to reach epoch 2");
+            var scale = Exec(scratch.Path, "scale", "elastic", "--workers", "3");
+            Assert.True(scale.ExitCode == 0, scale.ToString());
+            WaitFor(() => Regex.IsMatch(LastLaunch(Exec(scratch.Path, "logs", "elastic", "--tail", "0").Output), @"rank 2 of 3 on host[\s\S]*step \d+/"),
+                "elastic to train on 3 workers");
+            var threeRanks = HostsOfRanks(LastLaunch(Exec(scratch.Path, "logs", "elastic", "--tail", "0").Output));
+            Assert.Equal(3, threeRanks.Distinct().Count());
+            var elasticLauncher = LaunchNode(Exec(scratch.Path, "status", "elastic").Output);
+            var victim = threeRanks.First(h => h != elasticLauncher && h != $"node{clientNode}");
+            KillNode(int.Parse(victim[4..], CultureInfo.InvariantCulture) - 1);
+            var watch = CliRunner.Run(scratch.Path, ["cluster", "emulate", "exec", "--node", $"{clientNode}", "--", "status", "elastic", "--watch"], JobLimit);
+            var log = Exec(scratch.Path, "logs", "elastic", "--tail", "0").Output;
+            Assert.True(watch.ExitCode == 0, $"{watch}\n{log}");
+            Assert.Contains("shrink 3 -> 2 workers", watch.Output);
+            var last = HostsOfRanks(LastLaunch(log));
+            Assert.Equal(2, last.Count);
+            Assert.Equal(2, last.Distinct().Count());
+            Assert.DoesNotContain(victim, last);
+            AssertEachSampleOncePerEpoch(Path.Combine(dir, "runs", "elastic"), size: 1024, epochs: 12);
+        }
+        finally
+        {
+            var down = CliRunner.Run(scratch.Path, ["cluster", "emulate", "down", "--dir", dir]);
+            Assert.True(down.ExitCode == 0, down.ToString());
+        }
+        Assert.Empty(NetworkFabric.Namespaces(EmulatedCluster.Prefix));
+    }
+
+    /// <summary>The node whose silo started the job's current gang, from <c>status JOB</c>'s history.</summary>
+    private static string LaunchNode(string status) =>
+        Regex.Matches(status, @"launcher pid \d+ on (\S+?)\)") is { Count: > 0 } found ? found[^1].Groups[1].Value : throw new Xunit.Sdk.XunitException($"no launch node in:\n{status}");
+
+    /// <summary>The log from the newest launch's placement line on.</summary>
+    private static string LastLaunch(string log) => log[Math.Max(0, log.LastIndexOf("# placement: ", StringComparison.Ordinal))..];
+
+    /// <summary>Kills only node <paramref name="node"/>'s silo process (SIGKILL): what it started lives on.</summary>
+    private static void KillSilo(int node)
+    {
+        var silo = NetworkFabric.ProcessesOf(EmulatedCluster.NodeNamespace(node)).Single(pid =>
+        {
+            try { return File.ReadAllText($"/proc/{pid}/cmdline").Contains("\0up\0--config\0", StringComparison.Ordinal); }
+            catch (IOException) { return false; }
+        });
+        System.Diagnostics.Process.GetProcessById(silo).Kill();
+    }
+
     private const string TinySpec = """
         name: tiny
         workers: 2
