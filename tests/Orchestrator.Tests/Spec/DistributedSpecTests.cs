@@ -156,7 +156,7 @@ public class DistributedSpecTests
     [InlineData("workers: 1\nmodel: { norm: ghost_batch }\ntraining:\n  global_batch: 1000\n  ghost_batch: 128",
         "training.global_batch: must be a positive multiple of training.ghost_batch (line 5)")]
     // Choices.
-    [InlineData("compression: { codec: zstd }", "compression.codec: must be one of none, int8, nm, nm+int8; got 'zstd' (line 2)")]
+    [InlineData("compression: { codec: zstd }", "compression.codec: must be one of none, int8, nm, nm+int8, powersgd; got 'zstd' (line 2)")]
     [InlineData("compression: { pruner: topk }", "compression.pruner: must be one of mvue, greedy; got 'topk' (line 2)")]
     [InlineData("compression: { algorithm: nccl }", "compression.algorithm: must be one of ring, allgather, mpi; got 'nccl' (line 2)")]
     [InlineData("compression: ring", "compression: expected a mapping, got 'ring' (line 2)")]
@@ -248,7 +248,7 @@ public class DistributedSpecTests
         var created = Parse("name: demo", "compression.codec=int8");
         Assert.Equal(CompressionSpec.Default with { Codec = CodecKind.Int8, Algorithm = AllreduceKind.Ring }, created.Compression);
 
-        Assert.Equal("compression.codec: must be one of none, int8, nm, nm+int8; got 'lz4' (--set)",
+        Assert.Equal("compression.codec: must be one of none, int8, nm, nm+int8, powersgd; got 'lz4' (--set)",
             FailsOnce("name: demo", "compression.codec=lz4").ToString());
         // The file asks for mpi; a compressing codec from --set is blamed on the algorithm in the file.
         Assert.Equal(
@@ -312,6 +312,7 @@ public class DistributedSpecTests
               error_feedback: true
               min_compress_elements: 4096
               overlap: false
+              rank: 2
             model:
             """.ReplaceLineEndings("\n"), yaml);
 
@@ -333,7 +334,7 @@ public class DistributedSpecTests
         Assert.Equal(
             [
                 "training.global_batch: must be a multiple of workers (3): each worker takes an equal share",
-                "compression.codec: must be one of none, int8, nm, nm+int8; got '9'",
+                "compression.codec: must be one of none, int8, nm, nm+int8, powersgd; got '9'",
                 "compression.pruner: must be one of mvue, greedy; got '7'",
                 "compression.bucket_mb: must be > 0 and <= 1024",
                 "compression.warmup_steps: must be >= 0",
