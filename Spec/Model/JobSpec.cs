@@ -103,10 +103,13 @@ public sealed record MetricsSpec(int Port, string Host)
 /// <see cref="JobSpecDefaults.Algorithm"/> of the codec.</param>
 /// <param name="BucketMb">Gradient bucket size in MB of fp32.</param>
 /// <param name="WarmupSteps">First steps averaged uncompressed (fp32).</param>
-/// <param name="ErrorFeedback">Carry each worker's compression error into its next step's gradient.</param>
+/// <param name="ErrorFeedback">Carry each worker's compression error into its next step's gradient. Left out, it is
+/// <see cref="JobSpecDefaults.ErrorFeedback"/> of the codec (on for powersgd, which the paper always runs with it).</param>
 /// <param name="MinCompressElements">Tensors smaller than this (biases, norm parameters) travel uncompressed.</param>
 /// <param name="Overlap">Average each gradient bucket as soon as the last micro-batch's backward has made its gradients
 /// final, on a communication thread, while the backward goes on (same results, bit for bit, as averaging after it).</param>
+/// <param name="Rank">PowerSGD's approximation rank r (each compressed gradient matrix travels as an n x r and an m x r
+/// factor); used, and checked (1..<see cref="SpecVocabulary.MaxPowerSgdRank"/>), only for codec powersgd.</param>
 public sealed record CompressionSpec(
     CodecKind Codec,
     int N,
@@ -117,7 +120,8 @@ public sealed record CompressionSpec(
     int WarmupSteps,
     bool ErrorFeedback,
     int MinCompressElements = 1024,
-    bool Overlap = true)
+    bool Overlap = true,
+    int Rank = 2)
 {
     /// <summary>Plain fp32 through MPICH's MPI_Allreduce (the algorithm codec none defaults to).</summary>
     public static CompressionSpec Default { get; } = new(CodecKind.None, 2, 4, PrunerKind.Mvue, AllreduceKind.Mpi, 25, 0, false);
@@ -125,8 +129,8 @@ public sealed record CompressionSpec(
     /// <summary>The N:M pattern of <see cref="N"/> and <see cref="M"/> (used, and valid, only when the codec prunes).</summary>
     public NmPattern Nm => new(N, M);
 
-    /// <summary>The codec as summaries show it: <c>none</c>, <c>int8</c>, <c>2:4 mvue</c>, <c>2:4 mvue+int8</c>.</summary>
-    public string CodecLabel => SpecNames.CodecLabel(Codec, Nm, Pruner);
+    /// <summary>The codec as summaries show it: <c>none</c>, <c>int8</c>, <c>2:4 mvue</c>, <c>2:4 mvue+int8</c>, <c>powersgd r2</c>.</summary>
+    public string CodecLabel => SpecNames.CodecLabel(Codec, Nm, Pruner, Rank);
 }
 
 /// <param name="Width">Channel (or hidden unit) count of the first stage; later stages scale from it.</param>

@@ -20,9 +20,18 @@ public static class JobSpecDefaults
     /// <summary>
     /// Default <c>compression.algorithm</c> for <paramref name="codec"/>: <c>mpi</c> for <c>none</c> (MPICH's fp32
     /// allreduce is the fastest way to send uncompressed gradients; ring and allgather stay available to compare)
-    /// and <c>ring</c> for the compressing codecs (its traffic per rank does not grow with the worker count).
+    /// and <c>ring</c> for the codecs that encode bytes (its traffic per rank does not grow with the worker count);
+    /// <c>mpi</c> for powersgd too, the only algorithm that carries its fp32 factors.
     /// </summary>
-    public static AllreduceKind Algorithm(CodecKind codec) => codec.Compresses() ? AllreduceKind.Ring : AllreduceKind.Mpi;
+    public static AllreduceKind Algorithm(CodecKind codec) =>
+        codec.Compresses() && !codec.Factorizes() ? AllreduceKind.Ring : AllreduceKind.Mpi;
+
+    /// <summary>
+    /// Default <c>compression.error_feedback</c> for <paramref name="codec"/>: on for powersgd (its approximation is biased,
+    /// and PowerSGD as published always carries the error; <c>error_feedback: false</c> turns it off, for ablations),
+    /// off for the others.
+    /// </summary>
+    public static bool ErrorFeedback(CodecKind codec) => codec.Factorizes() || Compression.ErrorFeedback;
 
     /// <summary>
     /// Metrics settings when the <c>metrics</c> section is given with keys left out: port 9400 on 127.0.0.1.

@@ -6,8 +6,8 @@ namespace Orchestrator.Spec;
 /// <summary>Compute device choice: <c>auto</c> takes CUDA when present, else CPU.</summary>
 public enum DeviceKind { Auto, Cpu, Cuda }
 
-/// <summary><c>compression.codec</c>: fp32, int8 quantization, N:M pruning, or both.</summary>
-public enum CodecKind { None, Int8, Nm, NmInt8 }
+/// <summary><c>compression.codec</c>: fp32, int8 quantization, N:M pruning, or both; or PowerSGD's low-rank factors.</summary>
+public enum CodecKind { None, Int8, Nm, NmInt8, PowerSgd }
 
 /// <summary><c>compression.pruner</c>: unbiased MVUE, or greedy top-N (the biased baseline).</summary>
 public enum PrunerKind { Mvue, Greedy }
@@ -59,11 +59,19 @@ public static class SpecChoiceProperties
     public static bool Prunes(this CodecKind codec) => codec is CodecKind.Nm or CodecKind.NmInt8;
 
     /// <summary>
-    /// Whether <paramref name="algorithm"/> can average buckets encoded with <paramref name="codec"/>: <c>mpi</c> is plain fp32
-    /// MPI_Allreduce and carries codec none only; ring and allgather carry every codec. The one statement of the rule:
-    /// the validator, <c>MpiAllreduce</c> and the collectives check all ask it.
+    /// Whether the codec is PowerSGD's low-rank factorization (so <c>compression.rank</c> is used and checked). It is not a
+    /// byte encoding of a bucket (no <c>IGradientCodec</c>): its factors P and Q travel as fp32 sums.
     /// </summary>
-    public static bool Carries(this AllreduceKind algorithm, CodecKind codec) => algorithm != AllreduceKind.Mpi || !codec.Compresses();
+    public static bool Factorizes(this CodecKind codec) => codec == CodecKind.PowerSgd;
+
+    /// <summary>
+    /// Whether <paramref name="algorithm"/> can average buckets compressed with <paramref name="codec"/>. <c>mpi</c> is plain fp32
+    /// MPI_Allreduce: it carries codec none, and powersgd, whose factors are fp32 sums; ring and allgather carry none and
+    /// the codecs that encode a bucket into bytes (int8, nm, nm+int8), not powersgd. The one statement of the rule: the
+    /// validator, <c>MpiAllreduce</c> and the collectives check all ask it.
+    /// </summary>
+    public static bool Carries(this AllreduceKind algorithm, CodecKind codec) =>
+        codec == CodecKind.None || (codec.Factorizes() ? algorithm == AllreduceKind.Mpi : algorithm != AllreduceKind.Mpi);
 
     /// <summary>
     /// Whether the model ends in global average pooling and so accepts any image size (required by

@@ -20,6 +20,7 @@ public static class SpecNames
         CodecKind.Int8 => "int8",
         CodecKind.Nm => "nm",
         CodecKind.NmInt8 => "nm+int8",
+        CodecKind.PowerSgd => "powersgd",
     };
 
     public static string SpecName(this PrunerKind value) => value switch
@@ -111,13 +112,15 @@ public static class SpecNames
 
     /// <summary>
     /// How a codec is shown in summaries and codec names: <c>none</c>, <c>int8</c>,
-    /// or for the pruning codecs the pattern and pruner, e.g. <c>2:4 mvue</c> and <c>2:4 mvue+int8</c>.
+    /// for the pruning codecs the pattern and pruner, e.g. <c>2:4 mvue</c> and <c>2:4 mvue+int8</c>,
+    /// and for powersgd its rank, e.g. <c>powersgd r2</c> (<paramref name="rank"/> is read for powersgd only).
     /// </summary>
-    public static string CodecLabel(CodecKind codec, NmPattern pattern, PrunerKind pruner) => codec switch
+    public static string CodecLabel(CodecKind codec, NmPattern pattern, PrunerKind pruner, int rank = 0) => codec switch
     {
         CodecKind.None or CodecKind.Int8 => codec.SpecName(),
         CodecKind.Nm => $"{pattern} {pruner.SpecName()}",
         CodecKind.NmInt8 => $"{pattern} {pruner.SpecName()}+{CodecKind.Int8.SpecName()}",
+        CodecKind.PowerSgd => $"{codec.SpecName()} r{rank}",
     };
 }
 

@@ -18,6 +18,10 @@ public static class SpecVocabulary
     /// <summary>Largest gradient bucket (<c>compression.bucket_mb</c>), in MB.</summary>
     public const double MaxBucketMb = 1024;
 
+    /// <summary>Largest <c>compression.rank</c> of powersgd (the paper uses 1-4; beyond 64 a factor pair of a typical layer
+    /// costs about as much as the layer's fp32 gradient, and such matrices are averaged uncompressed anyway).</summary>
+    public const int MaxPowerSgdRank = 64;
+
     /// <summary>Largest <c>placement.ranks_per_node</c> (a node with many GPUs, or one rank per core of a large CPU node).</summary>
     public const int MaxRanksPerNode = 256;
 

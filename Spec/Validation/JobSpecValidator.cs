@@ -225,11 +225,21 @@ public static class JobSpecValidator
             }
         }
 
-        if (codecKnown && algorithmKnown)
+        // rank may stay in the file under another codec, as n and m do.
+        if (compression.Codec.Factorizes())
+            check(compression.Rank is >= 1 and <= SpecVocabulary.MaxPowerSgdRank, $"{at}.rank",
+                $"must be >= 1 and <= {SpecVocabulary.MaxPowerSgdRank} (the approximation rank of powersgd)");
+
+        if (codecKnown && algorithmKnown && !compression.Algorithm.Carries(compression.Codec))
         {
-            check(compression.Algorithm.Carries(compression.Codec), $"{at}.algorithm",
-                $"{compression.Algorithm.SpecName()} requires codec {CodecKind.None.SpecName()}, got {compression.Codec.SpecName()}: " +
-                $"plain fp32 MPI_Allreduce cannot carry compressed gradients; use {AllreduceKind.Ring.SpecName()} or {AllreduceKind.Allgather.SpecName()}");
+            if (compression.Codec.Factorizes())
+                check(false, $"{at}.algorithm",
+                    $"{compression.Codec.SpecName()} requires algorithm {AllreduceKind.Mpi.SpecName()}, got {compression.Algorithm.SpecName()}: " +
+                    "its low-rank factors travel as fp32 sums through MPI_Allreduce (leave algorithm out, or write mpi)");
+            else
+                check(false, $"{at}.algorithm",
+                    $"{compression.Algorithm.SpecName()} requires codec {CodecKind.None.SpecName()} or {CodecKind.PowerSgd.SpecName()}, got {compression.Codec.SpecName()}: " +
+                    $"plain fp32 MPI_Allreduce cannot carry encoded gradients; use {AllreduceKind.Ring.SpecName()} or {AllreduceKind.Allgather.SpecName()}");
         }
         check(compression.BucketMb is > 0 and <= SpecVocabulary.MaxBucketMb, $"{at}.bucket_mb",
             $"must be > 0 and <= {Number(SpecVocabulary.MaxBucketMb)}");

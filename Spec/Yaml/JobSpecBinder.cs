@@ -53,9 +53,10 @@ internal static class JobSpecBinder
             Algorithm: r.Choice("algorithm", SpecNames.SpecName, JobSpecDefaults.Algorithm(codec)),
             BucketMb: r.Double("bucket_mb", d.BucketMb),
             WarmupSteps: r.Int("warmup_steps", d.WarmupSteps),
-            ErrorFeedback: r.Bool("error_feedback", d.ErrorFeedback),
+            ErrorFeedback: r.Bool("error_feedback", JobSpecDefaults.ErrorFeedback(codec)),
             MinCompressElements: r.Int("min_compress_elements", d.MinCompressElements),
-            Overlap: r.Bool("overlap", d.Overlap));
+            Overlap: r.Bool("overlap", d.Overlap),
+            Rank: r.Int("rank", d.Rank));
     }
 
     private static ModelSpec BindModel(MappingReader r)

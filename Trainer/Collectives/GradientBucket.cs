@@ -10,11 +10,12 @@ namespace Orchestrator.Trainer.Collectives;
 /// </summary>
 public sealed class GradientBucket : IDisposable
 {
-    internal GradientBucket(Tensor flat, bool compressed, IReadOnlyList<string> names)
+    internal GradientBucket(Tensor flat, bool compressed, IReadOnlyList<string> names, IReadOnlyList<long[]> shapes)
     {
         Flat = flat;
         Compressed = compressed;
         ParameterNames = names;
+        ParameterShapes = shapes;
     }
 
     /// <summary>The flat gradient buffer (1-d float32 on the training device).</summary>
@@ -28,6 +29,9 @@ public sealed class GradientBucket : IDisposable
 
     /// <summary>Names of the parameters whose gradients live here, in buffer order.</summary>
     public IReadOnlyList<string> ParameterNames { get; }
+
+    /// <summary>The shapes of those parameters (and so of their gradients), in buffer order.</summary>
+    public IReadOnlyList<long[]> ParameterShapes { get; }
 
     /// <summary>The buffer as a span of floats (CPU tensors only).</summary>
     public Span<float> Span => System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(Flat.bytes);

@@ -82,7 +82,7 @@ public sealed class GradientBuckets : IDisposable
             parameter.grad = flat.narrow(0, offset, count).view(parameter.shape);
             offset += count;
         }
-        return new GradientBucket(flat, compressed, group.Select(g => g.Name).ToList());
+        return new GradientBucket(flat, compressed, group.Select(g => g.Name).ToList(), group.Select(g => g.Parameter.shape).ToList());
     }
 
     public void Dispose()

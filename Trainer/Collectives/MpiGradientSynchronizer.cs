@@ -22,6 +22,10 @@ namespace Orchestrator.Trainer.Collectives;
 /// without overlap (its allreduce depends on its values, index and step only). What changes is when the workers learn
 /// that a gradient was not finite: after the buckets instead of before, in the same small allreduce; a skipped step then
 /// keeps the error-feedback residuals as they were (they are staged until the step is applied), as without overlap.
+/// <para>
+/// Codec powersgd is no byte codec: its compressed buckets go through <see cref="PowerSgdAllreduce"/> (two fp32 sums per
+/// bucket, MPICH's MPI_Allreduce) on the same paths; its warm-start factors are staged and committed like the residuals.
+/// </para>
 /// </remarks>
 public sealed class MpiGradientSynchronizer : IGradientSynchronizer
 {
@@ -36,6 +40,7 @@ public sealed class MpiGradientSynchronizer : IGradientSynchronizer
     private readonly bool overlap;
     private GradientBuckets? buckets;
     private ErrorFeedback? feedback;
+    private PowerSgdAllreduce? lowRank;
     private BackwardReadiness? readiness;
     private BucketWorker? worker;
     // The step whose buckets may be in flight (overlap), set by the training thread before any bucket is posted.
@@ -54,7 +59,8 @@ public sealed class MpiGradientSynchronizer : IGradientSynchronizer
         // The algorithms take buckets as host spans, so a CUDA bucket is staged (WithHostSpan) and every
         // codec call sees host memory: fused kernels unless a test forces the torch ops. Encoding CUDA buckets
         // in place (Select's TorchOps for a CUDA device) needs algorithms that address buckets wherever they live.
-        codec = CodecImplementations.Create(spec, CodecImplementations.Select(DeviceType.CPU, implementation));
+        // powersgd is no IGradientCodec: its buckets go through PowerSgdAllreduce (made in Attach), the rest as fp32.
+        codec = spec.Codec.Factorizes() ? plain : CodecImplementations.Create(spec, CodecImplementations.Select(DeviceType.CPU, implementation));
         // The spec is validated: its algorithm carries its codec (mpi only with none; MpiAllreduce guards that itself).
         algorithm = AllreduceAlgorithms.Create(spec.Algorithm, communicator);
         // fp32 traffic next to a compressing codec (warm-up, small tensors) goes through MPICH's own allreduce:
@@ -88,6 +94,9 @@ public sealed class MpiGradientSynchronizer : IGradientSynchronizer
         // Residual memory for the buckets that get compressed (once warm-up is over); none for the fp32 ones.
         feedback = spec.ErrorFeedback && spec.Codec.Compresses()
             ? new ErrorFeedback(buckets.Buckets.Select(b => b.Compressed ? b.Elements : 0), stage: overlap)
+            : null;
+        lowRank = spec.Codec.Factorizes()
+            ? new PowerSgdAllreduce(communicator, buckets.Buckets.Select(b => b.Compressed ? b.ParameterShapes : null), spec.Rank, seed)
             : null;
         if (overlap)
         {
@@ -153,6 +162,7 @@ public sealed class MpiGradientSynchronizer : IGradientSynchronizer
         {
             Stats.SkippedSteps++;
             feedback?.Discard(); // as if the buckets had never been averaged: the residuals stay as they were
+            lowRank?.Discard(); // and PowerSGD's warm start too
             return false;
         }
         return AppliedAfterAverage(attached);
@@ -187,6 +197,13 @@ public sealed class MpiGradientSynchronizer : IGradientSynchronizer
     {
         var bucket = attached.Buckets[b];
         bool compressing = step >= spec.WarmupSteps && spec.Codec.Compresses();
+        if (compressing && bucket.Compressed && lowRank is not null)
+        {
+            WithHostSpan(bucket, values => AverageLowRank(values, b, step));
+            Stats.UncompressedBytes += 4L * bucket.Elements;
+            Stats.EncodedBytes += lowRank.EncodedBytes(b);
+            return;
+        }
         var chosen = compressing && bucket.Compressed ? codec : plain;
         WithHostSpan(bucket, values => Average(values, b, chosen, step));
         Stats.UncompressedBytes += 4L * bucket.Elements;
@@ -210,9 +227,11 @@ public sealed class MpiGradientSynchronizer : IGradientSynchronizer
         {
             Stats.SkippedSteps++;
             feedback?.Clear(); // this step's residuals were overwritten with NaN as well
+            lowRank?.Reset(); // and so were PowerSGD's factors: back to the first draw
             return false;
         }
         feedback?.Commit();
+        lowRank?.Commit();
         return true;
     }
 
@@ -267,6 +286,14 @@ public sealed class MpiGradientSynchronizer : IGradientSynchronizer
         }
     }
 
+    /// <summary>PowerSGD for a compressed bucket: error-compensated (when on), then its two factor sums.</summary>
+    private void AverageLowRank(Span<float> values, int bucketIndex, long step)
+    {
+        // As for the codecs: g' = g + e goes in, and e is overwritten with g' minus the applied average (staged with overlap).
+        var residual = feedback is null ? default : feedback.Compensate(bucketIndex, values);
+        lowRank!.Allreduce(bucketIndex, values, residual, step, traffic);
+    }
+
     private void Average(Span<float> values, int bucketIndex, IGradientCodec chosen, long step)
     {
         ulong bucketSeed = (ulong)seed * 0x9E3779B97F4A7C15UL ^ ((ulong)step << 20) ^ (ulong)bucketIndex;
@@ -283,8 +310,16 @@ public sealed class MpiGradientSynchronizer : IGradientSynchronizer
 
     /// <inheritdoc/>
     /// <remarks>The error-feedback residuals of every rank, sent to rank 0 point to point (a checkpoint is rare;
-    /// an allgather would make every rank hold all of them).</remarks>
+    /// an allgather would make every rank hold all of them). With powersgd the state is a <see cref="PowerSgdState"/>: those
+    /// residuals (if any) and the warm-start factors, which are the same on every rank (rank 0's are written).</remarks>
     public byte[] CollectState()
+    {
+        var residuals = CollectResiduals();
+        if (lowRank is null || Rank != 0) return residuals;
+        return PowerSgdState.Combine(residuals, lowRank);
+    }
+
+    private byte[] CollectResiduals()
     {
         if (feedback is null) return [];
         const int tag = 0x4546; // "EF"
@@ -310,8 +345,24 @@ public sealed class MpiGradientSynchronizer : IGradientSynchronizer
     /// <inheritdoc/>
     public string? RestoreState(ReadOnlySpan<byte> state)
     {
-        if (feedback?.Restore(state, Rank, WorldSize) is not { } reason) return null;
-        return $"{reason}: error feedback restarts from zero residuals, so this resume does not continue bit-exactly";
+        var residuals = state;
+        string? factorsReason = null;
+        if (lowRank is not null)
+        {
+            PowerSgdState.Split(state, out residuals, out var factors);
+            if (lowRank.Restore(factors) is { } reason)
+                factorsReason = $"{reason}: PowerSGD restarts from its first random factors, so this resume does not continue bit-exactly";
+        }
+        string? residualsReason = feedback?.Restore(residuals, Rank, WorldSize) is { } why
+            ? $"{why}: error feedback restarts from zero residuals, so this resume does not continue bit-exactly"
+            : null;
+        return (residualsReason, factorsReason) switch
+        {
+            (null, null) => null,
+            (string r, null) => r,
+            (null, string f) => f,
+            (string r, string f) => $"{r}; {f}",
+        };
     }
 
     /// <summary>Runs <paramref name="body"/> on the bucket's values in host memory (GPU buckets are staged through the host).</summary>

@@ -8,6 +8,8 @@ public static class CodecRegistry
     /// <summary>Creates the codec for <paramref name="spec"/>.</summary>
     /// <exception cref="ArgumentOutOfRangeException">A pruning codec with N:M outside <see cref="NmPattern"/>'s range
     /// (a validated spec has none).</exception>
+    /// <exception cref="ArgumentException">Codec powersgd: it is biased and not a byte encoding, so no <see cref="IGradientCodec"/>
+    /// (see <see cref="PowerSgdCompressor"/>).</exception>
     public static IGradientCodec Create(CompressionSpec spec)
     {
         ArgumentNullException.ThrowIfNull(spec);
@@ -17,6 +19,8 @@ public static class CodecRegistry
             CodecKind.Int8 => new Int8Codec(),
             CodecKind.Nm => new NmCodec(CreatePruner(spec)),
             CodecKind.NmInt8 => new NmInt8Codec(CreatePruner(spec)),
+            CodecKind.PowerSgd => throw new ArgumentException(
+                $"{spec.CodecLabel} is a low-rank factorization averaged by PowerSgdAllreduce, not a byte codec of a bucket", nameof(spec)),
         };
     }
 

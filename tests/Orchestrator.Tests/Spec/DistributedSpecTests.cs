@@ -156,7 +156,7 @@ public class DistributedSpecTests
     [InlineData("workers: 1\nmodel: { norm: ghost_batch }\ntraining:\n  global_batch: 1000\n  ghost_batch: 128",
         "training.global_batch: must be a positive multiple of training.ghost_batch (line 5)")]
     // Choices.
-    [InlineData("compression: { codec: zstd }", "compression.codec: must be one of none, int8, nm, nm+int8; got 'zstd' (line 2)")]
+    [InlineData("compression: { codec: zstd }", "compression.codec: must be one of none, int8, nm, nm+int8, powersgd; got 'zstd' (line 2)")]
     [InlineData("compression: { pruner: topk }", "compression.pruner: must be one of mvue, greedy; got 'topk' (line 2)")]
     [InlineData("compression: { algorithm: nccl }", "compression.algorithm: must be one of ring, allgather, mpi; got 'nccl' (line 2)")]
     [InlineData("compression: ring", "compression: expected a mapping, got 'ring' (line 2)")]
@@ -174,9 +174,9 @@ public class DistributedSpecTests
         "compression.m: must be > compression.n (2): N:M keeps n of every m values (line 4)")]
     // mpi carries plain fp32 only.
     [InlineData("compression:\n  codec: int8\n  algorithm: mpi",
-        "compression.algorithm: mpi requires codec none, got int8: plain fp32 MPI_Allreduce cannot carry compressed gradients; use ring or allgather (line 4)")]
+        "compression.algorithm: mpi requires codec none or powersgd, got int8: plain fp32 MPI_Allreduce cannot carry encoded gradients; use ring or allgather (line 4)")]
     [InlineData("compression: { algorithm: mpi, codec: nm+int8 }",
-        "compression.algorithm: mpi requires codec none, got nm+int8: plain fp32 MPI_Allreduce cannot carry compressed gradients; use ring or allgather (line 2)")]
+        "compression.algorithm: mpi requires codec none or powersgd, got nm+int8: plain fp32 MPI_Allreduce cannot carry encoded gradients; use ring or allgather (line 2)")]
     // Sizes and counts.
     [InlineData("compression: { bucket_mb: 0 }", "compression.bucket_mb: must be > 0 and <= 1024 (line 2)")]
     [InlineData("compression: { bucket_mb: -1.5 }", "compression.bucket_mb: must be > 0 and <= 1024 (line 2)")]
@@ -214,7 +214,7 @@ public class DistributedSpecTests
                 "training.global_batch: must be a multiple of workers (3): each worker takes an equal share (line 4)",
                 "compression.n: must be >= 1 (line 7)",
                 "compression.m: must be >= 2 and <= 16 (line 8)",
-                "compression.algorithm: mpi requires codec none, got nm+int8: plain fp32 MPI_Allreduce cannot carry compressed gradients; use ring or allgather (line 10)",
+                "compression.algorithm: mpi requires codec none or powersgd, got nm+int8: plain fp32 MPI_Allreduce cannot carry encoded gradients; use ring or allgather (line 10)",
                 "compression.bucket_mb: must be > 0 and <= 1024 (line 11)",
                 "compression.warmup_steps: must be >= 0 (line 12)",
                 "compression.error_feedback: expected true or false, got 'maybe' (line 13)",
@@ -248,11 +248,11 @@ public class DistributedSpecTests
         var created = Parse("name: demo", "compression.codec=int8");
         Assert.Equal(CompressionSpec.Default with { Codec = CodecKind.Int8, Algorithm = AllreduceKind.Ring }, created.Compression);
 
-        Assert.Equal("compression.codec: must be one of none, int8, nm, nm+int8; got 'lz4' (--set)",
+        Assert.Equal("compression.codec: must be one of none, int8, nm, nm+int8, powersgd; got 'lz4' (--set)",
             FailsOnce("name: demo", "compression.codec=lz4").ToString());
         // The file asks for mpi; a compressing codec from --set is blamed on the algorithm in the file.
         Assert.Equal(
-            "compression.algorithm: mpi requires codec none, got int8: plain fp32 MPI_Allreduce cannot carry compressed gradients; use ring or allgather (line 2)",
+            "compression.algorithm: mpi requires codec none or powersgd, got int8: plain fp32 MPI_Allreduce cannot carry encoded gradients; use ring or allgather (line 2)",
             FailsOnce("name: demo\ncompression: { algorithm: mpi }", "compression.codec=int8").ToString());
     }
 
@@ -269,7 +269,7 @@ public class DistributedSpecTests
         Assert.Equal(
             [
                 "compression.n: must be < compression.m (2): N:M keeps n of every m values (--set)",
-                "compression.algorithm: mpi requires codec none, got nm: plain fp32 MPI_Allreduce cannot carry compressed gradients; use ring or allgather (--set)",
+                "compression.algorithm: mpi requires codec none or powersgd, got nm: plain fp32 MPI_Allreduce cannot carry encoded gradients; use ring or allgather (--set)",
             ],
             ex.Errors.Select(e => e.ToString()));
     }
@@ -312,6 +312,7 @@ public class DistributedSpecTests
               error_feedback: true
               min_compress_elements: 4096
               overlap: false
+              rank: 2
             model:
             """.ReplaceLineEndings("\n"), yaml);
 
@@ -333,7 +334,7 @@ public class DistributedSpecTests
         Assert.Equal(
             [
                 "training.global_batch: must be a multiple of workers (3): each worker takes an equal share",
-                "compression.codec: must be one of none, int8, nm, nm+int8; got '9'",
+                "compression.codec: must be one of none, int8, nm, nm+int8, powersgd; got '9'",
                 "compression.pruner: must be one of mvue, greedy; got '7'",
                 "compression.bucket_mb: must be > 0 and <= 1024",
                 "compression.warmup_steps: must be >= 0",
@@ -345,7 +346,7 @@ public class DistributedSpecTests
             [
                 "workers: must be >= 1 and <= 1024",
                 "compression.n: must be < compression.m (4): N:M keeps n of every m values",
-                "compression.algorithm: mpi requires codec none, got nm: plain fp32 MPI_Allreduce cannot carry compressed gradients; use ring or allgather",
+                "compression.algorithm: mpi requires codec none or powersgd, got nm: plain fp32 MPI_Allreduce cannot carry encoded gradients; use ring or allgather",
             ],
             JobSpecValidator.Validate(Full with
             {

@@ -11,7 +11,7 @@ public sealed class SpecChoiceTests
     [Fact]
     public void Every_choice_lists_its_yaml_names_in_order_and_parses_them_back()
     {
-        Assert.Equal(["none", "int8", "nm", "nm+int8"], SpecChoice.Names<CodecKind>(SpecNames.SpecName));
+        Assert.Equal(["none", "int8", "nm", "nm+int8", "powersgd"], SpecChoice.Names<CodecKind>(SpecNames.SpecName));
         Assert.Equal(["mvue", "greedy"], SpecChoice.Names<PrunerKind>(SpecNames.SpecName));
         Assert.Equal(["ring", "allgather", "mpi"], SpecChoice.Names<AllreduceKind>(SpecNames.SpecName));
         Assert.Equal(["mlp", "cnn", "resnet20", "resnet44"], SpecChoice.Names<ModelKind>(SpecNames.SpecName));
@@ -36,7 +36,7 @@ public sealed class SpecChoiceTests
     public void User_input_outside_the_table_is_a_user_error_listing_the_names()
     {
         var error = Assert.Throws<UserFacingException>(() => SpecChoice.ParseUserInput<CodecKind>("--codec", "zstd", SpecNames.SpecName));
-        Assert.Equal("--codec: must be one of none, int8, nm, nm+int8; got 'zstd'", error.Message);
+        Assert.Equal("--codec: must be one of none, int8, nm, nm+int8, powersgd; got 'zstd'", error.Message);
     }
 
     [Fact]
@@ -47,7 +47,9 @@ public sealed class SpecChoiceTests
         Assert.Equal("int8", (spec with { Codec = CodecKind.Int8 }).CodecLabel);
         Assert.Equal("2:4 mvue", (spec with { Codec = CodecKind.Nm }).CodecLabel);
         Assert.Equal("1:2 greedy+int8", (spec with { Codec = CodecKind.NmInt8, N = 1, M = 2, Pruner = PrunerKind.Greedy }).CodecLabel);
-        foreach (var codec in Enum.GetValues<CodecKind>())
+        Assert.Equal("powersgd r2", (spec with { Codec = CodecKind.PowerSgd }).CodecLabel);
+        Assert.Equal("powersgd r4", (spec with { Codec = CodecKind.PowerSgd, Rank = 4 }).CodecLabel);
+        foreach (var codec in Enum.GetValues<CodecKind>().Where(c => !c.Factorizes()))
         {
             var s = spec with { Codec = codec };
             Assert.Equal(s.CodecLabel, CodecRegistry.Create(s).Name);
@@ -57,14 +59,24 @@ public sealed class SpecChoiceTests
     }
 
     [Fact]
-    public void Only_mpi_refuses_a_compressing_codec()
+    public void Only_mpi_refuses_a_byte_codec_and_only_mpi_carries_powersgd()
     {
         foreach (var codec in Enum.GetValues<CodecKind>())
         {
-            Assert.True(AllreduceKind.Ring.Carries(codec));
-            Assert.True(AllreduceKind.Allgather.Carries(codec));
-            Assert.Equal(codec == CodecKind.None, AllreduceKind.Mpi.Carries(codec));
+            Assert.Equal(codec != CodecKind.PowerSgd, AllreduceKind.Ring.Carries(codec));
+            Assert.Equal(codec != CodecKind.PowerSgd, AllreduceKind.Allgather.Carries(codec));
+            Assert.Equal(codec is CodecKind.None or CodecKind.PowerSgd, AllreduceKind.Mpi.Carries(codec));
+            // The default algorithm of every codec carries it.
+            Assert.True(JobSpecDefaults.Algorithm(codec).Carries(codec), codec.SpecName());
         }
+    }
+
+    [Fact]
+    public void Powersgd_is_no_byte_codec_and_the_registries_say_so()
+    {
+        var spec = CompressionSpec.Default with { Codec = CodecKind.PowerSgd, Algorithm = AllreduceKind.Mpi };
+        Assert.Contains("powersgd r2", Assert.Throws<ArgumentException>(() => CodecRegistry.Create(spec)).Message);
+        Assert.Contains("powersgd r2", Assert.Throws<ArgumentException>(() => TorchCodecRegistry.Create(spec)).Message);
     }
 
     [Theory]
