@@ -1,53 +1,55 @@
+using System.Numerics.Tensors;
+
 namespace Orchestrator.Trainer.Compression;
 
 /// <summary>
 /// The matrix kernels of PowerSGD on row-major spans: M is n x m (a gradient of shape [out, ...] read as
-/// [out, prod(rest)]), P is n x r, Q is m x r. Sums run in double, in a fixed order, so a kernel's result depends on
-/// its inputs only: every rank that computes from the same P and Q gets the same bits (the allreduce makes them equal).
+/// [out, prod(rest)]), P is n x r, Q is m x r. The products are vectorized (TensorPrimitives' dot products and
+/// multiply-adds, in float as PyTorch's hook computes them) in a fixed order, so a kernel's result depends on its inputs
+/// only: every rank that computes from the same P and Q gets the same bits (the allreduce makes them equal).
 /// </summary>
 public static class LowRankMath
 {
     /// <summary>Added to a column's norm before dividing by it, so a zero column stays zero instead of becoming NaN.</summary>
     public const double OrthogonalizationEpsilon = 1e-8;
 
-    /// <summary>P = M Q.</summary>
-    public static void MultiplyByQ(ReadOnlySpan<float> m, int rows, int cols, ReadOnlySpan<float> q, int rank, Span<float> p)
+    /// <summary>Q^T (r x m) from Q (m x r), so the kernels below read each factor column as one contiguous vector.</summary>
+    public static void Transpose(ReadOnlySpan<float> q, int cols, int rank, Span<float> qt)
     {
-        Check(m.Length, rows, cols, q.Length, cols, p.Length, rows, rank);
-        Span<double> sums = rank <= 64 ? stackalloc double[rank] : new double[rank];
+        if (q.Length != cols * rank || qt.Length != cols * rank) throw new ArgumentException($"Q and Q^T must hold {cols} x {rank} values");
+        for (int j = 0; j < cols; j++)
+            for (int k = 0; k < rank; k++) qt[k * cols + j] = q[j * rank + k];
+    }
+
+    /// <summary>P = M Q, from Q^T (<see cref="Transpose"/>): one vectorized dot product per value of P.</summary>
+    public static void MultiplyByQ(ReadOnlySpan<float> m, int rows, int cols, ReadOnlySpan<float> qt, int rank, Span<float> p)
+    {
+        Check(m.Length, rows, cols, qt.Length, cols, p.Length, rows, rank);
         for (int i = 0; i < rows; i++)
         {
-            sums.Clear();
             var row = m.Slice(i * cols, cols);
-            for (int j = 0; j < cols; j++)
-            {
-                double value = row[j];
-                var qRow = q.Slice(j * rank, rank);
-                for (int k = 0; k < rank; k++) sums[k] += value * qRow[k];
-            }
-            var pRow = p.Slice(i * rank, rank);
-            for (int k = 0; k < rank; k++) pRow[k] = (float)sums[k];
+            for (int k = 0; k < rank; k++) p[i * rank + k] = TensorPrimitives.Dot(row, qt.Slice(k * cols, cols));
         }
     }
 
-    /// <summary>Q = M^T P; <paramref name="scratch"/> holds at least m x r doubles (the sums, row by row of M).</summary>
-    public static void MultiplyTransposedByP(ReadOnlySpan<float> m, int rows, int cols, ReadOnlySpan<float> p, int rank, Span<float> q, Span<double> scratch)
+    /// <summary>Q = M^T P, built as Q^T in <paramref name="qt"/> (r x m): each row of M, scaled by its P values, is added to the
+    /// r columns in row order (vectorized multiply-adds), then transposed into <paramref name="q"/> (m x r).</summary>
+    public static void MultiplyTransposedByP(ReadOnlySpan<float> m, int rows, int cols, ReadOnlySpan<float> p, int rank, Span<float> q, Span<float> qt)
     {
         Check(m.Length, rows, cols, q.Length, cols, p.Length, rows, rank);
-        var sums = scratch[..(cols * rank)];
-        sums.Clear();
+        qt = qt[..(cols * rank)];
+        qt.Clear();
         for (int i = 0; i < rows; i++)
         {
             var row = m.Slice(i * cols, cols);
-            var pRow = p.Slice(i * rank, rank);
-            for (int j = 0; j < cols; j++)
+            for (int k = 0; k < rank; k++)
             {
-                double value = row[j];
-                var at = sums.Slice(j * rank, rank);
-                for (int k = 0; k < rank; k++) at[k] += value * pRow[k];
+                var column = qt.Slice(k * cols, cols);
+                TensorPrimitives.MultiplyAdd(row, p[i * rank + k], column, column);
             }
         }
-        for (int x = 0; x < sums.Length; x++) q[x] = (float)sums[x];
+        for (int j = 0; j < cols; j++)
+            for (int k = 0; k < rank; k++) q[j * rank + k] = qt[k * cols + j];
     }
 
     /// <summary>
@@ -78,17 +80,12 @@ public static class LowRankMath
         }
     }
 
-    /// <summary>Row <paramref name="i"/> of P Q^T (m values) into <paramref name="row"/>.</summary>
-    public static void ProductRow(ReadOnlySpan<float> p, ReadOnlySpan<float> q, int i, int rank, Span<float> row)
+    /// <summary>Row <paramref name="i"/> of P Q^T (m values) into <paramref name="row"/>, from Q^T (<see cref="Transpose"/>).</summary>
+    public static void ProductRow(ReadOnlySpan<float> p, ReadOnlySpan<float> qt, int i, int rank, Span<float> row)
     {
-        var pRow = p.Slice(i * rank, rank);
-        for (int j = 0; j < row.Length; j++)
-        {
-            var qRow = q.Slice(j * rank, rank);
-            double sum = 0;
-            for (int k = 0; k < rank; k++) sum += (double)pRow[k] * qRow[k];
-            row[j] = (float)sum;
-        }
+        int cols = row.Length;
+        TensorPrimitives.Multiply(qt[..cols], p[i * rank], row);
+        for (int k = 1; k < rank; k++) TensorPrimitives.MultiplyAdd(qt.Slice(k * cols, cols), p[i * rank + k], row, row);
     }
 
     private static void Check(int mLength, int rows, int cols, int qLength, int qRows, int pLength, int pRows, int rank)

@@ -39,7 +39,7 @@ public sealed class PowerSgdCompressor
     private float[] q;
     private float[] staged;
     private bool hasStaged;
-    private readonly double[] scratch;
+    private readonly float[] transposed;
     private readonly float[] row;
 
     /// <param name="shapes">The shapes of the gradients in the bucket, in buffer order.</param>
@@ -76,7 +76,7 @@ public sealed class PowerSgdCompressor
         QLength = qOffset;
         q = new float[QLength];
         staged = new float[QLength];
-        scratch = new double[widest * rank];
+        transposed = new float[widest * rank];
         row = new float[widest];
         Reset();
     }
@@ -114,8 +114,11 @@ public sealed class PowerSgdCompressor
         CheckLength(m.Length, Elements, "bucket");
         CheckLength(first.Length, FirstLength, "first buffer");
         foreach (var x in matrices)
-            LowRankMath.MultiplyByQ(m.Slice(x.Offset, x.Rows * x.Cols), x.Rows, x.Cols, q.AsSpan(x.QOffset, x.Cols * Rank), Rank,
-                first.Slice(x.POffset, x.Rows * Rank));
+        {
+            var qt = transposed.AsSpan(0, x.Cols * Rank);
+            LowRankMath.Transpose(q.AsSpan(x.QOffset, x.Cols * Rank), x.Cols, Rank, qt);
+            LowRankMath.MultiplyByQ(m.Slice(x.Offset, x.Rows * x.Cols), x.Rows, x.Cols, qt, Rank, first.Slice(x.POffset, x.Rows * Rank));
+        }
         int at = PLength;
         foreach (var (offset, length) in plain)
         {
@@ -140,7 +143,7 @@ public sealed class PowerSgdCompressor
         CheckLength(qOut.Length, QLength, "Q buffer");
         foreach (var x in matrices)
             LowRankMath.MultiplyTransposedByP(m.Slice(x.Offset, x.Rows * x.Cols), x.Rows, x.Cols, first.Slice(x.POffset, x.Rows * Rank), Rank,
-                qOut.Slice(x.QOffset, x.Cols * Rank), scratch);
+                qOut.Slice(x.QOffset, x.Cols * Rank), transposed);
     }
 
     /// <summary>
@@ -159,11 +162,12 @@ public sealed class PowerSgdCompressor
         foreach (var x in matrices)
         {
             var p = first.Slice(x.POffset, x.Rows * Rank);
-            var qx = qAveraged.Slice(x.QOffset, x.Cols * Rank);
+            var qt = transposed.AsSpan(0, x.Cols * Rank);
+            LowRankMath.Transpose(qAveraged.Slice(x.QOffset, x.Cols * Rank), x.Cols, Rank, qt);
             for (int i = 0; i < x.Rows; i++)
             {
                 var line = approx[..x.Cols];
-                LowRankMath.ProductRow(p, qx, i, Rank, line);
+                LowRankMath.ProductRow(p, qt, i, Rank, line);
                 var target = bucket.Slice(x.Offset + i * x.Cols, x.Cols);
                 if (!residual.IsEmpty)
                 {
