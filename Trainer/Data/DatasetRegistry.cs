@@ -18,8 +18,8 @@ public static class DatasetRegistry
             throw new UserFacingException($"data subset sizes must be >= 0 (train {spec.TrainSubset}, test {spec.TestSubset})");
         var full = spec.Dataset switch
         {
-            DatasetKind.FashionMnist => MnistIdxDataset.LoadFashionMnist(spec.Root),
-            DatasetKind.MnistIdx => MnistIdxDataset.LoadMnist(spec.Root),
+            DatasetKind.FashionMnist => MnistIdxDataset.LoadFashionMnist(spec.Root, new(spec.TrainSubset, spec.TestSubset)),
+            DatasetKind.MnistIdx => MnistIdxDataset.LoadMnist(spec.Root, new(spec.TrainSubset, spec.TestSubset)),
             DatasetKind.Cifar10 => Cifar10BinaryDataset.Load(spec.Root),
             DatasetKind.Synthetic => SyntheticDataset.Generate(seed),
         };

@@ -19,28 +19,42 @@ public static class MnistIdxDataset
         "install it with `apt-get install dataset-fashion-mnist` (installs to " + FashionMnistDefaultRoot + ") or set data.root";
 
     /// <summary>Fashion-MNIST from <paramref name="root"/>, or the Debian package's directory when it is empty.</summary>
-    public static DatasetSplits LoadFashionMnist(string root) =>
-        Load(string.IsNullOrWhiteSpace(root) ? FashionMnistDefaultRoot : root, ChannelStats.FashionMnist, DatasetKind.FashionMnist.SpecName(), FashionMnistHint);
+    public static DatasetSplits LoadFashionMnist(string root, SplitLimits limits = default) =>
+        Load(string.IsNullOrWhiteSpace(root) ? FashionMnistDefaultRoot : root, ChannelStats.FashionMnist, DatasetKind.FashionMnist.SpecName(), FashionMnistHint, limits);
 
     /// <summary>MNIST (or any 10-class IDX set with MNIST statistics) from <paramref name="root"/>.</summary>
-    public static DatasetSplits LoadMnist(string root)
+    public static DatasetSplits LoadMnist(string root, SplitLimits limits = default)
     {
         if (string.IsNullOrWhiteSpace(root))
             throw new UserFacingException($"{DatasetKind.MnistIdx.SpecName()}: data.root must name the directory holding the IDX files");
-        return Load(root, ChannelStats.Mnist, DatasetKind.MnistIdx.SpecName(), "set data.root to the directory holding the IDX files");
+        return Load(root, ChannelStats.Mnist, DatasetKind.MnistIdx.SpecName(), "set data.root to the directory holding the IDX files", limits);
     }
 
     /// <summary>Loads both splits from <paramref name="root"/> and normalizes them with <paramref name="stats"/>.</summary>
     /// <param name="name">Dataset name used in error messages.</param>
     /// <param name="hint">How the user gets the files, appended to missing-file errors.</param>
-    public static DatasetSplits Load(string root, ChannelStats stats, string name, string hint)
+    /// <param name="limits">Only the first N samples of a split are normalized and kept (0 = all); the files are still
+    /// read and checked whole.</param>
+    public static DatasetSplits Load(string root, ChannelStats stats, string name, string hint, SplitLimits limits = default)
     {
         if (!Directory.Exists(root))
             throw new UserFacingException($"{name}: directory {root} not found; {hint}");
-        var train = LoadSplit(root, "train", stats, name, hint);
+        // The splits are independent files: the test split is read while the training split is (a worker's start-up).
+        var test = Task.Run(() => LoadSplit(root, "t10k", stats, name, hint, limits.Test));
+        TensorDataset train;
         try
         {
-            return new DatasetSplits(train, LoadSplit(root, "t10k", stats, name, hint));
+            train = LoadSplit(root, "train", stats, name, hint, limits.Train);
+        }
+        catch
+        {
+            try { test.GetAwaiter().GetResult().Dispose(); }
+            catch (UserFacingException) { } // the training split's error is the one reported
+            throw;
+        }
+        try
+        {
+            return new DatasetSplits(train, test.GetAwaiter().GetResult());
         }
         catch
         {
@@ -49,7 +63,7 @@ public static class MnistIdxDataset
         }
     }
 
-    private static TensorDataset LoadSplit(string root, string prefix, ChannelStats stats, string name, string hint)
+    private static TensorDataset LoadSplit(string root, string prefix, ChannelStats stats, string name, string hint, int limit)
     {
         var imagesPath = Find(root, $"{prefix}-images-idx3-ubyte", name, hint);
         var labelsPath = Find(root, $"{prefix}-labels-idx1-ubyte", name, hint);
@@ -62,8 +76,10 @@ public static class MnistIdxDataset
         if (bad >= 0)
             throw new UserFacingException($"{labelsPath}: label {labels.Data[bad]} at index {bad} is not in 0..{Classes - 1}");
 
-        var x = stats.Normalize(images.Data, [images.Dims[0], 1, images.Dims[1], images.Dims[2]]);
-        var y = ChannelStats.Labels(labels.Data);
+        int count = limit > 0 && limit < images.Count ? limit : images.Count;
+        int pixels = images.Dims[1] * images.Dims[2];
+        var x = stats.Normalize(count == images.Count ? images.Data : images.Data[..(count * pixels)], [count, 1, images.Dims[1], images.Dims[2]]);
+        var y = ChannelStats.Labels(count == labels.Count ? labels.Data : labels.Data[..count]);
         return new TensorDataset(x, y, Classes);
     }
 

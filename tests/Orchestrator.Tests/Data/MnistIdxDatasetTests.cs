@@ -95,4 +95,24 @@ public class MnistIdxDatasetTests
         Assert.InRange(train.Images.mean().item<float>(), -0.01f, 0.01f);
         Assert.InRange(train.Images.std().item<float>(), 0.99f, 1.01f);
     }
+
+    [Fact]
+    public void A_limited_load_keeps_exactly_the_first_samples_of_the_full_load()
+    {
+        var full = MnistIdxDataset.LoadFashionMnist("");
+        var part = MnistIdxDataset.LoadFashionMnist("", new SplitLimits(1000, 300));
+        using (full.Train) using (full.Test) using (part.Train) using (part.Test)
+        {
+            Assert.Equal([1000L, 1, 28, 28], part.Train.Images.shape);
+            Assert.Equal([300L, 1, 28, 28], part.Test.Images.shape);
+            Assert.True(part.Train.Images.eq(full.Train.Images.narrow(0, 0, 1000)).all().item<bool>());
+            Assert.True(part.Train.Labels.eq(full.Train.Labels.narrow(0, 0, 1000)).all().item<bool>());
+            Assert.True(part.Test.Images.eq(full.Test.Images.narrow(0, 0, 300)).all().item<bool>());
+            Assert.True(part.Test.Labels.eq(full.Test.Labels.narrow(0, 0, 300)).all().item<bool>());
+        }
+        // A limit beyond the split keeps it whole.
+        var whole = MnistIdxDataset.LoadFashionMnist("", new SplitLimits(0, 20000));
+        using (whole.Train) using (whole.Test)
+            Assert.Equal((60000, 10000), (whole.Train.Count, whole.Test.Count));
+    }
 }
