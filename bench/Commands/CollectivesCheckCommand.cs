@@ -77,6 +77,8 @@ public static class CollectivesCheckCommand
         if (settings.Warmup < 0) throw new UserFacingException("--warmup must be >= 0");
         if (settings.Values is not ("exact" or "random")) throw new UserFacingException($"--values must be exact or random, not '{settings.Values}'");
         // Before MPI starts: a bad name or pair fails every rank the same way (exit 2), nothing to abort.
+        if (settings.Codec.Codec == CodecKind.PowerSgd)
+            throw new UserFacingException($"--codec {CodecKind.PowerSgd.SpecName()}: PowerSGD factorizes whole gradient matrices, it is not an element codec of these allreduce algorithms; measure it in training (compression.codec: {CodecKind.PowerSgd.SpecName()}, e.g. bench cluster --codecs psgd2)");
         if (settings.Codec.Codec.Prunes() && !settings.Codec.Nm.IsValid)
             throw new UserFacingException($"--n / --m: N:M pruning needs {NmPattern.Rule}; got {settings.Codec.Nm}");
         var codec = CodecRegistry.Create(settings.Codec);
