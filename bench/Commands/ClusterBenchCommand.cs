@@ -98,6 +98,8 @@ public static class ClusterBenchCommand
 
     private static string[] Items(string list) => list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 
+    private static string Percent(double fraction, int decimals) => (fraction * 100).ToString($"F{decimals}", CultureInfo.InvariantCulture) + "%";
+
     private static string Names(IEnumerable<string> names) => string.Join(", ", names);
 
     private static T Pick<T>((string Name, T Value)[] table, string name, string option) =>
@@ -194,8 +196,8 @@ public static class ClusterBenchCommand
         var options = new EmulatorOptions(2, "1gbit", 1, Path.Combine(scratch, "emu"));
         EmulatedCluster.Up(options, Silos.Hosting.SiloSetup.DotnetHostPath(), Silos.Hosting.SiloSetup.EntryAssemblyPath(), _ => { });
         var jobs = new EmulatedClusterJobs(options);
-        var table = new Table().Title($"time to {target:P0} test accuracy: 2 nodes x 1 rank x 1 thread, 1gbit links, example CNN, global batch {GlobalBatch}, {epochs} epochs each")
-            .AddColumn("run").AddColumn("test accuracy after each epoch").AddColumn("final").AddColumn($"seconds to {target:P0}").AddColumn("training seconds");
+        var table = new Table().Title($"time to {Percent(target, 0)} test accuracy: 2 nodes x 1 rank x 1 thread, 1gbit links, example CNN, global batch {GlobalBatch}, {epochs} epochs each")
+            .AddColumn("run").AddColumn("test accuracy after each epoch").AddColumn("final").AddColumn($"seconds to {Percent(target, 0)}").AddColumn("training seconds");
         try
         {
             foreach (var (label, settings, hook) in runs)
@@ -219,7 +221,7 @@ public static class ClusterBenchCommand
                     continue;
                 }
                 var reached = EpochAccuracy.SecondsTo(curve, target);
-                table.AddRow(label, string.Join(", ", curve.Select(e => $"{e.TestAccuracy:P2}")), curve.Count > 0 ? $"{curve[^1].TestAccuracy:P2}" : "-",
+                table.AddRow(label, string.Join(", ", curve.Select(e => Percent(e.TestAccuracy, 2))), curve.Count > 0 ? Percent(curve[^1].TestAccuracy, 2) : "-",
                     reached is double r ? $"{r:F0} (epoch {curve.First(e => e.TestAccuracy >= target).Epoch})" : "not reached",
                     curve.Count > 0 ? $"{curve[^1].TrainSeconds:F0}" : "-");
             }
