@@ -50,8 +50,14 @@ public static partial class EmulatedCluster
 
     private static readonly TimeSpan ReadyLimit = TimeSpan.FromSeconds(120);
 
+    /// <summary>The interface between nodes inside every node's namespace (its end of the shaped link).</summary>
+    public const string NodeInterface = NetworkFabric.NodeInterface;
+
+    /// <summary>The address of node <paramref name="node"/> (0-based) on <see cref="NodeInterface"/>.</summary>
+    public static string Address(int node) => $"{Subnet}.{(node + 1).ToString(CultureInfo.InvariantCulture)}";
+
     /// <summary>The gateway of node <paramref name="node"/> (0-based).</summary>
-    public static string Gateway(int node) => $"{Subnet}.{(node + 1).ToString(CultureInfo.InvariantCulture)}:{GatewayPort.ToString(CultureInfo.InvariantCulture)}";
+    public static string Gateway(int node) => $"{Address(node)}:{GatewayPort.ToString(CultureInfo.InvariantCulture)}";
 
     /// <summary>The Redis server of the emulated cluster.</summary>
     public static string Redis => $"{Subnet}.254:{RedisPort.ToString(CultureInfo.InvariantCulture)}";
@@ -148,7 +154,7 @@ public static partial class EmulatedCluster
     public static string SiloConfigText(int node, EmulatorOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        var address = $"{Subnet}.{(node + 1).ToString(CultureInfo.InvariantCulture)}";
+        var address = Address(node);
         return $"""
             # node {node + 1} of an emulated cluster (orchestrator cluster emulate up)
             cluster: {"{"} id: {ClusterId}, redis: "{Redis}" {"}"}
@@ -158,7 +164,7 @@ public static partial class EmulatedCluster
             node:
               name: {NetworkFabric.NodeName(node)}
               slots: {options.SlotsPerNode}
-              interface: eth0
+              interface: {NodeInterface}
               # The nodes share one real machine: UCX would reach another node's ranks through its shared memory and fake the
               # network. MPICH's own shared memory still joins the ranks of one node.
               worker_env:

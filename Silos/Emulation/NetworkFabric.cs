@@ -21,6 +21,9 @@ public sealed class NetworkFabric : IDisposable
         Addresses = [.. Enumerable.Range(1, nodes).Select(i => $"{subnet}.{i.ToString(CultureInfo.InvariantCulture)}")];
     }
 
+    /// <summary>Every node's end of its link, inside the node's namespace.</summary>
+    public const string NodeInterface = "eth0";
+
     /// <summary>The prefix of every namespace this fabric made.</summary>
     public string Prefix { get; }
 
@@ -68,12 +71,12 @@ public sealed class NetworkFabric : IDisposable
                 Ip("netns", "add", ns);
                 Ip("-n", ns, "link", "set", "lo", "up");
                 // Both ends are made inside our namespaces: nothing of the root namespace is touched.
-                Ip("-n", ns, "link", "add", "eth0", "type", "veth", "peer", "name", port, "netns", sw);
-                Ip("-n", ns, "addr", "add", $"{fabric.Addresses[node]}/24", "dev", "eth0");
-                Ip("-n", ns, "link", "set", "eth0", "up");
+                Ip("-n", ns, "link", "add", NodeInterface, "type", "veth", "peer", "name", port, "netns", sw);
+                Ip("-n", ns, "addr", "add", $"{fabric.Addresses[node]}/24", "dev", NodeInterface);
+                Ip("-n", ns, "link", "set", NodeInterface, "up");
                 Ip("-n", sw, "link", "set", port, "master", "br0");
                 Ip("-n", sw, "link", "set", port, "up");
-                Shape(ns, "eth0", rate);
+                Shape(ns, NodeInterface, rate);
                 Shape(sw, port, rate);
             }
             return fabric;
@@ -91,7 +94,7 @@ public sealed class NetworkFabric : IDisposable
 
     /// <summary>Bytes node <paramref name="node"/>'s link has sent so far (its veth's counter); -1 when unreadable.</summary>
     public long BytesSent(int node) => long.TryParse(
-        SystemCommand.Try(["ip", "netns", "exec", NodeNamespace(node), "cat", "/sys/class/net/eth0/statistics/tx_bytes"], out var text, out _) ? text.Trim() : "",
+        SystemCommand.Try(["ip", "netns", "exec", NodeNamespace(node), "cat", $"/sys/class/net/{NodeInterface}/statistics/tx_bytes"], out var text, out _) ? text.Trim() : "",
         NumberStyles.None, CultureInfo.InvariantCulture, out var bytes) ? bytes : -1;
 
     /// <summary>Process ids of everything running in the namespaces of <paramref name="prefix"/>.</summary>

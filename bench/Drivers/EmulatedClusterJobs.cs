@@ -40,10 +40,10 @@ public sealed class EmulatedClusterJobs(EmulatorOptions cluster)
         if (submit.ExitCode != 0) throw new UserFacingException($"submit {name} failed:\n{submit.Stdout}{submit.Stderr}");
     }
 
-    /// <summary>Waits for job <paramref name="name"/> to end; throws unless it succeeded.</summary>
-    public void WaitSucceeded(string name, int clientNode = 1)
+    /// <summary>Waits for job <paramref name="name"/> to end (at most <paramref name="limit"/>, 20 minutes unless given); throws unless it succeeded.</summary>
+    public void WaitSucceeded(string name, int clientNode = 1, TimeSpan? limit = null)
     {
-        var watch = Cli(clientNode, Limit, "status", name, "--watch");
+        var watch = Cli(clientNode, limit ?? Limit, "status", name, "--watch");
         if (watch.ExitCode != 0)
             throw new UserFacingException($"job {name} did not succeed:\n{watch.Stdout}{watch.Stderr}\n{Cli(clientNode, TimeSpan.FromMinutes(1), "logs", name).Stdout}");
     }
@@ -66,6 +66,17 @@ public sealed class EmulatedClusterJobs(EmulatorOptions cluster)
         return new ClusterStepFigures(Median(steps.Select(s => s.Seconds)), Median(steps.Select(s => s.ComputeSeconds)),
             Median(steps.Select(s => s.CompressionSeconds + s.CommunicationSeconds)), Median(steps.Select(s => (double)s.BytesSent)),
             steps[0].Samples, evaluations.Count > 0 ? evaluations[^1].TestAccuracy : double.NaN);
+    }
+
+    /// <summary>
+    /// Job <paramref name="name"/>'s test accuracy after each epoch, with the training seconds up to that epoch's end: its
+    /// steps' wall times summed (data, forward, backward, gradient exchange, update; evaluations excluded, as the PyTorch peer
+    /// counts).
+    /// </summary>
+    public IReadOnlyList<EpochAccuracy> Epochs(string name)
+    {
+        var (steps, evaluations) = MetricsLog.Read(RunLayout.Metrics(RunDirectory(name)));
+        return [.. evaluations.Select((e, i) => new EpochAccuracy(i + 1, steps.Where(s => s.Step <= e.Step).Sum(s => s.Seconds), e.TestAccuracy))];
     }
 
     /// <summary>Seconds from submitting job <paramref name="name"/> until its first step is in <c>metrics.jsonl</c>.</summary>
