@@ -26,8 +26,10 @@ public static class ClusterBenchCommand
         ("int8", "int8 ring", ["compression.codec=int8", "compression.algorithm=ring"]),
         ("2:4", "2:4+int8 ring", ["compression.codec=nm+int8", "compression.n=2", "compression.m=4", "compression.algorithm=ring"]),
         ("1:2", "1:2+int8 ring", ["compression.codec=nm+int8", "compression.n=1", "compression.m=2", "compression.algorithm=ring"]),
-        // Our own PowerSGD codec, once the trainer has it (not in the defaults until then).
+        // PowerSGD (Vogels et al. 2019) as our own codec: low-rank, error feedback, warm start; fp32 sums of P and Q.
+        ("psgd1", "PowerSGD r1 (ours)", ["compression.codec=powersgd", "compression.rank=1", "compression.algorithm=mpi"]),
         ("psgd2", "PowerSGD r2 (ours)", ["compression.codec=powersgd", "compression.rank=2", "compression.algorithm=mpi"]),
+        ("psgd4", "PowerSGD r4 (ours)", ["compression.codec=powersgd", "compression.rank=4", "compression.algorithm=mpi"]),
     ];
 
     /// <summary>PyTorch 1.13 DDP (gloo) on the same nodes and links, by its --peers name.</summary>
@@ -47,14 +49,14 @@ public static class ClusterBenchCommand
         var nodes = new Option<string>("--nodes") { Description = "Node counts (one rank per node)", DefaultValueFactory = _ => "2,4" };
         var rates = new Option<string>("--rates") { Description = "Link rates (tc syntax)", DefaultValueFactory = _ => "100mbit,1gbit,10gbit" };
         var models = new Option<string>("--models") { Description = "Models: cnn (the example CNN, 0.42M parameters), mlp (w256, 5.8M parameters)", DefaultValueFactory = _ => "cnn,mlp" };
-        var codecs = new Option<string>("--codecs") { Description = $"Our codecs: {Names(Codecs.Select(c => c.Name))} (the N:M ones with int8)", DefaultValueFactory = _ => "fp32,int8,2:4,1:2" };
+        var codecs = new Option<string>("--codecs") { Description = $"Our codecs: {Names(Codecs.Select(c => c.Name))} (the N:M ones with int8)", DefaultValueFactory = _ => "fp32,int8,2:4,1:2,psgd2" };
         var peers = new Option<string>("--peers") { Description = $"With --parts peer: PyTorch DDP rows, {Names(Peers.Select(p => p.Name))}", DefaultValueFactory = _ => "ddp,ddp-fp16,ddp-psgd1,ddp-psgd2,ddp-psgd4" };
-        var accuracy = new Option<string>("--accuracy-runs") { Description = $"With --parts accuracy: ours ({Names(Codecs.Select(c => c.Name))}) and PyTorch ({Names(Peers.Select(p => p.Name))})", DefaultValueFactory = _ => "fp32,2:4,ddp,ddp-psgd2" };
+        var accuracy = new Option<string>("--accuracy-runs") { Description = $"With --parts accuracy: ours ({Names(Codecs.Select(c => c.Name))}) and PyTorch ({Names(Peers.Select(p => p.Name))})", DefaultValueFactory = _ => "fp32,2:4,psgd2,ddp,ddp-psgd2" };
         var epochs = new Option<int>("--epochs") { Description = "With --parts accuracy: epochs every run trains", DefaultValueFactory = _ => 5 }.Between(1, 100);
         var target = new Option<double>("--target") { Description = "With --parts accuracy: the test accuracy to reach", DefaultValueFactory = _ => 0.90 };
         var python = new Option<string>("--python") { Description = "Python with PyTorch (Debian python3-torch)", DefaultValueFactory = _ => "/usr/bin/python3" };
         var steps = new Option<int>("--steps") { Description = "Steps per job (the first 3 are not measured)", DefaultValueFactory = _ => 12 }.Between(4, 10000);
-        var parts = new Option<string>("--parts") { Description = "throughput (ours), peer (PyTorch DDP rows in the same tables), startup, recovery, accuracy (time to --target, 2 nodes, 1gbit, example CNN)", DefaultValueFactory = _ => "throughput,startup,recovery" };
+        var parts = new Option<string>("--parts") { Description = "throughput (ours), peer (PyTorch DDP rows in the same tables), startup, recovery, accuracy (time to --target, 2 nodes, 1gbit, example CNN)", DefaultValueFactory = _ => "throughput,peer,startup,recovery,accuracy" };
         var root = new Option<string>("--root") { Description = "Fashion-MNIST directory", DefaultValueFactory = _ => MnistIdxDataset.FashionMnistDefaultRoot };
         var command = new Command("cluster", "Jobs on an emulated cluster (root): step time per nodes x link x model x codec (and PyTorch DDP), start-up, node-loss recovery, time to accuracy")
             { nodes, rates, models, codecs, peers, steps, parts, accuracy, epochs, target, python, root };
