@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Net;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Orchestrator.Scheduler.Launchers;
@@ -12,7 +13,7 @@ using Spectre.Console;
 namespace Orchestrator.Silos.Commands;
 
 /// <summary>
-/// <c>orchestrator up [--config FILE]</c>: a long-running silo. Without <c>cluster.redis</c> it is a cluster of one (localhost
+/// <c>orchestrator up [--config FILE] [--host ADDRESS]</c>: a long-running silo. Without <c>cluster.redis</c> it is a cluster of one (localhost
 /// clustering, memory storage); with it, every <c>up</c> of the same Redis and cluster id joins one cluster (Redis
 /// membership, job and scheduler state, reminders), and a job whose silo dies carries on under another one. Runs until
 /// Ctrl+C or SIGTERM: then it stops the silo and kills the gangs it launched (a SIGKILLed silo leaves them running for the
@@ -24,14 +25,22 @@ public static class UpCommand
     public static Command Create()
     {
         var config = new Option<FileInfo?>("--config") { Description = "Silo config (YAML): cluster {id, redis}, silo {host, port, gateway_port}, node {name, address, slots, gpus, labels}, slots, runs_root" };
-        var command = new Command("up", "Start a long-running silo (Redis: several silos form one cluster); Ctrl+C stops it") { config };
-        command.SetAction(parse => CommandGuard.Run(() => Execute(parse.GetValue(config))));
+        var host = new Option<string?>("--host")
+        {
+            Description = "The address the silo binds and advertises, replacing silo.host (on Kubernetes: --host $(POD_IP))",
+        };
+        var command = new Command("up", "Start a long-running silo (Redis: several silos form one cluster); Ctrl+C stops it") { config, host };
+        command.SetAction(parse => CommandGuard.Run(() => Execute(parse.GetValue(config), parse.GetValue(host))));
         return command;
     }
 
-    private static int Execute(FileInfo? configFile)
+    private static int Execute(FileInfo? configFile, string? hostText)
     {
-        var config = configFile is null ? SiloConfig.Default : SiloConfigLoader.LoadFile(configFile.FullName);
+        IPAddress? host = null;
+        if (hostText is not null && !IPAddress.TryParse(hostText, out host))
+            throw new UserFacingException($"--host: expected an IP address (e.g. 10.0.0.5), got '{hostText}'");
+        var config = configFile is not null ? SiloConfigLoader.LoadFile(configFile.FullName, host)
+            : host is null ? SiloConfig.Default : SiloConfigLoader.Parse("", "(defaults)", host);
         return RunAsync(config).GetAwaiter().GetResult();
     }
 

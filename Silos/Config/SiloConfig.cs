@@ -59,10 +59,10 @@ public sealed class SiloConfigException(string sourceName, IReadOnlyList<SpecErr
 /// <summary>Reads <see cref="SiloConfig"/> YAML with the job spec's reader (unknown keys, types and lines reported the same way).</summary>
 public static class SiloConfigLoader
 {
-    /// <summary>Reads the file at <paramref name="path"/>.</summary>
+    /// <summary>Reads the file at <paramref name="path"/>; <paramref name="hostOverride"/> (<c>up --host</c>) replaces <c>silo.host</c>.</summary>
     /// <exception cref="UserFacingException">The file cannot be read.</exception>
     /// <exception cref="SiloConfigException">The config is invalid.</exception>
-    public static SiloConfig LoadFile(string path)
+    public static SiloConfig LoadFile(string path, IPAddress? hostOverride = null)
     {
         string yaml;
         try
@@ -79,12 +79,13 @@ public static class SiloConfigLoader
         {
             throw new UserFacingException($"cannot read silo config {path}: {ex.Message}", ex);
         }
-        return Parse(yaml, path);
+        return Parse(yaml, path, hostOverride);
     }
 
-    /// <summary>Parses config text; no I/O.</summary>
+    /// <summary>Parses config text; no I/O. <paramref name="hostOverride"/> (<c>up --host</c>, e.g. a Kubernetes pod's IP that
+    /// no config file can know) replaces <c>silo.host</c>, and so also the default of <c>node.address</c>.</summary>
     /// <exception cref="SiloConfigException">The config is invalid.</exception>
-    public static SiloConfig Parse(string yaml, string sourceName)
+    public static SiloConfig Parse(string yaml, string sourceName, IPAddress? hostOverride = null)
     {
         var context = new SpecReadContext();
         YamlMappingNode root;
@@ -111,6 +112,7 @@ public static class SiloConfigLoader
         var (clusterId, redis) = reader.Mapping("cluster", c => (c.String("id", defaults.ClusterId), c.Has("redis") ? c.String("redis", "") : null));
         var (host, siloPort, gatewayPort) = reader.Mapping("silo", s =>
             (s.String("host", defaults.Host.ToString()), s.Int("port", defaults.SiloPort), s.Int("gateway_port", defaults.GatewayPort)));
+        if (hostOverride is not null) host = hostOverride.ToString();
         var slots = reader.Int("slots", defaults.Slots);
         var runsRoot = reader.String("runs_root", defaults.RunsRoot);
         var metricsPort = reader.Int("metrics_port", defaults.MetricsPort);

@@ -26,7 +26,8 @@ internal sealed class RedisLossWatchdog(
     IOptions<ClusterOptions> clusterOptions,
     ILocalSiloDetails silo,
     IClusterMembershipService membership,
-    ActiveStoredStateGrains grains) : BackgroundService
+    ActiveStoredStateGrains grains,
+    Health.SiloReadiness readiness) : BackgroundService
 {
     private const string VersionField = "Version"; // Orleans' RedisMembershipTable keeps the table version in this field
 
@@ -66,6 +67,7 @@ internal sealed class RedisLossWatchdog(
             try
             {
                 await CheckAsync(db, key, field, sentinel);
+                readiness.ReportRedis(null);
                 if (unreachable)
                     Trace.TraceInformation("redis: reachable again");
                 unreachable = false;
@@ -75,6 +77,7 @@ internal sealed class RedisLossWatchdog(
                 if (!unreachable)
                     Trace.TraceWarning($"redis: unreachable ({e.Message}); the cluster's state cannot be stored until it is back");
                 unreachable = true;
+                readiness.ReportRedis($"unreachable ({e.Message})");
             }
         }
     }

@@ -6,6 +6,7 @@ using Microsoft.Extensions.Logging;
 using Orchestrator.Contracts;
 using Orchestrator.Scheduler.Grains;
 using Orchestrator.Scheduler.Launchers;
+using Orchestrator.Silos.Health;
 using Orchestrator.Silos.Telemetry;
 using Orchestrator.Spec;
 using Orleans.Configuration;
@@ -137,6 +138,8 @@ public static class SiloSetup
 
         silo.Services.Configure<SchedulerOptions>(o => o.WorkerSlots = settings.WorkerSlots);
         silo.Services.AddSingleton<ActiveStoredStateGrains>();
+        silo.Services.AddSingleton(sp => new SiloReadiness(sp.GetRequiredService<IClusterMembershipService>(),
+            sp.GetRequiredService<ILocalSiloDetails>(), usesRedis: settings.Redis is not null));
         var entry = EntryAssemblyPath();
         var dotnet = DotnetHostPath();
         silo.Services.AddSingleton(new LocalMpiOptions(entry, dotnet,

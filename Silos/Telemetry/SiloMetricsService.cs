@@ -1,8 +1,10 @@
 using System.Collections.Concurrent;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Orchestrator.Contracts.Grains;
 using Orchestrator.Contracts.Models;
 using Orchestrator.Scheduler.Lifecycle;
+using Orchestrator.Silos.Health;
 using Orchestrator.Trainer.Telemetry;
 using Prometheus;
 
@@ -14,9 +16,10 @@ namespace Orchestrator.Silos.Telemetry;
 /// before) and binds the endpoint (<see cref="SiloMetricsOptions"/>: the next free port when taken, logged; none free
 /// = a warning and no endpoint: metrics never stop the silo); once the silo runs it polls the grains every
 /// <see cref="SiloMetricsOptions.Interval"/> (the job registry, each job's status, the scheduler's snapshot) and
-/// writes <see cref="SiloMetrics"/>. A final job's status is read once and kept.
+/// writes <see cref="SiloMetrics"/>. A final job's status is read once and kept. The same listener answers the health paths
+/// (<see cref="HealthEndpoint"/>).
 /// </summary>
-internal sealed class SiloMetricsService(IGrainFactory grains, SiloMetricsOptions options, TimeProvider clock)
+internal sealed class SiloMetricsService(IGrainFactory grains, SiloMetricsOptions options, TimeProvider clock, IServiceProvider services)
     : BackgroundService, IHostedLifecycleService
 {
     /// <summary>Meters exported next to the silo's own metrics (as <c>microsoft_orleans_*</c>).</summary>
@@ -27,6 +30,7 @@ internal sealed class SiloMetricsService(IGrainFactory grains, SiloMetricsOption
     private readonly ConcurrentDictionary<string, JobStatus> statuses = new();
     private IDisposable? meterAdapter;
     private MetricsEndpoint? endpoint;
+    private HealthEndpoint? health;
     private volatile bool siloStarted;
 
     /// <summary>Before every hosted service (the silo included) starts: meters attached, endpoint bound.</summary>
@@ -49,6 +53,10 @@ internal sealed class SiloMetricsService(IGrainFactory grains, SiloMetricsOption
         var candidates = Enumerable.Range(options.Port, SiloMetricsOptions.FallbackRange + 1).Where(p => p <= 65535).ToList();
         endpoint = MetricsEndpoint.TryStart(metrics.Registry, options.Host, candidates, "silo", "the silo runs without a metrics endpoint",
             options.Log ?? Console.WriteLine, options.Warn ?? Console.Error.WriteLine);
+        // The health paths share the metrics listener (the probes of k8s/base point at that port).
+        if (endpoint is not null)
+            health = HealthEndpoint.TryStart(endpoint.Host, endpoint.Port, () => services.GetService<SiloReadiness>()?.Problem(),
+                options.Warn ?? Console.Error.WriteLine);
         return Task.CompletedTask;
     }
 
@@ -132,6 +140,8 @@ internal sealed class SiloMetricsService(IGrainFactory grains, SiloMetricsOption
 
     private void Release()
     {
+        health?.Dispose();
+        health = null;
         endpoint?.Dispose();
         endpoint = null;
         meterAdapter?.Dispose();
