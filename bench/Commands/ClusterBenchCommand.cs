@@ -154,7 +154,7 @@ public static class ClusterBenchCommand
                 string VersusFp32(double samplesPerSecond) => fp32 is double f ? $"{samplesPerSecond / f:F2}x" : "-";
                 foreach (var (label, settings) in codecs)
                 {
-                    var name = $"b-{model.SpecName()}-{nodes}-{label.Split(' ')[0].Replace(':', '-').Replace('+', '-')}".ToLowerInvariant();
+                    var name = $"b-{model.SpecName()}-{nodes}-{new string([.. label.Where(char.IsLetterOrDigit)])}".ToLowerInvariant(); // unique per codec row
                     var figures = jobs.Run(spec, name, [.. ModelSettings(model), $"workers={nodes}", "placement.ranks_per_node=1",
                         $"data.train_subset={steps * GlobalBatch}", .. settings]);
                     var samplesPerSecond = GlobalBatch / figures.StepSeconds;
