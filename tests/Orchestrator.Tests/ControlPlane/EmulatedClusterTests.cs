@@ -129,7 +129,10 @@ public sealed class EmulatedClusterTests
 
             // Adoption across machines: the silo that started a gang dies (only its silo process: its gang's supervisor and
             // mpiexec live on), its gang's ranks run on other nodes. A surviving silo takes the job over and the same gang
-            // finishes it. Where the job grain (and so mpiexec) lands is Orleans' choice: retry until it holds no rank.
+            // finishes it. Where the job grain (and so mpiexec) lands is Orleans' choice; it prefers the silo the client
+            // calls, so the client talks to node 4 while pack places the 2 ranks on node1 and node2 (ties go by name).
+            // Retried until the launching node holds no rank.
+            clientNode = 4;
             string? adopted = null;
             int launcher = -1;
             for (int attempt = 1; attempt <= 12 && adopted is null; attempt++)
@@ -152,7 +155,7 @@ public sealed class EmulatedClusterTests
             }
             Assert.True(adopted is not null, "the job grain landed on a node with ranks in 12 attempts");
             KillSilo(launcher);
-            clientNode = launcher == 0 ? 2 : 1;
+            clientNode = Enumerable.Range(1, 4).First(n => n != launcher + 1);
             var adoptedWatch = CliRunner.Run(scratch.Path, ["cluster", "emulate", "exec", "--node", $"{clientNode}", "--", "status", adopted!, "--watch"], JobLimit);
             var adoptedLog = Exec(scratch.Path, "logs", adopted!, "--tail", "0").Output;
             Assert.True(adoptedWatch.ExitCode == 0, $"{adoptedWatch}\n{adoptedLog}");
