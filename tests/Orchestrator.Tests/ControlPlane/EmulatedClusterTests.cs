@@ -39,12 +39,7 @@ public sealed class EmulatedClusterTests
         File.WriteAllText(spec, TinySpec);
         try
         {
-            var up = CliRunner.Run(scratch.Path, ["cluster", "emulate", "up", "--nodes", "3", "--slots", "2", "--bandwidth", "1gbit", "--dir", dir,
-                "--worker-env", $"{SampleLog.Variable}=1", "--worker-env", $"{Orchestrator.Trainer.Training.WorkerTestHooks.StepDelayVariable}=50"]);
-            Assert.True(up.ExitCode == 0, up.ToString());
-            Assert.Contains("3 silos up", up.Output);
-            // Every silo registered its node before `up` returned; the scheduler's silo may see the last one join a moment later.
-            WaitFor(() => Exec(scratch.Path, "status").Output.Contains("nodes: 3 alive, 0 down", StringComparison.Ordinal), "all 3 nodes alive");
+            UpCluster(scratch.Path, dir, nodes: 3, slots: 2);
 
             // 2 ranks, one per node, then 3: each rank on its own host, traffic on the links of the nodes that ran ranks.
             var before = Enumerable.Range(0, 3).Select(TxBytes).ToArray();
@@ -122,10 +117,7 @@ public sealed class EmulatedClusterTests
         File.WriteAllText(spec, TinySpec);
         try
         {
-            var up = CliRunner.Run(scratch.Path, ["cluster", "emulate", "up", "--nodes", "4", "--slots", "1", "--bandwidth", "1gbit", "--dir", dir,
-                "--worker-env", $"{SampleLog.Variable}=1", "--worker-env", $"{Orchestrator.Trainer.Training.WorkerTestHooks.StepDelayVariable}=50"]);
-            Assert.True(up.ExitCode == 0, up.ToString());
-            WaitFor(() => Exec(scratch.Path, "status").Output.Contains("nodes: 4 alive, 0 down", StringComparison.Ordinal), "all 4 nodes alive");
+            UpCluster(scratch.Path, dir, nodes: 4, slots: 1);
 
             // Adoption across machines: the silo that started a gang dies (only its silo process: its gang's supervisor and
             // mpiexec live on), its gang's ranks run on other nodes. A surviving silo takes the job over and the same gang
@@ -194,6 +186,20 @@ public sealed class EmulatedClusterTests
             Assert.True(down.ExitCode == 0, down.ToString());
         }
         Assert.Empty(NetworkFabric.Namespaces(EmulatedCluster.Prefix));
+    }
+
+    /// <summary>
+    /// <c>cluster emulate up</c> with sample recording and 50 ms slower steps in every rank (so a node loss lands mid-run),
+    /// then waits until the scheduler sees every node alive: each silo registered its node before <c>up</c> returned, but the
+    /// scheduler's silo may see the last one join a moment later.
+    /// </summary>
+    private static void UpCluster(string cwd, string dir, int nodes, int slots)
+    {
+        var up = CliRunner.Run(cwd, ["cluster", "emulate", "up", "--nodes", $"{nodes}", "--slots", $"{slots}", "--bandwidth", "1gbit", "--dir", dir,
+            "--worker-env", $"{SampleLog.Variable}=1", "--worker-env", $"{Orchestrator.Trainer.Training.WorkerTestHooks.StepDelayVariable}=50"]);
+        Assert.True(up.ExitCode == 0, up.ToString());
+        Assert.Contains($"{nodes} silos up", up.Output);
+        WaitFor(() => Exec(cwd, "status").Output.Contains($"nodes: {nodes} alive, 0 down", StringComparison.Ordinal), $"all {nodes} nodes alive");
     }
 
     /// <summary>The node whose silo started the job's current gang, from <c>status JOB</c>'s history.</summary>
