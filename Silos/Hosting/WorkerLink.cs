@@ -141,8 +141,11 @@ public sealed class WorkerLink : IAsyncDisposable
         builder.Logging.ClearProviders();
         // In a Redis cluster the gateway list comes from Redis membership, so a worker reaches a live silo when its own dies.
         var redis = Environment.GetEnvironmentVariable(JobRunner.RedisVariable);
+        // The launching silo passes its TLS paths (ORCHESTRATOR_TLS_*) when the cluster uses mutual TLS.
+        var tls = Security.TlsPaths.ForClient(null, null, null, Environment.GetEnvironmentVariable) is { } paths ? Security.TlsCredentials.Load(paths) : null;
         builder.UseOrleansClient(c =>
         {
+            if (tls is not null) Security.ClusterTls.Configure(c, tls);
             if (string.IsNullOrEmpty(redis))
                 c.UseStaticClustering(gateway);
             else
