@@ -139,6 +139,7 @@ public static class SiloSetup
         }
         silo.Configure<SiloMessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromSeconds(10));
         if (settings.Tls is { } tls) Security.ClusterTls.Configure(silo, tls);
+        silo.Services.AddSingleton<IFatalErrorHandler, FatalErrorExit>(); // a silo declared dead says why in one line
 
         silo.Services.Configure<SchedulerOptions>(o => o.WorkerSlots = settings.WorkerSlots);
         silo.Services.AddSingleton<ActiveStoredStateGrains>();

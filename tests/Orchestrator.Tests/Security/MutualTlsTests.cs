@@ -168,12 +168,61 @@ public sealed class MutualTlsTests(TlsSiloFixture fixture) : IClassFixture<TlsSi
         Assert.Contains($"tls.certificate {files.Certificate}: no private key in the file; give tls.key", keyless.Output);
     }
 
-    private void AssertSiloLogged(string fragment)
+    [RedisFact]
+    public async Task Silos_of_one_authority_form_a_cluster_over_tls_and_a_silo_of_another_cannot_join()
+    {
+        using var dir = new TempDirectory();
+        using var redis = RedisServer.Start(dir.Path);
+        using var ca = Authority("cluster-ca");
+        using var other = Authority("foreign-ca");
+        var caPath = WritePem(ca, dir.Path, "ca").Certificate;
+        var otherPath = WritePem(other, dir.Path, "foreign-ca").Certificate;
+        string Config(string name, X509Certificate2 issuer, string trusted, int port)
+        {
+            using var certificate = Silo(issuer, $"silo-{name}");
+            var files = WritePem(certificate, dir.Path, $"silo-{name}");
+            return $"cluster: {{id: tls-pair, redis: '{redis.Endpoint}'}}\nsilo: {{port: {port}, gateway_port: {port + 1}}}\nslots: 1\nruns_root: runs\n" +
+                $"metrics_port: {port + 2}\ntls: {{certificate: {files.Certificate}, key: {files.Key}, ca: {trusted}}}\n";
+        }
+        var portA = FreePorts.Consecutive(3);
+        using var a = UpSilo.Start(dir.Path, Config("a", ca, caPath, portA), "silo-a.yaml");
+        var portB = FreePorts.Consecutive(3);
+        using var b = UpSilo.Start(dir.Path, Config("b", ca, caPath, portB), "silo-b.yaml");
+        // B is ready once it is an active member: joining means probing A over the silo port, both ways TLS.
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        System.Net.HttpStatusCode ready;
+        do
+        {
+            ready = (await http.GetAsync($"http://127.0.0.1:{portB + 2}/readyz")).StatusCode;
+            if (ready != System.Net.HttpStatusCode.OK) await Task.Delay(200);
+        }
+        while (ready != System.Net.HttpStatusCode.OK && DateTime.UtcNow < deadline);
+        Assert.True(ready == System.Net.HttpStatusCode.OK, b.Output);
+        using var client = Client(ca, "pair-client");
+        var clientFiles = WritePem(client, dir.Path, "pair-client");
+        var status = CliRunner.Run(dir.Path, ["status", "--redis", redis.Endpoint, "--cluster", "tls-pair", .. Tls(clientFiles, caPath)], Limit);
+        Assert.True(status.ExitCode == 0, status.ToString()); // a gateway found through Redis, over TLS
+
+        var portC = FreePorts.Consecutive(3);
+        File.WriteAllText(Path.Combine(dir.Path, "silo-c.yaml"), Config("c", other, otherPath, portC));
+        var c = CliRunner.Run(dir.Path, ["up", "--config", Path.Combine(dir.Path, "silo-c.yaml")], TimeSpan.FromMinutes(3));
+        // Whichever comes first: its own check of the members fails the start (2), or the members declare it dead (1).
+        Assert.True(c.ExitCode is 1 or 2, c.ToString());
+        Assert.Matches("cannot start the silo|the cluster declared this silo dead", c.Output);
+        Assert.Contains("tls: refused a connection: the peer's certificate (CN=silo-a) not issued by the configured CA (CN=foreign-ca)", c.Output);
+        AssertLogged(a, "tls: refused a connection: the peer's certificate (CN=silo-c) not issued by the configured CA (CN=cluster-ca)");
+        AssertNoStackTrace(c);
+    }
+
+    private void AssertSiloLogged(string fragment) => AssertLogged(fixture.Silo, fragment);
+
+    private static void AssertLogged(UpSilo silo, string fragment)
     {
         // The silo writes the refusal before it closes the connection; its output reaches the test through a pipe, so wait for it.
         var deadline = DateTime.UtcNow.AddSeconds(10);
-        while (!fixture.Silo.Output.Contains(fragment, StringComparison.Ordinal) && DateTime.UtcNow < deadline) Thread.Sleep(50);
-        Assert.Contains(fragment, fixture.Silo.Output);
+        while (!silo.Output.Contains(fragment, StringComparison.Ordinal) && DateTime.UtcNow < deadline) Thread.Sleep(50);
+        Assert.Contains(fragment, silo.Output);
     }
 
     private static void AssertNoStackTrace(CliResult result)
