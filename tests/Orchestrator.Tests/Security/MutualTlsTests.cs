@@ -168,6 +168,38 @@ public sealed class MutualTlsTests(TlsSiloFixture fixture) : IClassFixture<TlsSi
         Assert.Contains($"tls.certificate {files.Certificate}: no private key in the file; give tls.key", keyless.Output);
     }
 
+    [Fact]
+    public void A_worker_whose_certificate_the_gateway_refuses_says_why_and_trains_on()
+    {
+        using var dir = new TempDirectory();
+        var spec = Path.Combine(dir.Path, "job.yaml");
+        File.WriteAllText(spec, ControlPlaneSpecs.Synthetic("tls-worker"));
+        // A worker as the silo would start it, but with a certificate of another authority.
+        var result = CliRunner.Run(dir.Path, ["train", spec, "--out", Path.Combine(dir.Path, "out")], Limit, new Dictionary<string, string?>
+        {
+            [Orchestrator.Scheduler.Launchers.JobRunner.GatewayVariable] = fixture.Silo.Gateway,
+            [Orchestrator.Scheduler.Launchers.JobRunner.JobVariable] = "tls-worker",
+            [Orchestrator.Scheduler.Launchers.JobRunner.ClusterVariable] = TlsSiloFixture.ClusterId,
+            [Orchestrator.Trainer.Training.FaultInjection.StepDelayVariable] = "200", // a few seconds of training: the link tries meanwhile
+            ["ORCHESTRATOR_TLS_CERT"] = fixture.StrangerFiles.Certificate,
+            ["ORCHESTRATOR_TLS_KEY"] = fixture.StrangerFiles.Key,
+            ["ORCHESTRATOR_TLS_CA"] = fixture.Ca,
+        });
+        Assert.True(result.ExitCode == 0, result.ToString()); // heartbeats are not needed to train
+        Assert.Contains($"worker link (rank 0): heartbeat to {fixture.Silo.Gateway} failed (the gateway refused this client's certificate", result.Output);
+        Assert.Contains("not issued by the configured CA (CN=orchestrator-test-ca); its issuer is CN=another-ca", result.Output);
+    }
+
+    [Fact]
+    public void A_silo_declared_dead_says_why_in_one_line()
+    {
+        var line = Orchestrator.Silos.Hosting.FatalErrorExit.DeclaredDeadMessage(
+            "I have been told I am dead, so this silo will stop! Reason: The membership view classifies this silo as Dead (in Refresh). Membership: [Version: 6, 3 silos]");
+        Assert.StartsWith("error: the cluster declared this silo dead (The membership view classifies this silo as Dead (in Refresh)), so it stops", line);
+        Assert.DoesNotContain("Membership: [", line);
+        Assert.DoesNotContain("\n", line);
+    }
+
     [RedisFact]
     public async Task Silos_of_one_authority_form_a_cluster_over_tls_and_a_silo_of_another_cannot_join()
     {
