@@ -21,8 +21,9 @@ namespace Orchestrator.Silos.Config;
 /// <param name="RunsRoot">Parent of the run directory of a job submitted without <c>--out</c> (<c>runs_root</c>).</param>
 /// <param name="MetricsPort">The silo's Prometheus port (<c>metrics_port</c>; the next free one up to 9 above when taken, logged; 0 = none).</param>
 /// <param name="Node">The machine this silo offers as a node (<c>node</c>); null = none (a single-machine cluster).</param>
+/// <param name="Tls">Mutual TLS on the silo and gateway ports (<c>tls: { certificate, key, ca }</c>); null = plain TCP.</param>
 public sealed record SiloConfig(string ClusterId, string? Redis, IPAddress Host, int SiloPort, int GatewayPort, int Slots, string RunsRoot,
-    int MetricsPort = SiloConfig.DefaultMetricsPort, NodeConfig? Node = null)
+    int MetricsPort = SiloConfig.DefaultMetricsPort, NodeConfig? Node = null, Security.TlsPaths? Tls = null)
 {
     /// <summary>The default silo metrics port (below the trainers' 9400 + rank).</summary>
     public const int DefaultMetricsPort = 9390;
@@ -122,6 +123,8 @@ public static class SiloConfigLoader
             n.Has("slots") ? n.Int("slots", 0) : (int?)null, n.Has("gpus") ? n.Int("gpus", 0) : (int?)null, n.StringMap("labels"),
             n.Has("interface") ? n.String("interface", "") : null, n.StringMap("worker_env")));
         var slotsGiven = reader.Has("slots");
+        var hasTls = reader.Has("tls");
+        var (certificate, key, ca) = reader.Mapping("tls", t => (t.String("certificate", ""), t.Has("key") ? t.String("key", "") : null, t.String("ca", "")));
         reader.ReportUnknown();
 
         Check(DnsLabel.IsValid(clusterId), "cluster.id", $"must be a DNS-1123 label ({DnsLabel.Rule}); got '{clusterId}'");
@@ -134,6 +137,15 @@ public static class SiloConfigLoader
         Check(slots >= 1, "slots", $"must be >= 1, got {slots}");
         Check(runsRoot.Length > 0, "runs_root", "must not be empty");
         Check(metricsPort is >= 0 and <= 65535, "metrics_port", $"must be 0 (off) or a port number 1..65535, got {metricsPort}");
+        Security.TlsPaths? tls = null;
+        if (hasTls)
+        {
+            Check(certificate.Length > 0, "tls.certificate", "is required with tls: the silo's certificate file (PEM, or PFX holding its key)");
+            Check(key is null || key.Length > 0, "tls.key", "must not be empty (leave it out when the certificate file holds the key)");
+            Check(ca.Length > 0, "tls.ca", "is required with tls: the certificate authority (PEM) every silo, client and worker certificate must be issued by");
+            if (certificate.Length > 0 && ca.Length > 0 && key is not { Length: 0 })
+                tls = new Security.TlsPaths(certificate, key, ca, Security.TlsFieldNames.Config);
+        }
         NodeConfig? node = null;
         if (hasNode)
         {
@@ -163,7 +175,7 @@ public static class SiloConfigLoader
         var all = context.Errors.Concat(errors.Where(e => !reported.Contains(e.Path))).OrderBy(e => e.Line ?? int.MaxValue).ToList();
         if (all.Count > 0)
             throw new SiloConfigException(sourceName, all);
-        return new SiloConfig(clusterId, redis, address!, siloPort, gatewayPort, node?.Slots ?? slots, runsRoot, metricsPort, node);
+        return new SiloConfig(clusterId, redis, address!, siloPort, gatewayPort, node?.Slots ?? slots, runsRoot, metricsPort, node, tls);
     }
 
     /// <summary>Parses <c>host:port</c> (a name or an IP address and a port 1..65535).</summary>
