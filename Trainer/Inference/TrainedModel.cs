@@ -2,6 +2,7 @@ using System.Text.Json;
 using Orchestrator.Spec;
 using Orchestrator.Trainer.Checkpointing;
 using Orchestrator.Trainer.Data;
+using Orchestrator.Trainer.Devices;
 using Orchestrator.Trainer.Models;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -43,7 +44,7 @@ public sealed class TrainedModel : IDisposable
     public double? ReportedTestAccuracy { get; }
 
     /// <summary>Loads the run in <paramref name="runDirectory"/> onto <paramref name="device"/>.</summary>
-    /// <param name="onNotice">Told about newer checkpoints that were skipped as corrupt.</param>
+    /// <param name="onNotice">Told about newer checkpoints that were skipped as corrupt, and about a switch of convolution kernels.</param>
     /// <exception cref="UserFacingException">Not a run directory, no valid checkpoint, or a checkpoint of another model.</exception>
     public static TrainedModel Load(string runDirectory, Device device, Action<string> onNotice)
     {
@@ -74,6 +75,8 @@ public sealed class TrainedModel : IDisposable
         }
         using (var stream = new MemoryStream(checkpoint.ModelState)) model.load(stream);
         model.to(device);
+        // oneDNN computes some float32 convolutions wrongly on some CPUs (forward included): the trainer's check and fallback.
+        if (ConvolutionSelfCheck.EnsureCorrect(model, device) is { } fallback) onNotice(fallback);
         model.eval();
         return new TrainedModel(spec, model, test, checkpoint.Path, checkpoint.Position.Step, ReadAccuracy(RunLayout.Summary(runDirectory)));
     }

@@ -37,8 +37,10 @@ public static class InferenceBenchCommand
         var device = new Option<string?>("--device") { Description = "auto | cpu | cuda (default: the run's device setting)" };
         device.AcceptOnlyFromAmong("auto", "cpu", "cuda");
         var output = new Option<string?>("--out") { Description = "Output directory (default MODEL/inference/SCENARIO[-smoke])" };
+        var pytorch = new Option<bool>("--pytorch") { Description = "offline: also time PyTorch 1.13 on the same CNN, batch, samples and threads (cnn with norm: batch on Fashion-MNIST)" };
+        var python = new Option<string>("--python") { Description = "Python with PyTorch (Debian python3-torch)", DefaultValueFactory = _ => "/usr/bin/python3" };
         var command = new Command("inference", "A trained model under MLPerf LoadGen's rules: latency/throughput per scenario, VALID/INVALID, accuracy; result.json, latency.png, metrics.prom")
-            { model, scenario, smoke, mode, samplesPerQuery, interval, qps, bound, batch, serverBatch, threads, seed, minQueries, minDuration, maxDuration, device, output };
+            { model, scenario, smoke, mode, samplesPerQuery, interval, qps, bound, batch, serverBatch, threads, seed, minQueries, minDuration, maxDuration, device, output, pytorch, python };
         command.SetAction(parse => CommandGuard.Run(() =>
         {
             static TimeSpan? Seconds(double? value, string option) => value switch
@@ -62,7 +64,8 @@ public static class InferenceBenchCommand
                 parse.GetValue(bound) is { } b ? Milliseconds(b, "--latency-bound-ms") : null,
                 parse.GetValue(batch), parse.GetValue(serverBatch), parse.GetValue(threads), parse.GetValue(seed),
                 parse.GetValue(minQueries), Seconds(parse.GetValue(minDuration), "--min-duration"), Seconds(parse.GetValue(maxDuration), "--max-duration"),
-                parse.GetValue(output), parse.GetValue(device) is { } d ? SpecChoice.ParseUserInput<DeviceKind>("--device", d, SpecNames.SpecName) : null);
+                parse.GetValue(output), parse.GetValue(device) is { } d ? SpecChoice.ParseUserInput<DeviceKind>("--device", d, SpecNames.SpecName) : null,
+                parse.GetValue(pytorch) ? parse.GetValue(python) : null);
             var report = InferenceBenchmark.Run(options, line => AnsiConsole.WriteLine(line));
             Print(report);
             return report.Verdict is "INVALID" ? 1 : 0;
@@ -86,6 +89,8 @@ public static class InferenceBenchCommand
             if (r.LatencyMs is { } l)
                 Row("latency min/mean/p50/p90/p99/max", $"{F(l.Min, "0.000")} / {F(l.Mean, "0.000")} / {F(l.P50, "0.000")} / {F(l.P90, "0.000")} / {F(l.P99, "0.000")} / {F(l.Max, "0.000")} ms");
             Row("throughput", $"{F(r.SamplesPerSecond, "0.0")} samples/s, {F(r.QueriesPerSecond, "0.0")} queries/s");
+            if (r.PytorchSamplesPerSecond is { } torch)
+                Row("PyTorch 1.13, same CNN/batch/samples", $"{F(torch, "0.0")} samples/s (ours / PyTorch = {F(r.SamplesPerSecond / torch, "0.00")})");
             if (r.Search.Count > 0)
                 Row("capacity search", string.Join(", ", r.Search.Select(p => $"{F(p.Load, "0.#")}:{(p.Passed ? "ok" : "over")}")));
         }
