@@ -95,14 +95,15 @@ internal static class InferenceBenchmark
         var search = new List<CapacityProbe>();
         var clock = new StopwatchClock();
         var runner = new LoadGenRunner(clock, system, o.ServerBatch);
-        if (o.Scenario == InferenceScenario.MultiStream && o.SamplesPerQuery == 0)
+        // Searches and the offline probe only size the performance run.
+        if (o.Performance && o.Scenario == InferenceScenario.MultiStream && o.SamplesPerQuery == 0)
         {
             var probe = Probe(settings, o.Smoke);
             int n = CapacitySearch.LargestPassing(Math.Min(MaxSamplesPerQuery, library), n => Passes(runner, probe with { SamplesPerQuery = n }, library, search, n));
             settings = settings with { SamplesPerQuery = Math.Max(1, n) };
             log($"multi-stream: largest N meeting the {o.Interval.TotalMilliseconds:0.###} ms interval in probes: {n}" + (n == 0 ? " (none: running N = 1)" : ""));
         }
-        if (o.Scenario == InferenceScenario.Server && o.Qps == 0)
+        if (o.Performance && o.Scenario == InferenceScenario.Server && o.Qps == 0)
         {
             double single = SingleSampleSeconds(system, library);
             var probe = Probe(settings, o.Smoke);
@@ -119,7 +120,7 @@ internal static class InferenceBenchmark
         }
 
         long offlineSamples = 0;
-        if (o.Scenario == InferenceScenario.Offline)
+        if (o.Performance && o.Scenario == InferenceScenario.Offline)
         {
             // The expected rate, from forwards of --batch samples for a while (1/20 of the minimum duration, at least 0.2 s).
             var probeClock = Stopwatch.StartNew();

@@ -91,6 +91,20 @@ public sealed class InferenceBenchCliTests(TrainedRunFixture trained) : IClassFi
     }
 
     [Fact]
+    public void Accuracy_mode_alone_reports_the_test_accuracy_and_no_verdict()
+    {
+        var output = trained.Scratch("accuracy");
+        var result = Bench(trained.RunDirectory, "--scenario", "multi-stream", "--mode", "accuracy", "--out", output);
+
+        CliAssert.Success(result, "accuracy (test set)");
+        Assert.DoesNotContain("VALID", result.Output, StringComparison.Ordinal);
+        using var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "result.json")));
+        Assert.Equal(JsonValueKind.Null, json.RootElement.GetProperty("verdict").ValueKind);
+        Assert.Equal(json.RootElement.GetProperty("reported_test_accuracy").GetDouble(), json.RootElement.GetProperty("accuracy").GetDouble(), 6);
+        Assert.False(File.Exists(Path.Combine(output, "latency.png"))); // no performance run, no latencies
+    }
+
+    [Fact]
     public void Single_stream_smoke_run_is_valid_and_reports_its_90th_percentile()
     {
         var output = trained.Scratch("single");
