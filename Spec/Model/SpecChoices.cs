@@ -18,8 +18,9 @@ public enum AllreduceKind { Ring, Allgather, Mpi }
 /// <summary><c>model.kind</c>.</summary>
 public enum ModelKind { Mlp, Cnn, ResNet20, ResNet44 }
 
-/// <summary><c>model.norm</c>: batch normalization, ghost batch normalization over <c>training.ghost_batch</c> rows, or none.</summary>
-public enum NormKind { Batch, GhostBatch, None }
+/// <summary><c>model.norm</c>: batch normalization, ghost batch normalization over <c>training.ghost_batch</c> rows, none, or
+/// range batch normalization (sigma from chunk ranges; per ghost batch when <c>training.ghost_batch</c> is set).</summary>
+public enum NormKind { Batch, GhostBatch, None, RangeBatch }
 
 /// <summary><c>model.classifier</c>: a learned linear layer, or fixed Hadamard rows with learned scale and bias.</summary>
 public enum ClassifierKind { Linear, Hadamard }

@@ -49,6 +49,7 @@ public static class SpecNames
         NormKind.Batch => "batch",
         NormKind.GhostBatch => "ghost_batch",
         NormKind.None => "none",
+        NormKind.RangeBatch => "range_batch",
     };
 
     public static string SpecName(this ClassifierKind value) => value switch

@@ -144,7 +144,8 @@ public static class JobSpecValidator
                 $"must be a multiple of workers ({workers}): each worker takes an equal share");
         }
         var ghostNorm = NormKind.GhostBatch.SpecName();
-        if (spec.Model.Norm == NormKind.GhostBatch)
+        // Range batch norm takes ghost batches optionally (0 = the whole local batch); a size given obeys ghost batch norm's rules.
+        if (spec.Model.Norm == NormKind.GhostBatch || (spec.Model.Norm == NormKind.RangeBatch && ghost != 0))
         {
             if (ghost == 0)
             {
@@ -169,7 +170,7 @@ public static class JobSpecValidator
         else
         {
             check(ghost >= 0, "training.ghost_batch", "must be >= 0 (0 = unused)");
-            check(ghost <= 0, "training.ghost_batch", $"is only used with model.norm: {ghostNorm}");
+            check(ghost <= 0, "training.ghost_batch", $"is only used with model.norm: {ghostNorm} or {NormKind.RangeBatch.SpecName()}");
         }
         CheckMicroBatch(spec, splittable, check);
     }
@@ -192,10 +193,10 @@ public static class JobSpecValidator
             var perWorker = training.GlobalBatch / spec.Workers;
             check(perWorker % micro == 0, at, $"{micro} must divide the per-worker batch global_batch/workers = {perWorker}");
         }
-        if (spec.Model.Norm == NormKind.GhostBatch && training.GhostBatch >= 2)
+        if ((spec.Model.Norm is NormKind.GhostBatch or NormKind.RangeBatch) && training.GhostBatch >= 2)
             check(micro % training.GhostBatch == 0, at,
                 $"{micro} must be a multiple of training.ghost_batch ({training.GhostBatch}): a ghost batch never spans two micro-batches");
-        if (spec.Model.Norm == NormKind.Batch && training.BatchAugmentation >= 1)
+        if ((spec.Model.Norm == NormKind.Batch || (spec.Model.Norm == NormKind.RangeBatch && training.GhostBatch == 0)) && training.BatchAugmentation >= 1)
             check((long)micro * training.BatchAugmentation >= 2, at,
                 "must give batch norm at least 2 rows per forward (micro_batch x batch_augmentation)");
     }

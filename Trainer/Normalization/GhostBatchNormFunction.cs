@@ -156,7 +156,7 @@ public static class GhostBatchNormFunction
     /// k sequential momentum updates r &lt;- (1 - m) r + m stat_l in closed form:
     /// r = (1 - m)^k r + sum_l m (1 - m)^(k - l) stat_l.
     /// </summary>
-    private static void UpdateRunning(Tensor running, Tensor chunkStats, double momentum)
+    internal static void UpdateRunning(Tensor running, Tensor chunkStats, double momentum)
     {
         long k = chunkStats.shape[0];
         var weights = new double[k];

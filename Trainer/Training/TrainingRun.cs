@@ -50,7 +50,7 @@ public sealed class TrainingRun : IDisposable
         ownsData = !ReferenceEquals(train, data.Train); // copies on another device are ours; the caller's data is not
 
         var input = new ModelInput(train.Channels, train.Height, train.Width, train.Classes);
-        fingerprint = $"{spec.Model.Kind.SpecName()}/w{spec.Model.Width}/{spec.Model.Norm.SpecName()}/{input.Channels}x{input.Height}x{input.Width}/{input.Classes}";
+        fingerprint = ModelFingerprint.Of(spec.Model, input);
         torch.random.manual_seed(spec.Training.Seed);
         model = ModelRegistry.Create(spec.Model, input, spec.Training.GhostBatch);
         model.to(options.Device);

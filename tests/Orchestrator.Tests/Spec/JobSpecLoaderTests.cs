@@ -303,7 +303,7 @@ public class JobSpecLoaderTests
     [Theory]
     [InlineData("device: gpu", "device", "must be one of auto, cpu, cuda; got 'gpu'")]
     [InlineData("model: { kind: vgg }", "model.kind", "must be one of mlp, cnn, resnet20, resnet44; got 'vgg'")]
-    [InlineData("model: { norm: layer }", "model.norm", "must be one of batch, ghost_batch, none; got 'layer'")]
+    [InlineData("model: { norm: layer }", "model.norm", "must be one of batch, ghost_batch, none, range_batch; got 'layer'")]
     [InlineData("data: { dataset: imagenet }", "data.dataset", "must be one of fashion-mnist, mnist-idx, cifar10, synthetic; got 'imagenet'")]
     [InlineData("training: { optimizer: { kind: adam } }", "training.optimizer.kind", "must be one of sgd; got 'adam'")]
     [InlineData("device: CUDA", "device", "must be one of auto, cpu, cuda; got 'CUDA'")]

@@ -156,6 +156,17 @@ public class LargeBatchSpecTests
     }
 
     [Fact]
+    public void Range_batch_norm_takes_ghost_batches_optionally()
+    {
+        var whole = Parse("name: demo\nmodel: { kind: cnn, norm: range_batch }\ntraining: { global_batch: 256 }");
+        var ghosts = Parse("name: demo\nworkers: 2\nmodel: { kind: cnn, norm: range_batch }\ntraining: { global_batch: 256, ghost_batch: 32 }");
+
+        Assert.Equal(NormKind.RangeBatch, whole.Model.Norm);
+        Assert.Equal(0, whole.Training.GhostBatch);
+        Assert.Equal(32, ghosts.Training.GhostBatch);
+    }
+
+    [Fact]
     public void Phase_zero_without_lr_and_phases_past_the_last_epoch_are_allowed()
     {
         var spec = Parse("""
@@ -202,9 +213,9 @@ public class LargeBatchSpecTests
     [Theory]
     // Ghost batch norm.
     [InlineData("model: { norm: batch }\ntraining: { ghost_batch: 64 }",
-        "training.ghost_batch: is only used with model.norm: ghost_batch (line 3)")]
+        "training.ghost_batch: is only used with model.norm: ghost_batch or range_batch (line 3)")]
     [InlineData("training: { ghost_batch: 64 }", // default norm (batch)
-        "training.ghost_batch: is only used with model.norm: ghost_batch (line 2)")]
+        "training.ghost_batch: is only used with model.norm: ghost_batch or range_batch (line 2)")]
     [InlineData("training: { ghost_batch: -1 }",
         "training.ghost_batch: must be >= 0 (0 = unused) (line 2)")]
     [InlineData("model: { norm: ghost_batch }",
@@ -217,6 +228,15 @@ public class LargeBatchSpecTests
         "training.global_batch: must be a positive multiple of training.ghost_batch (line 4)")]
     [InlineData("model: { norm: ghost_batch }\ntraining:\n  global_batch: 64\n  ghost_batch: 128",
         "training.global_batch: must be a positive multiple of training.ghost_batch (line 4)")]
+    // Range batch norm: ghost batches optional, and when given, under ghost batch norm's rules.
+    [InlineData("model: { norm: range_batch }\ntraining: { ghost_batch: 1 }",
+        "training.ghost_batch: must be >= 2 (batch statistics of one sample are degenerate) (line 3)")]
+    [InlineData("model: { norm: range_batch }\ntraining:\n  global_batch: 1000\n  ghost_batch: 128",
+        "training.global_batch: must be a positive multiple of training.ghost_batch (line 4)")]
+    [InlineData("model: { norm: range_batch }\ntraining: { global_batch: 256, ghost_batch: 64, micro_batch: 32 }",
+        "training.micro_batch: 32 must be a multiple of training.ghost_batch (64): a ghost batch never spans two micro-batches (line 3)")]
+    [InlineData("model: { norm: range_batch }\ntraining: { global_batch: 256, micro_batch: 1 }",
+        "training.micro_batch: must give batch norm at least 2 rows per forward (micro_batch x batch_augmentation) (line 3)")]
     // Batch augmentation and classifier.
     [InlineData("training: { batch_augmentation: 0 }", "training.batch_augmentation: must be >= 1 (1 = off) (line 2)")]
     [InlineData("model: { classifier: softmax }", "model.classifier: must be one of linear, hadamard; got 'softmax' (line 2)")]
@@ -360,7 +380,7 @@ public class LargeBatchSpecTests
         Assert.Equal(64, defaulted.Training.Regime!.BaseBatch);
 
         var error = FailsOnce("name: demo", "training.ghost_batch=64");
-        Assert.Equal("training.ghost_batch: is only used with model.norm: ghost_batch (--set)", error.ToString());
+        Assert.Equal("training.ghost_batch: is only used with model.norm: ghost_batch or range_batch (--set)", error.ToString());
     }
 
     [Fact]

@@ -15,7 +15,7 @@ public sealed class SpecChoiceTests
         Assert.Equal(["mvue", "greedy"], SpecChoice.Names<PrunerKind>(SpecNames.SpecName));
         Assert.Equal(["ring", "allgather", "mpi"], SpecChoice.Names<AllreduceKind>(SpecNames.SpecName));
         Assert.Equal(["mlp", "cnn", "resnet20", "resnet44"], SpecChoice.Names<ModelKind>(SpecNames.SpecName));
-        Assert.Equal(["batch", "ghost_batch", "none"], SpecChoice.Names<NormKind>(SpecNames.SpecName));
+        Assert.Equal(["batch", "ghost_batch", "none", "range_batch"], SpecChoice.Names<NormKind>(SpecNames.SpecName));
         Assert.Equal(["linear", "hadamard"], SpecChoice.Names<ClassifierKind>(SpecNames.SpecName));
         Assert.Equal(["fashion-mnist", "mnist-idx", "cifar10", "synthetic"], SpecChoice.Names<DatasetKind>(SpecNames.SpecName));
         Assert.Equal(["sgd"], SpecChoice.Names<OptimizerKind>(SpecNames.SpecName));
