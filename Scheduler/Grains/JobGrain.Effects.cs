@@ -33,7 +33,7 @@ public sealed partial class JobGrain
         JobEffect.Register => GrainFactory.GetGrain<IJobRegistryGrain>(IJobRegistryGrain.DefaultKey).AddAsync(JobId),
         JobEffect.RequestSlots request => RequestSlotsAsync(request.Workers),
         JobEffect.ResizeSlots resize => CollectGrantsAsync(SchedulerGrain.ResizeAsync(JobId, resize.Workers)),
-        JobEffect.ReleaseSlots => CollectGrantsAsync(SchedulerGrain.ReleaseAsync(JobId)),
+        JobEffect.ReleaseSlots => ReleaseSlotsAsync(),
         JobEffect.StartGang start => StartGangAsync(start),
         JobEffect.KillGang kill => KillGangAsync(kill.Launch),
         JobEffect.WatchGang watch => Watch(watch.Adopted),
@@ -65,6 +65,13 @@ public sealed partial class JobGrain
         }
         if (admission.Outcome == AdmissionOutcome.Granted)
             await ApplyAsync(new JobEvent.SlotsGranted());
+    }
+
+    /// <summary>The job ended: its slots go back to the scheduler and its launcher resources (Kubernetes worker pods) are deleted.</summary>
+    private async Task ReleaseSlotsAsync()
+    {
+        await CollectGrantsAsync(SchedulerGrain.ReleaseAsync(JobId));
+        await runner.ReleaseAsync(JobId);
     }
 
     private async Task CollectGrantsAsync(Task<System.Collections.Immutable.ImmutableArray<SlotGrant>> grants) => granted.AddRange(await grants);

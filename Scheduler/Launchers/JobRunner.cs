@@ -125,6 +125,24 @@ public sealed class JobRunner(IJobLauncher launcher, string defaultRunsRoot, str
         return code;
     }
 
+    /// <summary>
+    /// The job ended (succeeded, failed, cancelled): a launcher that keeps resources between launches
+    /// (<see cref="IReleasesJobResources"/>, e.g. Kubernetes worker pods) deletes them. Failures are logged, not thrown: the job's
+    /// end stands.
+    /// </summary>
+    public async Task ReleaseAsync(string jobId)
+    {
+        if (launcher is not IReleasesJobResources holder) return;
+        try
+        {
+            await holder.ReleaseAsync(jobId).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OperationCanceledException || e is TaskCanceledException)
+        {
+            Trace.TraceWarning($"job '{jobId}': releasing its launcher resources failed: {e.Message}");
+        }
+    }
+
     /// <summary>Kills every gang still running (silo shutdown): no orphaned workers.</summary>
     public void Dispose()
     {

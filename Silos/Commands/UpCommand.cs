@@ -61,6 +61,7 @@ public static class UpCommand
             ConfineRunDirectories = true,
             Metrics = new SiloMetricsOptions { Port = config.MetricsPort, Host = config.Host.ToString() },
             Node = config.Node,
+            Kubernetes = config.Kubernetes,
             WorkerEnvironment = config.Node?.WorkerEnvironment ?? System.Collections.Immutable.ImmutableSortedDictionary<string, string>.Empty,
         };
         // The silo's own warnings (a lost Redis record written back, an exit code that could not be reported) go to

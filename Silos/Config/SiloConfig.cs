@@ -21,8 +21,9 @@ namespace Orchestrator.Silos.Config;
 /// <param name="RunsRoot">Parent of the run directory of a job submitted without <c>--out</c> (<c>runs_root</c>).</param>
 /// <param name="MetricsPort">The silo's Prometheus port (<c>metrics_port</c>; the next free one up to 9 above when taken, logged; 0 = none).</param>
 /// <param name="Node">The machine this silo offers as a node (<c>node</c>); null = none (a single-machine cluster).</param>
+/// <param name="Kubernetes">The Kubernetes launcher's settings (<c>launcher: { kind: kubernetes, ... }</c>); null = the local launcher.</param>
 public sealed record SiloConfig(string ClusterId, string? Redis, IPAddress Host, int SiloPort, int GatewayPort, int Slots, string RunsRoot,
-    int MetricsPort = SiloConfig.DefaultMetricsPort, NodeConfig? Node = null)
+    int MetricsPort = SiloConfig.DefaultMetricsPort, NodeConfig? Node = null, Scheduler.Kubernetes.KubernetesLauncherOptions? Kubernetes = null)
 {
     /// <summary>The default silo metrics port (below the trainers' 9400 + rank).</summary>
     public const int DefaultMetricsPort = 9390;
@@ -122,6 +123,7 @@ public static class SiloConfigLoader
             n.Has("slots") ? n.Int("slots", 0) : (int?)null, n.Has("gpus") ? n.Int("gpus", 0) : (int?)null, n.StringMap("labels"),
             n.Has("interface") ? n.String("interface", "") : null, n.StringMap("worker_env")));
         var slotsGiven = reader.Has("slots");
+        var launcher = reader.Mapping("launcher", LauncherConfig.Read);
         reader.ReportUnknown();
 
         Check(DnsLabel.IsValid(clusterId), "cluster.id", $"must be a DNS-1123 label ({DnsLabel.Rule}); got '{clusterId}'");
@@ -159,11 +161,16 @@ public static class SiloConfigLoader
                     workerEnv.ToImmutableSortedDictionary(StringComparer.Ordinal));
         }
 
+        foreach (var (field, message) in launcher.Problems(runsRoot))
+            Check(false, field == "runs_root" ? field : $"launcher.{field}", message);
+
         var reported = context.Errors.Select(e => e.Path).ToHashSet(StringComparer.Ordinal);
         var all = context.Errors.Concat(errors.Where(e => !reported.Contains(e.Path))).OrderBy(e => e.Line ?? int.MaxValue).ToList();
         if (all.Count > 0)
             throw new SiloConfigException(sourceName, all);
-        return new SiloConfig(clusterId, redis, address!, siloPort, gatewayPort, node?.Slots ?? slots, runsRoot, metricsPort, node);
+        var kubernetes = launcher.ToOptions(runsRoot, new Scheduler.Kubernetes.WorkerSiloSettings(clusterId, redis, siloPort, gatewayPort,
+            metricsPort == 0 ? SiloConfig.DefaultMetricsPort : metricsPort));
+        return new SiloConfig(clusterId, redis, address!, siloPort, gatewayPort, node?.Slots ?? slots, runsRoot, metricsPort, node, kubernetes);
     }
 
     /// <summary>Parses <c>host:port</c> (a name or an IP address and a port 1..65535).</summary>
