@@ -1,5 +1,6 @@
 using Orchestrator.Scheduler.Kubernetes;
 using Orchestrator.Silos.Config;
+using Orchestrator.Tests.Cli;
 
 namespace Orchestrator.Tests.Kubernetes;
 
@@ -85,5 +86,20 @@ public sealed class LauncherConfigTests
         Assert.Contains(kind.Errors, x => x.Path == "launcher.kind" && x.Message == "expected local or kubernetes, got 'slurm'");
         var typo = Assert.Throws<SiloConfigException>(() => SiloConfigLoader.Parse("launcher: {kind: kubernetes, image: x, namspace: y}\n", "/abs/silo.yaml"));
         Assert.Contains(typo.Errors, x => x.Path == "launcher.namspace" && x.Message.Contains("did you mean 'namespace'", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Up_with_the_kubernetes_launcher_and_a_missing_kubeconfig_exits_2_naming_it_before_anything_starts()
+    {
+        using var dir = new TempDirectory();
+        var kubeconfig = dir.File("no-kubeconfig");
+        var config = dir.File("silo.yaml");
+        File.WriteAllText(config, $"runs_root: {dir.Path}\nmetrics_port: 0\nlauncher: {{kind: kubernetes, image: reg/w:1, kubeconfig: {kubeconfig}}}\n");
+
+        var result = CliRunner.Run(dir.Path, ["up", "--config", config], TimeSpan.FromSeconds(60));
+
+        Assert.True(result.ExitCode == 2, result.ToString());
+        Assert.Contains($"launcher.kubeconfig {kubeconfig} does not exist", result.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", result.Output, StringComparison.Ordinal);
     }
 }
