@@ -103,6 +103,17 @@ internal sealed class KubernetesGang : ILaunchedJob
             Log($"error: kubernetes: job {request.JobId}: {e.Message}");
             code = 1;
         }
+        catch (Exception e) when (!stop.IsCancellationRequested)
+        {
+            // Anything else (an HTTP timeout, a client bug): this runs in the background, and a launch that never reports its end
+            // would leave the job Running forever; it fails with what happened instead.
+            Log($"error: kubernetes: job {request.JobId}: the launch failed unexpectedly: {e.GetType().Name}: {e.Message}");
+            code = 1;
+        }
+        ILaunchedJob? started;
+        lock (gate) started = gang;
+        if (started is not null && !started.Exited.IsCompleted)
+            await started.KillAsync().ConfigureAwait(false); // a launch that failed after mpiexec started leaves no ranks behind
         if (stop.IsCancellationRequested) code = KilledCode;
         exited.TrySetResult(code);
     }
@@ -111,7 +122,8 @@ internal sealed class KubernetesGang : ILaunchedJob
     {
         var plan = WorkerPodPlan.For(request.JobId, request.Workers, options.RanksPerPod);
         var gpus = GpusPerRank();
-        Log($"# {clock.GetUtcNow():O} kubernetes: job {request.JobId}: {plan.Count} worker pod(s) in namespace {options.Namespace} " +
+        // A "launch:" line: the job's failure reason comes from the error lines after the newest one (LauncherLog.LastErrors).
+        Log($"# {clock.GetUtcNow():O} launch: kubernetes: job {request.JobId}: {plan.Count} worker pod(s) in namespace {options.Namespace} " +
             $"({string.Join(", ", plan.Select(p => $"{p.Name} {Ranks(p.Ranks)}"))}), image {options.Image}" +
             (gpus > 0 ? $", {gpus} {WorkerManifests.GpuResource} per rank" : ""));
         var owner = await pods.EnsureOwnerAsync(gpus, cancel).ConfigureAwait(false);
@@ -124,7 +136,7 @@ internal sealed class KubernetesGang : ILaunchedJob
         var watch = pods.WatchAsync(view.Replace, view.Apply, e => Log($"# kubernetes: pod watch: {e.Message} (retrying)"), watchStop.Token);
         try
         {
-            var hosts = await WaitForNodesAsync(plan, view, cancel).ConfigureAwait(false);
+            var hosts = await WaitForNodesAsync(plan, view, watch, cancel).ConfigureAwait(false);
             var spanning = new GangHosts(hosts, localAddress);
             Log($"# kubernetes: every worker pod is a live node; starting the gang through Hydra: {spanning.Describe()}");
             ILaunchedJob started;
@@ -145,6 +157,7 @@ internal sealed class KubernetesGang : ILaunchedJob
                 await Task.WhenAny(started.Exited, view.ChangedOrAfter(Poll, cancel)).ConfigureAwait(false);
                 if (started.Exited.IsCompleted) return await started.Exited.ConfigureAwait(false);
                 cancel.ThrowIfCancellationRequested();
+                await ThrowIfEndedAsync(watch, started).ConfigureAwait(false);
             }
         }
         finally
@@ -156,7 +169,7 @@ internal sealed class KubernetesGang : ILaunchedJob
     }
 
     /// <summary>Waits until every pod of <paramref name="plan"/> is ready and registered as a live node; its hosts in rank order.</summary>
-    private async Task<IReadOnlyList<HostRanks>> WaitForNodesAsync(IReadOnlyList<WorkerPod> plan, WorkerPodView view, CancellationToken cancel)
+    private async Task<IReadOnlyList<HostRanks>> WaitForNodesAsync(IReadOnlyList<WorkerPod> plan, WorkerPodView view, Task watch, CancellationToken cancel)
     {
         string? lastWait = null;
         while (true)
@@ -180,7 +193,18 @@ internal sealed class KubernetesGang : ILaunchedJob
             lastWait = waiting;
             await view.ChangedOrAfter(Poll, cancel).ConfigureAwait(false);
             cancel.ThrowIfCancellationRequested();
+            await ThrowIfEndedAsync(watch, null).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>The watch ends only when cancelled; one that ended otherwise (an unexpected error) would leave the launch blind: it
+    /// fails the launch with that error (stopping <paramref name="started"/> first).</summary>
+    private static async Task ThrowIfEndedAsync(Task watch, ILaunchedJob? started)
+    {
+        if (!watch.IsCompleted) return;
+        if (started is not null) await started.KillAsync().ConfigureAwait(false);
+        await watch.ConfigureAwait(false);
+        throw new KubernetesLauncherException("the pod watch ended unexpectedly", true);
     }
 
     /// <summary>GPUs per rank: the configured count unless the job runs on the CPU.</summary>

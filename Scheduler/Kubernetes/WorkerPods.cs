@@ -182,7 +182,7 @@ public sealed class WorkerPods(IKubernetes client, KubernetesLauncherOptions opt
                 state.Gone();
             }
             catch (Exception e) when (e is HttpOperationException or HttpRequestException or KubernetesLauncherException or IOException
-                or System.Text.Json.JsonException or KubernetesException)
+                or System.Text.Json.JsonException or KubernetesException or OperationCanceledException) // the last: an HTTP timeout
             {
                 onError?.Invoke(e);
                 state.Failed();

@@ -226,9 +226,11 @@ public sealed class KubernetesLauncherTests : IDisposable
         api.UpdatePod(Ns, "again-w0", p => { p.Status.Phase = "Failed"; p.Status.Reason = "Evicted"; });
         Assert.Equal(1, await ExitOf(job));
         hydra.Reset();
-        job = launcher.Launch(Request("again", 1));
+        var request = Request("again", 1);
+        job = launcher.Launch(request);
         await hydra.Started.WaitAsync(Patience);
         Assert.NotEqual(first, api.Get<V1Pod>("pods", Ns, "again-w0")!.Metadata.Uid);
+        Assert.Null(LauncherLog.LastErrors(request.LogPath)); // the first launch's failure is not this one's
         hydra.Exit(0);
         Assert.Equal(0, await ExitOf(job));
     }
