@@ -138,6 +138,8 @@ public sealed partial class JobGrain
         var snapshot = await SchedulerGrain.GetSnapshotAsync();
         if (snapshot.Nodes.IsDefaultOrEmpty) return null;
         var byName = snapshot.Nodes.ToDictionary(n => n.Node.Name);
+        // The implicit node of a cluster without machine nodes (the registered ones are Kubernetes worker pods, not capacity).
+        if (grant.Nodes is [{ Node: Admission.GangAdmission.LocalNode }] && !byName.ContainsKey(Admission.GangAdmission.LocalNode)) return null;
         return [.. grant.Nodes.Select(n => byName.TryGetValue(n.Node, out var node)
             ? new HostRanks(n.Node, node.Node.Address, n.Ranks)
             : throw new LaunchException($"the job is placed on node '{n.Node}', which is not registered"))];

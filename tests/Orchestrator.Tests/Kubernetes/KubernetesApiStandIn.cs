@@ -56,6 +56,9 @@ internal sealed class KubernetesApiStandIn : IDisposable
     /// <summary>Runs on every pod created (the test's kubelet); may call <see cref="UpdatePod"/>.</summary>
     public Action<V1Pod>? OnPodCreated { get; set; }
 
+    /// <summary>Runs on every pod deleted through the API (the test's kubelet stops what it started).</summary>
+    public Action<string>? OnPodDeleted { get; set; }
+
     /// <summary>A kubeconfig file (token user, no TLS) pointing at this stand-in.</summary>
     public string WriteKubeconfig(string path)
     {
@@ -329,7 +332,11 @@ internal sealed class KubernetesApiStandIn : IDisposable
             }
         }
         if (removed is null) await Status(response, 404, "NotFound", $"{resource} \"{name}\" not found");
-        else await Json(response, 200, removed); // the API answers a delete with the object
+        else
+        {
+            if (removed is V1Pod) OnPodDeleted?.Invoke(name);
+            await Json(response, 200, removed); // the API answers a delete with the object
+        }
     }
 
     private async Task List(HttpListenerResponse response, string ns, NameValueCollection query)
