@@ -29,6 +29,7 @@ public sealed class KubernetesEndToEndTests
         using var api = new KubernetesApiStandIn("orchestrator");
         var pods = new ConcurrentDictionary<string, UpSilo>();
         var kubeletErrors = new ConcurrentQueue<string>();
+        var stopping = new ConcurrentQueue<Task>();
         api.OnPodCreated = pod => Task.Run(() =>
         {
             try
@@ -53,7 +54,7 @@ public sealed class KubernetesEndToEndTests
         });
         api.OnPodDeleted = name =>
         {
-            if (pods.TryRemove(name, out var silo)) silo.Dispose();
+            if (pods.TryRemove(name, out var silo)) stopping.Enqueue(Task.Run(silo.Dispose)); // the API answers before the kubelet is done
         };
         try
         {
@@ -90,6 +91,7 @@ public sealed class KubernetesEndToEndTests
         finally
         {
             foreach (var (_, pod) in pods) pod.Dispose();
+            Task.WaitAll([.. stopping]);
         }
     }
 }
