@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Orchestrator.Silos.Config;
 using Orchestrator.Silos.Hosting;
+using Orchestrator.Silos.Security;
 using Orchestrator.Spec;
 
 namespace Orchestrator.Silos.Commands;
@@ -8,7 +9,8 @@ namespace Orchestrator.Silos.Commands;
 /// <summary>
 /// The options every client command (<c>submit</c>, <c>status</c>, <c>scale</c>, <c>cancel</c>, <c>logs</c>) shares: where
 /// the cluster is. <c>--silo</c> (default <c>127.0.0.1:30000</c>, or <c>ORCHESTRATOR_SILO</c>) names one gateway;
-/// <c>--redis</c> finds any live gateway of the cluster through Redis membership; <c>--cluster</c> is the cluster id.
+/// <c>--redis</c> finds any live gateway of the cluster through Redis membership; <c>--cluster</c> is the cluster id;
+/// <c>--tls-cert</c>, <c>--tls-key</c>, <c>--tls-ca</c> (or <c>ORCHESTRATOR_TLS_*</c>) for a cluster with mutual TLS.
 /// </summary>
 public sealed class ClientOptions
 {
@@ -33,6 +35,21 @@ public sealed class ClientOptions
         Description = $"Cluster id of the silos (default: ${ClusterVariable} or {SiloConfig.DefaultClusterId})",
     };
 
+    private readonly Option<string?> tlsCertificate = new("--tls-cert")
+    {
+        Description = $"This client's certificate for a cluster with mutual TLS (PEM, or PFX holding the key; default: ${TlsPaths.CertificateVariable})",
+    };
+
+    private readonly Option<string?> tlsKey = new("--tls-key")
+    {
+        Description = $"The private key of --tls-cert (PEM; default: ${TlsPaths.KeyVariable}; not needed when the certificate file holds it)",
+    };
+
+    private readonly Option<string?> tlsCa = new("--tls-ca")
+    {
+        Description = $"The certificate authority the gateway's certificate must be issued by (PEM; default: ${TlsPaths.CaVariable})",
+    };
+
     /// <summary>Adds the options to <paramref name="command"/>.</summary>
     public void AddTo(Command command)
     {
@@ -40,6 +57,9 @@ public sealed class ClientOptions
         command.Options.Add(silo);
         command.Options.Add(redis);
         command.Options.Add(cluster);
+        command.Options.Add(tlsCertificate);
+        command.Options.Add(tlsKey);
+        command.Options.Add(tlsCa);
     }
 
     /// <summary>The cluster the parsed command line points at.</summary>
@@ -51,7 +71,8 @@ public sealed class ClientOptions
         if (redisText is not null && !SiloConfigLoader.TryParseEndpoint(redisText, out _))
             throw new UserFacingException($"--redis: expected host:port, got '{redisText}'");
         var clusterId = parse.GetValue(cluster) ?? NonEmpty(Environment.GetEnvironmentVariable(ClusterVariable)) ?? SiloConfig.DefaultClusterId;
-        return new ClusterTarget(siloText, redisText, clusterId);
+        var tls = TlsPaths.ForClient(parse.GetValue(tlsCertificate), parse.GetValue(tlsKey), parse.GetValue(tlsCa), Environment.GetEnvironmentVariable);
+        return new ClusterTarget(siloText, redisText, clusterId, tls);
     }
 
     private static string? NonEmpty(string? value) => string.IsNullOrEmpty(value) ? null : value;

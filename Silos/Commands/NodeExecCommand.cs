@@ -60,7 +60,8 @@ public static class NodeExecCommand
         var launch = int.Parse(Variable(JobRunner.LaunchVariable), NumberStyles.Integer, CultureInfo.InvariantCulture);
         var redis = Environment.GetEnvironmentVariable(JobRunner.RedisVariable);
         var target = new ClusterTarget(Variable(JobRunner.GatewayVariable), string.IsNullOrEmpty(redis) ? null : redis,
-            Environment.GetEnvironmentVariable(JobRunner.ClusterVariable) ?? "");
+            Environment.GetEnvironmentVariable(JobRunner.ClusterVariable) ?? "",
+            Security.TlsPaths.ForClient(null, null, null, Environment.GetEnvironmentVariable)); // the launching silo's ORCHESTRATOR_TLS_*
         await using var connection = await ClusterConnection.ConnectAsync(target);
         var snapshot = await connection.CallAsync(c => c.GetGrain<ISchedulerGrain>(ISchedulerGrain.DefaultKey).GetSnapshotAsync());
         var node = snapshot.Nodes.FirstOrDefault(n => n.Node.Address == host || n.Node.Name == host)

@@ -6,6 +6,7 @@ using Orchestrator.Scheduler.Launchers;
 using Orchestrator.Silos.Config;
 using Orchestrator.Silos.Terminal;
 using Orchestrator.Silos.Hosting;
+using Orchestrator.Silos.Security;
 using Orchestrator.Silos.Telemetry;
 using Orchestrator.Spec;
 using Spectre.Console;
@@ -24,7 +25,7 @@ public static class UpCommand
     /// <summary>Builds the <c>up</c> command.</summary>
     public static Command Create()
     {
-        var config = new Option<FileInfo?>("--config") { Description = "Silo config (YAML): cluster {id, redis}, silo {host, port, gateway_port}, node {name, address, slots, gpus, labels}, slots, runs_root" };
+        var config = new Option<FileInfo?>("--config") { Description = "Silo config (YAML): cluster {id, redis}, silo {host, port, gateway_port}, node {name, address, slots, gpus, labels}, slots, runs_root, tls {certificate, key, ca}" };
         var host = new Option<string?>("--host")
         {
             Description = "The address the silo binds and advertises, replacing silo.host (on Kubernetes: --host $(POD_IP))",
@@ -48,6 +49,12 @@ public static class UpCommand
     {
         if (config.Node is { } declared && NodeAddressCheck.NotLocal(declared.Address) is { } problem)
             throw new UserFacingException($"node.address: {problem}");
+        var tls = LoadTls(config);
+        if (PlainTextExposure.Warning(config) is { } warning)
+            Console.Error.WriteLine(warning);
+        var workerEnvironment = new Dictionary<string, string>(config.Node?.WorkerEnvironment ?? System.Collections.Immutable.ImmutableSortedDictionary<string, string>.Empty);
+        if (config.Tls is { } paths)
+            foreach (var (name, value) in paths.ToEnvironment()) workerEnvironment[name] = value; // workers and node-exec connect with the silo's certificate
         var settings = new SiloSettings
         {
             ClusterId = config.ClusterId,
@@ -61,8 +68,9 @@ public static class UpCommand
             ConfineRunDirectories = true,
             Metrics = new SiloMetricsOptions { Port = config.MetricsPort, Host = config.Host.ToString() },
             Node = config.Node,
+            WorkerEnvironment = workerEnvironment,
+            Tls = tls,
             Kubernetes = config.Kubernetes,
-            WorkerEnvironment = config.Node?.WorkerEnvironment ?? System.Collections.Immutable.ImmutableSortedDictionary<string, string>.Empty,
         };
         // The silo's own warnings (a lost Redis record written back, an exit code that could not be reported) go to
         // standard error, where a service manager's journal keeps them; Orleans' own logging stays off.
@@ -125,6 +133,22 @@ public static class UpCommand
             Environment.Exit(0); // whatever still hangs in the silo must not keep the process alive
         }
         return 0;
+    }
+
+    /// <summary>
+    /// The silo's TLS material, loaded and checked before anything starts: its certificate must be valid now for its own
+    /// authority, for both directions (a silo accepts connections and connects to other silos).
+    /// </summary>
+    private static TlsCredentials? LoadTls(SiloConfig config)
+    {
+        if (config.Tls is not { } paths) return null;
+        var tls = TlsCredentials.Load(paths);
+        var problems = new[] { CertificatePurpose.Server, CertificatePurpose.Client }
+            .Select(purpose => tls.OwnCertificateProblem(DateTime.UtcNow, purpose)).OfType<string>().Distinct(StringComparer.Ordinal).ToList();
+        if (problems.Count > 0)
+            throw new UserFacingException($"{paths.Names.Certificate} {paths.Certificate} ({PeerCertificateCheck.Describe(tls.Certificate)}): {string.Join("; ", problems)}; " +
+                $"every peer would refuse it (a silo's certificate must come from {paths.Names.Ca} and allow TLS server and client authentication)");
+        return tls;
     }
 
     /// <summary>How long a stop may take before the process leaves anyway (the others then evict this silo as dead).</summary>

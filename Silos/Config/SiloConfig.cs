@@ -21,9 +21,11 @@ namespace Orchestrator.Silos.Config;
 /// <param name="RunsRoot">Parent of the run directory of a job submitted without <c>--out</c> (<c>runs_root</c>).</param>
 /// <param name="MetricsPort">The silo's Prometheus port (<c>metrics_port</c>; the next free one up to 9 above when taken, logged; 0 = none).</param>
 /// <param name="Node">The machine this silo offers as a node (<c>node</c>); null = none (a single-machine cluster).</param>
+/// <param name="Tls">Mutual TLS on the silo and gateway ports (<c>tls: { certificate, key, ca }</c>); null = plain TCP.</param>
 /// <param name="Kubernetes">The Kubernetes launcher's settings (<c>launcher: { kind: kubernetes, ... }</c>); null = the local launcher.</param>
 public sealed record SiloConfig(string ClusterId, string? Redis, IPAddress Host, int SiloPort, int GatewayPort, int Slots, string RunsRoot,
-    int MetricsPort = SiloConfig.DefaultMetricsPort, NodeConfig? Node = null, Scheduler.Kubernetes.KubernetesLauncherOptions? Kubernetes = null)
+    int MetricsPort = SiloConfig.DefaultMetricsPort, NodeConfig? Node = null, Security.TlsPaths? Tls = null,
+    Scheduler.Kubernetes.KubernetesLauncherOptions? Kubernetes = null)
 {
     /// <summary>The default silo metrics port (below the trainers' 9400 + rank).</summary>
     public const int DefaultMetricsPort = 9390;
@@ -123,6 +125,8 @@ public static class SiloConfigLoader
             n.Has("slots") ? n.Int("slots", 0) : (int?)null, n.Has("gpus") ? n.Int("gpus", 0) : (int?)null, n.StringMap("labels"),
             n.Has("interface") ? n.String("interface", "") : null, n.StringMap("worker_env")));
         var slotsGiven = reader.Has("slots");
+        var hasTls = reader.Has("tls");
+        var (certificate, key, ca) = reader.Mapping("tls", t => (t.String("certificate", ""), t.Has("key") ? t.String("key", "") : null, t.String("ca", "")));
         var launcher = reader.Mapping("launcher", LauncherConfig.Read);
         reader.ReportUnknown();
 
@@ -136,6 +140,15 @@ public static class SiloConfigLoader
         Check(slots >= 1, "slots", $"must be >= 1, got {slots}");
         Check(runsRoot.Length > 0, "runs_root", "must not be empty");
         Check(metricsPort is >= 0 and <= 65535, "metrics_port", $"must be 0 (off) or a port number 1..65535, got {metricsPort}");
+        Security.TlsPaths? tls = null;
+        if (hasTls)
+        {
+            Check(certificate.Length > 0, "tls.certificate", "is required with tls: the silo's certificate file (PEM, or PFX holding its key)");
+            Check(key is null || key.Length > 0, "tls.key", "must not be empty (leave it out when the certificate file holds the key)");
+            Check(ca.Length > 0, "tls.ca", "is required with tls: the certificate authority (PEM) every silo, client and worker certificate must be issued by");
+            if (certificate.Length > 0 && ca.Length > 0 && key is not { Length: 0 })
+                tls = new Security.TlsPaths(certificate, key, ca, Security.TlsFieldNames.Config);
+        }
         NodeConfig? node = null;
         if (hasNode)
         {
@@ -170,7 +183,7 @@ public static class SiloConfigLoader
             throw new SiloConfigException(sourceName, all);
         var kubernetes = launcher.ToOptions(runsRoot, new Scheduler.Kubernetes.WorkerSiloSettings(clusterId, redis, siloPort, gatewayPort,
             metricsPort == 0 ? SiloConfig.DefaultMetricsPort : metricsPort));
-        return new SiloConfig(clusterId, redis, address!, siloPort, gatewayPort, node?.Slots ?? slots, runsRoot, metricsPort, node, kubernetes);
+        return new SiloConfig(clusterId, redis, address!, siloPort, gatewayPort, node?.Slots ?? slots, runsRoot, metricsPort, node, tls, kubernetes);
     }
 
     /// <summary>Parses <c>host:port</c> (a name or an IP address and a port 1..65535).</summary>

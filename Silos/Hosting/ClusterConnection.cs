@@ -3,6 +3,7 @@ using System.Net;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Orchestrator.Silos.Security;
 using Orchestrator.Spec;
 using Orleans.Configuration;
 using Orleans.Runtime;
@@ -13,7 +14,8 @@ namespace Orchestrator.Silos.Hosting;
 /// <param name="Silo">A silo gateway <c>host:port</c>; used when <paramref name="Redis"/> is null.</param>
 /// <param name="Redis">The cluster's Redis <c>host:port</c>: any live silo's gateway is used.</param>
 /// <param name="ClusterId">The cluster id of the silos.</param>
-public sealed record ClusterTarget(string Silo, string? Redis, string ClusterId)
+/// <param name="Tls">This client's mutual-TLS material (<c>--tls-cert</c>, ...); null = plain TCP.</param>
+public sealed record ClusterTarget(string Silo, string? Redis, string ClusterId, Security.TlsPaths? Tls = null)
 {
     /// <summary>Where the client connects, for messages.</summary>
     public string Describe() => Redis is null ? $"the silo gateway at {Silo}" : $"a gateway of cluster '{ClusterId}' (Redis {Redis})";
@@ -46,15 +48,18 @@ public sealed partial class ClusterConnection : IAsyncDisposable
     public IClusterClient Client => host.Services.GetRequiredService<IClusterClient>();
 
     /// <summary>Connects to <paramref name="target"/>.</summary>
-    /// <exception cref="UserFacingException">The address is malformed, or nothing answers there within <see cref="CallTimeout"/>.</exception>
+    /// <exception cref="UserFacingException">The address is malformed, nothing answers there within <see cref="CallTimeout"/>,
+    /// or the gateway and this client refuse each other's TLS certificates (the message names the cause).</exception>
     public static async Task<ClusterConnection> ConnectAsync(ClusterTarget target)
     {
         ArgumentNullException.ThrowIfNull(target);
+        var tls = target.Tls is { } paths ? TlsCredentials.Load(paths) : null;
         IPEndPoint? gateway = null;
         if (target.Redis is null)
             gateway = ResolveGateway(target.Silo);
         if (gateway is not null)
             await ProbeAsync(gateway, target);
+        var retries = new TlsAwareRetryFilter(gateway, tls, ProbeTimeout);
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Logging.ClearProviders();
         builder.UseOrleansClient(c =>
@@ -63,6 +68,8 @@ public sealed partial class ClusterConnection : IAsyncDisposable
                 c.UseStaticClustering(gateway);
             else
                 c.UseRedisClustering(o => o.ConfigurationOptions = SiloSetup.RedisOptions(target.Redis!));
+            if (tls is not null) ClusterTls.Configure(c, tls);
+            c.UseConnectionRetryFilter(retries);
             c.Configure<ClusterOptions>(o =>
             {
                 o.ClusterId = target.ClusterId;
@@ -80,6 +87,8 @@ public sealed partial class ClusterConnection : IAsyncDisposable
         catch (Exception e) when (e is not UserFacingException)
         {
             host.Dispose();
+            if (retries.Cause is { } cause)
+                throw new UserFacingException($"cannot connect to {target.Describe()}: {cause}", e);
             var why = e is TimeoutException or OperationCanceledException ? $"no answer within {CallTimeout.TotalSeconds:0} s" : Innermost(e).Message;
             throw new UserFacingException($"cannot reach {target.Describe()}: {why} (is `orchestrator up` running there? see --silo, --redis, --cluster)", e);
         }

@@ -57,6 +57,9 @@ public sealed record SiloSettings
     /// <summary>The machine this silo offers as a node (it then starts Hydra proxies of gangs placed on it); null = none.</summary>
     public Config.NodeConfig? Node { get; init; }
 
+    /// <summary>Mutual TLS on the silo and gateway ports (<see cref="Security.ClusterTls"/>); null = plain TCP.</summary>
+    public Security.TlsCredentials? Tls { get; init; }
+
     /// <summary>The Kubernetes launcher's settings: a job's worker pods are the nodes of its gang; null = the local launcher.</summary>
     public Scheduler.Kubernetes.KubernetesLauncherOptions? Kubernetes { get; init; }
 
@@ -138,6 +141,8 @@ public static class SiloSetup
             silo.UseInMemoryReminderService();
         }
         silo.Configure<SiloMessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromSeconds(10));
+        if (settings.Tls is { } tls) Security.ClusterTls.Configure(silo, tls);
+        silo.Services.AddSingleton<IFatalErrorHandler, FatalErrorExit>(); // a silo declared dead says why in one line
 
         silo.Services.Configure<SchedulerOptions>(o => o.WorkerSlots = settings.WorkerSlots);
         silo.Services.AddSingleton<ActiveStoredStateGrains>();

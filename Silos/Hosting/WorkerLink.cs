@@ -121,12 +121,31 @@ public sealed class WorkerLink : IAsyncDisposable
                 if (!warned)
                 {
                     warned = true;
-                    Console.Error.WriteLine($"worker link (rank {rank}): heartbeat to {gateway} failed ({e.GetType().Name}: {e.Message.Split('\n', 2)[0].Trim()}); training continues, retrying every {Interval.TotalSeconds:0} s");
+                    var why = await TlsCauseAsync().ConfigureAwait(false) ?? $"{e.GetType().Name}: {e.Message.Split('\n', 2)[0].Trim()}";
+                    Console.Error.WriteLine($"worker link (rank {rank}): heartbeat to {gateway} failed ({why}); training continues, retrying every {Interval.TotalSeconds:0} s");
                 }
                 await DropClientAsync().ConfigureAwait(false);
             }
         }
         while (await WaitAsync(timer).ConfigureAwait(false));
+    }
+
+    /// <summary>Whether TLS is why the gateway cannot be reached (a certificate refused either way, TLS on one side only), in words.</summary>
+    private async Task<string?> TlsCauseAsync()
+    {
+        try
+        {
+            var paths = Security.TlsPaths.ForClient(null, null, null, Environment.GetEnvironmentVariable);
+            if (paths is not null)
+                return await Security.TlsProbe.ProblemAsync(gateway, Security.TlsCredentials.Load(paths), CallTimeout).ConfigureAwait(false);
+            return await Security.TlsProbe.RequiresTlsAsync(gateway, CallTimeout).ConfigureAwait(false)
+                ? $"the gateway requires mutual TLS and this worker has no certificate (${Security.TlsPaths.CertificateVariable}, ${Security.TlsPaths.KeyVariable}, ${Security.TlsPaths.CaVariable} are not set)"
+                : null;
+        }
+        catch (Orchestrator.Spec.UserFacingException e)
+        {
+            return e.Message; // a certificate file the worker cannot use
+        }
     }
 
     private async Task<bool> WaitAsync(PeriodicTimer timer)
@@ -141,8 +160,11 @@ public sealed class WorkerLink : IAsyncDisposable
         builder.Logging.ClearProviders();
         // In a Redis cluster the gateway list comes from Redis membership, so a worker reaches a live silo when its own dies.
         var redis = Environment.GetEnvironmentVariable(JobRunner.RedisVariable);
+        // The launching silo passes its TLS paths (ORCHESTRATOR_TLS_*) when the cluster uses mutual TLS.
+        var tls = Security.TlsPaths.ForClient(null, null, null, Environment.GetEnvironmentVariable) is { } paths ? Security.TlsCredentials.Load(paths) : null;
         builder.UseOrleansClient(c =>
         {
+            if (tls is not null) Security.ClusterTls.Configure(c, tls);
             if (string.IsNullOrEmpty(redis))
                 c.UseStaticClustering(gateway);
             else

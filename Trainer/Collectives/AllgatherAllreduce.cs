@@ -20,26 +20,25 @@ public sealed class AllgatherAllreduce(ICommunicator communicator) : IAllreduceA
     public AllreduceKind Kind => AllreduceKind.Allgather;
 
     /// <inheritdoc/>
-    public void Allreduce(Span<float> bucket, IGradientCodec codec, ulong seed, AllreduceStats stats, Span<float> residual = default)
+    public void Allreduce<TBucket>(ref TBucket bucket, ulong seed, AllreduceStats stats) where TBucket : IBucketValues, allows ref struct
     {
-        BucketMath.CheckResidual(bucket.Length, residual);
-        int ranks = communicator.Size;
-        int bytes = codec.EncodedBytes(bucket.Length);
-        int total = GatheredBytes(bytes, ranks, bucket.Length);
+        int ranks = communicator.Size, n = bucket.Length;
+        int bytes = bucket.EncodedBytes(n);
+        int total = GatheredBytes(bytes, ranks, n);
         BucketMath.Ensure(ref local, bytes);
         BucketMath.Ensure(ref gathered, total);
         stats.AddCall();
-        if (bucket.IsEmpty) return;
+        if (n == 0) return;
 
         long t = Stopwatch.GetTimestamp();
-        codec.Encode(bucket, local.AsSpan(0, bytes), BucketMath.Seed(seed, communicator.Rank, 0));
-        if (!residual.IsEmpty)
+        bucket.Encode(0, n, local.AsSpan(0, bytes), BucketMath.Seed(seed, communicator.Rank, 0));
+        if (bucket.HasResidual)
         {
             // This encoding is the rank's whole contribution, so its error is exact: e = g - D(E(g)).
             // The bucket serves as scratch for D(E(g)); it is cleared before the sum below.
-            bucket.CopyTo(residual);
-            codec.Decode(local.AsSpan(0, bytes), bucket);
-            BucketMath.Subtract(residual, bucket);
+            bucket.KeepInResidual(0, n);
+            bucket.Decode(local.AsSpan(0, bytes), 0, n);
+            bucket.SubtractFromResidual(0, n);
         }
         t = stats.AddCodec(t);
         // Every encoding has the same size (fixed by the element count), so a plain allgather suffices.
@@ -48,8 +47,8 @@ public sealed class AllgatherAllreduce(ICommunicator communicator) : IAllreduceA
         // Own contribution too is taken from its encoding: every rank must sum the same values.
         bucket.Clear();
         for (int r = 0; r < ranks; r++)
-            codec.DecodeAdd(gathered.AsSpan(r * bytes, bytes), bucket);
-        BucketMath.DivideBy(bucket, ranks);
+            bucket.DecodeAdd(gathered.AsSpan(r * bytes, bytes), 0, n);
+        bucket.DivideBy(ranks);
         stats.AddCodec(t);
         stats.AddTraffic((long)bytes * (ranks - 1), (long)bytes * (ranks - 1));
     }

@@ -1,5 +1,7 @@
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
+using TorchSharp;
+using static TorchSharp.torch;
 
 namespace Orchestrator.Trainer.Collectives;
 
@@ -30,24 +32,31 @@ namespace Orchestrator.Trainer.Collectives;
 /// residual beside the current one, and <see cref="Commit"/> makes the step's residuals current once the step is applied,
 /// so a skipped step leaves every residual as it was, exactly as when the check comes first. It costs a second copy.
 /// </para>
+/// <para>
+/// The residuals live where the buckets do (tensors on the training device), so buckets averaged on a GPU
+/// (<see cref="DeviceBucketValues"/>) keep their residuals there; only a checkpoint copies them to the host.
+/// </para>
 /// </remarks>
-public sealed class ErrorFeedback
+public sealed class ErrorFeedback : IDisposable
 {
     private const int Magic = 0x31524645; // "EFR1" read as a little-endian int32
 
-    private readonly float[][] residuals;
-    private readonly float[][]? staged;
+    private readonly Tensor[] residuals;
+    private readonly Tensor[]? staged;
+    private readonly int[] lengths;
     private readonly bool[] written;
 
     /// <summary>Zero residuals for buckets of <paramref name="bucketElements"/> values (0 for a bucket that
     /// is never compressed, so it needs none).</summary>
     /// <param name="stage">Write each step's residuals beside the current ones until <see cref="Commit"/> (see remarks).</param>
-    public ErrorFeedback(IEnumerable<int> bucketElements, bool stage = false)
+    /// <param name="device">Where the buckets, and so the residuals, live (default: the CPU).</param>
+    public ErrorFeedback(IEnumerable<int> bucketElements, bool stage = false, Device? device = null)
     {
-        residuals = bucketElements.Select(n => n > 0 ? new float[n] : []).ToArray();
-        staged = stage ? residuals.Select(r => new float[r.Length]).ToArray() : null;
+        lengths = bucketElements.ToArray();
+        residuals = lengths.Select(n => zeros(n, dtype: ScalarType.Float32, device: device ?? CPU).DetachFromDisposeScope()).ToArray();
+        staged = stage ? lengths.Select(n => zeros(n, dtype: ScalarType.Float32, device: device ?? CPU).DetachFromDisposeScope()).ToArray() : null;
         written = new bool[residuals.Length];
-        PartBytes = checked(residuals.Sum(r => r.Length) * sizeof(float));
+        PartBytes = checked(lengths.Sum() * sizeof(float));
     }
 
     /// <summary>Whether new residuals wait for <see cref="Commit"/>.</summary>
@@ -62,8 +71,13 @@ public sealed class ErrorFeedback
     /// <summary>Bytes of the state header (before the ranks' residuals).</summary>
     public int HeaderBytes => sizeof(int) * (3 + residuals.Length);
 
-    /// <summary>Bucket <paramref name="bucket"/>'s residual memory, as it stands.</summary>
-    public ReadOnlySpan<float> Residual(int bucket) => residuals[bucket];
+    /// <summary>Bucket <paramref name="bucket"/>'s residual memory, as it stands (a copy when it lives on a device).</summary>
+    public ReadOnlySpan<float> Residual(int bucket)
+    {
+        if (residuals[bucket].device_type == DeviceType.CPU) return HostValues(residuals[bucket]);
+        using var host = residuals[bucket].cpu();
+        return host.data<float>().ToArray();
+    }
 
     /// <summary>
     /// Adds bucket <paramref name="bucket"/>'s residual to <paramref name="values"/>, making the compensated
@@ -73,14 +87,34 @@ public sealed class ErrorFeedback
     /// </summary>
     public Span<float> Compensate(int bucket, Span<float> values)
     {
-        var residual = residuals[bucket].AsSpan();
-        if (residual.Length != values.Length)
-            throw new ArgumentException($"bucket {bucket} has {residual.Length} residual values, the gradient {values.Length}", nameof(values));
-        BucketMath.Add(values, residual);
-        if (staged is null) return residual;
+        if (lengths[bucket] != values.Length)
+            throw new ArgumentException($"bucket {bucket} has {lengths[bucket]} residual values, the gradient {values.Length}", nameof(values));
+        BucketMath.Add(values, HostValues(residuals[bucket]));
+        return HostValues(Target(bucket));
+    }
+
+    /// <summary>
+    /// <see cref="Compensate(int, Span{float})"/> for a bucket that is a tensor on the residuals' device: adds the residual
+    /// to <paramref name="values"/> there and returns the residual tensor the allreduce overwrites.
+    /// </summary>
+    public Tensor Compensate(int bucket, Tensor values)
+    {
+        if (lengths[bucket] != values.shape[0])
+            throw new ArgumentException($"bucket {bucket} has {lengths[bucket]} residual values, the gradient {values.shape[0]}", nameof(values));
+        values.add_(residuals[bucket]);
+        return Target(bucket);
+    }
+
+    /// <summary>Where this step's new residual of <paramref name="bucket"/> goes: the current memory, or staged beside it.</summary>
+    private Tensor Target(int bucket)
+    {
+        if (staged is null) return residuals[bucket];
         written[bucket] = true;
         return staged[bucket];
     }
+
+    /// <summary>A CPU tensor's values as a span over its memory.</summary>
+    private static Span<float> HostValues(Tensor tensor) => MemoryMarshal.Cast<byte, float>(tensor.bytes);
 
     /// <summary>Staged: the residuals written since the last commit become current (a bucket that was not compensated
     /// keeps its residual, as it does unstaged). Unstaged there is nothing to do.</summary>
@@ -101,7 +135,7 @@ public sealed class ErrorFeedback
     /// <summary>Forgets every residual (a fresh start).</summary>
     public void Clear()
     {
-        foreach (var residual in residuals) Array.Clear(residual);
+        foreach (var residual in residuals) residual.zero_();
         Discard();
     }
 
@@ -115,7 +149,7 @@ public sealed class ErrorFeedback
         BinaryPrimitives.WriteInt32LittleEndian(state[4..], ranks);
         BinaryPrimitives.WriteInt32LittleEndian(state[8..], residuals.Length);
         for (int b = 0; b < residuals.Length; b++)
-            BinaryPrimitives.WriteInt32LittleEndian(state[(12 + 4 * b)..], residuals[b].Length);
+            BinaryPrimitives.WriteInt32LittleEndian(state[(12 + 4 * b)..], lengths[b]);
     }
 
     /// <summary>Where rank <paramref name="rank"/>'s residuals sit in a state.</summary>
@@ -128,9 +162,9 @@ public sealed class ErrorFeedback
         int at = 0;
         foreach (var residual in residuals)
         {
-            var bytes = MemoryMarshal.AsBytes(residual.AsSpan());
-            bytes.CopyTo(part[at..]);
-            at += bytes.Length;
+            using var host = residual.cpu();
+            host.bytes.CopyTo(part[at..]);
+            at += (int)host.shape[0] * sizeof(float);
         }
     }
 
@@ -152,7 +186,7 @@ public sealed class ErrorFeedback
         int buckets = BinaryPrimitives.ReadInt32LittleEndian(state[8..]);
         bool sameLayout = buckets == residuals.Length && state.Length == StateBytes(ranks);
         for (int b = 0; sameLayout && b < buckets; b++)
-            sameLayout = BinaryPrimitives.ReadInt32LittleEndian(state[(12 + 4 * b)..]) == residuals[b].Length;
+            sameLayout = BinaryPrimitives.ReadInt32LittleEndian(state[(12 + 4 * b)..]) == lengths[b];
         if (!sameLayout)
             return "the checkpoint's error-feedback residuals have another bucket layout (bucket_mb or min_compress_elements changed)";
 
@@ -160,10 +194,19 @@ public sealed class ErrorFeedback
         int at = 0;
         foreach (var residual in residuals)
         {
-            var bytes = MemoryMarshal.AsBytes(residual.AsSpan());
-            part.Slice(at, bytes.Length).CopyTo(bytes);
-            at += bytes.Length;
+            int bytes = (int)residual.shape[0] * sizeof(float);
+            using var host = empty(residual.shape[0], dtype: ScalarType.Float32);
+            part.Slice(at, bytes).CopyTo(host.bytes);
+            residual.copy_(host);
+            at += bytes;
         }
         return null;
+    }
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        foreach (var residual in residuals) residual.Dispose();
+        foreach (var residual in staged ?? []) residual.Dispose();
     }
 }

@@ -17,19 +17,18 @@ public sealed class MpiAllreduce(ICommunicator communicator) : IAllreduceAlgorit
 
     /// <inheritdoc/>
     /// <exception cref="ArgumentException">The codec is not <c>none</c>: MPI reduces raw fp32 only.</exception>
-    public void Allreduce(Span<float> bucket, IGradientCodec codec, ulong seed, AllreduceStats stats, Span<float> residual = default)
+    public void Allreduce<TBucket>(ref TBucket bucket, ulong seed, AllreduceStats stats) where TBucket : IBucketValues, allows ref struct
     {
         // Its own guard for direct callers; a validated spec never pairs mpi with a compressing codec.
-        if (!Kind.Carries(codec.Kind))
-            throw new ArgumentException($"algorithm {Kind.SpecName()} is plain fp32 MPI_Allreduce and needs codec {CodecKind.None.SpecName()}, not {codec.Name}", nameof(codec));
-        BucketMath.CheckResidual(bucket.Length, residual);
-        residual.Clear(); // fp32 travels as it is: no compression error to carry
+        if (!Kind.Carries(bucket.CodecKind))
+            throw new ArgumentException($"algorithm {Kind.SpecName()} is plain fp32 MPI_Allreduce and needs codec {CodecKind.None.SpecName()}, not {bucket.CodecName}", nameof(bucket));
+        bucket.ClearResidual(); // fp32 travels as it is: no compression error to carry
         int ranks = communicator.Size;
         stats.AddCall();
         long t = Stopwatch.GetTimestamp();
-        communicator.AllreduceSum(bucket);
+        bucket.WithHostValues(values => communicator.AllreduceSum(values));
         t = stats.AddCommunication(t);
-        BucketMath.DivideBy(bucket, ranks);
+        bucket.DivideBy(ranks);
         stats.AddCodec(t);
         // MPI does not report its traffic; the bandwidth-optimal count (what a ring sends) stands in.
         long bytes = 2L * (ranks - 1) * bucket.Length * sizeof(float) / ranks;

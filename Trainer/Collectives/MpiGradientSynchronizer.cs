@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Runtime.InteropServices;
 using Orchestrator.Spec;
 using Orchestrator.Trainer.Compression;
+using Orchestrator.Trainer.Compression.Torch;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -34,6 +35,10 @@ public sealed class MpiGradientSynchronizer : IGradientSynchronizer
     private readonly long seed;
     private readonly IGradientCodec codec;
     private readonly IGradientCodec plain = new NoneCodec();
+    private readonly CodecImplementation? forced;
+    // The torch-op codecs for buckets averaged where they live (DeviceBucketValues); made in Attach when they are.
+    private ITensorCodec? deviceCodec;
+    private readonly ITensorCodec devicePlain = new TorchNoneCodec();
     private readonly IAllreduceAlgorithm algorithm;
     private readonly IAllreduceAlgorithm fp32;
     private readonly AllreduceStats traffic = new();
@@ -56,11 +61,12 @@ public sealed class MpiGradientSynchronizer : IGradientSynchronizer
         this.communicator = communicator;
         this.spec = spec;
         this.seed = seed;
-        // The algorithms take buckets as host spans, so a CUDA bucket is staged (WithHostSpan) and every
-        // codec call sees host memory: fused kernels unless a test forces the torch ops. Encoding CUDA buckets
-        // in place (Select's TorchOps for a CUDA device) needs algorithms that address buckets wherever they live.
-        // powersgd is no IGradientCodec: its buckets go through PowerSgdAllreduce (made in Attach), the rest as fp32.
-        codec = spec.Codec.Factorizes() ? plain : CodecImplementations.Create(spec, CodecImplementations.Select(DeviceType.CPU, implementation));
+        forced = implementation;
+        // Host buckets go to the fused kernels on spans; buckets on a device (or any bucket when a test forces the torch
+        // ops) are averaged where they live by the torch-op codecs (DeviceBucketValues, chosen in Attach), so only
+        // encodings cross to the host. powersgd is no byte codec: its buckets go through PowerSgdAllreduce (made in
+        // Attach, host-staged), the rest as fp32.
+        codec = spec.Codec.Factorizes() ? plain : CodecImplementations.Create(spec, CodecImplementation.Fused);
         // The spec is validated: its algorithm carries its codec (mpi only with none; MpiAllreduce guards that itself).
         algorithm = AllreduceAlgorithms.Create(spec.Algorithm, communicator);
         // fp32 traffic next to a compressing codec (warm-up, small tensors) goes through MPICH's own allreduce:
@@ -91,9 +97,14 @@ public sealed class MpiGradientSynchronizer : IGradientSynchronizer
                 Broadcast(tensor);
         }
         buckets = GradientBuckets.Attach(model.named_parameters(), spec.BucketMb, spec.MinCompressElements);
-        // Residual memory for the buckets that get compressed (once warm-up is over); none for the fp32 ones.
+        var device = buckets.Buckets.Count > 0 ? buckets.Buckets[0].Flat.device : CPU;
+        if (CodecImplementations.Select(device.type, forced) == CodecImplementation.TorchOps && !spec.Codec.Factorizes())
+            deviceCodec = TorchCodecRegistry.Create(spec);
+        // Residual memory for the buckets that get compressed (once warm-up is over); none for the fp32 ones. It lives
+        // with the buckets: on the device when they are averaged there.
         feedback = spec.ErrorFeedback && spec.Codec.Compresses()
-            ? new ErrorFeedback(buckets.Buckets.Select(b => b.Compressed ? b.Elements : 0), stage: overlap)
+            ? new ErrorFeedback(buckets.Buckets.Select(b => b.Compressed ? b.Elements : 0), stage: overlap,
+                deviceCodec is null ? CPU : device)
             : null;
         lowRank = spec.Codec.Factorizes()
             ? new PowerSgdAllreduce(communicator, buckets.Buckets.Select(b => b.Compressed ? b.ParameterShapes : null), spec.Rank, seed)
@@ -204,10 +215,11 @@ public sealed class MpiGradientSynchronizer : IGradientSynchronizer
             Stats.EncodedBytes += lowRank.EncodedBytes(b);
             return;
         }
-        var chosen = compressing && bucket.Compressed ? codec : plain;
-        WithHostSpan(bucket, values => Average(values, b, chosen, step));
+        bool compress = compressing && bucket.Compressed;
+        if (deviceCodec is not null) AverageWhereItLives(bucket, b, compress, step);
+        else WithHostSpan(bucket, values => Average(values, b, compress, step));
         Stats.UncompressedBytes += 4L * bucket.Elements;
-        Stats.EncodedBytes += chosen.EncodedBytes(bucket.Elements);
+        Stats.EncodedBytes += (compress ? codec : plain).EncodedBytes(bucket.Elements);
     }
 
     private void AddTraffic()
@@ -294,19 +306,25 @@ public sealed class MpiGradientSynchronizer : IGradientSynchronizer
         lowRank!.Allreduce(bucketIndex, values, residual, step, traffic);
     }
 
-    private void Average(Span<float> values, int bucketIndex, IGradientCodec chosen, long step)
+    /// <summary>A host bucket through the fused codecs. Error feedback: g' = g + e is sent; the algorithm overwrites e with
+    /// g' minus what it actually sent of this rank's contribution (the same encoding, not a second draw), ready for the next step.</summary>
+    private void Average(Span<float> values, int bucketIndex, bool compress, long step)
     {
-        ulong bucketSeed = (ulong)seed * 0x9E3779B97F4A7C15UL ^ ((ulong)step << 20) ^ (ulong)bucketIndex;
-        if (feedback is not null && chosen != plain)
-        {
-            // Error feedback: send g' = g + e; the algorithm overwrites e with g' minus what it actually sent of
-            // this rank's contribution (the same encoding, not a second draw), ready for the next step.
-            var residual = feedback.Compensate(bucketIndex, values);
-            algorithm.Allreduce(values, chosen, bucketSeed, traffic, residual);
-            return;
-        }
-        (chosen == plain ? fp32 : algorithm).Allreduce(values, chosen, bucketSeed, traffic);
+        var residual = compress && feedback is not null ? feedback.Compensate(bucketIndex, values) : default;
+        var host = new HostBucketValues(values, compress ? codec : plain, residual);
+        (compress ? algorithm : fp32).Allreduce(ref host, BucketSeed(step, bucketIndex), traffic);
     }
+
+    /// <summary>The same for a bucket averaged where it lives, by the torch-op codecs (only encodings cross to the host).</summary>
+    private void AverageWhereItLives(GradientBucket bucket, int bucketIndex, bool compress, long step)
+    {
+        var residual = compress && feedback is not null ? feedback.Compensate(bucketIndex, bucket.Flat) : null;
+        var values = new DeviceBucketValues(bucket.Flat, compress ? deviceCodec! : devicePlain, residual);
+        (compress ? algorithm : fp32).Allreduce(ref values, BucketSeed(step, bucketIndex), traffic);
+        Stats.HostTransferBytes += values.HostBytes;
+    }
+
+    private ulong BucketSeed(long step, int bucketIndex) => (ulong)seed * 0x9E3779B97F4A7C15UL ^ ((ulong)step << 20) ^ (ulong)bucketIndex;
 
     /// <inheritdoc/>
     /// <remarks>The error-feedback residuals of every rank, sent to rank 0 point to point (a checkpoint is rare;
@@ -396,6 +414,7 @@ public sealed class MpiGradientSynchronizer : IGradientSynchronizer
     {
         worker?.Dispose();
         readiness?.Dispose();
+        feedback?.Dispose();
         buckets?.Dispose();
     }
 }

@@ -51,22 +51,21 @@ public sealed class RingAllreduce : IAllreduceAlgorithm
     public AllreduceKind Kind => AllreduceKind.Ring;
 
     /// <inheritdoc/>
-    public void Allreduce(Span<float> bucket, IGradientCodec codec, ulong seed, AllreduceStats stats, Span<float> residual = default)
+    public void Allreduce<TBucket>(ref TBucket bucket, ulong seed, AllreduceStats stats) where TBucket : IBucketValues, allows ref struct
     {
-        BucketMath.CheckResidual(bucket.Length, residual);
         int ranks = communicator.Size, rank = communicator.Rank, n = bucket.Length;
         int next = (rank + 1) % ranks, previous = (rank + ranks - 1) % ranks;
         stats.AddCall();
         if (n == 0) return;
 
         // Chunk 0 is the longest; empty chunks (n < W) travel as empty messages so every rank keeps step.
-        int maxBytes = EncodedBytes(codec, BucketMath.Chunk(n, ranks, 0).Length);
+        int maxBytes = EncodedBytes(ref bucket, BucketMath.Chunk(n, ranks, 0).Length);
         BucketMath.Ensure(ref send, maxBytes);
         BucketMath.Ensure(ref receive, maxBytes);
         long sent = 0, received = 0;
         long t = Stopwatch.GetTimestamp();
 
-        bool feedback = !residual.IsEmpty; // see remarks: each encoding's error goes into its chunk's residual
+        bool feedback = bucket.HasResidual; // see remarks: each encoding's error goes into its chunk's residual
 
         // Reduce-scatter: at hop s rank r forwards chunk r-1-s (its own values at s = 0, afterwards the
         // partial sum it just accumulated) and accumulates chunk r-2-s; at the last hop that is chunk r.
@@ -74,18 +73,16 @@ public sealed class RingAllreduce : IAllreduceAlgorithm
         {
             var (sendStart, sendLength) = BucketMath.Chunk(n, ranks, Mod(rank - 1 - hop, ranks));
             var (receiveStart, receiveLength) = BucketMath.Chunk(n, ranks, Mod(rank - 2 - hop, ranks));
-            int sendBytes = EncodedBytes(codec, sendLength), receiveBytes = EncodedBytes(codec, receiveLength);
+            int sendBytes = EncodedBytes(ref bucket, sendLength), receiveBytes = EncodedBytes(ref bucket, receiveLength);
             if (sendLength > 0)
-                codec.Encode(bucket.Slice(sendStart, sendLength), send.AsSpan(0, sendBytes), BucketMath.Seed(seed, rank, hop));
+                bucket.Encode(sendStart, sendLength, send.AsSpan(0, sendBytes), BucketMath.Seed(seed, rank, hop));
             if (feedback && sendLength > 0)
             {
                 // This rank never reads this chunk's slice again before the final phase overwrites it (the next
                 // rank accumulates the chunk), so the slice can hold the decoded message while the error is taken.
-                var values = bucket.Slice(sendStart, sendLength);
-                var error = residual.Slice(sendStart, sendLength);
-                values.CopyTo(error);
-                codec.Decode(send.AsSpan(0, sendBytes), values);
-                BucketMath.Subtract(error, values);
+                bucket.KeepInResidual(sendStart, sendLength);
+                bucket.Decode(send.AsSpan(0, sendBytes), sendStart, sendLength);
+                bucket.SubtractFromResidual(sendStart, sendLength);
             }
             t = stats.AddCodec(t);
             int got = communicator.SendReceive(send.AsSpan(0, sendBytes), next, ReduceScatterTag,
@@ -94,7 +91,7 @@ public sealed class RingAllreduce : IAllreduceAlgorithm
             if (got != receiveBytes)
                 throw new InvalidOperationException($"ring hop {hop}: rank {previous} sent {got} bytes, expected {receiveBytes} (bucket sizes differ across ranks?)");
             if (receiveLength > 0)
-                codec.DecodeAdd(receive.AsSpan(0, receiveBytes), bucket.Slice(receiveStart, receiveLength));
+                bucket.DecodeAdd(receive.AsSpan(0, receiveBytes), receiveStart, receiveLength);
             sent += sendBytes;
             received += receiveBytes;
         }
@@ -102,14 +99,14 @@ public sealed class RingAllreduce : IAllreduceAlgorithm
         // Allgather of the final encodings: rank r contributes chunk r, so the gathered bytes are the
         // chunks in order and every rank knows every length without asking.
         long total = 0;
-        for (int c = 0; c < ranks; c++) total += counts[c] = EncodedBytes(codec, BucketMath.Chunk(n, ranks, c).Length);
+        for (int c = 0; c < ranks; c++) total += counts[c] = EncodedBytes(ref bucket, BucketMath.Chunk(n, ranks, c).Length);
         // Room for W blocks of the longest chunk: the communicator gathers padded blocks in place (see ICommunicator).
         BucketMath.Ensure(ref gathered, checked(ranks * maxBytes));
         var (ownStart, ownLength) = BucketMath.Chunk(n, ranks, rank);
         if (ownLength > 0)
-            codec.Encode(bucket.Slice(ownStart, ownLength), send.AsSpan(0, counts[rank]), BucketMath.Seed(seed, rank, ranks - 1));
+            bucket.Encode(ownStart, ownLength, send.AsSpan(0, counts[rank]), BucketMath.Seed(seed, rank, ranks - 1));
         // The chunk's full sum, kept until its decoding below is known (its error is this rank's too).
-        if (feedback) bucket.Slice(ownStart, ownLength).CopyTo(residual.Slice(ownStart, ownLength));
+        if (feedback) bucket.KeepInResidual(ownStart, ownLength);
         t = stats.AddCodec(t);
         communicator.Allgather(send.AsSpan(0, counts[rank]), counts, gathered.AsSpan(0, ranks * maxBytes));
         t = stats.AddCommunication(t);
@@ -119,19 +116,20 @@ public sealed class RingAllreduce : IAllreduceAlgorithm
         {
             var (start, length) = BucketMath.Chunk(n, ranks, c);
             // The owner too decodes its own final encoding (the invariant above).
-            if (length > 0) codec.Decode(gathered.AsSpan(offset, counts[c]), bucket.Slice(start, length));
+            if (length > 0) bucket.Decode(gathered.AsSpan(offset, counts[c]), start, length);
             offset += counts[c];
         }
         // Before the division: errors are in the units of the sums that were encoded.
-        if (feedback) BucketMath.Subtract(residual.Slice(ownStart, ownLength), bucket.Slice(ownStart, ownLength));
-        BucketMath.DivideBy(bucket, ranks);
+        if (feedback) bucket.SubtractFromResidual(ownStart, ownLength);
+        bucket.DivideBy(ranks);
         stats.AddCodec(t);
         // Allgather traffic: every chunk but its own reaches a rank, and a ring forwards as much as it receives.
         long others = total - counts[rank];
         stats.AddTraffic(sent + others, received + others);
     }
 
-    private static int EncodedBytes(IGradientCodec codec, int elements) => elements == 0 ? 0 : codec.EncodedBytes(elements);
+    private static int EncodedBytes<TBucket>(ref TBucket bucket, int elements) where TBucket : IBucketValues, allows ref struct =>
+        elements == 0 ? 0 : bucket.EncodedBytes(elements);
 
     private static int Mod(int value, int modulus) => ((value % modulus) + modulus) % modulus;
 }

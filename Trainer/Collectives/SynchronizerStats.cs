@@ -15,6 +15,10 @@ public sealed class SynchronizerStats
     /// <summary>Bytes of the same gradients in their wire encodings.</summary>
     public long EncodedBytes { get; set; }
 
+    /// <summary>Bytes copied between the training device and the host while averaging buckets where they live (the
+    /// device path: encodings on their way to and from the wire); 0 on the host path.</summary>
+    public long HostTransferBytes { get; set; }
+
     /// <summary>Seconds spent encoding and decoding.</summary>
     public double CompressionSeconds { get; set; }
 

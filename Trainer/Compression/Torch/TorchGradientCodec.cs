@@ -10,10 +10,8 @@ namespace Orchestrator.Trainer.Compression.Torch;
 /// names as the fused kernels, so either implementation can encode a bucket and any rank decode it.
 /// </summary>
 /// <remarks>On CPU the torch ops run at a small fraction of the fused kernels' speed (PLATFORM.md "Codec
-/// speed"): this is the reference implementation in a real allreduce (forced with
-/// <see cref="CodecImplementation.TorchOps"/>), not the fast path. The device path, where a CUDA bucket is
-/// encoded in place, needs the algorithms to address buckets wherever they live (see
-/// <see cref="CodecImplementations.Select"/>).</remarks>
+/// speed"): this span form serves the codec tests and benchmarks. The synchronizer's device path does not copy
+/// values through spans: it averages a bucket where it lives (<c>Collectives.DeviceBucketValues</c>).</remarks>
 public sealed class TorchGradientCodec(ITensorCodec inner) : IGradientCodec
 {
     /// <inheritdoc/>

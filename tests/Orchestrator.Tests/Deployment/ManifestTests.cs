@@ -188,8 +188,41 @@ public sealed class ManifestTests
         var (tls, _) = Render("tls");
         var silo = Map(Single(tls, "StatefulSet", "orchestrator-silo"), "spec", "template", "spec");
         Assert.Contains(List(silo, "volumes"), v => Str(v, "secret", "secretName") == "orchestrator-tls");
-        Assert.Contains(List(List(silo, "containers")[0], "volumeMounts"), m => Str(m, "mountPath") == "/etc/orchestrator/tls");
+        Assert.Contains(List(List(silo, "containers")[0], "volumeMounts"), m => Str(m, "mountPath") == "/etc/orchestrator-tls");
         var (cpu, _) = Render("cpu");
         Assert.Equal("", Str(List(Map(Single(cpu, "StatefulSet", "orchestrator-silo"), "spec", "template", "spec"), "containers")[0], "resources", "limits", "nvidia.com/gpu"));
+    }
+
+    [Fact]
+    public void The_tls_overlay_points_the_silo_config_and_every_client_at_the_mounted_secret()
+    {
+        var (tls, _) = Render("tls");
+        var (cpu, _) = Render("cpu");
+        SiloConfig ConfigOf(List<Dictionary<string, object>> objects) => SiloConfigLoader.Parse(
+            Str(objects.Single(o => Kind(o) == "ConfigMap" && Name(o).StartsWith("orchestrator-silo-config", StringComparison.Ordinal)), "data", "silo.yaml"), "ConfigMap silo.yaml");
+        var config = ConfigOf(tls);
+        var paths = Assert.IsType<Orchestrator.Silos.Security.TlsPaths>(config.Tls);
+        Assert.Equal(ConfigOf(cpu), config with { Tls = null }); // the overlay's silo.yaml is the base's plus tls
+
+        var pods = new[]
+        {
+            ("silo", Map(Single(tls, "StatefulSet", "orchestrator-silo"), "spec", "template", "spec")),
+            ("worker", Map(Single(tls, "PodTemplate", "orchestrator-worker"), "template", "spec")),
+        };
+        foreach (var (name, pod) in pods)
+        {
+            var container = List(pod, "containers").Single(c => Str(c, "name") == name);
+            var volume = List(pod, "volumes").Single(v => Str(v, "secret", "secretName") == "orchestrator-tls");
+            var mount = List(container, "volumeMounts").Single(m => Str(m, "name") == Str(volume, "name"));
+            Assert.Equal("true", Str(mount, "readOnly"));
+            // Each configured file is a key of the Secret (cert-manager's names) inside the mount.
+            foreach (var (file, key) in new[] { (paths.Certificate, "tls.crt"), (paths.Key!, "tls.key"), (paths.Ca, "ca.crt") })
+                Assert.Equal($"{Str(mount, "mountPath")}/{key}", file);
+            var env = List(container, "env").ToDictionary(e => Str(e, "name"), e => Str(e, "value"));
+            Assert.Equal(paths.Certificate, env[Orchestrator.Silos.Security.TlsPaths.CertificateVariable]);
+            Assert.Equal(paths.Key, env[Orchestrator.Silos.Security.TlsPaths.KeyVariable]);
+            Assert.Equal(paths.Ca, env[Orchestrator.Silos.Security.TlsPaths.CaVariable]);
+        }
+        Assert.Null(ConfigOf(cpu).Tls);
     }
 }
