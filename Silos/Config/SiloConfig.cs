@@ -176,6 +176,10 @@ public static class SiloConfigLoader
 
         foreach (var (field, message) in launcher.Problems(runsRoot))
             Check(false, field == "runs_root" ? field : $"launcher.{field}", message);
+        // The worker pods' silos would need the certificates too; the launcher does not mount them yet, so say so now rather than
+        // have every pod fail to join the cluster.
+        Check(!(hasTls && launcher.Kind == LauncherConfig.KubernetesKind), "launcher.kind",
+            "kubernetes cannot be combined with tls yet: the worker pods it creates get no certificates (use the local launcher with tls)");
 
         var reported = context.Errors.Select(e => e.Path).ToHashSet(StringComparer.Ordinal);
         var all = context.Errors.Concat(errors.Where(e => !reported.Contains(e.Path))).OrderBy(e => e.Line ?? int.MaxValue).ToList();

@@ -84,6 +84,9 @@ public sealed class LauncherConfigTests
         Assert.Contains(local.Errors, x => x.Path == "launcher.image" && x.Message == "applies only to kind: kubernetes (this launcher is local)");
         var kind = Assert.Throws<SiloConfigException>(() => SiloConfigLoader.Parse("launcher: {kind: slurm}\n", "silo.yaml"));
         Assert.Contains(kind.Errors, x => x.Path == "launcher.kind" && x.Message == "expected local or kubernetes, got 'slurm'");
+        var tls = Assert.Throws<SiloConfigException>(() => SiloConfigLoader.Parse(
+            "runs_root: /runs\ntls: {certificate: /c.pem, key: /k.pem, ca: /ca.pem}\nlauncher: {kind: kubernetes, image: x}\n", "silo.yaml"));
+        Assert.Contains(tls.Errors, x => x.Path == "launcher.kind" && x.Message.StartsWith("kubernetes cannot be combined with tls yet", StringComparison.Ordinal));
         var typo = Assert.Throws<SiloConfigException>(() => SiloConfigLoader.Parse("launcher: {kind: kubernetes, image: x, namspace: y}\n", "/abs/silo.yaml"));
         Assert.Contains(typo.Errors, x => x.Path == "launcher.namspace" && x.Message.Contains("did you mean 'namespace'", StringComparison.Ordinal));
     }
