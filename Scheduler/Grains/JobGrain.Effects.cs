@@ -33,7 +33,7 @@ public sealed partial class JobGrain
         JobEffect.Register => GrainFactory.GetGrain<IJobRegistryGrain>(IJobRegistryGrain.DefaultKey).AddAsync(JobId),
         JobEffect.RequestSlots request => RequestSlotsAsync(request.Workers),
         JobEffect.ResizeSlots resize => CollectGrantsAsync(SchedulerGrain.ResizeAsync(JobId, resize.Workers)),
-        JobEffect.ReleaseSlots => CollectGrantsAsync(SchedulerGrain.ReleaseAsync(JobId)),
+        JobEffect.ReleaseSlots => ReleaseSlotsAsync(),
         JobEffect.StartGang start => StartGangAsync(start),
         JobEffect.KillGang kill => KillGangAsync(kill.Launch),
         JobEffect.WatchGang watch => Watch(watch.Adopted),
@@ -65,6 +65,13 @@ public sealed partial class JobGrain
         }
         if (admission.Outcome == AdmissionOutcome.Granted)
             await ApplyAsync(new JobEvent.SlotsGranted());
+    }
+
+    /// <summary>The job ended: its slots go back to the scheduler and its launcher resources (Kubernetes worker pods) are deleted.</summary>
+    private async Task ReleaseSlotsAsync()
+    {
+        await CollectGrantsAsync(SchedulerGrain.ReleaseAsync(JobId));
+        await runner.ReleaseAsync(JobId);
     }
 
     private async Task CollectGrantsAsync(Task<System.Collections.Immutable.ImmutableArray<SlotGrant>> grants) => granted.AddRange(await grants);
@@ -131,6 +138,8 @@ public sealed partial class JobGrain
         var snapshot = await SchedulerGrain.GetSnapshotAsync();
         if (snapshot.Nodes.IsDefaultOrEmpty) return null;
         var byName = snapshot.Nodes.ToDictionary(n => n.Node.Name);
+        // The implicit node of a cluster without machine nodes (the registered ones are Kubernetes worker pods, not capacity).
+        if (grant.Nodes is [{ Node: Admission.GangAdmission.LocalNode }] && !byName.ContainsKey(Admission.GangAdmission.LocalNode)) return null;
         return [.. grant.Nodes.Select(n => byName.TryGetValue(n.Node, out var node)
             ? new HostRanks(n.Node, node.Node.Address, n.Ranks)
             : throw new LaunchException($"the job is placed on node '{n.Node}', which is not registered"))];

@@ -30,9 +30,18 @@ public sealed class NodeAgentGrain(IServiceProvider services) : Grain, INodeAgen
         if (current.Launch != launch || current.Phase is not (JobPhase.Launching or JobPhase.Running))
             throw new InvalidOperationException(
                 $"node {proxies.NodeName} refuses launch {launch} of job '{jobId}': the job is {current.Phase} at launch {current.Launch}");
-        var grant = await GrainFactory.GetGrain<ISchedulerGrain>(ISchedulerGrain.DefaultKey).GetGrantAsync(jobId);
-        if (grant is null || !grant.Nodes.Any(n => n.Node == proxies.NodeName))
-            throw new InvalidOperationException($"node {proxies.NodeName} refuses job '{jobId}': its placement does not include this node");
+        if (proxies.DedicatedJob is { } dedicated)
+        {
+            // A Kubernetes worker pod: made for one job, whose launcher placed the ranks on it; no other job runs here.
+            if (dedicated != jobId)
+                throw new InvalidOperationException($"node {proxies.NodeName} refuses job '{jobId}': it is a worker pod of job '{dedicated}' only");
+        }
+        else
+        {
+            var grant = await GrainFactory.GetGrain<ISchedulerGrain>(ISchedulerGrain.DefaultKey).GetGrantAsync(jobId);
+            if (grant is null || !grant.Nodes.Any(n => n.Node == proxies.NodeName))
+                throw new InvalidOperationException($"node {proxies.NodeName} refuses job '{jobId}': its placement does not include this node");
+        }
         if (MissingDataset(current.OutputDirectory) is { } missing)
             throw new InvalidOperationException($"node {proxies.NodeName} cannot run job '{jobId}': {missing}");
         return proxies.Start(jobId, launch, argv, current.OutputDirectory);

@@ -14,6 +14,8 @@ namespace Orchestrator.Scheduler.Grains;
 /// persisted state and the live nodes (a registered node is alive while its silo is an active member of the cluster),
 /// applies one operation, writes the result and only then answers. A rejected request (a gang that could never fit, a
 /// duplicate node) changes nothing. Until a silo registers a node the cluster is one implicit node of the configured slots.
+/// A node made for one job (a Kubernetes worker pod, labelled <c>orchestrator/job=JOB</c>) is registered for that job's launcher and
+/// for <c>node-exec</c> but is not capacity: admission never places another gang on it, and it is dropped once its silo is gone.
 /// </summary>
 public sealed class SchedulerGrain(
     [PersistentState("scheduler", StorageNames.Scheduler)] IPersistentState<SchedulerState> state,
@@ -59,8 +61,9 @@ public sealed class SchedulerGrain(
     /// <inheritdoc />
     public async Task<ImmutableArray<SlotGrant>> SetCapacityAsync(int slots)
     {
-        if (state.State.Nodes.Count > 0)
-            throw new InvalidOperationException($"the cluster has {state.State.Nodes.Count} registered node(s); each node's slots come from its silo's config");
+        var schedulable = state.State.Nodes.Count(n => !IsDedicated(n));
+        if (schedulable > 0)
+            throw new InvalidOperationException($"the cluster has {schedulable} registered node(s); each node's slots come from its silo's config");
         var admission = Load();
         var started = admission.SetCapacity(slots);
         await SaveAsync(admission);
@@ -84,8 +87,9 @@ public sealed class SchedulerGrain(
         var nodes = state.State.Nodes.ToList();
         if (sameName >= 0) nodes[sameName] = node;
         else nodes.Add(node);
+        nodes.RemoveAll(n => IsDedicated(n) && n.Name != node.Name && !live.Contains(n.Silo)); // worker pods of ended launches
         var running = state.State.Running;
-        if (state.State.Nodes.Count == 0)
+        if (!IsDedicated(node) && state.State.Nodes.All(IsDedicated))
             running = [.. running.Select(g => g with { Nodes = [new NodeRanks(node.Name, g.Workers)] })]; // the implicit node was this one
         var admission = Build(nodes, running, state.State.Queue, state.State.Capacity, live.Add(node.Silo));
         var started = admission.AdmitWaiting();
@@ -124,8 +128,10 @@ public sealed class SchedulerGrain(
     {
         var admission = Load();
         var byName = state.State.Nodes.ToDictionary(n => n.Name);
+        var live = LiveSilos();
         var nodes = admission.Nodes.Where(n => byName.ContainsKey(n.Name)).Select(n => new NodeStatus(byName[n.Name], admission.UsedOn(n.Name), n.Alive,
-            [.. admission.Running.Where(g => g.Placement.RanksOn(n.Name) > 0).Select(g => g.JobId)]));
+            [.. admission.Running.Where(g => g.Placement.RanksOn(n.Name) > 0).Select(g => g.JobId)]))
+            .Concat(state.State.Nodes.Where(IsDedicated).Select(n => new NodeStatus(n, 0, live.Contains(n.Silo), [.. DedicatedJob(n)])));
         return Task.FromResult(new SchedulerSnapshot(
             admission.Capacity, admission.Free,
             [.. admission.Running.Select(ToGrant)], [.. admission.Queue.Select(ToGrant)], [.. nodes]));
@@ -137,9 +143,18 @@ public sealed class SchedulerGrain(
 
     private GangAdmission Load() => Build(state.State.Nodes, state.State.Running, state.State.Queue, state.State.Capacity, LiveSilos());
 
+    /// <summary>The node label of a node made for one job (<c>orchestrator/job=JOB</c>, as the Kubernetes launcher's worker pods register).</summary>
+    private const string DedicatedLabel = "orchestrator/job=";
+
+    private static bool IsDedicated(NodeInfo node) => !node.Labels.IsDefaultOrEmpty && node.Labels.Any(l => l.StartsWith(DedicatedLabel, StringComparison.Ordinal));
+
+    private static IEnumerable<string> DedicatedJob(NodeInfo node) =>
+        node.Labels.Where(l => l.StartsWith(DedicatedLabel, StringComparison.Ordinal)).Select(l => l[DedicatedLabel.Length..]);
+
     private GangAdmission Build(IReadOnlyList<NodeInfo> registered, IEnumerable<SlotGrant> running, IEnumerable<SlotGrant> queue, int capacity,
         ImmutableHashSet<string> live)
     {
+        registered = [.. registered.Where(n => !IsDedicated(n))];
         if (registered.Count == 0)
         {
             return new GangAdmission(capacity > 0 ? capacity : options.Value.WorkerSlots,
@@ -155,7 +170,7 @@ public sealed class SchedulerGrain(
     {
         await StateWriteBack.WriteAsync(state, new SchedulerState
         {
-            Capacity = nodes is null && state.State.Nodes.Count == 0 ? admission.Capacity : state.State.Capacity,
+            Capacity = (nodes ?? state.State.Nodes).All(IsDedicated) ? admission.Capacity : state.State.Capacity,
             Running = [.. admission.Running.Select(ToGrant)],
             Queue = [.. admission.Queue.Select(ToGrant)],
             Nodes = nodes ?? state.State.Nodes,

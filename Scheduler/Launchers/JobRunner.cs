@@ -125,6 +125,23 @@ public sealed class JobRunner(IJobLauncher launcher, string defaultRunsRoot, str
         return code;
     }
 
+    /// <summary>How long the job grain waits for a release before it goes on (the release itself goes on in the background).</summary>
+    private static readonly TimeSpan ReleaseWait = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// The job ended (succeeded, failed, cancelled): a launcher that keeps resources between launches
+    /// (<see cref="IReleasesJobResources"/>, e.g. Kubernetes worker pods) deletes them. Waits a few seconds at most, so a slow or
+    /// unreachable API does not hold up the job grain's caller; failures are logged, not thrown: the job's end stands.
+    /// </summary>
+    public async Task ReleaseAsync(string jobId)
+    {
+        if (launcher is not IReleasesJobResources holder) return;
+        var release = Task.Run(() => holder.ReleaseAsync(jobId));
+        _ = release.ContinueWith(t => Trace.TraceWarning($"job '{jobId}': releasing its launcher resources failed: {t.Exception?.GetBaseException().Message}"),
+            CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+        await Task.WhenAny(release, Task.Delay(ReleaseWait)).ConfigureAwait(false);
+    }
+
     /// <summary>Kills every gang still running (silo shutdown): no orphaned workers.</summary>
     public void Dispose()
     {

@@ -11,8 +11,12 @@ namespace Orchestrator.Scheduler.Launchers;
 /// </summary>
 /// <param name="nodeName">This node's name (log prefix and file name).</param>
 /// <param name="environment">Variables every proxy gets (e.g. <c>UCX_NET_DEVICES</c> of this node); null = none.</param>
-public sealed class NodeProxies(string nodeName, IReadOnlyDictionary<string, string>? environment = null) : IDisposable
+/// <param name="dedicatedJob">The one job this node was made for (a Kubernetes worker pod); null = any job placed on it.</param>
+public sealed class NodeProxies(string nodeName, IReadOnlyDictionary<string, string>? environment = null, string? dedicatedJob = null) : IDisposable
 {
+    /// <summary>The one job this node runs proxies of (a Kubernetes worker pod made for it); null = jobs placed on it by the scheduler.</summary>
+    public string? DedicatedJob { get; } = dedicatedJob;
+
     private readonly ConcurrentDictionary<int, Entry> proxies = new();
 
     /// <summary>This node's name.</summary>

@@ -70,6 +70,7 @@ public static class UpCommand
             Node = config.Node,
             WorkerEnvironment = workerEnvironment,
             Tls = tls,
+            Kubernetes = config.Kubernetes,
         };
         // The silo's own warnings (a lost Redis record written back, an exit code that could not be reported) go to
         // standard error, where a service manager's journal keeps them; Orleans' own logging stays off.
@@ -106,6 +107,9 @@ public static class UpCommand
             $"silo up: cluster {config.ClusterId}, silo {config.Host}:{config.SiloPort}, gateway {settings.Gateway} ({storage}); {config.Slots} worker slots; runs in {Path.GetFullPath(config.RunsRoot)}");
         if (config.Node is { } offered)
             AnsiConsole.MarkupLineInterpolated($"node {offered.Name} at {offered.Address}: {offered.Slots} slots, {offered.Gpus} GPUs");
+        if (config.Kubernetes is { } kubernetes)
+            AnsiConsole.MarkupLineInterpolated(
+                $"launcher kubernetes: each job's worker pods in namespace {kubernetes.Namespace} (image {kubernetes.Image}, {kubernetes.RanksPerPod} rank(s) per pod) are its nodes");
         AnsiConsole.MarkupLine("press Ctrl+C (or send SIGTERM) to stop; gangs of this silo are killed then");
         // The host's console lifetime turns Ctrl+C and SIGTERM into a stop request.
         var stopping = new TaskCompletionSource();

@@ -22,8 +22,10 @@ namespace Orchestrator.Silos.Config;
 /// <param name="MetricsPort">The silo's Prometheus port (<c>metrics_port</c>; the next free one up to 9 above when taken, logged; 0 = none).</param>
 /// <param name="Node">The machine this silo offers as a node (<c>node</c>); null = none (a single-machine cluster).</param>
 /// <param name="Tls">Mutual TLS on the silo and gateway ports (<c>tls: { certificate, key, ca }</c>); null = plain TCP.</param>
+/// <param name="Kubernetes">The Kubernetes launcher's settings (<c>launcher: { kind: kubernetes, ... }</c>); null = the local launcher.</param>
 public sealed record SiloConfig(string ClusterId, string? Redis, IPAddress Host, int SiloPort, int GatewayPort, int Slots, string RunsRoot,
-    int MetricsPort = SiloConfig.DefaultMetricsPort, NodeConfig? Node = null, Security.TlsPaths? Tls = null)
+    int MetricsPort = SiloConfig.DefaultMetricsPort, NodeConfig? Node = null, Security.TlsPaths? Tls = null,
+    Scheduler.Kubernetes.KubernetesLauncherOptions? Kubernetes = null)
 {
     /// <summary>The default silo metrics port (below the trainers' 9400 + rank).</summary>
     public const int DefaultMetricsPort = 9390;
@@ -125,6 +127,7 @@ public static class SiloConfigLoader
         var slotsGiven = reader.Has("slots");
         var hasTls = reader.Has("tls");
         var (certificate, key, ca) = reader.Mapping("tls", t => (t.String("certificate", ""), t.Has("key") ? t.String("key", "") : null, t.String("ca", "")));
+        var launcher = reader.Mapping("launcher", LauncherConfig.Read);
         reader.ReportUnknown();
 
         Check(DnsLabel.IsValid(clusterId), "cluster.id", $"must be a DNS-1123 label ({DnsLabel.Rule}); got '{clusterId}'");
@@ -171,11 +174,20 @@ public static class SiloConfigLoader
                     workerEnv.ToImmutableSortedDictionary(StringComparer.Ordinal));
         }
 
+        foreach (var (field, message) in launcher.Problems(runsRoot))
+            Check(false, field == "runs_root" ? field : $"launcher.{field}", message);
+        // The worker pods' silos would need the certificates too; the launcher does not mount them yet, so say so now rather than
+        // have every pod fail to join the cluster.
+        Check(!(hasTls && launcher.Kind == LauncherConfig.KubernetesKind), "launcher.kind",
+            "kubernetes cannot be combined with tls yet: the worker pods it creates get no certificates (use the local launcher with tls)");
+
         var reported = context.Errors.Select(e => e.Path).ToHashSet(StringComparer.Ordinal);
         var all = context.Errors.Concat(errors.Where(e => !reported.Contains(e.Path))).OrderBy(e => e.Line ?? int.MaxValue).ToList();
         if (all.Count > 0)
             throw new SiloConfigException(sourceName, all);
-        return new SiloConfig(clusterId, redis, address!, siloPort, gatewayPort, node?.Slots ?? slots, runsRoot, metricsPort, node, tls);
+        var kubernetes = launcher.ToOptions(runsRoot, new Scheduler.Kubernetes.WorkerSiloSettings(clusterId, redis, siloPort, gatewayPort,
+            metricsPort == 0 ? SiloConfig.DefaultMetricsPort : metricsPort));
+        return new SiloConfig(clusterId, redis, address!, siloPort, gatewayPort, node?.Slots ?? slots, runsRoot, metricsPort, node, tls, kubernetes);
     }
 
     /// <summary>Parses <c>host:port</c> (a name or an IP address and a port 1..65535).</summary>

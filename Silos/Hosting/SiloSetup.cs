@@ -60,6 +60,9 @@ public sealed record SiloSettings
     /// <summary>Mutual TLS on the silo and gateway ports (<see cref="Security.ClusterTls"/>); null = plain TCP.</summary>
     public Security.TlsCredentials? Tls { get; init; }
 
+    /// <summary>The Kubernetes launcher's settings: a job's worker pods are the nodes of its gang; null = the local launcher.</summary>
+    public Scheduler.Kubernetes.KubernetesLauncherOptions? Kubernetes { get; init; }
+
     /// <summary>The gateway as <c>host:port</c>.</summary>
     public string Gateway => $"{Host}:{GatewayPort.ToString(CultureInfo.InvariantCulture)}";
 }
@@ -149,7 +152,16 @@ public static class SiloSetup
         var dotnet = DotnetHostPath();
         silo.Services.AddSingleton(new LocalMpiOptions(entry, dotnet,
             Supervisor: settings.SuperviseGangs ? [dotnet, entry, GangExecCommand] : null));
-        silo.Services.AddSingleton<IJobLauncher>(sp => new LocalMpiLauncher(sp.GetRequiredService<LocalMpiOptions>()));
+        if (settings.Kubernetes is { } kubernetes)
+        {
+            // Connected now, so missing credentials stop the silo at start with their cause, not a job later.
+            var client = Scheduler.Kubernetes.KubernetesConnection.Connect(kubernetes);
+            silo.Services.AddSingleton<IJobLauncher>(sp => new Scheduler.Kubernetes.KubernetesLauncher(kubernetes, client,
+                new LocalMpiLauncher(sp.GetRequiredService<LocalMpiOptions>() with { LoopbackOnly = false }),
+                new SchedulerNodeDirectory(sp.GetRequiredService<IGrainFactory>()), settings.Host.ToString()));
+        }
+        else
+            silo.Services.AddSingleton<IJobLauncher>(sp => new LocalMpiLauncher(sp.GetRequiredService<LocalMpiOptions>()));
         LocalNode? localNode = settings.Node is { } node ? new LocalNode(node.Name, node.Address.ToString(), node.Interface) : null;
         silo.Services.AddSingleton(sp => new JobRunner(sp.GetRequiredService<IJobLauncher>(), Path.GetFullPath(settings.RunsRoot),
             gateway: settings.Gateway, clusterId: settings.ClusterId, workerEnvironment: settings.WorkerEnvironment, redis: settings.Redis,
@@ -160,7 +172,8 @@ public static class SiloSetup
             // The proxies of gangs placed here; ranks they start inherit the interface to the other nodes.
             var proxyEnvironment = new Dictionary<string, string>(offered.WorkerEnvironment ?? System.Collections.Immutable.ImmutableSortedDictionary<string, string>.Empty);
             if (offered.Interface is { } iface) proxyEnvironment["UCX_NET_DEVICES"] = iface;
-            silo.Services.AddSingleton(new NodeProxies(offered.Name, proxyEnvironment));
+            silo.Services.AddSingleton(new NodeProxies(offered.Name, proxyEnvironment,
+                offered.Labels.GetValueOrDefault(Scheduler.Kubernetes.WorkerManifests.NodeJobLabel)));
         }
         silo.AddOrchestratorMetrics(settings.Metrics);
     }

@@ -9,9 +9,20 @@ using Orleans.TestingHost;
 
 namespace Orchestrator.Tests.ControlPlane;
 
-/// <summary>A launcher whose gangs are controlled by the test: no processes.</summary>
-public sealed class FakeLauncher : IJobLauncher
+/// <summary>A launcher whose gangs are controlled by the test: no processes. It records the jobs whose resources it is told to
+/// release (as the Kubernetes launcher deletes a job's pods).</summary>
+public sealed class FakeLauncher : IJobLauncher, IReleasesJobResources
 {
+    /// <summary>Every job released, in order.</summary>
+    public ConcurrentQueue<string> Released { get; } = new();
+
+    /// <inheritdoc />
+    public Task ReleaseAsync(string jobId)
+    {
+        Released.Enqueue(jobId);
+        return Task.CompletedTask;
+    }
+
     /// <summary>Every launch, in order.</summary>
     public ConcurrentQueue<FakeGang> Launches { get; } = new();
 
@@ -162,6 +173,7 @@ public sealed class JobDrivingTests(DrivingClusterFixture fixture) : IClassFixtu
 
         Assert.Equal([JobPhase.Pending, JobPhase.Launching, JobPhase.Running, JobPhase.Succeeded], done.History.Select(t => t.To));
         Assert.DoesNotContain((await SlotsAsync()).Running, g => g.JobId == id);
+        Assert.Single(Launcher.Released, id); // the launcher's resources (Kubernetes pods) go with the job
     }
 
     [Fact]
@@ -181,6 +193,7 @@ public sealed class JobDrivingTests(DrivingClusterFixture fixture) : IClassFixtu
         var failed = await UntilAsync(job, s => s.Phase == JobPhase.Failed);
         Assert.Contains("code 5", failed.FailureReason);
         Assert.Equal(2, Launcher.Of(id).Length);
+        Assert.Single(Launcher.Released, id); // once, at the end: a restart keeps them
         Assert.DoesNotContain((await SlotsAsync()).Running, g => g.JobId == id);
     }
 
@@ -199,6 +212,7 @@ public sealed class JobDrivingTests(DrivingClusterFixture fixture) : IClassFixtu
 
         Assert.Equal(JobPhase.Cancelled, cancelled.Phase);
         Assert.True(gang.Killed);
+        Assert.Single(Launcher.Released, first); // nothing left behind (a Kubernetes launcher deletes the pods)
         var started = await UntilAsync(queued, s => s.Phase == JobPhase.Running);
         Assert.Equal(JobPhase.Running, started.Phase);
         Assert.Equal(JobPhase.Cancelled, (await running.GetStatusAsync()).Phase); // the kill's exit is not reported

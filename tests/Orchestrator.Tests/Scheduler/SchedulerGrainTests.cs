@@ -115,6 +115,28 @@ public sealed class SchedulerGrainTests(ClusterFixture fixture)
         Assert.Equal([("m1", 2, true), ("m3", 3, true)], snapshot.Nodes.Select(n => (n.Node.Name, n.Node.Slots, n.Alive)));
     }
 
+    [Fact]
+    public async Task A_worker_pod_node_of_one_job_is_listed_but_is_not_capacity_and_is_dropped_once_gone()
+    {
+        var scheduler = FreshScheduler();
+        var running = await scheduler.EnqueueAsync("k8s-job", 2); // admitted against the configured slots (no machine nodes)
+        Assert.Equal(AdmissionOutcome.Granted, running.Outcome);
+        NodeInfo Pod(string name, string address, int silo) => Node(name, address, 1, silo) with { Labels = ["orchestrator/job=k8s-job"] };
+        await scheduler.RegisterNodeAsync(Pod("k8s-job-w0", "10.1.0.1", 0));
+        await scheduler.RegisterNodeAsync(Pod("k8s-job-w1", "10.1.0.2", -1)); // its silo is gone
+
+        var snapshot = await scheduler.GetSnapshotAsync();
+        Assert.Equal(ClusterFixture.WorkerSlots, snapshot.Capacity); // still the configured slots, not the pods'
+        Assert.Equal(["k8s-job:2@local:2"], snapshot.Running.Select(Text)); // not moved onto a pod
+        Assert.Equal([("k8s-job-w0", true, "k8s-job"), ("k8s-job-w1", false, "k8s-job")],
+            snapshot.Nodes.Select(n => (n.Node.Name, n.Alive, string.Join(',', n.Jobs))));
+        Assert.Equal(AdmissionOutcome.Granted, (await scheduler.EnqueueAsync("other", 1)).Outcome); // placed on the slots, not a pod
+        Assert.DoesNotContain((await scheduler.GetGrantAsync("other"))!.Nodes, n => n.Node.StartsWith("k8s-job", StringComparison.Ordinal));
+
+        await scheduler.RegisterNodeAsync(Pod("k8s-job-w2", "10.1.0.3", 1)); // the next registration drops the dead pod's node
+        Assert.Equal(["k8s-job-w0", "k8s-job-w2"], (await scheduler.GetSnapshotAsync()).Nodes.Select(n => n.Node.Name));
+    }
+
     private static string Nodes(IEnumerable<NodeRanks> nodes) => string.Join(',', nodes.Select(n => $"{n.Node}:{n.Ranks}"));
 
     private static string Text(SlotGrant grant) => $"{grant.JobId}:{grant.Workers}@{Nodes(grant.Nodes)}";
