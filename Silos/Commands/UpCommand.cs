@@ -59,6 +59,7 @@ public static class UpCommand
         {
             ClusterId = config.ClusterId,
             Host = config.Host,
+            ListenAny = config.ListenAny,
             SiloPort = config.SiloPort,
             GatewayPort = config.GatewayPort,
             Redis = config.Redis,

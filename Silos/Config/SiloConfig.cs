@@ -23,9 +23,12 @@ namespace Orchestrator.Silos.Config;
 /// <param name="Node">The machine this silo offers as a node (<c>node</c>); null = none (a single-machine cluster).</param>
 /// <param name="Tls">Mutual TLS on the silo and gateway ports (<c>tls: { certificate, key, ca }</c>); null = plain TCP.</param>
 /// <param name="Kubernetes">The Kubernetes launcher's settings (<c>launcher: { kind: kubernetes, ... }</c>); null = the local launcher.</param>
+/// <param name="ListenAny">Listen on every address of the machine (or pod) while advertising <paramref name="Host"/>
+/// (<c>silo.listen_any</c>): on Kubernetes, so <c>kubectl port-forward</c> (which connects to the pod's loopback) reaches the
+/// gateway; false = bind <paramref name="Host"/> only.</param>
 public sealed record SiloConfig(string ClusterId, string? Redis, IPAddress Host, int SiloPort, int GatewayPort, int Slots, string RunsRoot,
     int MetricsPort = SiloConfig.DefaultMetricsPort, NodeConfig? Node = null, Security.TlsPaths? Tls = null,
-    Scheduler.Kubernetes.KubernetesLauncherOptions? Kubernetes = null)
+    Scheduler.Kubernetes.KubernetesLauncherOptions? Kubernetes = null, bool ListenAny = false)
 {
     /// <summary>The default silo metrics port (below the trainers' 9400 + rank).</summary>
     public const int DefaultMetricsPort = 9390;
@@ -113,8 +116,9 @@ public static class SiloConfigLoader
         }
 
         var (clusterId, redis) = reader.Mapping("cluster", c => (c.String("id", defaults.ClusterId), c.Has("redis") ? c.String("redis", "") : null));
-        var (host, siloPort, gatewayPort) = reader.Mapping("silo", s =>
-            (s.String("host", defaults.Host.ToString()), s.Int("port", defaults.SiloPort), s.Int("gateway_port", defaults.GatewayPort)));
+        var (host, siloPort, gatewayPort, listenAny) = reader.Mapping("silo", s =>
+            (s.String("host", defaults.Host.ToString()), s.Int("port", defaults.SiloPort), s.Int("gateway_port", defaults.GatewayPort),
+             s.Bool("listen_any", defaults.ListenAny)));
         if (hostOverride is not null) host = hostOverride.ToString();
         var slots = reader.Int("slots", defaults.Slots);
         var runsRoot = reader.String("runs_root", defaults.RunsRoot);
@@ -187,7 +191,7 @@ public static class SiloConfigLoader
             throw new SiloConfigException(sourceName, all);
         var kubernetes = launcher.ToOptions(runsRoot, new Scheduler.Kubernetes.WorkerSiloSettings(clusterId, redis, siloPort, gatewayPort,
             metricsPort == 0 ? SiloConfig.DefaultMetricsPort : metricsPort));
-        return new SiloConfig(clusterId, redis, address!, siloPort, gatewayPort, node?.Slots ?? slots, runsRoot, metricsPort, node, tls, kubernetes);
+        return new SiloConfig(clusterId, redis, address!, siloPort, gatewayPort, node?.Slots ?? slots, runsRoot, metricsPort, node, tls, kubernetes, listenAny);
     }
 
     /// <summary>Parses <c>host:port</c> (a name or an IP address and a port 1..65535).</summary>

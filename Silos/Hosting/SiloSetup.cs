@@ -23,6 +23,9 @@ public sealed record SiloSettings
     /// <summary>Address the silo binds and advertises.</summary>
     public IPAddress Host { get; init; } = IPAddress.Loopback;
 
+    /// <summary>Listen on every address while advertising <see cref="Host"/> (a pod reached through <c>kubectl port-forward</c>).</summary>
+    public bool ListenAny { get; init; }
+
     /// <summary>Silo-to-silo port.</summary>
     public required int SiloPort { get; init; }
 
@@ -113,8 +116,9 @@ public static class SiloSetup
             o.AdvertisedIPAddress = settings.Host;
             o.SiloPort = settings.SiloPort;
             o.GatewayPort = settings.GatewayPort;
-            o.SiloListeningEndpoint = new IPEndPoint(settings.Host, settings.SiloPort);
-            o.GatewayListeningEndpoint = new IPEndPoint(settings.Host, settings.GatewayPort);
+            var listen = settings.ListenAny ? IPAddress.Any : settings.Host;
+            o.SiloListeningEndpoint = new IPEndPoint(listen, settings.SiloPort);
+            o.GatewayListeningEndpoint = new IPEndPoint(listen, settings.GatewayPort);
         });
         if (settings.Redis is { } redis)
         {

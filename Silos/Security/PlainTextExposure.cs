@@ -13,8 +13,9 @@ public static class PlainTextExposure
     public static string? Warning(SiloConfig config)
     {
         ArgumentNullException.ThrowIfNull(config);
-        if (config.Tls is not null || IPAddress.IsLoopback(config.Host)) return null;
-        return $"warning: silo.host {config.Host} is not a loopback address and the config has no tls section: anyone who reaches ports "
+        if (config.Tls is not null || (IPAddress.IsLoopback(config.Host) && !config.ListenAny)) return null;
+        string where = config.ListenAny ? "silo.listen_any listens on every address" : $"silo.host {config.Host} is not a loopback address";
+        return $"warning: {where} and the config has no tls section: anyone who reaches ports "
             + $"{config.SiloPort} (silo) and {config.GatewayPort} (gateway) can join this cluster, submit jobs and start processes as this user. "
             + "Add tls: { certificate, key, ca } (mutual TLS, README \"Mutual TLS\"), or make sure only trusted machines reach those ports "
             + "(on Kubernetes: the NetworkPolicies of k8s/base).";
