@@ -8,7 +8,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pytorch"))
-from train_throughput import read_idx  # noqa: E402
+from train_throughput import SmallCnn, read_idx  # noqa: E402
 
 
 class GhostBatchNorm2d(nn.BatchNorm2d):
@@ -23,20 +23,11 @@ class GhostBatchNorm2d(nn.BatchNorm2d):
         return torch.cat([super(GhostBatchNorm2d, self).forward(c) for c in x.split(self.ghost)], 0)
 
 
-class Cnn(nn.Module):
-    def __init__(self, width, ghost, classes=10):
-        super().__init__()
-        self.conv1 = nn.Conv2d(1, width, 3, padding=1, bias=False)
-        self.norm1 = GhostBatchNorm2d(width, ghost)
-        self.conv2 = nn.Conv2d(width, 2 * width, 3, padding=1, bias=False)
-        self.norm2 = GhostBatchNorm2d(2 * width, ghost)
-        self.fc1 = nn.Linear(2 * width * 7 * 7, 128)
-        self.classifier = nn.Linear(128, classes)
-
-    def forward(self, x):
-        x = F.max_pool2d(F.relu(self.norm1(self.conv1(x))), 2)
-        x = F.max_pool2d(F.relu(self.norm2(self.conv2(x))), 2)
-        return self.classifier(F.relu(self.fc1(torch.flatten(x, 1))))
+def cnn_with_ghost_batch_norm(ghost):
+    """The example CNN (bench/pytorch/train_throughput.py's mirror of SmallCnn, w32) with its norms made ghost."""
+    model = SmallCnn(32)
+    model.norm1, model.norm2 = GhostBatchNorm2d(32, ghost), GhostBatchNorm2d(64, ghost)
+    return model
 
 
 def main():
@@ -54,7 +45,7 @@ def main():
     x_all = ((torch.tensor(images, dtype=torch.float32) / 255.0).unsqueeze(1) - 0.2860) / 0.3530
     y_all = torch.tensor(labels, dtype=torch.int64)
     x_all, y_all = x_all.to(a.device), y_all.to(a.device)
-    model = Cnn(32, a.ghost).to(a.device)
+    model = cnn_with_ghost_batch_norm(a.ghost).to(a.device)
     opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4)
     steps = len(y_all) // a.batch
 
