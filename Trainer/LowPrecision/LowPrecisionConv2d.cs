@@ -8,21 +8,13 @@ namespace Orchestrator.Trainer.LowPrecision;
 /// <summary>A 2-d convolution on the low-precision path (see <see cref="LowPrecisionLayer"/>).</summary>
 public sealed class LowPrecisionConv2d : LowPrecisionLayer
 {
-    private readonly Conv2d conv;
     private readonly ConvolutionShape shape;
 
     /// <summary>Wraps <paramref name="conv"/>, whose parameters train.</summary>
-    public LowPrecisionConv2d(Conv2d conv, LowPrecisionTraining lowPrecision) : base(nameof(LowPrecisionConv2d), conv, lowPrecision)
+    public LowPrecisionConv2d(Conv2d conv, LowPrecisionTraining lowPrecision) : base(nameof(LowPrecisionConv2d), conv, conv.weight!, conv.bias, lowPrecision)
     {
-        this.conv = conv;
         shape = ConvolutionShape.From(conv);
     }
-
-    /// <inheritdoc/>
-    public override Parameter Weight => conv.weight!;
-
-    /// <inheritdoc/>
-    public override Parameter? Bias => conv.bias;
 
     /// <inheritdoc/>
     protected override Tensor Gemm(Tensor input, Tensor weight, Tensor? bias) =>

@@ -35,9 +35,13 @@ public abstract class LowPrecisionLayer : nn.Module<Tensor, Tensor>
 
     /// <param name="name">Module name.</param>
     /// <param name="dense">The TorchSharp layer whose parameters train.</param>
+    /// <param name="weight">Its weight ([out, ...]).</param>
+    /// <param name="bias">Its bias, if any.</param>
     /// <param name="lowPrecision">The model's low-precision settings and state.</param>
-    protected LowPrecisionLayer(string name, nn.Module<Tensor, Tensor> dense, LowPrecisionTraining lowPrecision) : base(name)
+    protected LowPrecisionLayer(string name, nn.Module<Tensor, Tensor> dense, Parameter weight, Parameter? bias, LowPrecisionTraining lowPrecision) : base(name)
     {
+        Weight = weight;
+        Bias = bias;
         this.dense = dense;
         this.lowPrecision = lowPrecision;
         register_module(nameof(dense), dense);
@@ -63,10 +67,10 @@ public abstract class LowPrecisionLayer : nn.Module<Tensor, Tensor>
     public int Index { get; }
 
     /// <summary>The trained (dense) weight.</summary>
-    public abstract Parameter Weight { get; }
+    public Parameter Weight { get; }
 
     /// <summary>The trained bias, if any.</summary>
-    public abstract Parameter? Bias { get; }
+    public Parameter? Bias { get; }
 
     /// <summary>The weight mask (1 = kept, the weight's shape), or null when the layer is dense (no masks asked for, or
     /// a shape the N:M pattern does not tile).</summary>

@@ -7,19 +7,10 @@ namespace Orchestrator.Trainer.LowPrecision;
 /// <summary>A fully connected layer on the low-precision path (see <see cref="LowPrecisionLayer"/>).</summary>
 public sealed class LowPrecisionLinear : LowPrecisionLayer
 {
-    private readonly Linear linear;
-
     /// <summary>Wraps <paramref name="linear"/>, whose parameters train.</summary>
-    public LowPrecisionLinear(Linear linear, LowPrecisionTraining lowPrecision) : base(nameof(LowPrecisionLinear), linear, lowPrecision)
+    public LowPrecisionLinear(Linear linear, LowPrecisionTraining lowPrecision) : base(nameof(LowPrecisionLinear), linear, linear.weight!, linear.bias, lowPrecision)
     {
-        this.linear = linear;
     }
-
-    /// <inheritdoc/>
-    public override Parameter Weight => linear.weight!;
-
-    /// <inheritdoc/>
-    public override Parameter? Bias => linear.bias;
 
     /// <inheritdoc/>
     protected override Tensor Gemm(Tensor input, Tensor weight, Tensor? bias) => nn.functional.linear(input, weight, bias);
