@@ -25,7 +25,11 @@ public static class NeuralGradientPruning
     /// <paramref name="seed"/>. A block holding a NaN or an infinity comes back as NaNs (the codecs' non-finite rule),
     /// so a diverged step still shows as a non-finite gradient.
     /// </summary>
-    public static Tensor Prune(Tensor gradient, int n, int m, PrunerKind pruner, ulong seed)
+    public static Tensor Prune(Tensor gradient, int n, int m, PrunerKind pruner, ulong seed) => Prune(gradient, n, m, pruner, seed, fusedOnCpu: true);
+
+    /// <summary>As <see cref="Prune(Tensor, int, int, PrunerKind, ulong)"/>; <paramref name="fusedOnCpu"/> = false takes the torch-op
+    /// pruning (the path of other devices) on the CPU too, so tests can check both.</summary>
+    internal static Tensor Prune(Tensor gradient, int n, int m, PrunerKind pruner, ulong seed, bool fusedOnCpu)
     {
         NmPattern.Check(n, m);
         if (gradient.dim() < 2) throw new ArgumentException($"a neural gradient is [batch, channels, ...]; got {gradient.dim()} dims", nameof(gradient));
@@ -37,7 +41,7 @@ public static class NeuralGradientPruning
         long length = rows.shape[1];
         long padded = (length + m - 1) / m * m;
         var blocks = padded == length ? rows.contiguous() : nn.functional.pad(rows, [0, padded - length]);
-        var pruned = gradient.device_type == DeviceType.CPU && gradient.dtype == ScalarType.Float32 && blocks.numel() <= int.MaxValue / sizeof(float)
+        var pruned = fusedOnCpu && gradient.device_type == DeviceType.CPU && gradient.dtype == ScalarType.Float32 && blocks.numel() <= int.MaxValue / sizeof(float)
             ? PruneFused(blocks, n, m, pruner, seed)
             : PruneTorch(blocks, n, m, pruner, seed);
         if (padded != length) pruned = pruned.narrow(1, 0, length);
