@@ -125,6 +125,16 @@ public sealed class LowPrecisionTrainingTests
     }
 
     [Fact]
+    public void Masks_whose_pattern_tiles_no_layer_are_a_user_error_naming_the_field()
+    {
+        // Width 4: no weight has both dimensions a multiple of 16.
+        var spec = Spec(new WeightSparsitySpec(2, 16, true, MaskMethod.Greedy, 40), epochs: 1);
+        using var dir = new TempDirectory();
+        var error = Assert.Throws<UserFacingException>(() => Train(spec, dir.Path, new RecordingObserver()));
+        Assert.StartsWith("model.weight_sparsity: no conv or linear weight of model cnn", error.Message);
+    }
+
+    [Fact]
     public void Steps_report_bits_and_the_measured_gradient_sparsity()
     {
         var spec = Spec(null, new QuantizeSpec(8, null, 6), new GradientSparsitySpec(1, 2, PrunerKind.Mvue), epochs: 1);
