@@ -27,6 +27,7 @@ public static class BenchCommand
         command.Subcommands.Add(ControlPlaneBenchCommand.Create());
         command.Subcommands.Add(EvaluationBenchCommand.Create());
         command.Subcommands.Add(ClusterBenchCommand.Create());
+        command.Subcommands.Add(LowPrecisionBenchCommand.Create());
         return command;
     }
 
