@@ -134,7 +134,9 @@ public sealed record CompressionSpec(
 }
 
 /// <param name="Width">Channel (or hidden unit) count of the first stage; later stages scale from it.</param>
-public sealed record ModelSpec(ModelKind Kind, int Width, NormKind Norm, ClassifierKind Classifier = ClassifierKind.Linear);
+/// <param name="WeightSparsity">N:M weight masks on conv and linear layers; null = dense.</param>
+public sealed record ModelSpec(ModelKind Kind, int Width, NormKind Norm, ClassifierKind Classifier = ClassifierKind.Linear,
+    WeightSparsitySpec? WeightSparsity = null);
 
 /// <param name="Root">Directory holding the dataset files.</param>
 /// <param name="TrainSubset">Use only the first N training samples (0 = all).</param>
@@ -155,6 +157,8 @@ public sealed record AugmentSpec(int CropPadding, bool Flip, int Cutout);
 /// <param name="MicroBatch">Gradient accumulation: samples of a worker's local batch per forward/backward (each with its
 /// batch-augmentation copies); the micro-batches' gradients are summed and synchronized once per step. 0 = the whole
 /// local batch in one pass.</param>
+/// <param name="Quantize">Low-precision conv and linear layers; null = fp32.</param>
+/// <param name="GradientSparsity">N:M pruning of the neural gradients in backward; null = dense.</param>
 public sealed record TrainingSpec(
     int Epochs,
     int GlobalBatch,
@@ -165,7 +169,9 @@ public sealed record TrainingSpec(
     int BatchAugmentation = 1,
     MixedSizeSpec? MixedSize = null,
     RegimeSpec? Regime = null,
-    int MicroBatch = 0)
+    int MicroBatch = 0,
+    QuantizeSpec? Quantize = null,
+    GradientSparsitySpec? GradientSparsity = null)
 {
     /// <summary>Mixed-size settings with the default (off) filled in.</summary>
     public MixedSizeSpec MixedSizeOrOff => MixedSize ?? MixedSizeSpec.Off;

@@ -50,6 +50,9 @@ public enum NodeLossPolicy { Restart, Shrink }
 /// <summary><c>placement.policy</c>: fill as few nodes as possible (pack), or use as many as possible (spread).</summary>
 public enum PlacementPolicy { Pack, Spread }
 
+/// <summary><c>model.weight_sparsity.method</c>: how a transposable N:M block mask is chosen.</summary>
+public enum MaskMethod { Greedy, Optimal }
+
 /// <summary>What the choices mean beyond their names: the properties code downstream of validation switches on.</summary>
 public static class SpecChoiceProperties
 {

@@ -111,6 +111,12 @@ public static class SpecNames
         PlacementPolicy.Spread => "spread",
     };
 
+    public static string SpecName(this MaskMethod value) => value switch
+    {
+        MaskMethod.Greedy => "greedy",
+        MaskMethod.Optimal => "optimal",
+    };
+
     /// <summary>
     /// How a codec is shown in summaries and codec names: <c>none</c>, <c>int8</c>,
     /// for the pruning codecs the pattern and pruner, e.g. <c>2:4 mvue</c> and <c>2:4 mvue+int8</c>,

@@ -92,6 +92,7 @@ public static class JobSpecValidator
 
         if (spec.Compression is { } compression)
             CheckCompression(compression, path => locate(path) is not null, Check);
+        LowPrecisionRules.Check(spec, path => locate(path) is not null, Check);
         if (spec.Metrics is { } metrics)
         {
             Check(metrics.Port is >= 0 and <= SpecVocabulary.MaxPort, "metrics.port", $"must be 0 (off) or a port 1..{SpecVocabulary.MaxPort}");
@@ -429,7 +430,7 @@ public static class JobSpecValidator
     private static string AtMost(long value, long max) => $"{value} is more than the limit of {max}";
 
     /// <summary>Whether a choice holds a named value; specs built in code can hold one no member names, e.g. (CodecKind)7.</summary>
-    private static bool Defined<T>(Action<bool, string, string> check, T value, Func<T, string> name, string path) where T : struct, Enum
+    internal static bool Defined<T>(Action<bool, string, string> check, T value, Func<T, string> name, string path) where T : struct, Enum
     {
         var defined = System.Enum.IsDefined(value);
         check(defined, path, SpecChoice.Unknown(Convert.ToInt64(value, CultureInfo.InvariantCulture).ToString(CultureInfo.InvariantCulture), name));

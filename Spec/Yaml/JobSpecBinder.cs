@@ -66,7 +66,41 @@ internal static class JobSpecBinder
             Kind: r.Choice("kind", SpecNames.SpecName, d.Kind),
             Width: r.Int("width", d.Width),
             Norm: r.Choice("norm", SpecNames.SpecName, d.Norm),
-            Classifier: r.Choice("classifier", SpecNames.SpecName, d.Classifier));
+            Classifier: r.Choice("classifier", SpecNames.SpecName, d.Classifier),
+            WeightSparsity: r.Has("weight_sparsity") ? r.Mapping("weight_sparsity", BindWeightSparsity) : null);
+    }
+
+    private static WeightSparsitySpec BindWeightSparsity(MappingReader r)
+    {
+        var d = WeightSparsitySpec.Default;
+        return new WeightSparsitySpec(
+            N: r.Int("n", d.N),
+            M: r.Int("m", d.M),
+            Transposable: r.Bool("transposable", d.Transposable),
+            Method: r.Choice("method", SpecNames.SpecName, d.Method),
+            RecomputeEvery: r.Int("recompute_every", d.RecomputeEvery));
+    }
+
+    private static QuantizeSpec BindQuantize(MappingReader r)
+    {
+        var d = QuantizeSpec.Default;
+        // A bit width left out means fp32 there, so absent stays null rather than taking a default width.
+        int? Bits(string key) => r.Has(key) ? r.Int(key, 0) : null;
+        return new QuantizeSpec(
+            Weights: Bits("weights"),
+            Activations: Bits("activations"),
+            Gradients: Bits("gradients"),
+            Stochastic: r.Bool("stochastic", d.Stochastic),
+            Bifurcation: r.Bool("bifurcation", d.Bifurcation));
+    }
+
+    private static GradientSparsitySpec BindGradientSparsity(MappingReader r)
+    {
+        var d = GradientSparsitySpec.Default;
+        return new GradientSparsitySpec(
+            N: r.Int("n", d.N),
+            M: r.Int("m", d.M),
+            Pruner: r.Choice("pruner", SpecNames.SpecName, d.Pruner));
     }
 
     private static DataSpec BindData(MappingReader r)
@@ -103,7 +137,10 @@ internal static class JobSpecBinder
         // Absent sections stay null (= off / no regime), so specs written without them compare equal to their YAML.
         var mixedSize = r.Has("mixed_size") ? r.Mapping("mixed_size", BindMixedSize) : d.MixedSize;
         var regime = r.Has("regime") ? r.Mapping("regime", x => BindRegime(x, globalBatch, ghostBatch)) : d.Regime;
-        return new TrainingSpec(epochs, globalBatch, optimizer, seed, threads, ghostBatch, batchAugmentation, mixedSize, regime, microBatch);
+        var quantize = r.Has("quantize") ? r.Mapping("quantize", BindQuantize) : null;
+        var gradientSparsity = r.Has("gradient_sparsity") ? r.Mapping("gradient_sparsity", BindGradientSparsity) : null;
+        return new TrainingSpec(epochs, globalBatch, optimizer, seed, threads, ghostBatch, batchAugmentation, mixedSize, regime, microBatch,
+            quantize, gradientSparsity);
     }
 
     private static MixedSizeSpec BindMixedSize(MappingReader r)

@@ -65,6 +65,15 @@ public static partial class JobSpecYaml
         w.Field(1, "width", Int(spec.Model.Width));
         w.Field(1, "norm", Text(spec.Model.Norm.SpecName()));
         w.Field(1, "classifier", Text(spec.Model.Classifier.SpecName()));
+        if (spec.Model.WeightSparsity is { } masks)
+        {
+            w.Section(1, "weight_sparsity");
+            w.Field(2, "n", Int(masks.N));
+            w.Field(2, "m", Int(masks.M));
+            w.Field(2, "transposable", Bool(masks.Transposable));
+            w.Field(2, "method", Text(masks.Method.SpecName()));
+            w.Field(2, "recompute_every", Int(masks.RecomputeEvery));
+        }
 
         var data = spec.Data;
         w.Section(0, "data");
@@ -118,6 +127,23 @@ public static partial class JobSpecYaml
                 foreach (var phase in regime.Phases)
                     w.Item(3, Phase(phase));
             }
+        }
+        if (training.Quantize is { } quantize)
+        {
+            // A bit width left out (fp32) stays out: it reads back as null.
+            w.Section(1, "quantize");
+            if (quantize.Weights is { } weights) w.Field(2, "weights", Int(weights));
+            if (quantize.Activations is { } activations) w.Field(2, "activations", Int(activations));
+            if (quantize.Gradients is { } gradients) w.Field(2, "gradients", Int(gradients));
+            w.Field(2, "stochastic", Bool(quantize.Stochastic));
+            w.Field(2, "bifurcation", Bool(quantize.Bifurcation));
+        }
+        if (training.GradientSparsity is { } sparsity)
+        {
+            w.Section(1, "gradient_sparsity");
+            w.Field(2, "n", Int(sparsity.N));
+            w.Field(2, "m", Int(sparsity.M));
+            w.Field(2, "pruner", Text(sparsity.Pruner.SpecName()));
         }
 
         w.Section(0, "checkpoint");

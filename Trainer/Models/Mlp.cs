@@ -11,19 +11,20 @@ public sealed class Mlp : nn.Module<Tensor, Tensor>
 {
     private readonly Sequential layers;
 
-    public Mlp(ModelInput input, int width, INormalizationFactory norms, ClassifierKind classifier = ClassifierKind.Linear) : base(nameof(Mlp))
+    public Mlp(ModelInput input, int width, INormalizationFactory norms, ClassifierKind classifier = ClassifierKind.Linear, ILayerFactory? layers = null) : base(nameof(Mlp))
     {
+        layers ??= DenseLayerFactory.Instance;
         long hidden = 8L * width;
         long inputs = (long)input.Channels * input.Height * input.Width;
-        layers = nn.Sequential(
+        this.layers = nn.Sequential(
             ("flatten", nn.Flatten()),
-            ("fc1", nn.Linear(inputs, hidden, hasBias: !norms.Normalizes)),
+            ("fc1", layers.Linear(inputs, hidden, bias: !norms.Normalizes)),
             ("norm1", norms.Norm1d(hidden)),
             ("relu1", nn.ReLU()),
-            ("fc2", nn.Linear(hidden, hidden, hasBias: !norms.Normalizes)),
+            ("fc2", layers.Linear(hidden, hidden, bias: !norms.Normalizes)),
             ("norm2", norms.Norm1d(hidden)),
             ("relu2", nn.ReLU()),
-            ("classifier", ClassifierRegistry.Create(classifier, hidden, input.Classes)));
+            ("classifier", ClassifierRegistry.Create(classifier, hidden, input.Classes, layers)));
         RegisterComponents();
     }
 

@@ -16,13 +16,15 @@ public sealed class ResNet : nn.Module<Tensor, Tensor>
     private readonly Sequential body;
     private readonly nn.Module<Tensor, Tensor> classifier;
 
-    public ResNet(ModelInput input, int depth, int width, INormalizationFactory norms, ClassifierKind classifier = ClassifierKind.Linear) : base($"ResNet{depth}")
+    public ResNet(ModelInput input, int depth, int width, INormalizationFactory norms, ClassifierKind classifier = ClassifierKind.Linear,
+        ILayerFactory? layers = null) : base($"ResNet{depth}")
     {
+        layers ??= DenseLayerFactory.Instance;
         if ((depth - 2) % 6 != 0) throw new ArgumentException($"ResNet depth must be 6n+2, got {depth}", nameof(depth));
         int blocksPerStage = (depth - 2) / 6;
         var modules = new List<(string, nn.Module<Tensor, Tensor>)>
         {
-            ("stem", nn.Conv2d(input.Channels, width, 3, padding: 1, bias: !norms.Normalizes)),
+            ("stem", layers.Conv2d(input.Channels, width, 3, padding: 1, bias: !norms.Normalizes)),
             ("stem_norm", norms.Norm2d(width)),
             ("stem_relu", nn.ReLU()),
         };
@@ -33,14 +35,14 @@ public sealed class ResNet : nn.Module<Tensor, Tensor>
             for (int b = 0; b < blocksPerStage; b++)
             {
                 long stride = stage > 0 && b == 0 ? 2 : 1;
-                modules.Add(($"stage{stage + 1}_block{b + 1}", new ResidualBlock(channels, outChannels, stride, norms)));
+                modules.Add(($"stage{stage + 1}_block{b + 1}", new ResidualBlock(channels, outChannels, stride, norms, layers)));
                 channels = outChannels;
             }
         }
         modules.Add(("pool", nn.AdaptiveAvgPool2d(1)));
         modules.Add(("flatten", nn.Flatten()));
         body = nn.Sequential(modules);
-        this.classifier = ClassifierRegistry.Create(classifier, channels, input.Classes);
+        this.classifier = ClassifierRegistry.Create(classifier, channels, input.Classes, layers);
         RegisterComponents();
     }
 

@@ -13,15 +13,16 @@ public sealed class ResidualBlock : nn.Module<Tensor, Tensor>
     private readonly nn.Module<Tensor, Tensor> conv1, norm1, conv2, norm2;
     private readonly nn.Module<Tensor, Tensor>? projection;
 
-    public ResidualBlock(long inChannels, long outChannels, long stride, INormalizationFactory norms) : base(nameof(ResidualBlock))
+    public ResidualBlock(long inChannels, long outChannels, long stride, INormalizationFactory norms, ILayerFactory? layers = null) : base(nameof(ResidualBlock))
     {
+        layers ??= DenseLayerFactory.Instance;
         bool bias = !norms.Normalizes;
-        conv1 = nn.Conv2d(inChannels, outChannels, 3, stride: stride, padding: 1, bias: bias);
+        conv1 = layers.Conv2d(inChannels, outChannels, 3, stride: stride, padding: 1, bias: bias);
         norm1 = norms.Norm2d(outChannels);
-        conv2 = nn.Conv2d(outChannels, outChannels, 3, padding: 1, bias: bias);
+        conv2 = layers.Conv2d(outChannels, outChannels, 3, padding: 1, bias: bias);
         norm2 = norms.Norm2d(outChannels);
         if (stride != 1 || inChannels != outChannels)
-            projection = nn.Sequential(nn.Conv2d(inChannels, outChannels, 1, stride: stride, bias: bias), norms.Norm2d(outChannels));
+            projection = nn.Sequential(layers.Conv2d(inChannels, outChannels, 1, stride: stride, bias: bias), norms.Norm2d(outChannels));
         RegisterComponents();
     }
 

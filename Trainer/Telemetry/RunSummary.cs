@@ -1,3 +1,6 @@
+using System.Text.Json.Serialization;
+using Orchestrator.Trainer.LowPrecision;
+
 namespace Orchestrator.Trainer.Telemetry;
 
 /// <summary>The run's outcome, written to <c>summary.json</c>.</summary>
@@ -13,6 +16,7 @@ namespace Orchestrator.Trainer.Telemetry;
 /// <param name="CompressionRatio">fp32 size over wire size of the gradients sent.</param>
 /// <param name="OverlappedSteps">Steps in which some gradient bucket started averaging before the backward ended (<c>compression.overlap</c>); 0 without overlap.</param>
 /// <param name="ResumedFromStep">Step of the checkpoint this run resumed from; 0 for a fresh start.</param>
+/// <param name="LowPrecision">Low-precision and sparse training figures; null (left out of the JSON) when not used.</param>
 public sealed record RunSummary(
     string Name,
     long Steps,
@@ -35,4 +39,5 @@ public sealed record RunSummary(
     long SkippedSteps,
     double BytesSentPerStep,
     double CompressionRatio,
-    long OverlappedSteps = 0);
+    long OverlappedSteps = 0,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] LowPrecisionSummary? LowPrecision = null);

@@ -40,6 +40,9 @@ public sealed class TrainerMetrics
     private readonly Gauge.Child lastStep;
     private readonly Counter.Child skippedSteps;
     private readonly Counter.Child checkpoints;
+    private readonly Func<string, string, Gauge.Child> gaugeOf;
+    private readonly Func<string, string, Counter.Child> counterOf;
+    private LowPrecisionMetrics? lowPrecision;
 
     /// <param name="job">The job's name (a DNS-1123 label, so bounded).</param>
     /// <param name="rank">This worker's rank.</param>
@@ -76,6 +79,8 @@ public sealed class TrainerMetrics
         skippedSteps = CounterOf("skipped_steps_total", "Steps every worker skipped because some gradient was not finite.");
         checkpoints = CounterOf("checkpoints_written_total", "Checkpoints this worker wrote (only rank 0 writes them).");
 
+        gaugeOf = GaugeOf;
+        counterOf = CounterOf;
         world.Set(this.worldSize);
         compressionRatio.Set(1);
         testAccuracy.Set(double.NaN);
@@ -101,6 +106,32 @@ public sealed class TrainerMetrics
         learningRate.Set(step.Lr);
         epoch.Set(step.Epoch);
         lastStep.SetToCurrentTimeUtc();
+        if (step.LowPrecision is { } figures) (lowPrecision ??= new LowPrecisionMetrics(gaugeOf, counterOf)).Observe(figures);
+    }
+
+    /// <summary>
+    /// The series of low-precision and sparse training (<c>training.quantize</c>, <c>training.gradient_sparsity</c>,
+    /// <c>model.weight_sparsity</c>), created at the first step that reports them: jobs without these features do not
+    /// serve them at all.
+    /// </summary>
+    private sealed class LowPrecisionMetrics(Func<string, string, Gauge.Child> gauge, Func<string, string, Counter.Child> counter)
+    {
+        private readonly Gauge.Child weightBits = gauge("weight_bits", "Bits of the conv and linear weights (32 = fp32).");
+        private readonly Gauge.Child activationBits = gauge("activation_bits", "Bits of the conv and linear inputs (32 = fp32).");
+        private readonly Gauge.Child gradientBits = gauge("gradient_bits", "Bits of the gradients with respect to conv and linear outputs (32 = fp32).");
+        private readonly Gauge.Child gradientSparsity = gauge("gradient_sparsity", "Measured fraction of zeros in the last step's N:M-pruned output gradients (NaN without gradient sparsity).");
+        private readonly Gauge.Child maskDensity = gauge("weight_mask_density", "Kept fraction of the masked layers' weights (NaN without weight masks).");
+        private readonly Counter.Child maskSeconds = counter("weight_mask_seconds_total", "Time spent recomputing N:M weight masks.");
+
+        public void Observe(Orchestrator.Trainer.LowPrecision.LowPrecisionRecord figures)
+        {
+            weightBits.Set(figures.WeightBits);
+            activationBits.Set(figures.ActivationBits);
+            gradientBits.Set(figures.GradientBits);
+            gradientSparsity.Set(figures.GradientSparsity ?? double.NaN);
+            maskDensity.Set(figures.MaskDensity ?? double.NaN);
+            maskSeconds.Inc(figures.MaskSeconds ?? 0);
+        }
     }
 
     /// <summary>Records an evaluation on the test split.</summary>

@@ -1,3 +1,6 @@
+using System.Text.Json.Serialization;
+using Orchestrator.Trainer.LowPrecision;
+
 namespace Orchestrator.Trainer.Telemetry;
 
 /// <summary>One optimizer step as written to <c>metrics.jsonl</c>.</summary>
@@ -12,9 +15,11 @@ namespace Orchestrator.Trainer.Telemetry;
 /// <param name="Skipped">Every worker skipped the update because some gradient was not finite.</param>
 /// <param name="HiddenSeconds">Of <paramref name="CompressionSeconds"/> + <paramref name="CommunicationSeconds"/>, what ran on the
 /// communication thread while the backward still ran (<c>compression.overlap</c>), so the step did not wait for it.</param>
+/// <param name="LowPrecision">Bits in use, measured gradient sparsity, mask density and mask time; null (and left out of the
+/// JSON) when the job uses no low-precision or sparse training.</param>
 public sealed record StepRecord(long Step, int Epoch, double Lr, double Momentum, double Loss, double Accuracy, int Samples, double Seconds, double Elapsed,
     double CompressionSeconds = 0, double CommunicationSeconds = 0, long BytesSent = 0, long BytesReceived = 0, double CompressionRatio = 1, bool Skipped = false,
-    double HiddenSeconds = 0)
+    double HiddenSeconds = 0, [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] LowPrecisionRecord? LowPrecision = null)
 {
     /// <summary>Synchronization time the step waited for: compression and communication not hidden behind the backward.</summary>
     public double ExposedSyncSeconds => Math.Max(0, CompressionSeconds + CommunicationSeconds - HiddenSeconds);

@@ -5,6 +5,7 @@ using Orchestrator.Trainer.Checkpointing;
 using Orchestrator.Trainer.Collectives;
 using Orchestrator.Trainer.Data;
 using Orchestrator.Trainer.Devices;
+using Orchestrator.Trainer.LowPrecision;
 using Orchestrator.Trainer.Models;
 using Orchestrator.Trainer.Normalization;
 using Orchestrator.Trainer.Regimes;
@@ -38,6 +39,7 @@ public sealed class TrainingRun : IDisposable
     private readonly bool isLeader;
     private readonly bool ownsData;
     private readonly int minimumRows;
+    private readonly LowPrecisionTraining? lowPrecision;
     private bool stopRequested;
 
     public TrainingRun(JobSpec spec, DatasetSplits data, TrainingOptions options)
@@ -52,7 +54,10 @@ public sealed class TrainingRun : IDisposable
         var input = new ModelInput(train.Channels, train.Height, train.Width, train.Classes);
         fingerprint = ModelFingerprint.Of(spec.Model, input);
         torch.random.manual_seed(spec.Training.Seed);
-        model = ModelRegistry.Create(spec.Model, input, spec.Training.GhostBatch);
+        lowPrecision = LowPrecisionTraining.For(spec, options.Synchronizer.Rank);
+        model = ModelRegistry.Create(spec.Model, input, spec.Training.GhostBatch, lowPrecision?.LayerFactory);
+        lowPrecision?.CheckModel(spec.Model);
+        fingerprint += lowPrecision?.FingerprintTag;
         model.to(options.Device);
         if (ConvolutionSelfCheck.EnsureCorrect(model, options.Device) is { } fallback) options.Observer.OnNotice(fallback);
         options.Synchronizer.Attach(model);
@@ -120,7 +125,7 @@ public sealed class TrainingRun : IDisposable
             var record = new StepRecord(position.Step, trainedEpoch,
                 settings.Lr, settings.Momentum, loss, accuracy, samples, seconds, wall.Elapsed.TotalSeconds,
                 sync.CompressionSeconds, sync.CommunicationSeconds, sync.BytesSent, sync.BytesReceived, sync.CompressionRatio, !applied,
-                sync.HiddenSeconds);
+                sync.HiddenSeconds, lowPrecision?.TakeStepRecord());
             metrics?.Write(record);
             options.Observer.OnStep(record);
             if (nonFinite.AfterStep(position.Step, trainedEpoch, loss, settings.Lr, applied, parameters) is { } stepNotice)
@@ -164,6 +169,7 @@ public sealed class TrainingRun : IDisposable
     public StepOutcome TrainStep(TrainingPosition position, OptimizerSettings settings)
     {
         using var scope = NewDisposeScope();
+        lowPrecision?.BeginStep(position.Step);
         var planned = planner.StepAt(position.Epoch, position.Offset);
         var indices = sampler.LocalBatch(position.Epoch, position.Offset, planned.Count);
         options.Samples?.Record(position, indices);
@@ -294,6 +300,8 @@ public sealed class TrainingRun : IDisposable
         if (found.Count == 0) return TrainingPosition.Start;
         var checkpoint = checkpoints.LoadNewestValid(options.Observer.OnNotice)
             ?? throw new UserFacingException($"{checkpoints.Directory}: none of the {found.Count} checkpoints is valid; delete the directory or pass --fresh to start over");
+        if (LowPrecisionCheckpoint.MaskRefusal(checkpoint.ModelFingerprint, fingerprint) is { } refusal)
+            throw new UserFacingException($"{checkpoint.Path}: {refusal}");
         if (checkpoint.ModelFingerprint != fingerprint)
             throw new UserFacingException($"{checkpoint.Path}: written for model {checkpoint.ModelFingerprint}, but the spec builds {fingerprint}; use another --out or --fresh");
         using (var stream = new MemoryStream(checkpoint.ModelState)) model.load(stream);
@@ -341,7 +349,7 @@ public sealed class TrainingRun : IDisposable
         return new(spec.Name, position.Step, position.Step - skipped, position.Epoch, last?.TestAccuracy ?? double.NaN, last?.TestLoss ?? double.NaN, best,
             seconds > 0 ? samples / seconds : 0, wall.Elapsed.TotalSeconds, options.Device.ToString(), torch.get_num_threads(),
             ParameterCount, train.Count, test.Count, resumedFrom, options.Synchronizer.WorldSize, codec, options.Synchronizer.Algorithm, skipped,
-            stats.Steps > 0 ? (double)stats.BytesSent / stats.Steps : 0, stats.CompressionRatio, stats.OverlappedSteps);
+            stats.Steps > 0 ? (double)stats.BytesSent / stats.Steps : 0, stats.CompressionRatio, stats.OverlappedSteps, lowPrecision?.Summary());
     }
 
     private void WriteOutputs(RunSummary summary)

@@ -28,6 +28,7 @@ public static class BenchCommand
         command.Subcommands.Add(EvaluationBenchCommand.Create());
         command.Subcommands.Add(ClusterBenchCommand.Create());
         command.Subcommands.Add(InferenceBenchCommand.Create());
+        command.Subcommands.Add(LowPrecisionBenchCommand.Create());
         return command;
     }
 

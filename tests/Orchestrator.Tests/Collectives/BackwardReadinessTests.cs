@@ -1,5 +1,6 @@
 using Orchestrator.Spec;
 using Orchestrator.Trainer.Collectives;
+using Orchestrator.Trainer.LowPrecision;
 using Orchestrator.Trainer.Models;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -43,6 +44,30 @@ public sealed class BackwardReadinessTests
         // called directly from the model's forward (no hook runs); ResNets have many blocks, each called through its hooks.
         int expected = kind is ModelKind.ResNet20 or ModelKind.ResNet44 ? order.Count / 2 : 1;
         Assert.True(early.Count >= expected, $"only {early.Count} of {order.Count} buckets started during the backward");
+    }
+
+    [Theory]
+    [InlineData(ModelKind.Cnn, true)]
+    [InlineData(ModelKind.Cnn, false)]
+    [InlineData(ModelKind.Mlp, true)]
+    [InlineData(ModelKind.ResNet20, true)]
+    public void On_the_low_precision_path_every_bucket_that_starts_during_the_backward_holds_its_final_gradients(ModelKind kind, bool bifurcation)
+    {
+        // Masked, 8-bit layers whose custom backward prunes and quantizes (with bifurcation: a recomputed GEMM in backward).
+        using var scope = NewDisposeScope();
+        random.manual_seed(3);
+        var lowPrecision = new LowPrecisionTraining(new QuantizeSpec(8, 8, 8, Stochastic: true, Bifurcation: bifurcation),
+            new GradientSparsitySpec(1, 2, PrunerKind.Mvue), new WeightSparsitySpec(2, 4, true, MaskMethod.Greedy, 40), 3, 0);
+        using var model = ModelRegistry.Create(new ModelSpec(kind, 4, NormKind.Batch), new ModelInput(3, 8, 8, 10), 0, lowPrecision.LayerFactory);
+        lowPrecision.BeginStep(0);
+        using var buckets = GradientBuckets.Attach(model.named_parameters(), bucketMb: 0.002, minCompressElements: 64);
+        var (early, rest, order) = TwoMicroBatches(model, buckets, randn(16, 3, 8, 8), randint(0, 10, [16]));
+
+        Assert.Equal(order, early.Select(e => e.Bucket).Concat(rest));
+        foreach (var (bucket, snapshot) in early)
+            Assert.True(snapshot.AsSpan().SequenceEqual(buckets.Buckets[bucket].Span),
+                $"bucket {bucket} ({string.Join(", ", buckets.Buckets[bucket].ParameterNames)}) changed after it was declared final");
+        Assert.NotEmpty(early);
     }
 
     [Fact]

@@ -1,0 +1,20 @@
+namespace Orchestrator.Spec;
+
+/// <summary>
+/// <c>training.gradient_sparsity</c>: N:M pruning of the neural gradients (Chmiel et al., ALGORITHMS.md section 7), the
+/// gradient with respect to each conv and linear layer's output, in backward, before both GEMMs that consume it.
+/// </summary>
+/// <param name="N">Values kept per block.</param>
+/// <param name="M">Block length, along the reduction dimension of the weight-gradient GEMM.</param>
+/// <param name="Pruner"><c>mvue</c> (unbiased, minimum variance) or <c>greedy</c> (top-N, the biased baseline).</param>
+public sealed record GradientSparsitySpec(int N, int M, PrunerKind Pruner)
+{
+    /// <summary>1:2 MVUE, the paper's main setting.</summary>
+    public static GradientSparsitySpec Default { get; } = new(1, 2, PrunerKind.Mvue);
+
+    /// <summary>The N:M pattern.</summary>
+    public NmPattern Nm => new(N, M);
+
+    /// <summary>As summaries show it, e.g. <c>1:2 mvue</c>.</summary>
+    public string Label => $"{Nm} {Pruner.SpecName()}";
+}

@@ -1,0 +1,97 @@
+using Orchestrator.Spec;
+using Orchestrator.Trainer.LowPrecision;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Orchestrator.Tests.LowPrecision;
+
+/// <summary>
+/// A low-precision layer's weight gradient. With MVUE-pruned output gradients it equals the dense gradient in expectation
+/// (dW is linear in the output gradient); each step's draws are new (BeginStep), so K steps give K independent samples,
+/// whose mean must lie within 6 standard errors (from the samples themselves) of the dense gradient. With bifurcation
+/// the weight gradient takes the unquantized output gradient.
+/// </summary>
+public sealed class LayerGradientTests
+{
+    private const int Steps = 600;
+
+    private static (LowPrecisionLayer Layer, Tensor Input, Tensor Upstream) Conv(LowPrecisionTraining lowPrecision)
+    {
+        torch.random.manual_seed(4);
+        var layer = (LowPrecisionLayer)lowPrecision.LayerFactory.Conv2d(3, 8, 3, padding: 1, bias: true);
+        layer.train();
+        using var generator = new Generator(8);
+        return (layer, randn([4, 3, 6, 6], generator: generator), randn([4, 8, 6, 6], generator: generator));
+    }
+
+    private static (Tensor Weight, Tensor Input) Gradients(LowPrecisionLayer layer, Tensor input, Tensor upstream)
+    {
+        var x = input.detach().requires_grad_(true);
+        var y = layer.call(x);
+        var grads = autograd.grad([y.mul(upstream).sum()], [layer.Weight, x]);
+        return (grads[0].detach(), grads[1].detach());
+    }
+
+    private static Tensor DenseWeightGradient(LowPrecisionLayer layer, Tensor input, Tensor upstream)
+    {
+        var w = layer.Weight.detach().requires_grad_(true);
+        var y = nn.functional.conv2d(input, w, layer.Bias!.detach(), padding: [1, 1]);
+        return autograd.grad([y.mul(upstream).sum()], [w])[0].detach();
+    }
+
+    [Theory]
+    [InlineData(1, 2)]
+    [InlineData(2, 4)]
+    public void The_weight_gradient_with_mvue_pruned_output_gradients_equals_the_dense_one_in_expectation(int n, int m)
+    {
+        var lowPrecision = new LowPrecisionTraining(null, new GradientSparsitySpec(n, m, PrunerKind.Mvue), null, 1, 0);
+        var (layer, input, upstream) = Conv(lowPrecision);
+        var dense = DenseWeightGradient(layer, input, upstream).to(ScalarType.Float64);
+        var sum = zeros_like(dense);
+        var squares = zeros_like(dense);
+        for (int step = 0; step < Steps; step++)
+        {
+            using var scope = NewDisposeScope();
+            lowPrecision.BeginStep(step);
+            var (weight, _) = Gradients(layer, input, upstream);
+            var w = weight.to(ScalarType.Float64);
+            sum.add_(w);
+            squares.add_(w.square());
+        }
+        var mean = sum.div(Steps);
+        var standardError = squares.div(Steps).sub(mean.square()).clamp_min(0).mul((double)Steps / (Steps - 1)).div(Steps).sqrt();
+        var outside = mean.sub(dense).abs().gt(standardError.mul(6).add(dense.abs().mul(1e-5)).add(1e-9));
+        Assert.Equal(0, outside.sum().item<long>());
+        // Not trivially dense: single draws differ from the dense gradient.
+        lowPrecision.BeginStep(Steps);
+        Assert.False(Gradients(layer, input, upstream).Weight.to(ScalarType.Float64).allclose(dense, 1e-3, 1e-4));
+
+        // The greedy baseline's weight gradient misses the dense one by far more than MVUE's sampling error.
+        var greedy = new LowPrecisionTraining(null, new GradientSparsitySpec(n, m, PrunerKind.Greedy), null, 1, 0);
+        var (greedyLayer, _, _) = Conv(greedy);
+        greedy.BeginStep(0);
+        var greedyWeight = Gradients(greedyLayer, input, upstream).Weight.to(ScalarType.Float64);
+        long biased = greedyWeight.sub(dense).abs().gt(standardError.mul(6)).sum().item<long>();
+        Assert.True(biased > dense.numel() / 4, $"greedy's weight gradient is off on only {biased} of {dense.numel()}");
+    }
+
+    [Fact]
+    public void Bifurcation_feeds_the_weight_gradient_the_unquantized_output_gradient_and_the_input_gradient_the_quantized_one()
+    {
+        var bifurcated = new LowPrecisionTraining(new QuantizeSpec(null, null, 4, Stochastic: true, Bifurcation: true), null, null, 1, 0);
+        var (layer, input, upstream) = Conv(bifurcated);
+        bifurcated.BeginStep(0);
+        var (weight, inputGrad) = Gradients(layer, input, upstream);
+        var dense = DenseWeightGradient(layer, input, upstream);
+        Assert.True(weight.allclose(dense, 1e-5, 1e-6), "with bifurcation the weight gradient is the fp32 one");
+        var x = input.detach().requires_grad_(true);
+        var denseInput = autograd.grad([nn.functional.conv2d(x, layer.Weight.detach(), layer.Bias!.detach(), padding: [1, 1]).mul(upstream).sum()], [x])[0];
+        Assert.False(inputGrad.allclose(denseInput, 1e-3, 1e-4), "the input gradient comes from the 4-bit output gradient");
+
+        var single = new LowPrecisionTraining(new QuantizeSpec(null, null, 4, Stochastic: true, Bifurcation: false), null, null, 1, 0);
+        var (plain, _, _) = Conv(single);
+        single.BeginStep(0);
+        Assert.False(Gradients(plain, input, upstream).Weight.allclose(dense, 1e-3, 1e-4), "without bifurcation the weight gradient is quantized too");
+    }
+}
