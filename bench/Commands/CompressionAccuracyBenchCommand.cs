@@ -70,7 +70,7 @@ public static class CompressionAccuracyBenchCommand
                 }
                 double mean = accuracies.Average();
                 reference ??= mean;
-                rows.AppendLine($"| {label} | {mean:P2} | {string.Join(" / ", accuracies.Select(a => a.ToString("P2", CultureInfo.InvariantCulture)))} | "
+                rows.AppendLine($"| {label} | {mean:P2} | {AccuracyRecord.PerSeed(accuracies)} | "
                     + $"{(mean - reference.Value) * 100:+0.00;-0.00;0.00} pt | {ratio:F2}x | {bytes:N0} | {rate:N0} |");
             }
         }
@@ -78,19 +78,9 @@ public static class CompressionAccuracyBenchCommand
         {
             if (Directory.Exists(scratch)) Directory.Delete(scratch, recursive: true);
         }
-        var table = rows.ToString();
-        AnsiConsole.WriteLine();
-        AnsiConsole.WriteLine(table);
-        if (record is not null)
-        {
-            File.WriteAllText(record, new StringBuilder()
-                .AppendLine("# Gradient compression: accuracy with data-parallel workers").AppendLine()
-                .AppendLine($"Command: `./orchestrator bench compression {args}`").AppendLine()
-                .AppendLine($"Setup: Fashion-MNIST, {(subset > 0 ? subset.ToString("N0", CultureInfo.InvariantCulture) : "60,000")} training samples, full test set, cnn w32, {workers} MPI workers on one machine, "
-                    + $"global batch 128, SGD momentum 0.9, wd 5e-4, lr 0.02 cosine to 0, {epochs} epochs, seeds 1..{seeds}; {DateTime.UtcNow:yyyy-MM-dd}.").AppendLine()
-                .AppendLine(table).ToString());
-            AnsiConsole.MarkupLineInterpolated($"recorded in {record}");
-        }
+        AccuracyRecord.Show(rows.ToString(), record, "Gradient compression: accuracy with data-parallel workers", $"compression {args}",
+            $"Fashion-MNIST, {(subset > 0 ? subset.ToString("N0", CultureInfo.InvariantCulture) : "60,000")} training samples, full test set, cnn w32, {workers} MPI workers on one machine, "
+            + $"global batch 128, SGD momentum 0.9, wd 5e-4, lr 0.02 cosine to 0, {epochs} epochs, seeds 1..{seeds}; {DateTime.UtcNow:yyyy-MM-dd}.");
         return 0;
     }
 }

@@ -84,21 +84,10 @@ public static class LargeBatchBenchCommand
                 AnsiConsole.MarkupLineInterpolated($"row {row.Number} seed {seed}: test accuracy {run.TestAccuracy:P2}, {run.Updates} updates, {run.WallSeconds:F0} s");
             }
 
-        var markdown = Table(ladder, runs, settings);
-        AnsiConsole.WriteLine();
-        AnsiConsole.WriteLine(markdown);
-        if (record is not null)
-        {
-            var text = new StringBuilder()
-                .AppendLine("# Large-batch ladder on Fashion-MNIST").AppendLine()
-                .AppendLine($"Command: `./orchestrator bench large-batch {args}`").AppendLine()
-                .AppendLine($"Setup: {data.Train.Count} training samples, full 10,000-sample test set, cnn width {settings.Width}, augmentation crop 2 + flip, "
-                    + $"SGD momentum 0.9, weight decay 5e-4, lr {settings.Lr.ToString(CultureInfo.InvariantCulture)} dropped x0.1 at 2/3 of training, {settings.Epochs} epochs, "
-                    + $"{threads} torch threads, CPU, {DateTime.UtcNow:yyyy-MM-dd}.").AppendLine()
-                .AppendLine(markdown);
-            File.WriteAllText(record, text.ToString());
-            AnsiConsole.MarkupLineInterpolated($"recorded in {record}");
-        }
+        AccuracyRecord.Show(Table(ladder, runs, settings), record, "Large-batch ladder on Fashion-MNIST", $"large-batch {args}",
+            $"{data.Train.Count} training samples, full 10,000-sample test set, cnn width {settings.Width}, augmentation crop 2 + flip, "
+            + $"SGD momentum 0.9, weight decay 5e-4, lr {settings.Lr.ToString(CultureInfo.InvariantCulture)} dropped x0.1 at 2/3 of training, {settings.Epochs} epochs, "
+            + $"{threads} torch threads, CPU, {DateTime.UtcNow:yyyy-MM-dd}.");
         return 0;
     }
 

@@ -112,7 +112,7 @@ public static class LowPrecisionBenchCommand
                     if (number == 1) reference = mean;
                     string versus = reference is { } r ? $"{(mean - r) * 100:+0.00;-0.00;0.00} pt" : "n/a";
                     table.AppendLine(CultureInfo.InvariantCulture, $"| {kind.SpecName()} | {number} | {row.Label} | {mean:P2} | "
-                        + $"{string.Join(" / ", accuracies.Select(a => a.ToString("P2", CultureInfo.InvariantCulture)))} | "
+                        + $"{AccuracyRecord.PerSeed(accuracies)} | "
                         + $"{(accuracies.Max() - accuracies.Min()) * 100:F2} pt | {versus} | {wall:F0} | {row.Paper} |");
                 }
             }
@@ -121,21 +121,11 @@ public static class LowPrecisionBenchCommand
         {
             if (Directory.Exists(scratch)) Directory.Delete(scratch, recursive: true);
         }
-        var text = table.ToString();
-        AnsiConsole.WriteLine();
-        AnsiConsole.WriteLine(text);
-        if (record is not null)
-        {
-            File.WriteAllText(record, new StringBuilder()
-                .AppendLine("# Low-precision and sparse training: accuracy").AppendLine()
-                .AppendLine($"Command: `./orchestrator bench low-precision {args}`").AppendLine()
-                .AppendLine($"Setup: Fashion-MNIST, {(subset > 0 ? subset.ToString("N0", CultureInfo.InvariantCulture) : "60,000")} training samples, full test set, "
-                    + $"model.norm {norm.SpecName()}, global batch 128, SGD momentum 0.9, wd 5e-4, lr 0.02 cosine to 0, {epochs} epochs, seeds 1..{seeds}, "
-                    + $"CPU; {DateTime.UtcNow:yyyy-MM-dd}. Quantization is simulated (quantize-dequantize around fp32 GEMMs): wall times are the "
-                    + "simulation's, not a low-precision speed-up.").AppendLine()
-                .AppendLine(text).ToString());
-            AnsiConsole.MarkupLineInterpolated($"recorded in {record}");
-        }
+        AccuracyRecord.Show(table.ToString(), record, "Low-precision and sparse training: accuracy", $"low-precision {args}",
+            $"Fashion-MNIST, {(subset > 0 ? subset.ToString("N0", CultureInfo.InvariantCulture) : "60,000")} training samples, full test set, "
+            + $"model.norm {norm.SpecName()}, global batch 128, SGD momentum 0.9, wd 5e-4, lr 0.02 cosine to 0, {epochs} epochs, seeds 1..{seeds}, "
+            + $"CPU; {DateTime.UtcNow:yyyy-MM-dd}. Quantization is simulated (quantize-dequantize around fp32 GEMMs): wall times are the "
+            + "simulation's, not a low-precision speed-up.");
         return 0;
     }
 }
