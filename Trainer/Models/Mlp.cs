@@ -28,5 +28,5 @@ public sealed class Mlp : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
-    public override Tensor forward(Tensor x) => layers.forward(x);
+    public override Tensor forward(Tensor x) => layers.call(x);
 }

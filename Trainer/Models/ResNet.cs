@@ -48,7 +48,7 @@ public sealed class ResNet : nn.Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor x)
     {
-        using var features = body.forward(x);
-        return classifier.forward(features);
+        using var features = body.call(x);
+        return classifier.call(features);
     }
 }

@@ -29,9 +29,9 @@ public sealed class ResidualBlock : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var y = nn.functional.relu(norm1.forward(conv1.forward(x)));
-        y = norm2.forward(conv2.forward(y));
-        var shortcut = projection is null ? x : projection.forward(x);
+        var y = nn.functional.relu(norm1.call(conv1.call(x)));
+        y = norm2.call(conv2.call(y));
+        var shortcut = projection is null ? x : projection.call(x);
         return nn.functional.relu(y + shortcut).MoveToOuterDisposeScope();
     }
 }

@@ -40,7 +40,7 @@ public sealed class SmallCnn : nn.Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor x)
     {
-        using var f = features.forward(x);
-        return head.forward(f);
+        using var f = features.call(x);
+        return head.call(f);
     }
 }
