@@ -14,6 +14,8 @@ namespace Orchestrator.Trainer.Devices;
 /// uninitialized memory (so identical runs diverge, sometimes to NaN); the forward pass of 24->32 is wrong too.
 /// Measured in ConvolutionSelfCheckTests. The native kernels are right but about 1.6x slower on the
 /// example CNN, so they are used only when a shape of the model actually fails here.
+/// Shapes with more than one input channel are checked in both memory orders (NCHW and channels-last, which the models'
+/// <c>ChannelsLastConv2d</c> runs on the CPU); a shape fails if either order does.
 /// The reference is the same computation in float64, which libtorch never sends to oneDNN, so the check
 /// needs no switching back and forth.
 /// </remarks>
@@ -53,16 +55,22 @@ public static class ConvolutionSelfCheck
         var x = randn([batch, shape.InChannels, .. size], dtype: ScalarType.Float64, generator: generator);
         var w = randn([shape.OutChannels, shape.InChannels / shape.Groups, .. shape.Kernel], dtype: ScalarType.Float64, generator: generator);
         var upstream = randn([batch, shape.OutChannels, .. outSize], dtype: ScalarType.Float64, generator: generator);
-        var (y64, gx64, gw64) = ForwardBackward(shape, x, w, upstream);
-        var (y32, gx32, gw32) = ForwardBackward(shape, x.to(ScalarType.Float32), w.to(ScalarType.Float32), upstream.to(ScalarType.Float32));
-        return Close(y32, y64) && Close(gx32, gx64) && Close(gw32, gw64);
+        var (y64, gx64, gw64) = ForwardBackward(shape, x, w, upstream, channelsLast: false);
+        // Both memory orders the models use (ChannelsLastConv2d): oneDNN runs different kernels for each.
+        foreach (bool channelsLast in shape.InChannels > 1 ? [false, true] : new[] { false })
+        {
+            var (y32, gx32, gw32) = ForwardBackward(shape, x.to(ScalarType.Float32), w.to(ScalarType.Float32), upstream.to(ScalarType.Float32), channelsLast);
+            if (!(Close(y32, y64) && Close(gx32, gx64) && Close(gw32, gw64))) return false;
+        }
+        return true;
     }
 
-    private static (Tensor y, Tensor gradInput, Tensor gradWeight) ForwardBackward(ConvolutionShape shape, Tensor x, Tensor w, Tensor upstream)
+    private static (Tensor y, Tensor gradInput, Tensor gradWeight) ForwardBackward(ConvolutionShape shape, Tensor x, Tensor w, Tensor upstream, bool channelsLast)
     {
-        var input = x.detach().clone().requires_grad_();
+        static Tensor Nhwc(Tensor t) => t.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2);
+        var input = (channelsLast ? Nhwc(x) : x.clone()).detach().requires_grad_();
         var weight = w.detach().clone().requires_grad_();
-        var y = nn.functional.conv2d(input, weight, null, shape.Stride, shape.Padding, shape.Dilation, shape.Groups);
+        var y = nn.functional.conv2d(input, channelsLast ? Nhwc(weight) : weight, null, shape.Stride, shape.Padding, shape.Dilation, shape.Groups);
         y.backward([upstream]);
         return (y.detach(), input.grad!, weight.grad!);
     }

@@ -3,7 +3,7 @@ using static TorchSharp.torch;
 
 namespace Orchestrator.Trainer.Models;
 
-/// <summary>TorchSharp's own fp32 conv and linear layers: what every model is built from unless low precision or sparsity is asked for.</summary>
+/// <summary>fp32 conv (<see cref="ChannelsLastConv2d"/>: TorchSharp's Conv2d computed channels-last on the CPU) and linear layers: what every model is built from unless low precision or sparsity is asked for.</summary>
 public sealed class DenseLayerFactory : ILayerFactory
 {
     /// <summary>The one instance (the factory has no state).</summary>
@@ -11,7 +11,7 @@ public sealed class DenseLayerFactory : ILayerFactory
 
     /// <inheritdoc/>
     public nn.Module<Tensor, Tensor> Conv2d(long inChannels, long outChannels, long kernel, long stride = 1, long padding = 0, bool bias = true) =>
-        nn.Conv2d(inChannels, outChannels, kernel, stride: stride, padding: padding, bias: bias);
+        new ChannelsLastConv2d(inChannels, outChannels, kernel, stride, padding, bias);
 
     /// <inheritdoc/>
     public nn.Module<Tensor, Tensor> Linear(long inFeatures, long outFeatures, bool bias = true) =>

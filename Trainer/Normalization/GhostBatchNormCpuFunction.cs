@@ -6,8 +6,8 @@ using static TorchSharp.torch;
 namespace Orchestrator.Trainer.Normalization;
 
 /// <summary>
-/// Ghost batch norm of a contiguous float32 CPU tensor as one autograd node whose forward and backward are
-/// <see cref="GhostBatchNormKernels"/>: as many passes over the activations as batch norm itself, and no
+/// Ghost batch norm of a contiguous or channels-last float32 CPU tensor as one autograd node whose forward and backward are
+/// <see cref="GhostBatchNormKernels"/> (or <see cref="GhostBatchNormChannelsLastKernels"/>): as many passes over the activations as batch norm itself, and no
 /// copies (the generic path folds chunks into channels, which costs a permuted copy each way, in both passes).
 /// </summary>
 /// <remarks>
@@ -24,13 +24,39 @@ internal sealed class GhostBatchNormCpuFunction : autograd.SingleTensorFunction<
 
     /// <summary>Whether the fused path can take <paramref name="input"/> and these parameters.</summary>
     public static bool Supports(Tensor input, Tensor? weight, Tensor? bias) =>
-        Fits(input) && input.is_contiguous() && (weight is null || Fits(weight)) && (bias is null || Fits(bias));
+        Fits(input) && (input.is_contiguous() || IsChannelsLast(input)) && (weight is null || Fits(weight)) && (bias is null || Fits(bias));
+
+    /// <summary>Whether <paramref name="t"/> is a dense channels-last (NHWC in memory) 4-d tensor.</summary>
+    internal static bool IsChannelsLast(Tensor t)
+    {
+        if (t.dim() != 4) return false;
+        var (shape, stride) = (t.shape, t.stride());
+        long c = shape[1], h = shape[2], w = shape[3];
+        return stride[1] == 1 && stride[3] == c && stride[2] == w * c && stride[0] == h * w * c;
+    }
 
     // Tensor.bytes, through which the kernels reach the values, spans at most int.MaxValue bytes.
     private static bool Fits(Tensor t) => t.device_type == DeviceType.CPU && t.dtype == ScalarType.Float32 && t.numel() * sizeof(float) <= int.MaxValue;
 
     /// <summary>The first value of a contiguous CPU tensor (native memory: nothing to pin).</summary>
     private static unsafe float* Pointer(Tensor t) => (float*)Unsafe.AsPointer(ref MemoryMarshal.GetReference(t.bytes));
+
+    /// <summary>The first value of <paramref name="t"/> in its memory order: NCHW-contiguous, or NHWC when <paramref name="channelsLast"/>.</summary>
+    private static unsafe float* Pointer(Tensor t, bool channelsLast)
+    {
+        if (!channelsLast) return Pointer(t);
+        using var nhwc = t.permute(0, 2, 3, 1); // a contiguous view of the same memory
+        return Pointer(nhwc);
+    }
+
+    /// <summary><paramref name="t"/> in the memory order the kernels read (itself when it already is).</summary>
+    private static Tensor InLayout(Tensor t, bool channelsLast)
+    {
+        if (!channelsLast) return t.is_contiguous() ? t : t.contiguous();
+        if (IsChannelsLast(t)) return t;
+        using var nhwc = t.permute(0, 2, 3, 1).contiguous();
+        return nhwc.permute(0, 3, 1, 2);
+    }
 
     /// <summary>
     /// Normalizes the chunks of <paramref name="input"/> ([N, C, ...], contiguous float32 on the CPU), differentiably in
@@ -42,7 +68,8 @@ internal sealed class GhostBatchNormCpuFunction : autograd.SingleTensorFunction<
         ReleaseReturned();
         long channels = input.shape[1];
         var layout = new GhostChunkLayout(chunkRows, channels, input.numel() / (input.shape[0] * channels));
-        var state = new State(layout, eps, threads);
+        // A tensor that is both (e.g. [N, C, 1, 1]) has one memory order: the NCHW kernels take it.
+        var state = new State(layout, eps, threads, channelsLast: !input.is_contiguous());
         var output = apply(input, weight, bias, state);
         // apply hands back its own handle on the forward's output; the forward's handle is no longer needed.
         state.ForwardOutput?.Dispose();
@@ -65,9 +92,13 @@ internal sealed class GhostBatchNormCpuFunction : autograd.SingleTensorFunction<
     public override unsafe Tensor forward(autograd.AutogradContext ctx, params object[] vars)
     {
         var (input, weight, bias, state) = ((Tensor)vars[0], vars[1] as Tensor, vars[2] as Tensor, (State)vars[3]);
-        var output = empty_like(input);
-        GhostBatchNormKernels.Forward(Pointer(input), Pointer(output), state.Layout, Values(weight), Values(bias), state.Eps,
-            state.Mean, state.BiasedVar, state.InvStd, state.Threads);
+        var output = empty_like(input); // keeps the input's memory order
+        if (state.ChannelsLast)
+            GhostBatchNormChannelsLastKernels.Forward(Pointer(input, true), Pointer(output, true), state.Layout, Values(weight), Values(bias), state.Eps,
+                state.Mean, state.BiasedVar, state.InvStd, state.Threads);
+        else
+            GhostBatchNormKernels.Forward(Pointer(input), Pointer(output), state.Layout, Values(weight), Values(bias), state.Eps,
+                state.Mean, state.BiasedVar, state.InvStd, state.Threads);
         state.ForwardOutput = output;
         state.HasBias = bias is not null;
         ctx.save_for_backward([input, weight!]);
@@ -82,12 +113,16 @@ internal sealed class GhostBatchNormCpuFunction : autograd.SingleTensorFunction<
         var saved = ctx.get_saved_variables();
         var (input, weight) = (saved[0], saved[1]);
         var layout = state.Layout;
-        var dy = grad_output.is_contiguous() ? grad_output : grad_output.contiguous();
+        var dy = InLayout(grad_output, state.ChannelsLast);
         var dx = empty_like(input);
         var weightGrad = new double[state.Mean.Length];
         var biasGrad = new double[state.Mean.Length];
-        GhostBatchNormKernels.Backward(Pointer(dy), Pointer(input), Pointer(dx), layout, Values(weight),
-            state.Mean, state.InvStd, weightGrad, biasGrad, state.Threads);
+        if (state.ChannelsLast)
+            GhostBatchNormChannelsLastKernels.Backward(Pointer(dy, true), Pointer(input, true), Pointer(dx, true), layout, Values(weight),
+                state.Mean, state.InvStd, weightGrad, biasGrad, state.Threads);
+        else
+            GhostBatchNormKernels.Backward(Pointer(dy), Pointer(input), Pointer(dx), layout, Values(weight),
+                state.Mean, state.InvStd, weightGrad, biasGrad, state.Threads);
         bool hasWeight = weight is not null;
         if (!ReferenceEquals(dy, grad_output)) dy.Dispose();
         grad_output.Dispose();
@@ -126,8 +161,10 @@ internal sealed class GhostBatchNormCpuFunction : autograd.SingleTensorFunction<
     }
 
     /// <summary>What one call computes and keeps for its backward pass.</summary>
-    private sealed class State(GhostChunkLayout layout, double eps, int threads)
+    private sealed class State(GhostChunkLayout layout, double eps, int threads, bool channelsLast)
     {
+        /// <summary>Whether the activations are NHWC in memory (channels-last) rather than NCHW.</summary>
+        public bool ChannelsLast { get; } = channelsLast;
         public GhostChunkLayout Layout { get; } = layout;
         public double Eps { get; } = eps;
         public int Threads { get; } = threads;

@@ -31,17 +31,25 @@ public static class LargeBatchThroughputBenchCommand
         var linkModels = new Option<string>("--link-models") { Description = "Models of the 2-worker jobs across the link: mlp (w256, 5.8M parameters), cnn (the example CNN)", DefaultValueFactory = _ => "mlp,cnn" };
         var linkSteps = new Option<int>("--link-steps") { Description = "Steps of each 2-worker job across the link (the first 3 are not measured)", DefaultValueFactory = _ => 15 }.Between(4, 10000);
         var parts = new Option<string>("--parts") { Description = "What to measure: single (one process, whole vs micro-batches vs PyTorch), link (2 workers across the shaped link)", DefaultValueFactory = _ => "single,link" };
+        var peerLayouts = new Option<string>("--peer-layouts")
+        {
+            Description = "Memory layouts the PyTorch peer runs in: nchw (its default), channels-last (model.to(memory_format=torch.channels_last); ours computes convolutions channels-last on the CPU)",
+            DefaultValueFactory = _ => $"nchw,{ChannelsLast}",
+        };
         var command = new Command("large-batch-throughput", "Samples/s at large batches, whole vs micro-batches, ours vs PyTorch")
-            { models, batches, micro, runs, samples, threads, python, root, link, linkModels, linkSteps, parts };
+            { models, batches, micro, runs, samples, threads, python, root, link, linkModels, linkSteps, parts, peerLayouts };
         command.SetAction(parse => CommandGuard.Run(() =>
         {
             var chosen = Items(parse.GetValue(parts)!);
             if (chosen.FirstOrDefault(p => p is not ("single" or "link")) is { } unknown)
                 throw new UserFacingException($"--parts: '{unknown}' is not one of single, link");
             var dataRoot = parse.GetValue(root)!;
+            var layouts = Items(parse.GetValue(peerLayouts)!).Distinct().ToList();
+            if (layouts.Count == 0 || layouts.Any(l => l is not ("nchw" or ChannelsLast)))
+                throw new UserFacingException($"--peer-layouts: '{string.Join(",", layouts)}' is not a list of nchw, {ChannelsLast}");
             if (chosen.Contains("single"))
                 RunSingle(ParseModels("--models", parse.GetValue(models)!, [ModelKind.Cnn, ModelKind.ResNet20], "the PyTorch peer mirrors cnn and resnet20 only"), ParseSizes("--batches", parse.GetValue(batches)!), ParseSizes("--micro", parse.GetValue(micro)!),
-                    parse.GetValue(runs), parse.GetValue(samples), parse.GetValue(threads), parse.GetValue(python)!, dataRoot);
+                    parse.GetValue(runs), parse.GetValue(samples), parse.GetValue(threads), parse.GetValue(python)!, dataRoot, layouts);
             if (chosen.Contains("link") && parse.GetValue(link) is { } rate && rate != "none")
                 RunLink(rate, ParseModels("--link-models", parse.GetValue(linkModels)!, [ModelKind.Mlp, ModelKind.Cnn], "mlp and cnn only"), parse.GetValue(linkSteps), dataRoot);
             return 0;
@@ -64,7 +72,10 @@ public static class LargeBatchThroughputBenchCommand
 
     private static string[] Items(string list) => list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 
-    private static void RunSingle(List<ModelKind> models, List<int> batches, List<int> micros, int runs, int samples, int threads, string python, string root)
+    private const string ChannelsLast = "channels-last";
+
+    private static void RunSingle(List<ModelKind> models, List<int> batches, List<int> micros, int runs, int samples, int threads, string python, string root,
+        IReadOnlyList<string> peerLayouts)
     {
         int resolved = ThreadBudget.Apply(threads);
         var bench = new LargeBatchThroughput(root, resolved, samples, python);
@@ -74,21 +85,25 @@ public static class LargeBatchThroughputBenchCommand
         {
             var cases = batches.SelectMany(b => micros.Where(m => m < b).Select(m => new ThroughputCase(model, b, m)).Prepend(new ThroughputCase(model, b, 0))).ToList();
             var ours = cases.ToDictionary(c => c, _ => new List<double>());
-            var peer = cases.ToDictionary(c => c, _ => new List<double>());
+            var peer = peerLayouts.ToDictionary(l => l, _ => cases.ToDictionary(c => c, _ => new List<double>()));
             for (int run = 0; run < runs; run++)
                 foreach (var c in cases)
                 {
                     ours[c].Add(bench.MeasureOurs(c, data));
-                    peer[c].Add(bench.MeasurePeer(c));
-                    AnsiConsole.MarkupLineInterpolated($"run {run + 1}: {c.Label} batch {c.Batch} {c.PassLabel}: ours {ours[c][^1]:F0}, PyTorch {peer[c][^1]:F0} samples/s");
+                    foreach (var layout in peerLayouts) peer[layout][c].Add(bench.MeasurePeer(c, layout == ChannelsLast));
+                    AnsiConsole.MarkupLineInterpolated($"run {run + 1}: {c.Label} batch {c.Batch} {c.PassLabel}: ours {ours[c][^1]:F0}, PyTorch {string.Join(", ", peerLayouts.Select(l => $"{l} {peer[l][c][^1]:F0}"))} samples/s");
                 }
 
-            var table = new Table().Title(cases[0].Label).AddColumn("global batch").AddColumn("passes").AddColumn("ours (samples/s)")
-                .AddColumn("PyTorch 1.13 (samples/s)").AddColumn("ours / PyTorch");
+            var table = new Table().Title(cases[0].Label).AddColumn("global batch").AddColumn("passes").AddColumn("ours (samples/s)");
+            foreach (var layout in peerLayouts) table.AddColumn($"PyTorch 1.13 {layout} (samples/s)").AddColumn($"ours / PyTorch {layout}");
             foreach (var c in cases)
             {
-                double o = BenchCommand.Median(ours[c]), p = BenchCommand.Median(peer[c]);
-                table.AddRow($"{c.Batch}", c.PassLabel, $"{o:F0}", $"{p:F0}", $"{o / p:F2}");
+                double o = BenchCommand.Median(ours[c]);
+                table.AddRow([$"{c.Batch}", c.PassLabel, $"{o:F0}", .. peerLayouts.SelectMany(l =>
+                {
+                    double p = BenchCommand.Median(peer[l][c]);
+                    return new[] { $"{p:F0}", $"{o / p:F2}" };
+                })]);
             }
             AnsiConsole.Write(table);
             var smallest = cases.Where(c => c.MicroBatch == 0).MinBy(c => c.Batch)!;

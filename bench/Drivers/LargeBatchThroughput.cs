@@ -59,8 +59,10 @@ public sealed class LargeBatchThroughput(string root, int threads, int samples, 
         return (double)steps * c.Batch / clock.Elapsed.TotalSeconds;
     }
 
-    /// <summary>PyTorch's samples/s on <paramref name="c"/> (plain batch norm only: the peer has no ghost batch norm).</summary>
-    public double MeasurePeer(ThroughputCase c) => TrainThroughputBenchmark.MeasureProcess(python,
+    /// <summary>PyTorch's samples/s on <paramref name="c"/> (plain batch norm only: the peer has no ghost batch norm),
+    /// with model and inputs in its default NCHW layout or, when <paramref name="channelsLast"/>, in <c>torch.channels_last</c>.</summary>
+    public double MeasurePeer(ThroughputCase c, bool channelsLast) => TrainThroughputBenchmark.MeasureProcess(python,
         [Path.Combine(AppContext.BaseDirectory, "bench", "pytorch", "large_batch_throughput.py"), "--root", root, "--model", c.PeerModel,
-         "--threads", $"{threads}", "--batch", $"{c.Batch}", "--micro", $"{c.MicroBatch}", "--warmup", "1", "--steps", $"{Steps(c)}"], Limit);
+         "--threads", $"{threads}", "--batch", $"{c.Batch}", "--micro", $"{c.MicroBatch}", "--warmup", "1", "--steps", $"{Steps(c)}",
+         .. channelsLast ? ["--channels-last"] : Array.Empty<string>()], Limit);
 }

@@ -60,6 +60,8 @@ def main():
     p.add_argument("--warmup", type=int, default=1)
     p.add_argument("--steps", type=int, default=2)
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--channels-last", action="store_true",
+                   help="model and inputs in torch.channels_last (PyTorch's one-line CPU/GPU layout switch)")
     a = p.parse_args()
 
     torch.set_num_threads(a.threads)
@@ -70,13 +72,15 @@ def main():
     y_all = torch.from_numpy(labels.astype(np.int64))
 
     model = SmallCnn() if a.model == "cnn" else ResNet()
+    layout = torch.channels_last if a.channels_last else torch.contiguous_format
+    model = model.to(memory_format=layout)
     opt = make_optimizer(model)
     perm = torch.randperm(len(y_all))
     micro = a.micro if 0 < a.micro < a.batch else a.batch
 
     def step(i):
         idx = perm[(i * a.batch) % (len(perm) - a.batch):][:a.batch]
-        x = x_all.index_select(0, idx)
+        x = x_all.index_select(0, idx).contiguous(memory_format=layout)
         y = y_all.index_select(0, idx)
         opt.zero_grad()
         for start in range(0, a.batch, micro):
@@ -92,7 +96,8 @@ def main():
         step(i)
     seconds = time.perf_counter() - start
     print(json.dumps({"samples_per_second": a.steps * a.batch / seconds, "seconds": seconds,
-                      "torch": torch.__version__, "threads": torch.get_num_threads()}))
+                      "torch": torch.__version__, "threads": torch.get_num_threads(),
+                      "channels_last": a.channels_last}))
 
 
 if __name__ == "__main__":

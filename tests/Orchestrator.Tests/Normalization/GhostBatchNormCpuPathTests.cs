@@ -13,20 +13,26 @@ public sealed class GhostBatchNormCpuPathTests
     private sealed record Outcome(Tensor Output, Tensor InputGrad, Tensor WeightGrad, Tensor BiasGrad, Tensor RunningMean, Tensor RunningVar);
 
     /// <summary>Forward and backward of <see cref="GhostBatchNormFunction.Forward"/> in <paramref name="type"/>; results in float64.</summary>
-    private static Outcome Run(Tensor x, Tensor upstream, Tensor gamma, Tensor beta, long ghost, ScalarType type)
+    private static Outcome Run(Tensor x, Tensor upstream, Tensor gamma, Tensor beta, long ghost, ScalarType type, bool channelsLast = false)
     {
         long channels = x.shape[1];
-        var input = x.to(type).requires_grad_();
-        var weight = gamma.to(type).requires_grad_();
-        var bias = beta.to(type).requires_grad_();
+        var input = (channelsLast ? ChannelsLast(x.to(type)) : x.to(type)).detach().requires_grad_();
+        // detach: to() of a tensor already in `type` is the tensor itself, whose gradient would pile up over runs.
+        var weight = gamma.to(type).detach().requires_grad_();
+        var bias = beta.to(type).detach().requires_grad_();
         var runningMean = full(channels, 0.3, dtype: type);
         var runningVar = full(channels, 1.7, dtype: type);
         Assert.Equal(type == ScalarType.Float32, GhostBatchNormCpuFunction.Supports(input, weight, bias));
         var y = GhostBatchNormFunction.Forward(input, runningMean, runningVar, weight, bias, training: true, ghost);
+        if (type == ScalarType.Float32)
+            Assert.Equal(channelsLast, GhostBatchNormCpuFunction.IsChannelsLast(y) && !y.is_contiguous()); // the output keeps the input's memory order
         (y * upstream.to(type)).sum().backward();
         static Tensor D(Tensor t) => t.detach().to(ScalarType.Float64);
         return new Outcome(D(y), D(input.grad!), D(weight.grad!), D(bias.grad!), D(runningMean), D(runningVar));
     }
+
+    /// <summary>The same values, NHWC in memory.</summary>
+    private static Tensor ChannelsLast(Tensor t) => t.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2);
 
     private static void Close(Tensor expected, Tensor actual, string what, double rtol, double atol)
     {
@@ -68,6 +74,51 @@ public sealed class GhostBatchNormCpuPathTests
         var beta = randn(channels, generator: generator);
 
         Agree(Run(x, upstream, gamma, beta, ghost, ScalarType.Float64), Run(x, upstream, gamma, beta, ghost, ScalarType.Float32));
+    }
+
+    [Theory]
+    [InlineData(new long[] { 16, 24, 6, 6 }, 4)]     // channels a multiple of the vector width
+    [InlineData(new long[] { 11, 5, 3, 3 }, 3)]      // channels below it (scalar remainder); chunks 3, 3, 5
+    [InlineData(new long[] { 64, 16, 32, 32 }, 16)]  // several slices per chunk, float partial sums flushed
+    [InlineData(new long[] { 8, 3, 40, 40 }, 8)]     // one chunk cut into slices
+    public void Channels_last_input_takes_the_fused_path_and_equals_the_generic_path_in_float64(long[] shape, long ghost)
+    {
+        using var scope = NewDisposeScope();
+        using var generator = new Generator(13);
+        var rowScale = arange(shape[0], dtype: ScalarType.Float64).div(5).add(0.5).view(shape[0], 1, 1, 1);
+        var x = (randn(shape, dtype: ScalarType.Float64, generator: generator) * rowScale + rowScale * 2).to(ScalarType.Float32);
+        var upstream = randn(shape, generator: generator);
+        var gamma = rand(shape[1], generator: generator) + 0.5;
+        var beta = randn(shape[1], generator: generator);
+        Assert.True(GhostBatchNormCpuFunction.Supports(ChannelsLast(x), null, null));
+
+        var expected = Run(x, upstream, gamma, beta, ghost, ScalarType.Float64);
+        Agree(expected, Run(x, upstream, gamma, beta, ghost, ScalarType.Float32, channelsLast: true));
+        // The upstream gradient in the activations' own order too (as a channels-last network hands it back).
+        Agree(expected, Run(x, ChannelsLast(upstream), gamma, beta, ghost, ScalarType.Float32, channelsLast: true));
+    }
+
+    [Fact]
+    public void Channels_last_results_do_not_depend_on_the_thread_count()
+    {
+        using var scope = NewDisposeScope();
+        using var generator = new Generator(17);
+        var x = ChannelsLast(randn([32, 16, 16, 16], generator: generator));
+        var upstream = randn(x.shape, generator: generator);
+        var sizes = GhostBatchNormFunction.ChunkSizes(32, 8);
+        (Tensor y, Tensor dx, double[] mean, double[] var) Once(int threads)
+        {
+            var input = x.detach().requires_grad_();
+            var (y, mean, var) = GhostBatchNormCpuFunction.Apply(input, null, null, sizes, GhostBatchNormFunction.DefaultEps, threads);
+            (y * upstream).sum().backward();
+            return (y.detach(), input.grad!, mean, var);
+        }
+        var one = Once(1);
+        var three = Once(3);
+        Assert.True(one.y.eq(three.y).all().item<bool>(), "output");
+        Assert.True(one.dx.eq(three.dx).all().item<bool>(), "input gradient");
+        Assert.Equal(one.mean, three.mean);
+        Assert.Equal(one.var, three.var);
     }
 
     [Fact]
