@@ -3,7 +3,7 @@
 #
 #   here (any machine with this repo built):  bench/gpu/gpu-check.sh pack [TORCHSHARP_GIT_DIR]
 #     packs into .gpu/ (git-ignored, < 64 MiB): the CLI published framework-dependent without libtorch, the .NET
-#     runtime, TorchSharp's native sources (LibTorchSharp) at the version the CLI references (from a clone or mirror of
+#     runtime (with every shared framework the CLI names: ASP.NET Core's too), TorchSharp's native sources (LibTorchSharp) at the version the CLI references (from a clone or mirror of
 #     dotnet/TorchSharp; never committed), MPICH's libraries and Hydra, and a Fashion-MNIST subset.
 #   on the lent GPU machine (the `device` tool's run, carry [".gpu"], timeout 540):  bash bench/gpu/gpu-check.sh run
 #     builds libLibTorchSharp.so against that machine's PyTorch (libtorch with CUDA), trains the example CNN with ghost
@@ -47,7 +47,13 @@ do_pack() {
   echo "gpu-check: packing the .NET runtime ..."
   local dotnet_root
   dotnet_root="$(dirname "$(readlink -f "$(command -v dotnet)")")"
-  tar -C "$dotnet_root" -cJf "$pack/dotnet.tar.xz" dotnet host shared/Microsoft.NETCore.App
+  # Every shared framework orchestrator.runtimeconfig.json names (Microsoft.NETCore.App, and Microsoft.AspNetCore.App for
+  # the Orleans dashboard): the host refuses to start the CLI, even for `train`, when one is missing.
+  local -a frameworks
+  mapfile -t frameworks < <(python3 -c 'import json,sys; o=json.load(open(sys.argv[1]))["runtimeOptions"]
+for f in o.get("frameworks") or [o["framework"]]: print("shared/" + f["name"])' "$work/app/orchestrator.runtimeconfig.json")
+  (( ${#frameworks[@]} > 0 )) || die "no shared framework in $work/app/orchestrator.runtimeconfig.json"
+  tar -C "$dotnet_root" -cJf "$pack/dotnet.tar.xz" dotnet host "${frameworks[@]}"
 
   echo "gpu-check: TorchSharp $torchsharp_version native sources ..."
   local ref=HEAD
