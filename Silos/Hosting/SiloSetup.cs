@@ -190,7 +190,7 @@ public static class SiloSetup
                 offered.Labels.GetValueOrDefault(Scheduler.Kubernetes.WorkerManifests.NodeJobLabel)));
         }
         silo.AddOrchestratorMetrics(settings.Metrics);
-        if (settings.ReportToDashboard || settings.Dashboard is not null) Orleans.Dashboard.ServiceCollectionExtensions.AddDashboard(silo);
+        if (settings.ReportToDashboard || settings.Dashboard is not null) Dashboard.DashboardWebHost.Report(silo);
     }
 
     /// <summary>StackExchange.Redis options for <c>host:port</c>.</summary>
