@@ -6,8 +6,10 @@ namespace Orchestrator.Tests.Dashboard;
 /// <summary>
 /// Debian's <c>chromium</c> without a display: loads a page, runs its scripts for a stretch of virtual time (the page's timers
 /// and fetches advance without waiting in real time) and returns the rendered DOM. Each load has its own profile directory
-/// under the test's directory; every process that names it (the browser and its helpers) is killed afterwards, also when
-/// the load fails or times out.
+/// under the test's directory, which also holds chromium's config and cache (XDG_CONFIG_HOME, XDG_CACHE_HOME): so nothing is
+/// written to the user's home, and every process of the load names that directory, the crash handler too (it detaches
+/// from the browser and keeps its database under the config directory); all of them are killed afterwards, also when the
+/// load fails or times out.
 /// </summary>
 internal static class HeadlessChromium
 {
@@ -32,14 +34,19 @@ internal static class HeadlessChromium
             var result = ChildProcess.Run(Binary,
                 ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-extensions", "--mute-audio",
                  $"--user-data-dir={profile}", $"--virtual-time-budget={virtualMilliseconds}", .. arguments],
-                Limit, "apt-get install chromium");
+                Limit, "apt-get install chromium",
+                environment: new Dictionary<string, string?>
+                {
+                    ["XDG_CONFIG_HOME"] = Path.Combine(profile, "config"),
+                    ["XDG_CACHE_HOME"] = Path.Combine(profile, "cache"),
+                });
             Assert.False(result.TimedOut, $"chromium did not finish within {Limit.TotalSeconds:0} s:\n{result.Stderr}");
             Assert.True(result.ExitCode == 0, $"chromium exited with {result.ExitCode}:\n{result.Stderr}");
             return result.Stdout;
         }
         finally
         {
-            ProcessTree.KillMentioning(profile); // renderer, GPU and zygote helpers name the profile too
+            ProcessTree.KillMentioning(profile); // renderers, zygotes, GPU process and crash handler name it too
         }
     }
 }
