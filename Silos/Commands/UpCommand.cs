@@ -25,7 +25,7 @@ public static class UpCommand
     /// <summary>Builds the <c>up</c> command.</summary>
     public static Command Create()
     {
-        var config = new Option<FileInfo?>("--config") { Description = "Silo config (YAML): cluster {id, redis}, silo {host, port, gateway_port}, node {name, address, slots, gpus, labels}, slots, runs_root, tls {certificate, key, ca}" };
+        var config = new Option<FileInfo?>("--config") { Description = "Silo config (YAML): cluster {id, redis}, silo {host, port, gateway_port}, node {name, address, slots, gpus, labels}, slots, runs_root, tls {certificate, key, ca}, dashboard {enabled, address, port}" };
         var host = new Option<string?>("--host")
         {
             Description = "The address the silo binds and advertises, replacing silo.host (on Kubernetes: --host $(POD_IP))",
@@ -52,6 +52,10 @@ public static class UpCommand
         var tls = LoadTls(config);
         if (PlainTextExposure.Warning(config) is { } warning)
             Console.Error.WriteLine(warning);
+        if (Dashboard.DashboardExposure.Warning(config) is { } dashboardWarning)
+            Console.Error.WriteLine(dashboardWarning);
+        if (config.Dashboard is { } wanted && Dashboard.DashboardPortCheck.Problem(wanted) is { } portProblem)
+            throw new UserFacingException(portProblem);
         var workerEnvironment = new Dictionary<string, string>(config.Node?.WorkerEnvironment ?? System.Collections.Immutable.ImmutableSortedDictionary<string, string>.Empty);
         if (config.Tls is { } paths)
             foreach (var (name, value) in paths.ToEnvironment()) workerEnvironment[name] = value; // workers and node-exec connect with the silo's certificate
@@ -72,6 +76,8 @@ public static class UpCommand
             WorkerEnvironment = workerEnvironment,
             Tls = tls,
             Kubernetes = config.Kubernetes,
+            ReportToDashboard = true,
+            Dashboard = config.Dashboard?.Endpoint,
         };
         // The silo's own warnings (a lost Redis record written back, an exit code that could not be reported) go to
         // standard error, where a service manager's journal keeps them; Orleans' own logging stays off.
@@ -106,6 +112,8 @@ public static class UpCommand
         var storage = config.Redis is null ? "single silo, memory storage" : $"redis {config.Redis}";
         AnsiConsole.MarkupLineInterpolated(
             $"silo up: cluster {config.ClusterId}, silo {config.Host}:{config.SiloPort}, gateway {settings.Gateway} ({storage}); {config.Slots} worker slots; runs in {Path.GetFullPath(config.RunsRoot)}");
+        if (config.Dashboard is { } dashboard)
+            AnsiConsole.MarkupLineInterpolated($"dashboard: {dashboard.Url}");
         if (config.Node is { } offered)
             AnsiConsole.MarkupLineInterpolated($"node {offered.Name} at {offered.Address}: {offered.Slots} slots, {offered.Gpus} GPUs");
         if (config.Kubernetes is { } kubernetes)

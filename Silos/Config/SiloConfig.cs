@@ -26,9 +26,10 @@ namespace Orchestrator.Silos.Config;
 /// <param name="ListenAny">Listen on every address of the machine (or pod) while advertising <paramref name="Host"/>
 /// (<c>silo.listen_any</c>): on Kubernetes, so <c>kubectl port-forward</c> (which connects to the pod's loopback) reaches the
 /// gateway; false = bind <paramref name="Host"/> only.</param>
+/// <param name="Dashboard">Where this silo serves the Orleans dashboard (<c>dashboard: { enabled, address, port }</c>); null = nowhere.</param>
 public sealed record SiloConfig(string ClusterId, string? Redis, IPAddress Host, int SiloPort, int GatewayPort, int Slots, string RunsRoot,
     int MetricsPort = SiloConfig.DefaultMetricsPort, NodeConfig? Node = null, Security.TlsPaths? Tls = null,
-    Scheduler.Kubernetes.KubernetesLauncherOptions? Kubernetes = null, bool ListenAny = false)
+    Scheduler.Kubernetes.KubernetesLauncherOptions? Kubernetes = null, bool ListenAny = false, Dashboard.DashboardConfig? Dashboard = null)
 {
     /// <summary>The default silo metrics port (below the trainers' 9400 + rank).</summary>
     public const int DefaultMetricsPort = 9390;
@@ -132,6 +133,9 @@ public static class SiloConfigLoader
         var hasTls = reader.Has("tls");
         var (certificate, key, ca) = reader.Mapping("tls", t => (t.String("certificate", ""), t.Has("key") ? t.String("key", "") : null, t.String("ca", "")));
         var launcher = reader.Mapping("launcher", LauncherConfig.Read);
+        var hasDashboard = reader.Has("dashboard");
+        var (dashboardOn, dashboardAddress, dashboardPort) = reader.Mapping("dashboard", d => (d.Bool("enabled", true),
+            d.String("address", Dashboard.DashboardConfig.DefaultAddress.ToString()), d.Int("port", Dashboard.DashboardConfig.DefaultPort)));
         reader.ReportUnknown();
 
         Check(DnsLabel.IsValid(clusterId), "cluster.id", $"must be a DNS-1123 label ({DnsLabel.Rule}); got '{clusterId}'");
@@ -185,13 +189,27 @@ public static class SiloConfigLoader
         Check(!(hasTls && launcher.Kind == LauncherConfig.KubernetesKind), "launcher.kind",
             "kubernetes cannot be combined with tls yet: the worker pods it creates get no certificates (use the local launcher with tls)");
 
+        Dashboard.DashboardConfig? dashboard = null;
+        if (hasDashboard && dashboardOn)
+        {
+            Check(IPAddress.TryParse(dashboardAddress, out var dashboardIp), "dashboard.address", $"expected an IP address (e.g. 127.0.0.1), got '{dashboardAddress}'");
+            Check(dashboardPort is >= 1 and <= 65535, "dashboard.port", $"must be a port number 1..65535, got {dashboardPort}");
+            Check(dashboardPort != siloPort && dashboardPort != gatewayPort, "dashboard.port", $"must differ from silo.port ({siloPort}) and silo.gateway_port ({gatewayPort})");
+            Check(metricsPort == 0 || dashboardPort < metricsPort || dashboardPort > metricsPort + Telemetry.SiloMetricsOptions.FallbackRange, "dashboard.port",
+                $"must lie outside {metricsPort}..{metricsPort + Telemetry.SiloMetricsOptions.FallbackRange} (metrics_port and the ports it falls back to when taken)");
+            if (dashboardIp is not null && Dashboard.DashboardExposure.Refusal(dashboardIp, hasTls) is { } refusal)
+                Check(false, "dashboard.address", refusal);
+            if (dashboardIp is not null)
+                dashboard = new Dashboard.DashboardConfig(dashboardIp, dashboardPort);
+        }
+
         var reported = context.Errors.Select(e => e.Path).ToHashSet(StringComparer.Ordinal);
         var all = context.Errors.Concat(errors.Where(e => !reported.Contains(e.Path))).OrderBy(e => e.Line ?? int.MaxValue).ToList();
         if (all.Count > 0)
             throw new SiloConfigException(sourceName, all);
         var kubernetes = launcher.ToOptions(runsRoot, new Scheduler.Kubernetes.WorkerSiloSettings(clusterId, redis, siloPort, gatewayPort,
             metricsPort == 0 ? SiloConfig.DefaultMetricsPort : metricsPort));
-        return new SiloConfig(clusterId, redis, address!, siloPort, gatewayPort, node?.Slots ?? slots, runsRoot, metricsPort, node, tls, kubernetes, listenAny);
+        return new SiloConfig(clusterId, redis, address!, siloPort, gatewayPort, node?.Slots ?? slots, runsRoot, metricsPort, node, tls, kubernetes, listenAny, dashboard);
     }
 
     /// <summary>Parses <c>host:port</c> (a name or an IP address and a port 1..65535).</summary>

@@ -66,6 +66,15 @@ public sealed record SiloSettings
     /// <summary>The Kubernetes launcher's settings: a job's worker pods are the nodes of its gang; null = the local launcher.</summary>
     public Scheduler.Kubernetes.KubernetesLauncherOptions? Kubernetes { get; init; }
 
+    /// <summary>
+    /// Register the Orleans dashboard's silo side (its per-silo grain service and grain call profiler) so that a dashboard
+    /// served by any silo of the cluster reports this one too. Every <c>up</c> silo does; <c>run</c>'s single silo does not.
+    /// </summary>
+    public bool ReportToDashboard { get; init; }
+
+    /// <summary>Serve the dashboard's web pages here (<see cref="Dashboard.DashboardWebHost"/>); null = no web server.</summary>
+    public IPEndPoint? Dashboard { get; init; }
+
     /// <summary>The gateway as <c>host:port</c>.</summary>
     public string Gateway => $"{Host}:{GatewayPort.ToString(CultureInfo.InvariantCulture)}";
 }
@@ -92,6 +101,7 @@ public static class SiloSetup
     public static IHost BuildHost(SiloSettings settings)
     {
         ArgumentNullException.ThrowIfNull(settings);
+        if (settings.Dashboard is { } dashboard) return Dashboard.DashboardWebHost.Build(settings, dashboard);
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Logging.ClearProviders();
         builder.UseOrleans(silo => Configure(silo, settings));
@@ -180,6 +190,7 @@ public static class SiloSetup
                 offered.Labels.GetValueOrDefault(Scheduler.Kubernetes.WorkerManifests.NodeJobLabel)));
         }
         silo.AddOrchestratorMetrics(settings.Metrics);
+        if (settings.ReportToDashboard || settings.Dashboard is not null) Dashboard.DashboardWebHost.Report(silo);
     }
 
     /// <summary>StackExchange.Redis options for <c>host:port</c>.</summary>

@@ -2,9 +2,10 @@
 # The GPU check (issue 14 item 8), in two halves:
 #
 #   here (any machine with this repo built):  bench/gpu/gpu-check.sh pack [TORCHSHARP_GIT_DIR]
-#     packs into .gpu/ (git-ignored, < 64 MiB): the CLI published framework-dependent without libtorch, the .NET
-#     runtime, TorchSharp's native sources (LibTorchSharp) at the version the CLI references (from a clone or mirror of
-#     dotnet/TorchSharp; never committed), MPICH's libraries and Hydra, and a Fashion-MNIST subset.
+#     packs into .gpu/ (git-ignored, < 64 MiB): the CLI published framework-dependent without libtorch and without the
+#     Orleans dashboard (so without ASP.NET Core), the .NET runtime, TorchSharp's native sources (LibTorchSharp) at the
+#     version the CLI references (from a clone or mirror of dotnet/TorchSharp; never committed), MPICH's libraries and
+#     Hydra, and a Fashion-MNIST subset.
 #   on the lent GPU machine (the `device` tool's run, carry [".gpu"], timeout 540):  bash bench/gpu/gpu-check.sh run
 #     builds libLibTorchSharp.so against that machine's PyTorch (libtorch with CUDA), trains the example CNN with ghost
 #     batch norm on the GPU (1 process, then 2 ranks under mpiexec averaging 2:4+int8 gradients on the device), runs
@@ -32,13 +33,18 @@ do_pack() {
   command -v xz >/dev/null || die "xz is missing (apt-get install xz-utils)"
   rm -rf "$pack"
   mkdir -p "$pack"
-  grep -qx '/.gpu/' "$repo/.git/info/exclude" 2>/dev/null || echo '/.gpu/' >> "$repo/.git/info/exclude"
+  local exclude  # .git is a file in a worktree: ask git where its exclude file is
+  exclude="$(git -C "$repo" rev-parse --path-format=absolute --git-path info/exclude)"
+  mkdir -p "$(dirname "$exclude")"
+  grep -qx '/.gpu/' "$exclude" 2>/dev/null || echo '/.gpu/' >> "$exclude"
   local work
   work="$(mktemp -d)"
   trap 'rm -rf "$work"' RETURN
 
-  echo "gpu-check: publishing the CLI (framework-dependent, no libtorch) ..."
-  dotnet publish "$repo/Silos/Silos.csproj" -c Release -p:TorchBackend=none --no-self-contained -o "$work/app" -v q -nologo >/dev/null
+  echo "gpu-check: publishing the CLI (framework-dependent, no libtorch, no Orleans dashboard) ..."
+  # Without the dashboard the CLI needs no ASP.NET Core shared framework (~8 MiB packed): the runs below use `train` only,
+  # and with it the pack would pass its limit.
+  dotnet publish "$repo/Silos/Silos.csproj" -c Release -p:TorchBackend=none -p:OrleansDashboard=false --no-self-contained -o "$work/app" -v q -nologo >/dev/null
   # Natives of other platforms go; TorchSharp's prebuilt LibTorchSharp is kept only for the rehearsal (the GPU run
   # replaces it with one built against that machine's libtorch).
   find "$work/app/runtimes" -mindepth 1 -maxdepth 1 ! -name linux-x64 -exec rm -rf {} +
@@ -47,7 +53,13 @@ do_pack() {
   echo "gpu-check: packing the .NET runtime ..."
   local dotnet_root
   dotnet_root="$(dirname "$(readlink -f "$(command -v dotnet)")")"
-  tar -C "$dotnet_root" -cJf "$pack/dotnet.tar.xz" dotnet host shared/Microsoft.NETCore.App
+  # Every shared framework orchestrator.runtimeconfig.json names (Microsoft.NETCore.App, and Microsoft.AspNetCore.App for
+  # the Orleans dashboard): the host refuses to start the CLI, even for `train`, when one is missing.
+  local -a frameworks
+  mapfile -t frameworks < <(python3 -c 'import json,sys; o=json.load(open(sys.argv[1]))["runtimeOptions"]
+for f in o.get("frameworks") or [o["framework"]]: print("shared/" + f["name"])' "$work/app/orchestrator.runtimeconfig.json")
+  (( ${#frameworks[@]} > 0 )) || die "no shared framework in $work/app/orchestrator.runtimeconfig.json"
+  tar -C "$dotnet_root" -cJf "$pack/dotnet.tar.xz" dotnet host "${frameworks[@]}"
 
   echo "gpu-check: TorchSharp $torchsharp_version native sources ..."
   local ref=HEAD

@@ -123,6 +123,37 @@ public sealed class ImageTests
     }
 
     [Fact]
+    public void The_runtime_images_carry_every_shared_framework_the_cli_starts_with()
+    {
+        // orchestrator.runtimeconfig.json of this build: the shared frameworks `dotnet orchestrator.dll` refuses to start without.
+        using var config = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "orchestrator.runtimeconfig.json")));
+        var options = config.RootElement.GetProperty("runtimeOptions");
+        var frameworks = (options.TryGetProperty("frameworks", out var many) ? many.EnumerateArray().ToList() : [options.GetProperty("framework")])
+            .Select(f => f.GetProperty("name").GetString()!).ToList();
+        Assert.Contains("Microsoft.AspNetCore.App", frameworks); // the Orleans dashboard's
+        // Microsoft's images: runtime holds Microsoft.NETCore.App; aspnet holds it and Microsoft.AspNetCore.App.
+        var provided = new Dictionary<string, string[]>(StringComparer.Ordinal)
+        {
+            ["runtime"] = ["Microsoft.NETCore.App"],
+            ["aspnet"] = ["Microsoft.NETCore.App", "Microsoft.AspNetCore.App"],
+        };
+        foreach (var name in new[] { "silo.Containerfile", "worker.Containerfile" })
+        {
+            var file = Containerfile.Read(name);
+            var images = new[] { file.ArgDefault("DOTNET") }.Concat(file.BuildCommands()
+                .SelectMany(c => Regex.Matches(c, @"--build-arg BASE=(\S+)").Select(m => m.Groups[1].Value))
+                .Concat([file.ArgDefault("BASE")]).Where(i => i.StartsWith("mcr.microsoft.com/dotnet/", StringComparison.Ordinal)));
+            foreach (var image in images)
+            {
+                var kind = Regex.Match(image, @"^mcr\.microsoft\.com/dotnet/(\w+):").Groups[1].Value;
+                Assert.True(provided.TryGetValue(kind, out var has), $"{name}: {image}: not a .NET runtime image this test knows");
+                foreach (var framework in frameworks)
+                    Assert.True(has.Contains(framework), $"{name}: {image} has no {framework}, which orchestrator.dll needs");
+            }
+        }
+    }
+
+    [Fact]
     public void Every_image_the_manifests_use_has_a_containerfile_command_with_the_matching_backend()
     {
         var builds = new[] { "silo.Containerfile", "worker.Containerfile" }.SelectMany(name =>

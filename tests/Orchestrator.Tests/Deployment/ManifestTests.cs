@@ -107,6 +107,14 @@ public sealed class ManifestTests
         Assert.Equal(config.SiloPort, ports["silo"]);
         Assert.Equal(config.GatewayPort, ports["gateway"]);
         Assert.Equal(config.MetricsPort, ports["metrics"]);
+        // The Orleans dashboard: on the pod's loopback, reached by `kubectl port-forward` (which connects there), so no
+        // Service publishes it and no NetworkPolicy opens it (the policies below allow exactly their own ports).
+        var dashboard = Assert.IsType<Orchestrator.Silos.Dashboard.DashboardConfig>(config.Dashboard);
+        Assert.True(System.Net.IPAddress.IsLoopback(dashboard.Address), $"dashboard.address {dashboard.Address} is not loopback");
+        Assert.Equal(dashboard.Port, ports["dashboard"]);
+        foreach (var service in objects.Where(o => Kind(o) == "Service"))
+            Assert.DoesNotContain(List(service, "spec", "ports"), p => Str(p, "port") == ports["dashboard"].ToString(System.Globalization.CultureInfo.InvariantCulture)
+                || Str(p, "targetPort") is "dashboard" || Str(p, "targetPort") == ports["dashboard"].ToString(System.Globalization.CultureInfo.InvariantCulture));
 
         var args = List(container, "args").Cast<string>().ToList();
         Assert.Equal(["up", "--config"], args.Take(2));
