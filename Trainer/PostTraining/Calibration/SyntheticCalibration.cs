@@ -58,39 +58,21 @@ public sealed class SyntheticCalibration : ICalibrationSource
     public CalibrationInputs Create(nn.Module<Tensor, Tensor> model, int count, long seed, string reportDirectory, Action<double>? progress)
     {
         if (count < 1) throw new UserFacingException($"calibration: the number of calibration images must be at least 1, got {count}");
-        var layers = NormLayerTarget.Find(model);
-        try
-        {
-            if (layers.Count == 0)
-                throw new UserFacingException("calibration: synthetic calibration needs batch-norm statistics (it synthesises inputs that "
-                    + "match every normalization layer's running mean and deviation), but the model has no normalization layer with "
-                    + "running statistics (model.norm: none); calibrate with real data instead");
-            return Synthesise(model, layers, count, seed, reportDirectory, progress);
-        }
-        finally
-        {
-            foreach (var layer in layers) layer.Dispose();
-        }
-    }
-
-    private CalibrationInputs Synthesise(nn.Module<Tensor, Tensor> model, List<NormLayerTarget> layers, int count, long seed,
-        string reportDirectory, Action<double>? progress)
-    {
         var o = Options;
         var clock = Stopwatch.StartNew();
         var device = model.parameters().Select(p => p.device).Concat(model.buffers().Select(b => b.device)).FirstOrDefault() ?? CPU;
+        using var probe = StatisticsGapProbe.Attach(model);
         // Everything here rests on input gradients, which oneDNN gets wrong for some convolution shapes on some CPUs:
         // the trainer's check, and its switch to the native kernels where needed (a no-op once switched or off the CPU).
         var convolutionNotice = ConvolutionSelfCheck.EnsureCorrect(model, device);
         var sizes = BatchSizes(count, o.BatchSize);
         long totalWork = sizes.Sum() * (long)o.Steps, work = 0;
-        var before = new Measure(layers.Count);
-        var after = new Measure(layers.Count);
+        var before = new StatisticsGapTally(probe.Layers.Count);
+        var after = new StatisticsGapTally(probe.Layers.Count);
         var images = empty([count, o.Channels, o.Height, o.Width], ScalarType.Float32);
         try
         {
             using (var frozen = new FrozenModel(model))
-            using (var capture = new NormStatisticsCapture(layers))
             using (var grad = enable_grad())
             // On the CPU, so one seed gives the same starting noise whatever the model's device.
             using (var generator = new Generator((ulong)seed, CPU))
@@ -99,7 +81,7 @@ public sealed class SyntheticCalibration : ICalibrationSource
                 for (int b = 0; b < sizes.Length; b++)
                 {
                     using var start = randn([sizes[b], o.Channels, o.Height, o.Width], ScalarType.Float32, CPU, generator: generator);
-                    using var batch = Optimise(model, capture, layers, start.to(device), before, after, firstBatch: b == 0, step =>
+                    using var batch = Optimise(probe, start.to(device), before, after, firstBatch: b == 0, () =>
                     {
                         work += sizes[b];
                         progress?.Invoke((double)work / totalWork);
@@ -123,7 +105,7 @@ public sealed class SyntheticCalibration : ICalibrationSource
                 using var first = images.narrow(0, 0, shown);
                 ImageGrid.WritePng(picture, first, o.PixelStats);
             }
-            var report = Report(layers, count, sizes, seed, before, after, clock.Elapsed.TotalSeconds, picture, shown);
+            var report = Report(probe.Layers, count, sizes, seed, before, after, clock.Elapsed.TotalSeconds, picture, shown);
             if (convolutionNotice is not null) report["convolution_notice"] = convolutionNotice;
             return new CalibrationInputs(images, report);
         }
@@ -135,8 +117,7 @@ public sealed class SyntheticCalibration : ICalibrationSource
     }
 
     /// <summary>Optimises one batch of images starting at <paramref name="start"/>; returns the images (detached).</summary>
-    private Tensor Optimise(nn.Module<Tensor, Tensor> model, NormStatisticsCapture capture, List<NormLayerTarget> layers, Tensor start,
-        Measure before, Measure after, bool firstBatch, Action<int> stepDone)
+    private Tensor Optimise(StatisticsGapProbe probe, Tensor start, StatisticsGapTally before, StatisticsGapTally after, bool firstBatch, Action stepDone)
     {
         var o = Options;
         long rows = start.shape[0];
@@ -146,52 +127,34 @@ public sealed class SyntheticCalibration : ICalibrationSource
         {
             using var scope = NewDisposeScope();
             adam.zero_grad();
-            var (loss, gaps) = Evaluate(model, capture, layers, pixels, checkShape: firstBatch && step == 0);
+            var (loss, gaps) = firstBatch && step == 0 ? FirstEvaluation(probe, pixels) : probe.Evaluate(pixels);
             if (step == 0) before.Add(rows, loss, gaps);
             loss.backward();
             adam.step();
-            stepDone(step);
+            stepDone();
         }
         using (var scope = NewDisposeScope())
         using (var noGrad = no_grad())
         {
-            var (loss, gaps) = Evaluate(model, capture, layers, pixels, checkShape: false);
+            var (loss, gaps) = probe.Evaluate(pixels);
             after.Add(rows, loss, gaps);
         }
         return pixels.detach().clone();
     }
 
-    /// <summary>One forward of <paramref name="input"/>: the loss and each layer's two terms (null for a layer the forward
-    /// did not call).</summary>
-    private (Tensor Loss, (double Mean, double Std)?[] Gaps) Evaluate(nn.Module<Tensor, Tensor> model, NormStatisticsCapture capture,
-        List<NormLayerTarget> layers, Tensor input, bool checkShape)
+    /// <summary>The first forward, where a model that takes another input shape fails.</summary>
+    private (Tensor Loss, (double Mean, double Std)?[] Gaps) FirstEvaluation(StatisticsGapProbe probe, Tensor input)
     {
-        capture.Clear();
         try
         {
-            model.call(input).Dispose();
+            return probe.Evaluate(input);
         }
-        catch (Exception e) when (checkShape && e is ExternalException or ArgumentException)
+        catch (Exception e) when (e is ExternalException or ArgumentException)
         {
             var o = Options;
             throw new UserFacingException($"calibration: the model does not take synthetic inputs of {o.Channels}x{o.Height}x{o.Width} "
                 + $"pixels (set the input shape to the training data's): {e.Message.Split('\n')[0]}");
         }
-        var terms = new List<(Tensor MeanGap, Tensor StdGap)>();
-        var meanGaps = new Tensor?[layers.Count];
-        var stdGaps = new Tensor?[layers.Count];
-        foreach (var (layer, mean, std) in capture.Calls)
-        {
-            var gap = StatisticsMatchingLoss.Gaps(mean, std, layers[layer].RunningMean, layers[layer].RunningStd);
-            terms.Add(gap);
-            meanGaps[layer] = meanGaps[layer] is { } m ? m + gap.MeanGap : gap.MeanGap;
-            stdGaps[layer] = stdGaps[layer] is { } s ? s + gap.StdGap : gap.StdGap;
-        }
-        if (terms.Count == 0) throw new InvalidOperationException("the model's forward called none of its normalization layers");
-        var gaps = new (double, double)?[layers.Count];
-        for (int l = 0; l < layers.Count; l++)
-            if (meanGaps[l] is { } m && stdGaps[l] is { } s) gaps[l] = (m.item<float>(), s.item<float>());
-        return (StatisticsMatchingLoss.Total(terms), gaps);
     }
 
     /// <summary>
@@ -208,76 +171,26 @@ public sealed class SyntheticCalibration : ICalibrationSource
         return sizes;
     }
 
-    private JsonObject Report(List<NormLayerTarget> layers, int count, int[] sizes, long seed, Measure before, Measure after,
-        double seconds, string? picture, int shown)
+    private JsonObject Report(IReadOnlyList<NormLayerTarget> layers, int count, int[] sizes, long seed, StatisticsGapTally before,
+        StatisticsGapTally after, double seconds, string? picture, int shown) => new()
     {
-        var perLayer = new JsonArray();
-        for (int l = 0; l < layers.Count; l++)
-        {
-            perLayer.Add(new JsonObject
-            {
-                ["name"] = layers[l].Name,
-                ["norm"] = layers[l].Kind.SpecName(),
-                ["channels"] = layers[l].Channels,
-                ["mean_gap_before"] = Number(before.MeanGap(l)),
-                ["mean_gap_after"] = Number(after.MeanGap(l)),
-                ["std_gap_before"] = Number(before.StdGap(l)),
-                ["std_gap_after"] = Number(after.StdGap(l)),
-            });
-        }
-        return new JsonObject
-        {
-            ["source"] = Name,
-            ["images"] = count,
-            ["seed"] = seed,
-            ["batches"] = sizes.Length,
-            ["batch_size"] = Options.BatchSize,
-            ["steps"] = Options.Steps,
-            ["learning_rate"] = Options.LearningRate,
-            ["loss"] = "sum over normalization layers of ||batch mean - running mean||_2 + ||batch std - running std||_2",
-            ["loss_before"] = Number(before.Loss),
-            ["loss_after"] = Number(after.Loss),
-            ["seconds"] = seconds,
-            ["layers"] = perLayer,
-            ["picture"] = picture,
-            ["picture_images"] = shown,
-        };
-    }
-
-    /// <summary>Non-finite numbers as the strings the project's JSON uses for them ("NaN", "Infinity", "-Infinity"); a
-    /// missing value as null.</summary>
-    private static JsonNode? Number(double? value) => value switch
-    {
-        null => null,
-        { } v when double.IsFinite(v) => JsonValue.Create(v),
-        { } v => JsonValue.Create(double.IsNaN(v) ? "NaN" : v > 0 ? "Infinity" : "-Infinity"),
+        ["source"] = Name,
+        ["images"] = count,
+        ["seed"] = seed,
+        ["batches"] = sizes.Length,
+        ["batch_size"] = Options.BatchSize,
+        ["steps"] = Options.Steps,
+        ["learning_rate"] = Options.LearningRate,
+        ["loss"] = "sum over normalization layers of ||batch mean - running mean||_2 + ||batch std - running std||_2",
+        ["loss_before"] = StatisticsGapTally.Number(before.Loss),
+        ["loss_after"] = StatisticsGapTally.Number(after.Loss),
+        ["seconds"] = seconds,
+        ["layers"] = StatisticsGapTally.Layers(layers, l =>
+        [
+            ("mean_gap_before", before.MeanGap(l)), ("mean_gap_after", after.MeanGap(l)),
+            ("std_gap_before", before.StdGap(l)), ("std_gap_after", after.StdGap(l)),
+        ]),
+        ["picture"] = picture,
+        ["picture_images"] = shown,
     };
-
-    /// <summary>The loss and per-layer gaps of the batches, averaged with each batch weighted by its images.</summary>
-    private sealed class Measure(int layers)
-    {
-        private readonly double[] meanGaps = new double[layers], stdGaps = new double[layers];
-        private readonly long[] layerRows = new long[layers];
-        private double loss;
-        private long rows;
-
-        public double Loss => loss / rows;
-
-        public double? MeanGap(int layer) => layerRows[layer] == 0 ? null : meanGaps[layer] / layerRows[layer];
-
-        public double? StdGap(int layer) => layerRows[layer] == 0 ? null : stdGaps[layer] / layerRows[layer];
-
-        public void Add(long batchRows, Tensor batchLoss, (double Mean, double Std)?[] gaps)
-        {
-            loss += batchRows * batchLoss.item<float>();
-            rows += batchRows;
-            for (int l = 0; l < gaps.Length; l++)
-            {
-                if (gaps[l] is not { } g) continue;
-                meanGaps[l] += batchRows * g.Mean;
-                stdGaps[l] += batchRows * g.Std;
-                layerRows[l] += batchRows;
-            }
-        }
-    }
 }

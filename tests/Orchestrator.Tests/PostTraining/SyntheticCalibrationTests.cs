@@ -132,6 +132,23 @@ public sealed class SyntheticCalibrationTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void The_gap_of_the_batch_the_running_statistics_came_from_is_zero_and_of_other_real_batches_small()
+    {
+        using var model = Model(ModelKind.Cnn, NormKind.Batch);
+        using var source = RealImages(64, seed: 7);
+        using var other = RealImages(64, seed: 8);
+        using var generator = new Generator(3);
+        using var noise = randn([64, 1, 8, 8], generator: generator);
+        double Loss(Tensor images, int batch) => Number(StatisticsGap.Measure(model, images, batch)["loss"]);
+        double own = Loss(source, 64), real = Loss(other, 64), random = Loss(noise, 64);
+        output.WriteLine($"gap: the running statistics' own batch {F(own)}, another real batch {F(real)}, noise {F(random)}; real in batches of 16 {F(Loss(other, 16))}");
+        Assert.True(own < 1e-3, $"the batch the statistics came from is {own} away");
+        Assert.True(real > own && real < 0.2 * random);
+        var layers = StatisticsGap.Measure(model, other, 16)["layers"]!.AsArray();
+        Assert.Equal(["features.norm1", "features.norm2"], layers.Select(l => l!["name"]!.GetValue<string>()));
+    }
+
+    [Fact]
     public void The_model_is_left_as_it_was_found()
     {
         using var dir = new TempDirectory();
