@@ -29,7 +29,7 @@ public static class SyntheticCalibrationBenchCommand
         var defaults = new SyntheticCalibrationOptions();
         var steps = new Option<int>("--steps") { Description = "Adam steps per batch", DefaultValueFactory = _ => defaults.Steps }.AtLeast(1);
         var batch = new Option<int>("--batch") { Description = "Images optimised together", DefaultValueFactory = _ => defaults.BatchSize }.AtLeast(2);
-        var lr = new Option<double>("--lr") { Description = "Adam's learning rate on the pixels", DefaultValueFactory = _ => defaults.LearningRate };
+        var lr = new Option<double>("--lr") { Description = "Adam's learning rate on the pixels", DefaultValueFactory = _ => defaults.LearningRate }.Above(0.0);
         var seed = new Option<int>("--seed") { Description = "Seed of the starting noise", DefaultValueFactory = _ => 1 };
         var threads = new Option<int>("--threads") { Description = "Torch threads (0 = all cores)", DefaultValueFactory = _ => 0 }.AtLeast(0);
         var output = new Option<string?>("--out") { Description = "Output directory (default MODEL/synthetic-calibration)" };
@@ -37,12 +37,11 @@ public static class SyntheticCalibrationBenchCommand
             { model, images, steps, batch, lr, seed, threads, output };
         command.SetAction(parse => CommandGuard.Run(() =>
         {
-            if (!(parse.GetValue(lr) > 0)) throw new UserFacingException($"--lr: must be > 0, got {parse.GetValue(lr).ToString(CultureInfo.InvariantCulture)}");
             int threadCount = ThreadBudget.Apply(parse.GetValue(threads));
             var run = parse.GetValue(model)!;
             var outDir = parse.GetValue(output) ?? Path.Combine(run, "synthetic-calibration");
-            Directory.CreateDirectory(outDir);
             using var trained = TrainedModel.Load(run, CPU, note => AnsiConsole.MarkupLineInterpolated($"[yellow]{note}[/]"));
+            Directory.CreateDirectory(outDir);
             var pixelStats = ChannelStats.Of(trained.Spec.Data.Dataset);
             var options = SyntheticCalibrationOptions.For(trained.Test, pixelStats) with
             {
