@@ -22,8 +22,13 @@ namespace Orchestrator.Trainer.PostTraining.Calibration;
 /// <see cref="NormLayerTarget"/>).
 /// </summary>
 /// <remarks>
-/// The model stays in eval mode throughout, so its layers normalize by their running statistics and update nothing; no
-/// parameter takes a gradient; mode and <c>requires_grad</c> flags are put back as found. The report gives the loss and
+/// The model stays in eval mode throughout, so its layers normalize by their running statistics and update nothing (a
+/// deeper layer's input is thus computed with the running statistics above it, as in the paper's code); no parameter
+/// takes a gradient; mode and <c>requires_grad</c> flags are put back as found. Pixels are not clamped to the data's
+/// range (the paper does not). Before the first step the model's convolutions go through the trainer's oneDNN
+/// self-check (<see cref="ConvolutionSelfCheck"/>), whose switch to the native kernels, where needed, is process-wide:
+/// on this project's CPUs oneDNN's input gradient of some shapes reads uninitialized memory, which made identical runs
+/// of this optimisation diverge. The report gives the loss and
 /// every layer's two gaps (the loss's terms) before the first step and after the last, averaged over the batches
 /// weighted by their images, the steps, the time, and the path of a PNG of the first images (and, where oneDNN's
 /// convolutions failed the trainer's self-check and the native kernels were switched on, that notice).
