@@ -23,24 +23,34 @@ internal sealed class NormStatisticsCapture : IDisposable
             hooks.Add(target.Module.register_forward_pre_hook((_, input) =>
             {
                 var (mean, std) = target.BatchStatistics(input);
-                calls.Add((layer, mean, std));
+                // A model's forward may open dispose scopes of its own (a block around its layers) that would free these
+                // when it returns: they are the capture's until Clear.
+                calls.Add((layer, mean.DetachFromDisposeScope(), std.DetachFromDisposeScope()));
                 return input;
             }));
         }
     }
 
-    /// <summary>The statistics recorded since the last <see cref="Clear"/>, in call order (tensors owned by the dispose
-    /// scope that was current during the forward).</summary>
+    /// <summary>The statistics recorded since the last <see cref="Clear"/>, in call order (owned by the capture, valid
+    /// until then).</summary>
     public IReadOnlyList<(int Layer, Tensor Mean, Tensor Std)> Calls => calls;
 
-    /// <summary>Forgets the recorded statistics (before the next forward).</summary>
-    public void Clear() => calls.Clear();
+    /// <summary>Frees the recorded statistics (a loss built from them keeps what its backward needs).</summary>
+    public void Clear()
+    {
+        foreach (var (_, mean, std) in calls)
+        {
+            mean.Dispose();
+            std.Dispose();
+        }
+        calls.Clear();
+    }
 
     /// <inheritdoc/>
     public void Dispose()
     {
         foreach (var hook in hooks) hook.remove();
         hooks.Clear();
-        calls.Clear();
+        Clear();
     }
 }

@@ -60,6 +60,7 @@ public sealed class SyntheticCalibrationTests(ITestOutputHelper output)
     [InlineData(ModelKind.Cnn, NormKind.GhostBatch)]
     [InlineData(ModelKind.Cnn, NormKind.RangeBatch)]
     [InlineData(ModelKind.Mlp, NormKind.Batch)]
+    [InlineData(ModelKind.ResNet20, NormKind.Batch)]
     public void Synthetic_images_bring_every_layers_batch_statistics_close_to_the_running_ones(ModelKind kind, NormKind norm)
     {
         using var dir = new TempDirectory();
@@ -73,10 +74,15 @@ public sealed class SyntheticCalibrationTests(ITestOutputHelper output)
             output.WriteLine($"  {layer!["name"]}: mean gap {F(Number(layer["mean_gap_before"]))} -> {F(Number(layer["mean_gap_after"]))}, "
                 + $"std gap {F(Number(layer["std_gap_before"]))} -> {F(Number(layer["std_gap_after"]))}");
 
-        Assert.Equal(2, layers.Count); // both norm layers found and reported
-        // Adam that did not move the pixels, or moved them the wrong way, leaves the ratio at 1 or above.
-        Assert.True(after < 0.2 * before, $"the loss fell only from {before} to {after}");
-        foreach (var layer in layers)
+        int norms = model.modules().Count(m => m is BatchNorm or GhostBatchNorm or RangeBatchNorm);
+        Assert.True(norms >= 2);
+        Assert.Equal(norms, layers.Count); // every norm layer found and reported
+        // Adam that did not move the pixels, or moved them the wrong way, leaves the ratio at 1 or above. The ResNet (21
+        // norm layers with random weights pulling 8x8 pixels different ways, here to prove the hooks inside residual
+        // blocks, which open dispose scopes of their own) gets only to about 0.3 of its start in these 100 steps.
+        bool deep = kind == ModelKind.ResNet20;
+        Assert.True(after < (deep ? 0.5 : 0.2) * before, $"the loss fell only from {before} to {after}");
+        foreach (var layer in deep ? [] : layers)
         {
             Assert.True(Number(layer!["mean_gap_after"]) + Number(layer["std_gap_after"]) < 0.5 * (Number(layer["mean_gap_before"]) + Number(layer["std_gap_before"])),
                 $"{layer["name"]}: its gap did not halve");
@@ -89,7 +95,7 @@ public sealed class SyntheticCalibrationTests(ITestOutputHelper output)
         using var noise = randn([32, 1, 8, 8], generator: generator);
         double synthetic = FirstLayerGap(model, targets[0], inputs.Images), start = FirstLayerGap(model, targets[0], noise);
         output.WriteLine($"first layer, measured by the test: {F(start)} (noise) -> {F(synthetic)}");
-        Assert.True(synthetic < 0.2 * start);
+        Assert.True(synthetic < (deep ? 1.0 : 0.2) * start);
         foreach (var target in targets) target.Dispose();
     }
 
@@ -100,7 +106,7 @@ public sealed class SyntheticCalibrationTests(ITestOutputHelper output)
     private static double FirstLayerGap(nn.Module<Tensor, Tensor> model, NormLayerTarget first, Tensor images)
     {
         Tensor? seen = null;
-        var hook = first.Module.register_forward_pre_hook((_, x) => { seen = x.detach().clone(); return x; });
+        var hook = first.Module.register_forward_pre_hook((_, x) => { seen = x.detach().clone().DetachFromDisposeScope(); return x; });
         using (no_grad()) model.call(images).Dispose();
         hook.remove();
         using var captured = seen!;
