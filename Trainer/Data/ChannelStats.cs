@@ -1,3 +1,4 @@
+using Orchestrator.Spec;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -19,6 +20,16 @@ public sealed record ChannelStats(float[] Mean, float[] Std)
 
     /// <summary>CIFAR-10 training split statistics (R, G, B).</summary>
     public static ChannelStats Cifar10 { get; } = new([0.4914f, 0.4822f, 0.4465f], [0.2470f, 0.2435f, 0.2616f]);
+
+    /// <summary>The statistics the loader of <paramref name="dataset"/> normalizes with; null for the generated
+    /// <c>synthetic</c> dataset, whose values are not pixels.</summary>
+    public static ChannelStats? Of(DatasetKind dataset) => dataset switch
+    {
+        DatasetKind.FashionMnist => FashionMnist,
+        DatasetKind.MnistIdx => Mnist,
+        DatasetKind.Cifar10 => Cifar10,
+        DatasetKind.Synthetic => null,
+    };
 
     /// <summary>
     /// Converts <paramref name="pixels"/> (uint8, row-major, <paramref name="shape"/> = [N, C, H, W])
