@@ -77,6 +77,19 @@ internal sealed partial class UpSilo : IDisposable
         throw new TimeoutException($"orchestrator up printed no gateway within 60 s:\n{text}");
     }
 
+    /// <summary>Whether <paramref name="text"/> appears in the output within <paramref name="limit"/> (the lines after the
+    /// gateway line, which <see cref="Start"/> waits for, may still be on their way).</summary>
+    public bool WaitForOutput(string text, TimeSpan limit)
+    {
+        var deadline = DateTime.UtcNow + limit;
+        while (!Output.Contains(text, StringComparison.Ordinal))
+        {
+            if (DateTime.UtcNow > deadline || process.HasExited) return Output.Contains(text, StringComparison.Ordinal);
+            Thread.Sleep(50);
+        }
+        return true;
+    }
+
     /// <summary>SIGKILL: the silo dies without any goodbye (its gangs keep running).</summary>
     public void Kill()
     {

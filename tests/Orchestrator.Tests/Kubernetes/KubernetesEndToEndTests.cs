@@ -68,7 +68,7 @@ public sealed class KubernetesEndToEndTests
                 metrics_port: 0
                 launcher: {kind: kubernetes, namespace: orchestrator, image: "registry.example/worker:1", ranks_per_pod: 2, kubeconfig: "{{kubeconfig}}", pending_deadline: 120}
                 """);
-            Assert.Contains("launcher kubernetes: each job's worker pods in namespace orchestrator", silo.Output, StringComparison.Ordinal);
+            Assert.True(silo.WaitForOutput("launcher kubernetes: each job's worker pods in namespace orchestrator", TimeSpan.FromSeconds(30)), silo.Output);
             var spec = Path.Combine(dir.Path, "k8s-e2e.yaml");
             File.WriteAllText(spec, ControlPlaneSpecs.Synthetic("k8s-e2e"));
             CliResult Cli(params string[] args) => CliRunner.Run(dir.Path, [.. args, "--silo", silo.Gateway, "--cluster", ClusterId], Limit);
