@@ -86,16 +86,17 @@ public static class LayerAdaQuant
         using var bias = bias0 is null ? null : new Parameter(bias0.clone());
         using var wMin = new Parameter(weightRange.Min.clone());
         using var wMax = new Parameter(weightRange.Max.clone());
-        using var aMin = new Parameter(activationRange.Min.clone());
-        using var aMax = new Parameter(activationRange.Max.clone());
-        var groups = new List<Adam.ParamGroup>
+        // Shape [1], not 0-d: TorchSharp's Adam turned 0-d parameters into NaN after a step or two here.
+        using var aMin = new Parameter(activationRange.Min.reshape(1).clone());
+        using var aMax = new Parameter(activationRange.Max.reshape(1).clone());
+        // One Adam per group, as CalibTIP's code has it: each with its own learning rate and Adam's other defaults.
+        var optimizers = new List<optim.Optimizer>
         {
-            new([weight], new Adam.Options { LearningRate = settings.WeightLr }),
-            new([wMin, wMax], new Adam.Options { LearningRate = settings.WeightRangeLr }),
-            new([aMin, aMax], new Adam.Options { LearningRate = settings.ActivationRangeLr }),
+            optim.Adam([weight], lr: settings.WeightLr),
+            optim.Adam([wMin, wMax], lr: settings.WeightRangeLr),
+            optim.Adam([aMin, aMax], lr: settings.ActivationRangeLr),
         };
-        if (bias is not null) groups.Add(new([bias], new Adam.Options { LearningRate = settings.BiasLr }));
-        using var adam = optim.Adam(groups);
+        if (bias is not null) optimizers.Add(optim.Adam([bias], lr: settings.BiasLr));
         using var generator = new Generator((ulong)settings.Seed);
         long rows = fit.X.shape[0];
         int batch = (int)Math.Min(settings.BatchSize, rows);
@@ -108,9 +109,9 @@ public static class LayerAdaQuant
             var xq = FakeQuantization.Apply(x, aMin, aMax, activationBits);
             var wq = FakeQuantization.Apply(weight, wMin, wMax, weightBits);
             var loss = nn.functional.mse_loss(layer.Compute(xq, wq, bias), target);
-            adam.zero_grad();
+            foreach (var optimizer in optimizers) optimizer.zero_grad();
             loss.backward();
-            adam.step();
+            foreach (var optimizer in optimizers) optimizer.step();
             // A range must stay a range: an upper bound below its lower bound would flip the quantizer.
             using (no_grad())
             {
@@ -120,6 +121,7 @@ public static class LayerAdaQuant
             if (progress is not null && (i + 1) % 20 == 0) progress((i + 1) / (double)settings.Iterations);
         }
         progress?.Invoke(1);
+        foreach (var optimizer in optimizers) optimizer.Dispose();
         using (no_grad())
         {
             return new QuantizedWeights(FakeQuantization.Apply(weight, wMin, wMax, weightBits), bias?.detach().clone(),
