@@ -17,6 +17,7 @@ root.Subcommands.Add(ScaleCommand.Create());
 root.Subcommands.Add(CancelCommand.Create());
 root.Subcommands.Add(LogsCommand.Create());
 root.Subcommands.Add(ExportCommand.Create());
+root.Subcommands.Add(QuantizeCommand.Create());
 root.Subcommands.Add(GangExecCommand.Create());
 root.Subcommands.Add(NodeExecCommand.Create());
 root.Subcommands.Add(ClusterCommand.Create());

@@ -4,6 +4,8 @@ using Orchestrator.Trainer.Checkpointing;
 using Orchestrator.Trainer.Data;
 using Orchestrator.Trainer.Devices;
 using Orchestrator.Trainer.Models;
+using Orchestrator.Trainer.PostTraining;
+using Orchestrator.Trainer.PostTraining.Quantization;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -15,8 +17,12 @@ namespace Orchestrator.Trainer.Inference;
 /// </summary>
 public sealed class TrainedModel : IDisposable
 {
-    private TrainedModel(JobSpec spec, nn.Module<Tensor, Tensor> model, TensorDataset test, string checkpointPath, long step, double? reportedAccuracy)
+    private readonly IDisposable? attachments;
+
+    private TrainedModel(JobSpec spec, nn.Module<Tensor, Tensor> model, TensorDataset test, string checkpointPath, long step, double? reportedAccuracy,
+        IDisposable? attachments = null)
     {
+        this.attachments = attachments;
         Spec = spec;
         Model = model;
         Test = test;
@@ -43,13 +49,17 @@ public sealed class TrainedModel : IDisposable
     /// <summary>The test accuracy <c>summary.json</c> reports, when the run finished and wrote one.</summary>
     public double? ReportedTestAccuracy { get; }
 
-    /// <summary>Loads the run in <paramref name="runDirectory"/> onto <paramref name="device"/>.</summary>
+    /// <summary>
+    /// Loads the run in <paramref name="runDirectory"/> onto <paramref name="device"/>; or, when it is a directory
+    /// <c>orchestrator quantize</c> wrote, the quantized model (its reported accuracy is the quantize report's).
+    /// </summary>
     /// <param name="onNotice">Told about newer checkpoints that were skipped as corrupt, and about a switch of convolution kernels.</param>
     /// <exception cref="UserFacingException">Not a run directory, no valid checkpoint, or a checkpoint of another model.</exception>
     public static TrainedModel Load(string runDirectory, Device device, Action<string> onNotice)
     {
         if (!Directory.Exists(runDirectory))
             throw new UserFacingException($"{runDirectory}: no such run directory");
+        if (QuantizedModelDirectory.Is(runDirectory)) return LoadQuantized(runDirectory, device, onNotice);
         var specPath = RunLayout.Spec(runDirectory);
         if (!File.Exists(specPath))
             throw new UserFacingException($"{runDirectory}: not a run directory the trainer wrote ({RunLayout.SpecFile} is missing)");
@@ -81,6 +91,43 @@ public sealed class TrainedModel : IDisposable
         return new TrainedModel(spec, model, test, checkpoint.Path, checkpoint.Position.Step, ReadAccuracy(RunLayout.Summary(runDirectory)));
     }
 
+    /// <summary>A model <c>orchestrator quantize</c> wrote: the spec's model with the stored state and its input quantization.</summary>
+    private static TrainedModel LoadQuantized(string directory, Device device, Action<string> onNotice)
+    {
+        var manifest = QuantizedModelDirectory.ReadManifest(directory);
+        var specPath = RunLayout.Spec(directory);
+        var modelPath = Path.Combine(directory, QuantizedModelDirectory.ModelFile);
+        if (!File.Exists(specPath) || !File.Exists(modelPath))
+            throw new UserFacingException($"{directory}: a quantized model directory without {RunLayout.SpecFile} or {QuantizedModelDirectory.ModelFile}");
+        var spec = JobSpecLoader.LoadFile(specPath, [], SpecHost.CoresOnly);
+        var splits = DatasetRegistry.Load(spec.Data, spec.Training.Seed);
+        splits.Train.Dispose();
+        var test = splits.Test;
+        var input = new ModelInput(test.Channels, test.Height, test.Width, test.Classes);
+        var fingerprint = ModelFingerprint.Of(spec.Model, input);
+        if (manifest.ModelFingerprint != fingerprint)
+        {
+            test.Dispose();
+            throw new UserFacingException($"{Path.Combine(directory, QuantizedModelDirectory.QuantizationFile)}: written for model {manifest.ModelFingerprint}, but {specPath} builds {fingerprint}");
+        }
+        var model = ModelRegistry.Create(spec.Model, input, spec.Training.GhostBatch);
+        try
+        {
+            model.load(modelPath);
+            model.to(device);
+            if (ConvolutionSelfCheck.EnsureCorrect(model, device) is { } fallback) onNotice(fallback);
+            var hooks = new ActivationQuantization(QuantizableLayer.Of(model), manifest.Layers);
+            model.eval();
+            return new TrainedModel(spec, model, test, modelPath, manifest.Step, QuantizedModelDirectory.ReportedAccuracy(directory), hooks);
+        }
+        catch
+        {
+            model.Dispose();
+            test.Dispose();
+            throw;
+        }
+    }
+
     /// <summary>summary.json's test_accuracy, when the file exists and holds a finite one.</summary>
     private static double? ReadAccuracy(string summaryPath)
     {
@@ -99,6 +146,7 @@ public sealed class TrainedModel : IDisposable
     /// <inheritdoc/>
     public void Dispose()
     {
+        attachments?.Dispose();
         Model.Dispose();
         Test.Dispose();
     }

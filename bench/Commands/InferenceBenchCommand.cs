@@ -17,7 +17,7 @@ public static class InferenceBenchCommand
 {
     public static Command Create()
     {
-        var model = new Argument<string>("MODEL") { Description = "A run directory the trainer wrote (spec.yaml and checkpoints/)" };
+        var model = new Argument<string>("MODEL") { Description = "A run directory the trainer wrote (spec.yaml and checkpoints/), or a directory orchestrator quantize wrote" };
         var scenario = new Option<string>("--scenario") { Description = "single-stream | multi-stream | server | offline", Required = true };
         scenario.AcceptOnlyFromAmong([.. InferenceScenarioNames.All]);
         var smoke = new Option<bool>("--smoke") { Description = "Short smoke settings (seconds, not LoadGen's 60 s and 1024 / 270,336 queries); labelled SMOKE, never a valid MLPerf result" };
