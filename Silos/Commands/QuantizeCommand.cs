@@ -58,7 +58,7 @@ public static class QuantizeCommand
                 var splits = DatasetRegistry.Load(trained.Spec.Data, trained.Spec.Training.Seed);
                 splits.Test.Dispose();
                 return train = splits.Train;
-            });
+            }, SyntheticCalibrationOptions.For(trained.Test, ChannelStats.Of(trained.Spec.Data.Dataset)));
             string outDir = output ?? Path.Combine(runDirectory, "quantized", QuantizeRequest.Label(options, source.Name));
             AnsiConsole.MarkupLineInterpolated($"[grey]{runDirectory}: {trained.Spec.Model.Kind.SpecName()}, checkpoint step {trained.Step}; bits {options.Bits.Name()}, calibration {source.Name} ({options.Samples} samples), AdaQuant {options.AdaQuant.Iterations} iterations per layer[/]");
             var scratch = QuantizedModelDirectory.Scratch(outDir);

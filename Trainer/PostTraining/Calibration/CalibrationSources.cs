@@ -6,27 +6,23 @@ namespace Orchestrator.Trainer.PostTraining.Calibration;
 /// <summary>The <c>--calibration</c> names and the source each builds (real data needs the run's training split).</summary>
 public static class CalibrationSources
 {
-    private static readonly Dictionary<string, Func<Func<TensorDataset>, ICalibrationSource>> Factories = new()
+    private static readonly Dictionary<string, Func<Func<TensorDataset>, SyntheticCalibrationOptions, ICalibrationSource>> Factories = new()
     {
-        ["real"] = train => new RealCalibration(train()),
+        ["real"] = (train, _) => new RealCalibration(train()),
+        ["synthetic"] = (_, synthetic) => new SyntheticCalibration(synthetic),
     };
 
     /// <summary>The names a user may give.</summary>
-    public static IReadOnlyList<string> Names => [.. Factories.Keys, .. Pending.Keys];
-
-    /// <summary>Sources named on the command line whose implementation is not in this build.</summary>
-    private static readonly Dictionary<string, string> Pending = new()
-    {
-        ["synthetic"] = "data-free calibration (ALGORITHMS.md section 10) is not in this build yet; use --calibration real",
-    };
+    public static IReadOnlyList<string> Names => [.. Factories.Keys];
 
     /// <summary>The source called <paramref name="name"/>; <paramref name="trainSplit"/> is called only by sources that read data.</summary>
-    /// <exception cref="UserFacingException">An unknown name, or one not available in this build.</exception>
-    public static ICalibrationSource Create(string name, Func<TensorDataset> trainSplit)
+    /// <param name="synthetic">Settings of data-free calibration (the model's input shape, the dataset's pixel statistics
+    /// for the picture); its defaults when null.</param>
+    /// <exception cref="UserFacingException">An unknown name.</exception>
+    public static ICalibrationSource Create(string name, Func<TensorDataset> trainSplit, SyntheticCalibrationOptions? synthetic = null)
     {
         var key = name.Trim().ToLowerInvariant();
-        if (Factories.TryGetValue(key, out var factory)) return factory(trainSplit);
-        if (Pending.TryGetValue(key, out var why)) throw new UserFacingException($"--calibration {key}: {why}");
+        if (Factories.TryGetValue(key, out var factory)) return factory(trainSplit, synthetic ?? new SyntheticCalibrationOptions());
         throw new UserFacingException($"--calibration: unknown source '{name}'; expected one of {string.Join(", ", Names)}");
     }
 }

@@ -47,14 +47,14 @@ public sealed class QuantizeRequestTests
     }
 
     [Fact]
-    public void Synthetic_calibration_is_a_clear_error_until_it_is_built_in_and_unknown_names_list_the_choices()
+    public void Synthetic_calibration_reads_no_data_and_unknown_names_list_the_choices()
     {
         bool loaded = false;
         TensorDataset Train() { loaded = true; throw new InvalidOperationException("not needed"); }
-        var synthetic = Assert.Throws<UserFacingException>(() => CalibrationSources.Create("synthetic", Train));
-        Assert.StartsWith("--calibration synthetic:", synthetic.Message);
+        var synthetic = CalibrationSources.Create("Synthetic", Train);
+        Assert.Equal("synthetic", synthetic.Name);
         var unknown = Assert.Throws<UserFacingException>(() => CalibrationSources.Create("imagenet", Train));
-        Assert.Contains("--calibration: unknown source 'imagenet'; expected one of real", unknown.Message);
+        Assert.Contains("--calibration: unknown source 'imagenet'; expected one of real, synthetic", unknown.Message);
         Assert.False(loaded);
     }
 
