@@ -58,7 +58,9 @@ public sealed class QuantizableLayer
         var layers = new List<QuantizableLayer>();
         foreach (var (name, module) in model.named_modules())
         {
-            if (module is Conv2d conv) layers.Add(new QuantizableLayer(name, conv, ConvolutionShape.From(conv)));
+            // Convolution, not Conv2d: the models' convolutions are ChannelsLastConv2d (TorchSharp's Conv2d is sealed).
+            if (module is Convolution { transposed: false } conv && conv.kernel_size.Length == 2)
+                layers.Add(new QuantizableLayer(name, conv, ConvolutionShape.From(conv)));
             else if (module is Linear linear) layers.Add(new QuantizableLayer(name, linear, null));
         }
         if (layers.Count == 0) throw new UserFacingException("the model has no conv or linear layer to quantize");

@@ -7,13 +7,18 @@ using static TorchSharp.torch;
 namespace Orchestrator.Tests.Cli;
 
 /// <summary>A tiny model trained once by the real CLI, for the inference benchmark's tests (deleted afterwards).</summary>
-public sealed class TrainedRunFixture : IDisposable
+public class TrainedRunFixture : IDisposable
 {
     private readonly TempDirectory dir = new();
 
-    public TrainedRunFixture()
+    public TrainedRunFixture() : this(CliSpecs.Synthetic("{every_steps: 0, keep: 1}"))
     {
-        var spec = CliSpecs.Write(dir, CliSpecs.Synthetic("{every_steps: 0, keep: 1}"));
+    }
+
+    /// <summary>Trains <paramref name="specYaml"/> into <see cref="RunDirectory"/>.</summary>
+    protected TrainedRunFixture(string specYaml)
+    {
+        var spec = CliSpecs.Write(dir, specYaml);
         RunDirectory = dir.File("run");
         var result = CliRunner.Train(dir.Path, spec, "--out", RunDirectory);
         Assert.True(result.ExitCode == 0, result.ToString());
@@ -23,7 +28,11 @@ public sealed class TrainedRunFixture : IDisposable
 
     public string Scratch(string name) => dir.File(name);
 
-    public void Dispose() => dir.Dispose();
+    public void Dispose()
+    {
+        dir.Dispose();
+        GC.SuppressFinalize(this);
+    }
 }
 
 /// <summary><c>bench inference</c> end to end (smoke settings, so seconds), and loading a run directory for it.</summary>

@@ -10,32 +10,15 @@ using static TorchSharp.torch;
 namespace Orchestrator.Tests.PostTraining;
 
 /// <summary>A tiny CNN with batch norm trained once by the real CLI on the generated dataset, for the quantize tests.</summary>
-public sealed class TrainedCnnFixture : IDisposable
-{
-    private readonly TempDirectory dir = new();
+public sealed class TrainedCnnFixture() : TrainedRunFixture("""
+    name: ptq-test
+    device: cpu
+    data: {dataset: synthetic}
+    model: {kind: cnn, width: 4, norm: batch}
+    training: {epochs: 2, global_batch: 64, threads: 1}
+    checkpoint: {every_steps: 0, keep: 1}
 
-    public TrainedCnnFixture()
-    {
-        var spec = CliSpecs.Write(dir, """
-            name: ptq-test
-            device: cpu
-            data: {dataset: synthetic}
-            model: {kind: cnn, width: 4, norm: batch}
-            training: {epochs: 2, global_batch: 64, threads: 1}
-            checkpoint: {every_steps: 0, keep: 1}
-
-            """);
-        RunDirectory = dir.File("run");
-        var result = CliRunner.Train(dir.Path, spec, "--out", RunDirectory);
-        Assert.True(result.ExitCode == 0, result.ToString());
-    }
-
-    public string RunDirectory { get; }
-
-    public string Scratch(string name) => dir.File(name);
-
-    public void Dispose() => dir.Dispose();
-}
+    """);
 
 /// <summary>
 /// <c>orchestrator quantize</c> end to end on a trained run: the mixed plan respects the budget, the written model
@@ -118,6 +101,22 @@ public sealed class QuantizeCliTests(TrainedCnnFixture trained) : IClassFixture<
     }
 
     [Fact]
+    public void Synthetic_calibration_quantizes_from_the_model_alone_and_reports_how_close_the_statistics_came()
+    {
+        var output = trained.Scratch("w8-synthetic");
+        var result = Quantize(trained.RunDirectory, "--bits", "8", "--calibration", "synthetic", "--samples", "16", "--iterations", "5", "--out", output);
+
+        CliAssert.Success(result);
+        using var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, QuantizedModelDirectory.ReportFile)));
+        var root = json.RootElement;
+        Assert.Equal("synthetic", root.GetProperty("calibration").GetString());
+        Assert.Equal(4, root.GetProperty("layers").GetArrayLength());
+        var calibration = root.GetProperty("calibration_report");
+        Assert.True(calibration.GetProperty("loss_after").GetDouble() < calibration.GetProperty("loss_before").GetDouble(), calibration.ToString());
+        Assert.True(File.Exists(Path.Combine(output, "synthetic-calibration.png")), string.Join(", ", Directory.EnumerateFiles(output).Select(Path.GetFileName)));
+    }
+
+    [Fact]
     public void Bad_input_is_a_clear_error_and_nothing_is_written()
     {
         using var empty = new TempDirectory();
@@ -126,7 +125,7 @@ public sealed class QuantizeCliTests(TrainedCnnFixture trained) : IClassFixture<
         Assert.Equal([RunLayout.SpecFile], Directory.EnumerateFileSystemEntries(empty.Path).Select(Path.GetFileName));
 
         var output = trained.Scratch("never");
-        CliAssert.UserError(Quantize(trained.RunDirectory, "--calibration", "synthetic", "--out", output), "--calibration synthetic:");
+        CliAssert.UserError(Quantize(trained.RunDirectory, "--calibration", "imagenet", "--out", output), "--calibration: unknown source 'imagenet'; expected one of real, synthetic");
         CliAssert.UserError(Quantize(trained.RunDirectory, "--samples", "0", "--out", output), "--samples: expected at least 1 calibration sample, got 0");
         CliAssert.UserError(Quantize(trained.RunDirectory, "--bits", "mixed", "--budget", "1.5", "--out", output), "--budget: expected a fraction of the fp32 weight size in (0, 1], got 1.5");
         CliAssert.UserError(Quantize(trained.RunDirectory, "--samples", "100000", "--out", output), "--samples: 100000 calibration samples asked for");
