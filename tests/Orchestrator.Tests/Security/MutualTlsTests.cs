@@ -180,7 +180,7 @@ public sealed class MutualTlsTests(TlsSiloFixture fixture) : IClassFixture<TlsSi
             [Orchestrator.Scheduler.Launchers.JobRunner.GatewayVariable] = fixture.Silo.Gateway,
             [Orchestrator.Scheduler.Launchers.JobRunner.JobVariable] = "tls-worker",
             [Orchestrator.Scheduler.Launchers.JobRunner.ClusterVariable] = TlsSiloFixture.ClusterId,
-            [Orchestrator.Trainer.Training.FaultInjection.StepDelayVariable] = "200", // a few seconds of training: the link tries meanwhile
+            [Orchestrator.Trainer.Training.FaultInjection.StepDelayVariable] = "500", // several seconds of training: the link tries meanwhile (200 ms was too short once under load)
             ["ORCHESTRATOR_TLS_CERT"] = fixture.StrangerFiles.Certificate,
             ["ORCHESTRATOR_TLS_KEY"] = fixture.StrangerFiles.Key,
             ["ORCHESTRATOR_TLS_CA"] = fixture.Ca,
