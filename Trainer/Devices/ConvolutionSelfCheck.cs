@@ -67,10 +67,9 @@ public static class ConvolutionSelfCheck
 
     private static (Tensor y, Tensor gradInput, Tensor gradWeight) ForwardBackward(ConvolutionShape shape, Tensor x, Tensor w, Tensor upstream, bool channelsLast)
     {
-        static Tensor Nhwc(Tensor t) => t.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2);
-        var input = (channelsLast ? Nhwc(x) : x.clone()).detach().requires_grad_();
+        var input = (channelsLast ? ChannelsLast.Of(x) : x.clone()).detach().requires_grad_();
         var weight = w.detach().clone().requires_grad_();
-        var y = nn.functional.conv2d(input, channelsLast ? Nhwc(weight) : weight, null, shape.Stride, shape.Padding, shape.Dilation, shape.Groups);
+        var y = nn.functional.conv2d(input, channelsLast ? ChannelsLast.Of(weight) : weight, null, shape.Stride, shape.Padding, shape.Dilation, shape.Groups);
         y.backward([upstream]);
         return (y.detach(), input.grad!, weight.grad!);
     }

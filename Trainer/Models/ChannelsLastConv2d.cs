@@ -1,3 +1,4 @@
+using Orchestrator.Trainer.Devices;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -38,8 +39,7 @@ public sealed class ChannelsLastConv2d : Convolution
             throw new ArgumentException($"a 2-d convolution takes [N, {in_channels}, H, W] input, got [{string.Join(", ", input.shape)}]");
         if (!UsesChannelsLast(input))
             return nn.functional.conv2d(input, weight, bias, stride, padding, dilation, groups);
-        using var scope = NewDisposeScope();
-        var nhwc = weight!.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2);
-        return nn.functional.conv2d(input, nhwc, bias, stride, padding, dilation, groups).MoveToOuterDisposeScope();
+        using var nhwc = ChannelsLast.Of(weight!);
+        return nn.functional.conv2d(input, nhwc, bias, stride, padding, dilation, groups);
     }
 }

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using Orchestrator.Trainer.Devices;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -24,16 +25,7 @@ internal sealed class GhostBatchNormCpuFunction : autograd.SingleTensorFunction<
 
     /// <summary>Whether the fused path can take <paramref name="input"/> and these parameters.</summary>
     public static bool Supports(Tensor input, Tensor? weight, Tensor? bias) =>
-        Fits(input) && (input.is_contiguous() || IsChannelsLast(input)) && (weight is null || Fits(weight)) && (bias is null || Fits(bias));
-
-    /// <summary>Whether <paramref name="t"/> is a dense channels-last (NHWC in memory) 4-d tensor.</summary>
-    internal static bool IsChannelsLast(Tensor t)
-    {
-        if (t.dim() != 4) return false;
-        var (shape, stride) = (t.shape, t.stride());
-        long c = shape[1], h = shape[2], w = shape[3];
-        return stride[1] == 1 && stride[3] == c && stride[2] == w * c && stride[0] == h * w * c;
-    }
+        Fits(input) && (input.is_contiguous() || ChannelsLast.Is(input)) && (weight is null || Fits(weight)) && (bias is null || Fits(bias));
 
     // Tensor.bytes, through which the kernels reach the values, spans at most int.MaxValue bytes.
     private static bool Fits(Tensor t) => t.device_type == DeviceType.CPU && t.dtype == ScalarType.Float32 && t.numel() * sizeof(float) <= int.MaxValue;
@@ -53,9 +45,7 @@ internal sealed class GhostBatchNormCpuFunction : autograd.SingleTensorFunction<
     private static Tensor InLayout(Tensor t, bool channelsLast)
     {
         if (!channelsLast) return t.is_contiguous() ? t : t.contiguous();
-        if (IsChannelsLast(t)) return t;
-        using var nhwc = t.permute(0, 2, 3, 1).contiguous();
-        return nhwc.permute(0, 3, 1, 2);
+        return ChannelsLast.Is(t) ? t : ChannelsLast.Of(t);
     }
 
     /// <summary>

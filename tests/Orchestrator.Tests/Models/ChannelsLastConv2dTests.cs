@@ -1,3 +1,4 @@
+using Orchestrator.Trainer.Devices;
 using Orchestrator.Trainer.Models;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -10,12 +11,6 @@ namespace Orchestrator.Tests.Models;
 /// </summary>
 public sealed class ChannelsLastConv2dTests
 {
-    private static bool ChannelsLast(Tensor t)
-    {
-        var (shape, stride) = (t.shape, t.stride());
-        return stride[1] == 1 && stride[3] == shape[1] && stride[2] == shape[3] * shape[1];
-    }
-
     [Fact]
     public void It_initializes_and_names_its_parameters_as_torch_conv2d()
     {
@@ -49,7 +44,7 @@ public sealed class ChannelsLastConv2dTests
 
         var expected = reference.call(xa);
         var actual = conv.call(xb);
-        Assert.True(ChannelsLast(actual) && !actual.is_contiguous(), "a CPU convolution of several channels returns channels-last");
+        Assert.True(ChannelsLast.Is(actual) && !actual.is_contiguous(), "a CPU convolution of several channels returns channels-last");
         (expected * upstream).sum().backward();
         (actual * upstream).sum().backward();
 

@@ -1,3 +1,4 @@
+using Orchestrator.Trainer.Devices;
 using Orchestrator.Trainer.Normalization;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -16,7 +17,7 @@ public sealed class GhostBatchNormCpuPathTests
     private static Outcome Run(Tensor x, Tensor upstream, Tensor gamma, Tensor beta, long ghost, ScalarType type, bool channelsLast = false)
     {
         long channels = x.shape[1];
-        var input = (channelsLast ? ChannelsLast(x.to(type)) : x.to(type)).detach().requires_grad_();
+        var input = (channelsLast ? ChannelsLast.Of(x.to(type)) : x.to(type)).detach().requires_grad_();
         // detach: to() of a tensor already in `type` is the tensor itself, whose gradient would pile up over runs.
         var weight = gamma.to(type).detach().requires_grad_();
         var bias = beta.to(type).detach().requires_grad_();
@@ -25,14 +26,11 @@ public sealed class GhostBatchNormCpuPathTests
         Assert.Equal(type == ScalarType.Float32, GhostBatchNormCpuFunction.Supports(input, weight, bias));
         var y = GhostBatchNormFunction.Forward(input, runningMean, runningVar, weight, bias, training: true, ghost);
         if (type == ScalarType.Float32)
-            Assert.Equal(channelsLast, GhostBatchNormCpuFunction.IsChannelsLast(y) && !y.is_contiguous()); // the output keeps the input's memory order
+            Assert.Equal(channelsLast, ChannelsLast.Is(y) && !y.is_contiguous()); // the output keeps the input's memory order
         (y * upstream.to(type)).sum().backward();
         static Tensor D(Tensor t) => t.detach().to(ScalarType.Float64);
         return new Outcome(D(y), D(input.grad!), D(weight.grad!), D(bias.grad!), D(runningMean), D(runningVar));
     }
-
-    /// <summary>The same values, NHWC in memory.</summary>
-    private static Tensor ChannelsLast(Tensor t) => t.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2);
 
     private static void Close(Tensor expected, Tensor actual, string what, double rtol, double atol)
     {
@@ -90,12 +88,12 @@ public sealed class GhostBatchNormCpuPathTests
         var upstream = randn(shape, generator: generator);
         var gamma = rand(shape[1], generator: generator) + 0.5;
         var beta = randn(shape[1], generator: generator);
-        Assert.True(GhostBatchNormCpuFunction.Supports(ChannelsLast(x), null, null));
+        Assert.True(GhostBatchNormCpuFunction.Supports(ChannelsLast.Of(x), null, null));
 
         var expected = Run(x, upstream, gamma, beta, ghost, ScalarType.Float64);
         Agree(expected, Run(x, upstream, gamma, beta, ghost, ScalarType.Float32, channelsLast: true));
         // The upstream gradient in the activations' own order too (as a channels-last network hands it back).
-        Agree(expected, Run(x, ChannelsLast(upstream), gamma, beta, ghost, ScalarType.Float32, channelsLast: true));
+        Agree(expected, Run(x, ChannelsLast.Of(upstream), gamma, beta, ghost, ScalarType.Float32, channelsLast: true));
     }
 
     [Fact]
@@ -103,7 +101,7 @@ public sealed class GhostBatchNormCpuPathTests
     {
         using var scope = NewDisposeScope();
         using var generator = new Generator(17);
-        var x = ChannelsLast(randn([32, 16, 16, 16], generator: generator));
+        var x = ChannelsLast.Of(randn([32, 16, 16, 16], generator: generator));
         var upstream = randn(x.shape, generator: generator);
         var sizes = GhostBatchNormFunction.ChunkSizes(32, 8);
         (Tensor y, Tensor dx, double[] mean, double[] var) Once(int threads)
