@@ -50,14 +50,47 @@ internal sealed partial class FinalizeWatchdog : IDisposable
     /// Hydra kills every other rank of the job when one closes its PMI connection without having sent
     /// PMI's finalize; the stranded ranks leave at different instants, so each says "finalized" first
     /// (simple PMI-1 wire command on the descriptor Hydra passed in <c>PMI_FD</c>). Not waiting for the
-    /// acknowledgement: a rank whose main thread waits in the PMI barrier would race it for the reply.
+    /// acknowledgement: a rank whose main thread waits in the PMI barrier reads it instead and aborts
+    /// (seen). But Hydra's proxy dies on a broken pipe, taking the job down with exit 255 and losing its
+    /// output, when the reply finds the socket closed (seen in CI): so a short-lived child holds the socket
+    /// open past this process's exit.
     /// </summary>
     private static unsafe void TellLauncherFinalized()
     {
         if (!int.TryParse(System.Environment.GetEnvironmentVariable("PMI_FD"), out int fd)) return;
+        HoldOpenAfterExit(fd);
         ReadOnlySpan<byte> command = "cmd=finalize\n"u8;
         fixed (byte* bytes = command) Write(fd, bytes, command.Length);
     }
+
+    /// <summary>
+    /// Starts <c>sleep 0.5</c> with <paramref name="fd"/> inherited (close-on-exec cleared) and its standard
+    /// streams on /dev/null, so Hydra's output forwarding does not wait for it (Hydra does wait for the socket
+    /// to close: a longer holder delays the job's end). posix_spawn, not <see cref="System.Diagnostics.Process"/>:
+    /// the main thread is stuck inside MPICH, and the runtime's process machinery is more than this needs.
+    /// Best effort: without a holder the old race remains.
+    /// </summary>
+    private static unsafe void HoldOpenAfterExit(int fd)
+    {
+        const int GetDescriptorFlags = 1, SetDescriptorFlags = 2, CloseOnExec = 1;
+        int flags = Fcntl(fd, GetDescriptorFlags, 0);
+        if (flags < 0 || Fcntl(fd, SetDescriptorFlags, flags & ~CloseOnExec) < 0) return;
+        ReadOnlySpan<byte> shell = "/bin/sh\0"u8, dashC = "-c\0"u8,
+            script = "exec /bin/sleep 0.5 </dev/null >/dev/null 2>&1\0"u8;
+        fixed (byte* sh = shell, c = dashC, body = script)
+        {
+            byte** argv = stackalloc byte*[] { sh, c, body, null };
+            byte** envp = stackalloc byte*[] { null };
+            int pid;
+            PosixSpawn(&pid, sh, null, null, argv, envp);
+        }
+    }
+
+    [LibraryImport("libc", EntryPoint = "fcntl")]
+    private static partial int Fcntl(int fd, int command, int argument);
+
+    [LibraryImport("libc", EntryPoint = "posix_spawn")]
+    private static unsafe partial int PosixSpawn(int* pid, byte* path, void* fileActions, void* attributes, byte** argv, byte** envp);
 
     [LibraryImport("libc", EntryPoint = "write")]
     private static unsafe partial nint Write(int fd, byte* buffer, nint count);

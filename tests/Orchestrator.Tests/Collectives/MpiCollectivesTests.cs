@@ -71,9 +71,11 @@ public sealed class MpiCollectivesTests
     {
         // MPICH 4.0.2 over UCX's TCP transport hangs in MPI_Finalize in about half of such runs here
         // (without the watchdog every such run hangs until MpiRunner kills it and throws). The finalize
-        // watchdog (3 s in this test) must end each one. Its exit is 0 nearly always; Hydra's own
-        // teardown can still race the stranded ranks' exits (seen once in about 30 hung runs: exit 255),
-        // so a non-zero code is accepted only when the watchdog reported the hang it ended.
+        // watchdog (3 s in this test) must end each one. Its exit is 0 nearly always; a rank whose main
+        // thread waits in the PMI barrier can still read Hydra's finalize reply meant for the watchdog and
+        // fail first, so a non-zero code is accepted only when the watchdog reported the hang it ended.
+        // (Until the watchdog waited for that reply, Hydra's proxy died on a broken pipe, exit 255, and the
+        // note was lost with its output: the CI failure this case once had.)
         string[] overTcp = ["-env", "MPIR_CVAR_NOLOCAL", "1", "-env", "UCX_TLS", "tcp,self", "-env", "ORCHESTRATOR_MPI_FINALIZE_SECONDS", "3"];
         int cleanExits = 0;
         for (int run = 0; run < 4; run++)
