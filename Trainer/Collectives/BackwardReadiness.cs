@@ -1,3 +1,4 @@
+using Orchestrator.Trainer.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -117,7 +118,7 @@ internal sealed class BackwardReadiness : IDisposable
             if (!armed) return input;
             bool withMarker = input.requires_grad && is_grad_enabled();
             int marker = modules.Called(module, withMarker);
-            return withMarker ? BackwardMarker.apply(input, new MarkerToken(this, marker)) : input;
+            return withMarker ? CustomFunctionApply.Scoped(() => BackwardMarker.apply(input, new MarkerToken(this, marker))) : input;
         }
     }
 
@@ -190,6 +191,7 @@ internal sealed class BackwardReadiness : IDisposable
         public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
         {
             ctx.save_data(TokenKey, vars[1]);
+            ctx.set_materialize_grads(false); // see CustomFunctionApply; an undefined gradient passes through as it is
             return ((Tensor)vars[0]).alias();
         }
 

@@ -1,3 +1,4 @@
+using Orchestrator.Trainer.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -24,7 +25,7 @@ internal sealed class BifurcatedGemmFunction : autograd.SingleTensorFunction<Bif
     public static Tensor Apply(Tensor input, Tensor weight, Tensor? bias, BackwardState state)
     {
         ReturnedGradients.Release(ref returned);
-        return apply(input, weight, bias!, state);
+        return CustomFunctionApply.Scoped(() => apply(input, weight, bias!, state));
     }
 
     public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
@@ -34,6 +35,7 @@ internal sealed class BifurcatedGemmFunction : autograd.SingleTensorFunction<Bif
         ctx.save_data(StateKey, state);
         ctx.save_data(InputNeedsGradKey, input.requires_grad);
         ctx.save_data(HasBiasKey, bias is not null);
+        ctx.set_materialize_grads(false); // see CustomFunctionApply
         using var _ = no_grad();
         return state.Gemm(input, weight, bias);
     }
@@ -41,6 +43,7 @@ internal sealed class BifurcatedGemmFunction : autograd.SingleTensorFunction<Bif
     public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor grad_output)
     {
         ReturnedGradients.Release(ref returned);
+        if (grad_output.IsInvalid) return [null!, null!, null!, null!]; // an output that reached no loss: no gradients
         var state = (BackwardState)ctx.get_data(StateKey);
         bool inputNeedsGrad = (bool)ctx.get_data(InputNeedsGradKey);
         bool hasBias = (bool)ctx.get_data(HasBiasKey);

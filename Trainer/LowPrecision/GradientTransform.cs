@@ -1,4 +1,5 @@
 using Orchestrator.Spec;
+using Orchestrator.Trainer.Compression.Torch;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -37,13 +38,13 @@ public sealed record GradientTransform(GradientSparsitySpec? Sparsity, int? Bits
             var same = pruned.MoveToOuterDisposeScope();
             return (same, same, nonZeros);
         }
-        using var noise = Stochastic ? new Generator(NoiseSeed(seed), gradient.device) : null;
+        var noise = Stochastic ? new CounterUniform(NoiseSeed(seed)) : null;
         var quantized = RangeQuantizer.QuantizePerTensor(pruned, bits, noise);
         if (Sparsity is not null) quantized = where(pruned.eq(0), zeros_like(quantized), quantized);
         var forWeight = Bifurcation ? pruned : quantized;
         return (quantized.MoveToOuterDisposeScope(), forWeight.MoveToOuterDisposeScope(), nonZeros);
     }
 
-    /// <summary>A seed for the rounding noise apart from the pruning's (torch generators take non-negative seeds).</summary>
+    /// <summary>A seed for the rounding noise apart from the pruning's.</summary>
     private static ulong NoiseSeed(ulong seed) => (seed ^ 0x5851F42D4C957F2DUL) >> 1;
 }

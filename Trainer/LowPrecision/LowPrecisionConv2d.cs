@@ -11,7 +11,7 @@ public sealed class LowPrecisionConv2d : LowPrecisionLayer
     private readonly ConvolutionShape shape;
 
     /// <summary>Wraps <paramref name="conv"/>, whose parameters train.</summary>
-    public LowPrecisionConv2d(Conv2d conv, LowPrecisionTraining lowPrecision) : base(nameof(LowPrecisionConv2d), conv, conv.weight!, conv.bias, lowPrecision)
+    public LowPrecisionConv2d(Conv2d conv, LowPrecisionTraining lowPrecision) : base(nameof(LowPrecisionConv2d), conv, lowPrecision)
     {
         shape = ConvolutionShape.From(conv);
     }

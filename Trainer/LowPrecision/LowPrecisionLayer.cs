@@ -34,14 +34,10 @@ public abstract class LowPrecisionLayer : nn.Module<Tensor, Tensor>
 #pragma warning restore IDE1006
 
     /// <param name="name">Module name.</param>
-    /// <param name="dense">The TorchSharp layer whose parameters train.</param>
-    /// <param name="weight">Its weight ([out, ...]).</param>
-    /// <param name="bias">Its bias, if any.</param>
+    /// <param name="dense">The TorchSharp layer whose parameters train (its <c>weight</c>, [out, ...], and <c>bias</c>, if any).</param>
     /// <param name="lowPrecision">The model's low-precision settings and state.</param>
-    protected LowPrecisionLayer(string name, nn.Module<Tensor, Tensor> dense, Parameter weight, Parameter? bias, LowPrecisionTraining lowPrecision) : base(name)
+    protected LowPrecisionLayer(string name, nn.Module<Tensor, Tensor> dense, LowPrecisionTraining lowPrecision) : base(name)
     {
-        Weight = weight;
-        Bias = bias;
         this.dense = dense;
         this.lowPrecision = lowPrecision;
         register_module(nameof(dense), dense);
@@ -67,10 +63,12 @@ public abstract class LowPrecisionLayer : nn.Module<Tensor, Tensor>
     public int Index { get; }
 
     /// <summary>The trained (dense) weight.</summary>
-    public Parameter Weight { get; }
+    /// <remarks>Read from the dense layer each time: <c>to(device)</c> replaces its parameters with new objects (and
+    /// disposes the old ones), so a reference kept from construction would be stale on a GPU.</remarks>
+    public Parameter Weight => dense.get_parameter("weight") ?? throw new InvalidOperationException($"{dense.GetName()} has no weight");
 
-    /// <summary>The trained bias, if any.</summary>
-    public Parameter? Bias { get; }
+    /// <summary>The trained bias, if any (read as <see cref="Weight"/> is).</summary>
+    public Parameter? Bias => dense.get_parameter("bias");
 
     /// <summary>The weight mask (1 = kept, the weight's shape), or null when the layer is dense (no masks asked for, or
     /// a shape the N:M pattern does not tile).</summary>

@@ -8,7 +8,7 @@ namespace Orchestrator.Trainer.LowPrecision;
 public sealed class LowPrecisionLinear : LowPrecisionLayer
 {
     /// <summary>Wraps <paramref name="linear"/>, whose parameters train.</summary>
-    public LowPrecisionLinear(Linear linear, LowPrecisionTraining lowPrecision) : base(nameof(LowPrecisionLinear), linear, linear.weight!, linear.bias, lowPrecision)
+    public LowPrecisionLinear(Linear linear, LowPrecisionTraining lowPrecision) : base(nameof(LowPrecisionLinear), linear, lowPrecision)
     {
     }
 

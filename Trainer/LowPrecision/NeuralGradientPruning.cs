@@ -78,8 +78,7 @@ public static class NeuralGradientPruning
     /// <summary>The codecs' torch-op pruning (any device), scattered back to dense blocks.</summary>
     private static Tensor PruneTorch(Tensor blocks, int n, int m, PrunerKind kind, ulong seed)
     {
-        using var generator = new Generator(seed & long.MaxValue, blocks.device);
-        var (values, positions) = TorchNmPruning.Prune(blocks.flatten(), n, m, kind, generator);
+        var (values, positions) = TorchNmPruning.Prune(blocks.flatten(), n, m, kind, new CounterUniform(seed));
         var dense = zeros([values.shape[0], m], values.dtype, values.device).scatter_add_(1, positions, values);
         return dense.reshape(blocks.shape);
     }

@@ -1,3 +1,4 @@
+using Orchestrator.Trainer.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -20,12 +21,13 @@ internal sealed class OutputGradientFunction : autograd.SingleTensorFunction<Out
     public static Tensor Apply(Tensor output, BackwardState state)
     {
         ReturnedGradients.Release(ref returned);
-        return apply(output, state);
+        return CustomFunctionApply.Scoped(() => apply(output, state));
     }
 
     public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
     {
         ctx.save_data(StateKey, vars[1]);
+        ctx.set_materialize_grads(false); // see CustomFunctionApply
         // A view, not a copy: the value is the layer's output itself.
         var output = (Tensor)vars[0];
         return output.view(output.shape);
@@ -34,6 +36,7 @@ internal sealed class OutputGradientFunction : autograd.SingleTensorFunction<Out
     public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor grad_output)
     {
         ReturnedGradients.Release(ref returned);
+        if (grad_output.IsInvalid) return [null!, null!]; // an output that reached no loss: no gradient
         var state = (BackwardState)ctx.get_data(StateKey);
         var (forInput, forWeight) = state.Apply(grad_output);
         if (!ReferenceEquals(forWeight, forInput)) forWeight.Dispose();

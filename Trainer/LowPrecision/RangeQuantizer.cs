@@ -1,3 +1,4 @@
+using Orchestrator.Trainer.Compression.Torch;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -25,7 +26,7 @@ public static class RangeQuantizer
     /// With <paramref name="noise"/>, rounding is stochastic with uniforms drawn from it; without, to nearest.
     /// </summary>
     /// <exception cref="ArgumentException">A range bound is NaN or infinite (the values were not finite), or bits outside 1..24.</exception>
-    public static Tensor Quantize(Tensor x, Tensor min, Tensor max, int bits, Generator? noise)
+    public static Tensor Quantize(Tensor x, Tensor min, Tensor max, int bits, CounterUniform? noise)
     {
         if (bits is < 1 or > 24) throw new ArgumentOutOfRangeException(nameof(bits), bits, "1..24 bits (fp32 holds 24 exactly)");
         using var scope = NewDisposeScope();
@@ -37,21 +38,21 @@ public static class RangeQuantizer
         var safe = where(positive, scale, ones_like(scale));
         var y = x.sub(min).div(safe);
         // round(y + u) with u ~ U[-1/2, 1/2) is floor(y + v) with v ~ U[0, 1): E = y, exactly the stochastic rounding law.
-        var q = noise is null ? y.round() : y.add(rand(y.shape, y.dtype, y.device, generator: noise)).floor_();
+        var q = noise is null ? y.round() : y.add(noise.Next(y.shape, y.device).to(y.dtype)).floor_();
         q = q.clamp_(0, levels);
         var result = where(positive, q.mul(safe).add(min), min.expand_as(q));
         return result.MoveToOuterDisposeScope();
     }
 
     /// <summary>Quantizes with one range over the whole tensor (its own min and max): the gradients' rule.</summary>
-    public static Tensor QuantizePerTensor(Tensor x, int bits, Generator? noise)
+    public static Tensor QuantizePerTensor(Tensor x, int bits, CounterUniform? noise)
     {
         using var scope = NewDisposeScope();
         return Quantize(x, x.min(), x.max(), bits, noise).MoveToOuterDisposeScope();
     }
 
     /// <summary>Quantizes with one range per index of dim 0 (min and max over the other dims): the weights' rule, per output channel.</summary>
-    public static Tensor QuantizePerChannel(Tensor x, int bits, Generator? noise = null)
+    public static Tensor QuantizePerChannel(Tensor x, int bits, CounterUniform? noise = null)
     {
         using var scope = NewDisposeScope();
         var flat = x.reshape(x.shape[0], -1);

@@ -121,8 +121,10 @@ unpack() {
   mkdir -p "$root"
   local part
   for part in app dotnet mpich; do tar -C "$root" -xJf "$pack/$part.tar.xz"; done
-  export DOTNET_ROOT="$root/dotnet" DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
-  export PATH="$root/dotnet:$root/mpich/bin:$PATH"
+  export DOTNET_ROOT="$root" DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+  export PATH="$root:$root/mpich/bin:$PATH"
+  # A bare image may lack ICU; the runs need no culture data.
+  ldconfig -p 2>/dev/null | grep -q libicuuc || export DOTNET_SYSTEM_GLOBALIZATION_INVARIANT=1
   export UCX_MODULE_DIR="$root/mpich/lib/ucx" UCX_TLS=tcp,self,sm
   app="$root/app"
 }
@@ -132,28 +134,73 @@ compare() {
   local device="$1" out="$2" python="${PYTHON:-python3}"
   local spec="$repo/bench/gpu/cnn-gbn.yaml"
   local -a set=(--set "device=$device" --set "data.root=$pack/fashion-mnist")
-  echo "gpu-check: ours, 1 process on $device ..."
-  (cd "$repo" && dotnet "$app/orchestrator.dll" train "$spec" "${set[@]}" --set workers=1 --out "$out/ours-1" --fresh) 2>&1 | tee "$out/ours-1.log" | tail -15
-  echo "gpu-check: ours, 2 ranks on $device, 2:4+int8 averaged where the buckets live ..."
+  # Each run is bounded and may fail without hiding the others' figures (one try on a lent machine).
+  ours() {  # NAME RANKS WHAT [--set ...]; RUNS (names, space-separated) limits which run
+    local name="$1" ranks="$2" what="$3"
+    shift 3
+    [[ -z "${RUNS:-}" || " $RUNS " == *" $name "* ]] || return 0
+    local -a launch=()
+    (( ranks > 1 )) && launch=(mpiexec.hydra -np "$ranks" -launcher fork)
+    echo "gpu-check: ours, $what on $device ..."
+    (cd "$repo" && timeout "${RUN_LIMIT:-240}" "${launch[@]}" dotnet "$app/orchestrator.dll" train "$spec" "${set[@]}" --set "workers=$ranks" "$@" \
+       --out "$out/$name" --fresh) > "$out/$name.log" 2>&1 || echo "gpu-check: ours, $what failed (exit $?)"
+    tail -15 "$out/$name.log"
+  }
+  ours ours-1 1 "1 process"
   # On a GPU the buckets are encoded where they live by themselves; the rehearsal forces that path on CPU tensors.
-  (cd "$repo" && mpiexec.hydra -np 2 -launcher fork dotnet "$app/orchestrator.dll" train "$spec" "${set[@]}" --out "$out/ours-2" --fresh \
-     ${FORCE_DEVICE_PATH:+--codec-implementation torch}) 2>&1 | tee "$out/ours-2.log" | tail -15
+  local -a device_path=()
+  [[ -n "${FORCE_DEVICE_PATH:-}" ]] && device_path=(--codec-implementation torch)
+  ours ours-2 2 "2 ranks, 2:4+int8 averaged where the buckets live, overlapped with backward" "${device_path[@]}"
+  # The same without overlap (no marker functions in backward), and 8-bit simulated training (custom autograd functions
+  # on libtorch's device thread): what tells a failure of the 2-rank run apart.
+  ours ours-2-sequential 2 "2 ranks, 2:4+int8, not overlapped" "${device_path[@]}" --set compression.overlap=false
+  ours ours-1-int8 1 "1 process, 8-bit weights, activations and gradients" \
+    --set training.quantize.weights=8 --set training.quantize.activations=8 --set training.quantize.gradients=8
+  # The host path (fp32 buckets staged through host memory, fused codecs): tells the device codecs apart from the rest.
+  ours ours-2-host 2 "2 ranks, 2:4+int8 staged through the host, not overlapped" --codec-implementation fused --set compression.overlap=false
+  if [[ -z "${RUNS:-}" || " $RUNS " == *" pytorch "* ]]; then
   echo "gpu-check: PyTorch, 1 process on $device ..."
-  "$python" "$repo/bench/gpu/peer.py" --root "$pack/fashion-mnist" --device "$device" | tee "$out/pytorch.json"
+  timeout "${RUN_LIMIT:-240}" "$python" "$repo/bench/gpu/peer.py" --root "$pack/fashion-mnist" --device "$device" > "$out/pytorch.json" \
+    || echo "gpu-check: PyTorch failed (exit $?)"
+  cat "$out/pytorch.json"
+  fi
   "$python" - "$out" <<'PY'
 import json, sys
 out = sys.argv[1]
-ours1 = json.load(open(f"{out}/ours-1/summary.json"))
-ours2 = json.load(open(f"{out}/ours-2/summary.json"))
-peer = json.loads(open(f"{out}/pytorch.json").read().strip().splitlines()[-1])
-rows = [("ours, 1 process", ours1["samples_per_second"]), ("ours, 2 ranks, 2:4+int8 on the device", ours2["samples_per_second"]),
-        (f"PyTorch {peer['torch']}, 1 process", peer["samples_per_second"])]
-print(f"\n{'system':<45} {'samples/s':>10}   (device {peer['device']}, {peer.get('gpu')})")
-for name, value in rows:
-    print(f"{name:<45} {value:>10.0f}")
-print(f"ours / PyTorch (1 process): {ours1['samples_per_second'] / peer['samples_per_second']:.2f}")
-print(f"accuracy: ours 1 process {100 * ours1['test_accuracy']:.2f} %, 2 ranks {100 * ours2['test_accuracy']:.2f} % after {ours1['epochs']} epochs;"
-      f" 2 ranks sent {ours2['bytes_sent_per_step'] / 1e6:.2f} MB a step, ratio {ours2['compression_ratio']:.2f}")
+def load(path, last_line=False):
+    try:
+        text = open(f"{out}/{path}").read().strip()
+        return json.loads(text.splitlines()[-1] if last_line else text)
+    except (OSError, ValueError, IndexError):
+        return None
+ours1, ours2, peer = load("ours-1/summary.json"), load("ours-2/summary.json"), load("pytorch.json", last_line=True)
+rows = [("ours, 1 process", ours1), ("ours, 2 ranks, 2:4+int8 on the device", ours2),
+        ("ours, 2 ranks, 2:4+int8, not overlapped", load("ours-2-sequential/summary.json")),
+        ("ours, 1 process, 8-bit (simulated)", load("ours-1-int8/summary.json")),
+        ("ours, 2 ranks, 2:4+int8 staged through the host", load("ours-2-host/summary.json")),
+        (f"PyTorch {peer['torch'] if peer else '?'}, 1 process", peer)]
+def steady(name):
+    """Samples/s over the step times of epochs 2 and later (the peer times whole epochs after a warm-up epoch)."""
+    try:
+        rows = [json.loads(line) for line in open(f"{out}/{name}/metrics.jsonl")]
+    except (OSError, ValueError):
+        return float("nan")
+    steps = [r for r in rows if "seconds" in r and "samples" in r and r.get("epoch", 0) >= 1]
+    seconds = sum(r["seconds"] for r in steps)
+    return sum(r["samples"] for r in steps) / seconds if seconds > 0 else float("nan")
+names = ["ours-1", "ours-2", "ours-2-sequential", "ours-1-int8", "ours-2-host", None]
+print(f"\n{'system':<45} {'samples/s':>10} {'steady':>10} {'accuracy':>9}   (device {peer and peer['device']}, {peer and peer.get('gpu')})")
+for (label, result), name in zip(rows, names):
+    rate = result["samples_per_second"] if result else float("nan")
+    still = steady(name) if name else rate
+    accuracy = f"{100 * result['test_accuracy']:.2f} %" if result and "test_accuracy" in result else "-"
+    print(f"{label:<45} {rate:>10.0f} {still:>10.0f} {accuracy:>9}")
+if ours1 and peer:
+    print(f"ours / PyTorch (1 process): {ours1['samples_per_second'] / peer['samples_per_second']:.2f} whole run, "
+          f"{steady('ours-1') / peer['samples_per_second']:.2f} steady (step times of epochs 2-3)")
+if ours2:
+    print(f"2 ranks sent {ours2['bytes_sent_per_step'] / 1e6:.2f} MB a step, ratio {ours2['compression_ratio']:.2f}, "
+          f"overlapped steps {ours2.get('overlapped_steps')}")
 PY
 }
 
@@ -162,7 +209,8 @@ do_run() {
   local out="${OUT:-$repo/.gpu/out}" root=/tmp/gpu-check
   mkdir -p "$out"
   unpack "$root"
-  nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv 2>&1 | tee "$out/gpu.txt" || true
+  { nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv; nproc; g++ --version | head -1; cmake --version | head -1
+    ninja --version; nvcc --version | tail -1; python3 -c 'import torch; print("torch", torch.__version__, torch.version.cuda)'; } 2>&1 | tee "$out/gpu.txt" || true
   local torch_dir
   torch_dir="$(python3 -c 'import os, torch; print(os.path.dirname(torch.__file__))')"
   echo "gpu-check: building LibTorchSharp $torchsharp_version against $(python3 -c 'import torch; print(torch.__version__)') ..."
@@ -172,13 +220,50 @@ do_run() {
   # Newer libtorch headers warn where TorchSharp's pinned version did not: warnings stay warnings here. The version
   # header TorchSharp's own build generates is not needed by the library.
   sed -i 's/add_definitions(-Werror)/add_definitions(-Wno-error)/' "$src/CMakeLists.txt"
-  (cmake -S "$src" -B "$root/native/build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DTorch_DIR="$torch_dir/share/cmake/Torch" \
-     && cmake --build "$root/native/build" --target LibTorchSharp -j "$(nproc)") > "$out/libtorchsharp-build.log" 2>&1 \
-    || { tail -40 "$out/libtorchsharp-build.log"; die "LibTorchSharp did not build (log: libtorchsharp-build.log)"; }
-  cp "$(find "$root/native/build" -name libLibTorchSharp.so | head -1)" "$app/libLibTorchSharp.so"
-  rm -f "$app/runtimes/linux-x64/native/libLibTorchSharp.so"
+  local build_limit="${BUILD_LIMIT:-330}"
+  # -k 0: one attempt shows every file that does not compile against this libtorch, not only the first.
+  if ! (cmake -S "$src" -B "$root/native/build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DTorch_DIR="$torch_dir/share/cmake/Torch" \
+     && timeout "$build_limit" cmake --build "$root/native/build" --target LibTorchSharp -j "$(nproc)" -- -k 0) > "$out/libtorchsharp-build.log" 2>&1; then
+    grep -E "error|FAILED" "$out/libtorchsharp-build.log" | head -60
+    # The peer alone still gives this GPU's figure for the record.
+    timeout 120 python3 "$repo/bench/gpu/peer.py" --root "$pack/fashion-mnist" --device cuda | tee "$out/pytorch.json" || true
+    die "LibTorchSharp did not build (log: libtorchsharp-build.log)"
+  fi
+  # What the managed TorchSharp $torchsharp_version may call and this build lacks (empty when the sources match it).
+  local prebuilt="$app/runtimes/linux-x64/native/libLibTorchSharp.so" built
+  built="$(find "$root/native/build" -name libLibTorchSharp.so | head -1)"
+  comm -23 <(nm -D --defined-only "$prebuilt" | awk '$2=="T"{print $3}' | sort) \
+           <(nm -D --defined-only "$built" | awk '$2=="T"{print $3}' | sort) > "$out/missing-symbols.txt" || true
+  echo "gpu-check: LibTorchSharp built; exports missing vs the prebuilt: $(wc -l < "$out/missing-symbols.txt")"
+  cp "$built" "$app/libLibTorchSharp.so"
+  rm -f "$prebuilt"
   export LD_LIBRARY_PATH="$app:$torch_dir/lib:$root/mpich/lib:${LD_LIBRARY_PATH:-}"
-  compare cuda "$out"
+  # The device call brings back at most 8 files: the runs (logs, summaries, metrics, plots; no checkpoints) travel as
+  # one archive, written also when a step fails.
+  local runs="$root/runs"
+  mkdir -p "$runs"
+  trap 'tar -C "'"$runs"'" -czf "'"$out"'/runs.tgz" --exclude=checkpoints . 2>/dev/null || true' EXIT
+  # A rank that crashes in native code leaves .NET's crash report (every thread's stack, managed frames named) instead
+  # of UCX's native-only backtrace; the dumps themselves stay here.
+  mkdir -p "$root/dumps"
+  export UCX_HANDLE_ERRORS=none DOTNET_DbgEnableMiniDump=1 DOTNET_DbgMiniDumpType=1 DOTNET_EnableCrashReport=1 \
+    DOTNET_DbgMiniDumpName="$root/dumps/dump-%p"
+  compare cuda "$runs" 2>&1 | tee "$out/summary.txt"
+  local report
+  for report in "$root"/dumps/*.crashreport.json; do
+    [[ -e "$report" ]] || continue
+    cp "$report" "$runs/"
+    python3 - "$report" <<'PY'
+import json, sys
+threads = json.load(open(sys.argv[1]))["payload"]["threads"]
+for t in threads:
+    if str(t.get("crashed")).lower() != "true":
+        continue
+    print(f"crash report {sys.argv[1]}: crashed thread")
+    for frame in t["stack_frames"][:40]:
+        print("  ", frame.get("method_name") or frame.get("unmanaged_name") or frame.get("native_module"))
+PY
+  done
 }
 
 do_rehearse() {

@@ -19,8 +19,8 @@ public sealed class TorchInt8Codec : ITensorCodec
     public Tensor Encode(Tensor flat, ulong seed)
     {
         var input = TorchCodecChecks.Input(flat);
-        using var generator = new Generator(seed, input.device);
-        return TorchInt8Quantizer.Encode(input, generator);
+        var uniform = new CounterUniform(seed);
+        return TorchInt8Quantizer.Encode(input, uniform);
     }
 
     /// <inheritdoc/>

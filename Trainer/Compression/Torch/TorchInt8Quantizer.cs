@@ -10,8 +10,8 @@ namespace Orchestrator.Trainer.Compression.Torch;
 internal static class TorchInt8Quantizer
 {
     /// <summary>Quantizes the 1-d float32 <paramref name="values"/> (k of them) into
-    /// <see cref="WireFormat.Int8Bytes"/>(k) bytes, drawing the rounding noise from <paramref name="generator"/>.</summary>
-    public static Tensor Encode(Tensor values, Generator generator)
+    /// <see cref="WireFormat.Int8Bytes"/>(k) bytes, drawing the rounding noise from <paramref name="uniform"/>.</summary>
+    public static Tensor Encode(Tensor values, CounterUniform uniform)
     {
         using var scope = NewDisposeScope();
         var device = values.device;
@@ -35,7 +35,7 @@ internal static class TorchInt8Quantizer
         var safe = where(scale.gt(0), scale, ones_like(scale));
         var scaled = where(finite, rows, zeros_like(rows)).div(safe);
         var floor = scaled.floor();
-        var noise = rand([chunks, WireFormat.QuantChunk], ScalarType.Float32, device, generator: generator);
+        var noise = uniform.Next([chunks, WireFormat.QuantChunk], device);
         // Stochastic rounding: round up with probability frac, so E[q] = x/scale. An exact 0 has
         // frac 0 and u < 0 never holds, so it stays 0. The clamp only catches x/scale landing a hair
         // above 127 through the rounding of scale itself (its frac is ~1e-6, so the bias is negligible).

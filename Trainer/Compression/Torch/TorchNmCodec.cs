@@ -46,8 +46,8 @@ public sealed class TorchNmCodec : ITensorCodec
     {
         var input = TorchCodecChecks.Input(flat);
         using var scope = NewDisposeScope();
-        using var generator = new Generator(seed, input.device);
-        var (values, positions) = TorchNmPruning.Prune(input, _n, _m, _pruner, generator);
+        var uniform = new CounterUniform(seed);
+        var (values, positions) = TorchNmPruning.Prune(input, _n, _m, _pruner, uniform);
         return cat([TensorBits.FloatsToBytes(values), TensorBits.Pack(positions, WireFormat.PositionBits(_m))]).MoveToOuterDisposeScope();
     }
 

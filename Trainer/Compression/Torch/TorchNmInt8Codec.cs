@@ -31,11 +31,11 @@ public sealed class TorchNmInt8Codec : ITensorCodec
     {
         var input = TorchCodecChecks.Input(flat);
         using var scope = NewDisposeScope();
-        // One generator for both stages: successive draws are independent, so the rounding noise is
+        // One stream for both stages: successive draws are independent, so the rounding noise is
         // independent of the sampling and E[decode] = E[kept] = x still holds.
-        using var generator = new Generator(seed, input.device);
-        var (values, positions) = TorchNmPruning.Prune(input, _n, _m, _pruner, generator);
-        var quantized = TorchInt8Quantizer.Encode(values.flatten(), generator);
+        var uniform = new CounterUniform(seed);
+        var (values, positions) = TorchNmPruning.Prune(input, _n, _m, _pruner, uniform);
+        var quantized = TorchInt8Quantizer.Encode(values.flatten(), uniform);
         return cat([quantized, TensorBits.Pack(positions, WireFormat.PositionBits(_m))]).MoveToOuterDisposeScope();
     }
 

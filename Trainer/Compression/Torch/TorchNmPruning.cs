@@ -11,7 +11,7 @@ namespace Orchestrator.Trainer.Compression.Torch;
 internal static class TorchNmPruning
 {
     /// <summary>The kept values [blocks, N] (float32) and their in-block positions [blocks, N] (int64).</summary>
-    public static (Tensor Values, Tensor Positions) Prune(Tensor flat, int n, int m, PrunerKind pruner, Generator? generator)
+    public static (Tensor Values, Tensor Positions) Prune(Tensor flat, int n, int m, PrunerKind pruner, CounterUniform? uniform)
     {
         using var scope = NewDisposeScope();
         long elements = flat.numel();
@@ -20,7 +20,7 @@ internal static class TorchNmPruning
         // MVUE: water-filled inclusion probabilities, systematic sampling, kept value x/p; greedy: top-N magnitudes, unscaled.
         var (values, positions) = pruner switch
         {
-            PrunerKind.Mvue => Mvue(x, n, m, generator!),
+            PrunerKind.Mvue => Mvue(x, n, m, uniform!),
             PrunerKind.Greedy => Greedy(x, n),
         };
         return (values.MoveToOuterDisposeScope(), positions.MoveToOuterDisposeScope());
@@ -53,7 +53,7 @@ internal static class TorchNmPruning
     /// sign(x) K_r (so E = a exactly; sum p &lt;= N, and a sampling point past the total keeps nothing). Blocks with
     /// at most N non-zeros keep them (p = 1). Slots that keep nothing get zeros at the smallest unused positions.
     /// </summary>
-    private static (Tensor, Tensor) Mvue(Tensor x, int n, int m, Generator generator)
+    private static (Tensor, Tensor) Mvue(Tensor x, int n, int m, CounterUniform uniform)
     {
         var device = x.device;
         long blocks = x.shape[0];
@@ -72,7 +72,7 @@ internal static class TorchNmPruning
         // Systematic sampling: points u, u+1, ..., u+N-1 on the cumulative sums of p; point t picks the index i
         // with cs[i-1] <= t < cs[i], i.e. the count of cumulative sums <= t (M: past the total, nothing).
         var cumulative = p.cumsum(1);
-        var u = rand([blocks, 1], ScalarType.Float32, device, generator: generator).to(ScalarType.Float64);
+        var u = uniform.Next([blocks, 1], device).to(ScalarType.Float64);
         var offsets = arange(n, ScalarType.Int64, device);
         var points = u.add(offsets.to(ScalarType.Float64));
         var picked = cumulative.unsqueeze(1).le(points.unsqueeze(2)).sum(dim: 2);

@@ -1,3 +1,4 @@
+using Orchestrator.Trainer.Compression.Torch;
 using Orchestrator.Trainer.LowPrecision;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -44,7 +45,7 @@ public sealed class RangeQuantizerTests
         var x = Input(kind).to(ScalarType.Float64).to(ScalarType.Float32);
         double min = x.min().item<float>(), max = x.max().item<float>();
         double s = (max - min) / RangeQuantizer.MaxLevel(bits);
-        using var noise = new Generator(5);
+        var noise = new CounterUniform(5);
         // K independent draws at once: the range is the tensor's own (x's min and max), the same for every row.
         var draws = RangeQuantizer.Quantize(x.expand(Draws, x.shape[0]), x.min(), x.max(), bits, noise);
         var mean = draws.to(ScalarType.Float64).mean([0]);
