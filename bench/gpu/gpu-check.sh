@@ -156,6 +156,7 @@ compare() {
   ours ours-2-sequential 2 "2 ranks, 2:4+int8, not overlapped" "${device_path[@]}" --set compression.overlap=false
   ours ours-1-int8 1 "1 process, 8-bit weights, activations and gradients" \
     --set training.quantize.weights=8 --set training.quantize.activations=8 --set training.quantize.gradients=8
+  ours ours-2-fp32 2 "2 ranks, fp32 gradients (MPI allreduce through the host)" --set compression.codec=none
   # The host path (fp32 buckets staged through host memory, fused codecs): tells the device codecs apart from the rest.
   ours ours-2-host 2 "2 ranks, 2:4+int8 staged through the host, not overlapped" --codec-implementation fused --set compression.overlap=false
   if [[ -z "${RUNS:-}" || " $RUNS " == *" pytorch "* ]]; then
@@ -178,6 +179,7 @@ rows = [("ours, 1 process", ours1), ("ours, 2 ranks, 2:4+int8 on the device", ou
         ("ours, 2 ranks, 2:4+int8, not overlapped", load("ours-2-sequential/summary.json")),
         ("ours, 1 process, 8-bit (simulated)", load("ours-1-int8/summary.json")),
         ("ours, 2 ranks, 2:4+int8 staged through the host", load("ours-2-host/summary.json")),
+        ("ours, 2 ranks, fp32 gradients", load("ours-2-fp32/summary.json")),
         (f"PyTorch {peer['torch'] if peer else '?'}, 1 process", peer)]
 def steady(name):
     """Samples/s over the step times of epochs 2 and later (the peer times whole epochs after a warm-up epoch)."""
@@ -188,7 +190,7 @@ def steady(name):
     steps = [r for r in rows if "seconds" in r and "samples" in r and r.get("epoch", 0) >= 1]
     seconds = sum(r["seconds"] for r in steps)
     return sum(r["samples"] for r in steps) / seconds if seconds > 0 else float("nan")
-names = ["ours-1", "ours-2", "ours-2-sequential", "ours-1-int8", "ours-2-host", None]
+names = ["ours-1", "ours-2", "ours-2-sequential", "ours-1-int8", "ours-2-host", "ours-2-fp32", None]
 print(f"\n{'system':<45} {'samples/s':>10} {'steady':>10} {'accuracy':>9}   (device {peer and peer['device']}, {peer and peer.get('gpu')})")
 for (label, result), name in zip(rows, names):
     rate = result["samples_per_second"] if result else float("nan")
