@@ -139,10 +139,12 @@ compare() {
     local name="$1" ranks="$2" what="$3"
     shift 3
     [[ -z "${RUNS:-}" || " $RUNS " == *" $name "* ]] || return 0
-    local -a launch=()
+    local -a launch=() extra=()
+    # EXTRA_SET: overrides for every run of ours, e.g. EXTRA_SET="--set model.kind=mlp --set model.width=256".
+    [[ -n "${EXTRA_SET:-}" ]] && read -ra extra <<< "$EXTRA_SET"
     (( ranks > 1 )) && launch=(mpiexec.hydra -np "$ranks" -launcher fork)
     echo "gpu-check: ours, $what on $device ..."
-    (cd "$repo" && timeout "${RUN_LIMIT:-240}" "${launch[@]}" dotnet "$app/orchestrator.dll" train "$spec" "${set[@]}" --set "workers=$ranks" "$@" \
+    (cd "$repo" && timeout "${RUN_LIMIT:-240}" "${launch[@]}" dotnet "$app/orchestrator.dll" train "$spec" "${set[@]}" "${extra[@]}" --set "workers=$ranks" "$@" \
        --out "$out/$name" --fresh) > "$out/$name.log" 2>&1 || echo "gpu-check: ours, $what failed (exit $?)"
     tail -15 "$out/$name.log"
   }
