@@ -70,6 +70,11 @@ public sealed record KubernetesLauncherOptions
     /// <summary>The kubeconfig file (<c>launcher.kubeconfig</c>); null = the in-cluster service account, else <c>$KUBECONFIG</c> or <c>~/.kube/config</c>.</summary>
     public string? Kubeconfig { get; init; }
 
+    /// <summary>The Secret with the cluster's mutual-TLS files (<c>launcher.tls_secret</c>; keys <c>tls.crt</c>, <c>tls.key</c>,
+    /// <c>ca.crt</c>, as cert-manager writes them), mounted read-only in every worker pod whose silo then uses them; null when the
+    /// cluster runs without TLS.</summary>
+    public string? TlsSecret { get; init; }
+
     /// <summary>The silo config the worker pods run (<c>cluster</c> and <c>silo</c> sections of the launching silo); the launcher
     /// adds the node section of each job.</summary>
     public WorkerSiloSettings Worker { get; init; } = new();

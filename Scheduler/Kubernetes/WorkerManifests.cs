@@ -31,6 +31,12 @@ public static class WorkerManifests
     /// <summary>Where the worker pod mounts its silo config.</summary>
     public const string ConfigMountPath = "/etc/orchestrator-worker";
 
+    /// <summary>Where the worker pod mounts <see cref="KubernetesLauncherOptions.TlsSecret"/> (the tls overlay's path for silo pods too).</summary>
+    public const string TlsMountPath = "/etc/orchestrator-tls";
+
+    /// <summary>The certificate, key and CA files of the TLS Secret (cert-manager's keys).</summary>
+    public static readonly (string Certificate, string Key, string Ca) TlsFiles = ("tls.crt", "tls.key", "ca.crt");
+
     /// <summary>The key (file) of the worker silo config in the owner ConfigMap.</summary>
     public const string ConfigKey = "worker.yaml";
 
@@ -84,6 +90,13 @@ public static class WorkerManifests
         text.Append(CultureInfo.InvariantCulture, $"metrics_port: {w.MetricsPort}\n");
         text.Append(CultureInfo.InvariantCulture, $"node:\n  slots: {options.RanksPerPod}\n  gpus: {gpusPerRank * options.RanksPerPod}\n");
         text.Append("  labels:\n    ").Append(Quoted(NodeJobLabel)).Append(": ").Append(Quoted(jobId)).Append('\n');
+        if (options.TlsSecret is not null)
+        {
+            text.Append("tls:\n");
+            text.Append("  certificate: ").Append(Quoted($"{TlsMountPath}/{TlsFiles.Certificate}")).Append('\n');
+            text.Append("  key: ").Append(Quoted($"{TlsMountPath}/{TlsFiles.Key}")).Append('\n');
+            text.Append("  ca: ").Append(Quoted($"{TlsMountPath}/{TlsFiles.Ca}")).Append('\n');
+        }
         return text.ToString();
     }
 
@@ -146,6 +159,26 @@ public static class WorkerManifests
             requests[GpuResource] = gpus;
         }
         var metrics = options.Worker.MetricsPort;
+        var env = new List<V1EnvVar> { new() { Name = "POD_IP", ValueFrom = new V1EnvVarSource { FieldRef = new V1ObjectFieldSelector { FieldPath = "status.podIP" } } } };
+        var mounts = new List<V1VolumeMount>
+        {
+            new() { Name = "config", MountPath = ConfigMountPath, ReadOnlyProperty = true },
+            new() { Name = "runs", MountPath = options.RunsMountPath },
+        };
+        var volumes = new List<V1Volume>
+        {
+            new() { Name = "config", ConfigMap = new V1ConfigMapVolumeSource { Name = WorkerPodPlan.GroupName(jobId) } },
+            new() { Name = "runs", PersistentVolumeClaim = new V1PersistentVolumeClaimVolumeSource { ClaimName = options.RunsVolumeClaim } },
+        };
+        if (options.TlsSecret is { } secret)
+        {
+            // The pod's silo reads the files through its config; the variables let `orchestrator status` etc. run in the pod.
+            env.Add(new V1EnvVar { Name = "ORCHESTRATOR_TLS_CERT", Value = $"{TlsMountPath}/{TlsFiles.Certificate}" });
+            env.Add(new V1EnvVar { Name = "ORCHESTRATOR_TLS_KEY", Value = $"{TlsMountPath}/{TlsFiles.Key}" });
+            env.Add(new V1EnvVar { Name = "ORCHESTRATOR_TLS_CA", Value = $"{TlsMountPath}/{TlsFiles.Ca}" });
+            mounts.Add(new V1VolumeMount { Name = "tls", MountPath = TlsMountPath, ReadOnlyProperty = true });
+            volumes.Add(new V1Volume { Name = "tls", Secret = new V1SecretVolumeSource { SecretName = secret, DefaultMode = 0x100 } }); // 0400
+        }
         return new V1Pod
         {
             ApiVersion = "v1",
@@ -172,7 +205,7 @@ public static class WorkerManifests
                         Name = "worker",
                         Image = options.Image,
                         Args = ["up", "--config", $"{ConfigMountPath}/{ConfigKey}", "--host", "$(POD_IP)"],
-                        Env = [new V1EnvVar { Name = "POD_IP", ValueFrom = new V1EnvVarSource { FieldRef = new V1ObjectFieldSelector { FieldPath = "status.podIP" } } }],
+                        Env = env,
                         Ports =
                         [
                             new V1ContainerPort { Name = "silo", ContainerPort = options.Worker.SiloPort },
@@ -186,18 +219,10 @@ public static class WorkerManifests
                             FailureThreshold = 2,
                         },
                         Resources = new V1ResourceRequirements { Requests = requests.Count == 0 ? null : requests, Limits = limits.Count == 0 ? null : limits },
-                        VolumeMounts =
-                        [
-                            new V1VolumeMount { Name = "config", MountPath = ConfigMountPath, ReadOnlyProperty = true },
-                            new V1VolumeMount { Name = "runs", MountPath = options.RunsMountPath },
-                        ],
+                        VolumeMounts = mounts,
                     },
                 ],
-                Volumes =
-                [
-                    new V1Volume { Name = "config", ConfigMap = new V1ConfigMapVolumeSource { Name = WorkerPodPlan.GroupName(jobId) } },
-                    new V1Volume { Name = "runs", PersistentVolumeClaim = new V1PersistentVolumeClaimVolumeSource { ClaimName = options.RunsVolumeClaim } },
-                ],
+                Volumes = volumes,
             },
         };
     }

@@ -12,7 +12,7 @@ namespace Orchestrator.Silos.Config;
 public sealed partial record LauncherConfig(
     string Kind, string Namespace, string? Image, IReadOnlyDictionary<string, string> WorkerResources, int GpuPerWorker, int RanksPerPod,
     IReadOnlyDictionary<string, string> NodeSelector, IReadOnlyList<PodToleration> Tolerations, string? SchedulerName, string PodGroup, string? Queue,
-    int PendingDeadlineSeconds, string RunsVolumeClaim, string? Kubeconfig, IReadOnlyList<string> Given)
+    int PendingDeadlineSeconds, string RunsVolumeClaim, string? Kubeconfig, string? TlsSecret, IReadOnlyList<string> Given)
 {
     /// <summary>The default launcher.</summary>
     public const string LocalKind = "local";
@@ -23,7 +23,7 @@ public sealed partial record LauncherConfig(
     /// <summary>The keys that only <c>kind: kubernetes</c> reads.</summary>
     private static readonly string[] KubernetesKeys =
         ["namespace", "image", "worker_resources", "gpu_per_worker", "ranks_per_pod", "node_selector", "tolerations", "scheduler_name", "pod_group",
-         "queue", "pending_deadline", "runs_volume_claim", "kubeconfig"];
+         "queue", "pending_deadline", "runs_volume_claim", "kubeconfig", "tls_secret"];
 
     /// <summary>Reads the section from <paramref name="reader"/> (the <c>launcher</c> mapping; empty when absent).</summary>
     internal static LauncherConfig Read(MappingReader reader)
@@ -39,11 +39,13 @@ public sealed partial record LauncherConfig(
             reader.Has("scheduler_name") ? reader.String("scheduler_name", "") : null, reader.String("pod_group", "none"),
             reader.Has("queue") ? reader.String("queue", "") : null, reader.Int("pending_deadline", (int)defaults.PendingDeadline.TotalSeconds),
             reader.String("runs_volume_claim", defaults.RunsVolumeClaim), reader.Has("kubeconfig") ? reader.String("kubeconfig", "") : null,
+            reader.Has("tls_secret") ? reader.String("tls_secret", "") : null,
             [.. KubernetesKeys.Where(reader.Has)]);
     }
 
-    /// <summary>Every problem as (field under <c>launcher.</c>, message); none = usable.</summary>
-    public IReadOnlyList<(string Field, string Message)> Problems(string runsRoot)
+    /// <summary>Every problem as (field under <c>launcher.</c>, message); none = usable. <paramref name="clusterTls"/>: the silo config has a
+    /// <c>tls</c> section (the worker pods then need the Secret with the same files).</summary>
+    public IReadOnlyList<(string Field, string Message)> Problems(string runsRoot, bool clusterTls)
     {
         var problems = new List<(string, string)>();
         void Check(bool ok, string field, string message)
@@ -85,6 +87,10 @@ public sealed partial record LauncherConfig(
         Check(PendingDeadlineSeconds is >= 10 and <= 86400, "pending_deadline", $"must be 10..86400 seconds, got {PendingDeadlineSeconds}");
         Check(Subdomain().IsMatch(RunsVolumeClaim), "runs_volume_claim", $"expected a PersistentVolumeClaim name, got '{RunsVolumeClaim}'");
         Check(Kubeconfig is null || Kubeconfig.Length > 0, "kubeconfig", "must be a file path (leave it out to use the pod's service account)");
+        Check(TlsSecret is null || Subdomain().IsMatch(TlsSecret), "tls_secret", $"expected a Secret name, got '{TlsSecret}'");
+        Check(!clusterTls || TlsSecret is not null, "tls_secret",
+            "is required with tls: the Secret (keys tls.crt, tls.key, ca.crt) the worker pods mount, or their silos cannot join the cluster");
+        Check(clusterTls || TlsSecret is null, "tls_secret", "is set but the silo config has no tls section (the cluster runs without TLS)");
         Check(Path.IsPathFullyQualified(runsRoot), "runs_root", $"must be an absolute path with the Kubernetes launcher (the worker pods mount runs_volume_claim there), got '{runsRoot}'");
         return problems;
     }
@@ -106,6 +112,7 @@ public sealed partial record LauncherConfig(
         RunsVolumeClaim = RunsVolumeClaim,
         RunsMountPath = runsRoot,
         Kubeconfig = Kubeconfig,
+        TlsSecret = TlsSecret,
         Worker = worker,
     };
 

@@ -182,12 +182,8 @@ public static class SiloConfigLoader
                     workerEnv.ToImmutableSortedDictionary(StringComparer.Ordinal));
         }
 
-        foreach (var (field, message) in launcher.Problems(runsRoot))
+        foreach (var (field, message) in launcher.Problems(runsRoot, hasTls))
             Check(false, field == "runs_root" ? field : $"launcher.{field}", message);
-        // The worker pods' silos would need the certificates too; the launcher does not mount them yet, so say so now rather than
-        // have every pod fail to join the cluster.
-        Check(!(hasTls && launcher.Kind == LauncherConfig.KubernetesKind), "launcher.kind",
-            "kubernetes cannot be combined with tls yet: the worker pods it creates get no certificates (use the local launcher with tls)");
 
         Dashboard.DashboardConfig? dashboard = null;
         if (hasDashboard && dashboardOn)

@@ -52,17 +52,24 @@ public sealed class QuantizableLayer
     /// The model's conv and linear layers in registration order (the forward order of this project's models). Layers that
     /// are neither (normalization, pooling, the fixed Hadamard classifier) stay fp32.
     /// </summary>
-    /// <exception cref="UserFacingException">The model has no TorchSharp conv or linear layer to quantize.</exception>
+    /// <exception cref="UserFacingException">The model has no TorchSharp conv or linear layer to quantize, or has trained
+    /// weights (a parameter of two or more dimensions) in a layer of another kind, which would silently stay fp32.</exception>
     public static IReadOnlyList<QuantizableLayer> Of(nn.Module<Tensor, Tensor> model)
     {
         var layers = new List<QuantizableLayer>();
+        var unsupported = new List<string>();
         foreach (var (name, module) in model.named_modules())
         {
             // Convolution, not Conv2d: the models' convolutions are ChannelsLastConv2d (TorchSharp's Conv2d is sealed).
             if (module is Convolution { transposed: false } conv && conv.kernel_size.Length == 2)
                 layers.Add(new QuantizableLayer(name, conv, ConvolutionShape.From(conv)));
             else if (module is Linear linear) layers.Add(new QuantizableLayer(name, linear, null));
+            else if (module.named_parameters(recurse: false).Any(p => p.parameter.requires_grad && p.parameter.dim() >= 2))
+                unsupported.Add($"{(name.Length == 0 ? "(the model)" : name)} ({module.GetType().Name})");
         }
+        if (unsupported.Count > 0)
+            throw new UserFacingException("the quantizer supports 2-d convolutions and linear layers only; these layers have trained weights " +
+                $"it cannot quantize: {string.Join(", ", unsupported)}");
         if (layers.Count == 0) throw new UserFacingException("the model has no conv or linear layer to quantize");
         return layers;
     }

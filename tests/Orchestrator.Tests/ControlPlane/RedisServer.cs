@@ -60,14 +60,20 @@ internal sealed class RedisServer : IDisposable
     }
 
     public void Dispose() => process.Dispose();
+
+    /// <summary>Why a test that needs Redis is skipped here; null where it is installed.</summary>
+    public static string? SkipReason => IsInstalled ? null
+        : $"{Binary} is not installed: apt-get install redis-server (CI installs it in .ci/run; ./orchestrator test too)";
 }
 
 /// <summary>A fact that needs a real <c>redis-server</c>: skipped, saying why, only where it is not installed.</summary>
 public sealed class RedisFactAttribute : FactAttribute
 {
-    public RedisFactAttribute()
-    {
-        if (!RedisServer.IsInstalled)
-            Skip = $"{RedisServer.Binary} is not installed: apt-get install redis-server (CI installs it in .ci/run; ./orchestrator test too)";
-    }
+    public RedisFactAttribute() => Skip = RedisServer.SkipReason;
+}
+
+/// <summary>A theory that needs a real <c>redis-server</c>: skipped, saying why, only where it is not installed.</summary>
+public sealed class RedisTheoryAttribute : TheoryAttribute
+{
+    public RedisTheoryAttribute() => Skip = RedisServer.SkipReason;
 }

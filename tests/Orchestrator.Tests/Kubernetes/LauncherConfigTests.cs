@@ -84,11 +84,22 @@ public sealed class LauncherConfigTests
         Assert.Contains(local.Errors, x => x.Path == "launcher.image" && x.Message == "applies only to kind: kubernetes (this launcher is local)");
         var kind = Assert.Throws<SiloConfigException>(() => SiloConfigLoader.Parse("launcher: {kind: slurm}\n", "silo.yaml"));
         Assert.Contains(kind.Errors, x => x.Path == "launcher.kind" && x.Message == "expected local or kubernetes, got 'slurm'");
-        var tls = Assert.Throws<SiloConfigException>(() => SiloConfigLoader.Parse(
-            "runs_root: /runs\ntls: {certificate: /c.pem, key: /k.pem, ca: /ca.pem}\nlauncher: {kind: kubernetes, image: x}\n", "silo.yaml"));
-        Assert.Contains(tls.Errors, x => x.Path == "launcher.kind" && x.Message.StartsWith("kubernetes cannot be combined with tls yet", StringComparison.Ordinal));
         var typo = Assert.Throws<SiloConfigException>(() => SiloConfigLoader.Parse("launcher: {kind: kubernetes, image: x, namspace: y}\n", "/abs/silo.yaml"));
         Assert.Contains(typo.Errors, x => x.Path == "launcher.namspace" && x.Message.Contains("did you mean 'namespace'", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void With_tls_the_worker_pods_need_the_secret_and_without_tls_a_secret_is_refused()
+    {
+        const string Tls = "tls: {certificate: /c.pem, key: /k.pem, ca: /ca.pem}\n";
+        var missing = Assert.Throws<SiloConfigException>(() => SiloConfigLoader.Parse("runs_root: /runs\n" + Tls + "launcher: {kind: kubernetes, image: x}\n", "silo.yaml"));
+        Assert.Contains(missing.Errors, x => x.Path == "launcher.tls_secret" && x.Message.StartsWith("is required with tls", StringComparison.Ordinal));
+        var stray = Assert.Throws<SiloConfigException>(() => SiloConfigLoader.Parse("runs_root: /runs\nlauncher: {kind: kubernetes, image: x, tls_secret: s}\n", "silo.yaml"));
+        Assert.Contains(stray.Errors, x => x.Path == "launcher.tls_secret" && x.Message.Contains("no tls section", StringComparison.Ordinal));
+        var badName = Assert.Throws<SiloConfigException>(() => SiloConfigLoader.Parse("runs_root: /runs\n" + Tls + "launcher: {kind: kubernetes, image: x, tls_secret: Not_A_Name}\n", "silo.yaml"));
+        Assert.Contains(badName.Errors, x => x.Path == "launcher.tls_secret" && x.Message == "expected a Secret name, got 'Not_A_Name'");
+        var local = Assert.Throws<SiloConfigException>(() => SiloConfigLoader.Parse(Tls + "launcher: {tls_secret: s}\n", "silo.yaml"));
+        Assert.Contains(local.Errors, x => x.Path == "launcher.tls_secret" && x.Message == "applies only to kind: kubernetes (this launcher is local)");
     }
 
     [Fact]

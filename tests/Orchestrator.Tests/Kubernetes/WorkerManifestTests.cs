@@ -129,6 +129,29 @@ public sealed class WorkerManifestTests
         Assert.Equal((2, 2), (node.Slots, node.Gpus));
         Assert.Equal("fm", node.Labels[WorkerManifests.NodeJobLabel]);
         Assert.Null(config.Kubernetes); // a worker pod launches nothing itself
+        Assert.Null(config.Tls);
+    }
+
+    [Fact]
+    public void With_a_tls_secret_every_worker_pod_mounts_it_and_its_silo_uses_the_files()
+    {
+        var options = Options(o => o with { TlsSecret = "orchestrator-tls" });
+        var pod = WorkerManifests.Pod("fm", new WorkerPod("fm-w0", 1), 1, options, "uid-9", 0);
+        var volume = pod.Spec.Volumes.Single(v => v.Name == "tls");
+        Assert.Equal(("orchestrator-tls", 0x100), (volume.Secret.SecretName, volume.Secret.DefaultMode!.Value));
+        var container = Assert.Single(pod.Spec.Containers);
+        var mount = container.VolumeMounts.Single(m => m.Name == "tls");
+        Assert.Equal((WorkerManifests.TlsMountPath, true), (mount.MountPath, mount.ReadOnlyProperty!.Value));
+        Assert.Equal($"{WorkerManifests.TlsMountPath}/tls.crt", container.Env.Single(e => e.Name == "ORCHESTRATOR_TLS_CERT").Value);
+
+        var owner = WorkerManifests.Owner("fm", options, gpusPerRank: 0);
+        var config = SiloConfigLoader.Parse(owner.Data[WorkerManifests.ConfigKey], "worker.yaml", System.Net.IPAddress.Parse("10.1.2.3"));
+        Assert.Equal(($"{WorkerManifests.TlsMountPath}/tls.crt", $"{WorkerManifests.TlsMountPath}/tls.key", $"{WorkerManifests.TlsMountPath}/ca.crt"),
+            (config.Tls!.Certificate, config.Tls.Key, config.Tls.Ca));
+        // Without the secret the pods get neither the volume nor the variables.
+        var plain = WorkerManifests.Pod("fm", new WorkerPod("fm-w0", 1), 1, Options(), "uid-9", 0);
+        Assert.DoesNotContain(plain.Spec.Volumes, v => v.Name == "tls");
+        Assert.DoesNotContain(plain.Spec.Containers[0].Env, e => e.Name.StartsWith("ORCHESTRATOR_TLS", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -137,7 +160,7 @@ public sealed class WorkerManifestTests
         var options = Options(o => o with
         {
             Tolerations = [new PodToleration("gpu", "Equal", "yes", "NoSchedule")], NodeSelector = new Dictionary<string, string> { ["pool"] = "gpu" },
-            PodGroup = PodGroupKind.Kueue, Queue = "q",
+            PodGroup = PodGroupKind.Kueue, Queue = "q", TlsSecret = "orchestrator-tls",
         });
         var objects = new List<object> { WorkerManifests.Owner("fm", options, 1), WorkerManifests.Service("fm", options, "uid") };
         objects.AddRange(WorkerPodPlan.For("fm", 3, 2).Select(p => WorkerManifests.Pod("fm", p, 2, options, "uid", 1)));
