@@ -33,7 +33,10 @@ public sealed record GradientTransform(GradientSparsitySpec? Sparsity, int? Bits
         using var scope = NewDisposeScope();
         var pruned = Sparsity is { } s ? NeuralGradientPruning.Prune(gradient, s.N, s.M, s.Pruner, seed) : gradient;
         long nonZeros = Sparsity is null ? -1 : pruned.count_nonzero().item<long>();
-        if (Bits is not { } bits)
+        // A non-finite gradient (a diverging step) passes unquantized, as the forward's values do: it is thrown from a
+        // backward that libtorch calls back into, where an exception would end the process instead of reaching the
+        // trainer's rule for non-finite steps (skip, announce, stop).
+        if (Bits is not { } bits || !pruned.isfinite().all().item<bool>())
         {
             var same = pruned.MoveToOuterDisposeScope();
             return (same, same, nonZeros);

@@ -111,4 +111,17 @@ public sealed class RangeQuantizerTests
         var grad = autograd.grad([estimated.mul(upstream).sum()], [w])[0];
         Assert.True(grad.eq(upstream).all().item<bool>(), "backward is the identity");
     }
+
+    [Fact]
+    public void A_non_finite_gradient_passes_the_backward_transform_unquantized_instead_of_throwing()
+    {
+        // The transform runs inside a backward that libtorch calls back into: throwing there would end the process.
+        using var scope = NewDisposeScope();
+        var transform = new GradientTransform(new Orchestrator.Spec.GradientSparsitySpec(1, 2, Orchestrator.Spec.PrunerKind.Mvue), 8, true, true);
+        var gradient = randn(4, 3, 2, 2);
+        gradient.view(-1)[5].fill_(float.NaN);
+        var (forInput, forWeight, _) = transform.Apply(gradient, 7);
+        Assert.False(forInput.isfinite().all().item<bool>());
+        Assert.False(forWeight.isfinite().all().item<bool>());
+    }
 }
