@@ -159,7 +159,10 @@ public sealed partial class JobGrain
     }
 
     /// <summary>How long an adopted gang started on another node may go without a heartbeat before it counts as gone.</summary>
-    private static readonly TimeSpan AdoptedGangSilence = TimeSpan.FromSeconds(30);
+    /// <remarks>60 s: the ranks' heartbeats went to the dead silo's gateway, and their client must first learn that it is dead
+    /// and move to another gateway; on a loaded 2-core machine that took more than 30 s once (a healthy gang relaunched in
+    /// the emulated-cluster test). A gang that died with its node is found by the node's loss first; this is the fallback.</remarks>
+    private static readonly TimeSpan AdoptedGangSilence = TimeSpan.FromSeconds(60);
 
     /// <summary>Asks node <paramref name="node"/>'s agent to kill the gang supervised with <paramref name="exitPath"/> (best effort: a dead node's gang died with it).</summary>
     private async Task KillOnNodeAsync(string node, string exitPath)
