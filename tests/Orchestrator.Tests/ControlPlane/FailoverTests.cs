@@ -108,7 +108,8 @@ public sealed class FailoverTests
                 var done = CliSpecs.Write(dir, ControlPlaneSpecs.Synthetic("cp-redis-before", epochs: 1), "before.yaml");
                 Assert.Equal(0, Cli(dir, first, "submit", done, "--workers", "1").ExitCode);
                 WaitFor(dir, first, "cp-redis-before", s => s.Contains("succeeded", StringComparison.Ordinal));
-                var spec = CliSpecs.Write(dir, ControlPlaneSpecs.Synthetic("cp-redis-loss", epochs: 2), "job.yaml");
+                // Long enough (about 30 s at 100 ms a step) that a loaded machine's slow status calls still see it running.
+                var spec = CliSpecs.Write(dir, ControlPlaneSpecs.Synthetic("cp-redis-loss", epochs: 6), "job.yaml");
                 Assert.Equal(0, Cli(dir, first, "submit", spec, "--workers", "1").ExitCode);
                 WaitFor(dir, first, "cp-redis-loss", s => s.Contains("│ step ", StringComparison.Ordinal));
 
