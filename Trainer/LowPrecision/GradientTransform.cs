@@ -33,19 +33,32 @@ public sealed record GradientTransform(GradientSparsitySpec? Sparsity, int? Bits
         using var scope = NewDisposeScope();
         var pruned = Sparsity is { } s ? NeuralGradientPruning.Prune(gradient, s.N, s.M, s.Pruner, seed) : gradient;
         long nonZeros = Sparsity is null ? -1 : pruned.count_nonzero().item<long>();
-        // A non-finite gradient (a diverging step) passes unquantized, as the forward's values do: it is thrown from a
-        // backward that libtorch calls back into, where an exception would end the process instead of reaching the
-        // trainer's rule for non-finite steps (skip, announce, stop).
-        if (Bits is not { } bits || !pruned.isfinite().all().item<bool>())
+        if (Bits is not { } bits || Quantized(pruned, bits, seed) is not { } quantized)
         {
             var same = pruned.MoveToOuterDisposeScope();
             return (same, same, nonZeros);
         }
-        var noise = Stochastic ? new CounterUniform(NoiseSeed(seed)) : null;
-        var quantized = RangeQuantizer.QuantizePerTensor(pruned, bits, noise);
         if (Sparsity is not null) quantized = where(pruned.eq(0), zeros_like(quantized), quantized);
         var forWeight = Bifurcation ? pruned : quantized;
         return (quantized.MoveToOuterDisposeScope(), forWeight.MoveToOuterDisposeScope(), nonZeros);
+    }
+
+    /// <summary>
+    /// The quantized gradient, or null when it is not finite (a diverging step): it then passes unquantized, as the forward's
+    /// values do. This runs in a backward that libtorch calls back into, where the quantizer's exception would end the process
+    /// instead of reaching the trainer's rule for non-finite steps (skip, announce, stop); the quantizer's own range check
+    /// decides, so no second pass over the gradient is made.
+    /// </summary>
+    private Tensor? Quantized(Tensor pruned, int bits, ulong seed)
+    {
+        try
+        {
+            return RangeQuantizer.QuantizePerTensor(pruned, bits, Stochastic ? new CounterUniform(NoiseSeed(seed)) : null);
+        }
+        catch (ArgumentException)
+        {
+            return null;
+        }
     }
 
     /// <summary>A seed for the rounding noise apart from the pruning's.</summary>
