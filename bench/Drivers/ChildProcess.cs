@@ -17,6 +17,8 @@ public sealed record ChildResult(int ExitCode, string Stdout, string Stderr, boo
 /// </summary>
 public static class ChildProcess
 {
+    private static readonly TimeSpan OutputGrace = TimeSpan.FromSeconds(30);
+
     /// <param name="program">The executable (looked up on PATH).</param>
     /// <param name="arguments">Its arguments, one element each.</param>
     /// <param name="limit">Past this the process tree is killed and <see cref="ChildResult.TimedOut"/> is set.</param>
@@ -62,8 +64,13 @@ public static class ChildProcess
             {
                 try { process.Kill(entireProcessTree: true); } catch (InvalidOperationException) { }
             }
-            process.WaitForExit(); // drains the redirected streams
-            return new ChildResult(timedOut ? -1 : process.ExitCode, stdout.Result, stderr.Result, timedOut);
+            process.WaitForExit();
+            // A grandchild that outlives the child (a stray rank, a helper process) keeps the pipes open: bound the wait
+            // for their end so it cannot hang the caller, and say so.
+            bool drained = Task.WaitAll([stdout, stderr], OutputGrace);
+            string Text(Task<string> stream) => stream.IsCompletedSuccessfully ? stream.Result : "";
+            string err = drained ? stderr.Result : Text(stderr) + $"\n({program} exited but something it started kept its output open for {OutputGrace.TotalSeconds:F0} s; output cut)";
+            return new ChildResult(timedOut ? -1 : process.ExitCode, Text(stdout), err, timedOut);
         }
     }
 }

@@ -1,6 +1,6 @@
 """PyTorch DDP (gloo) side of `orchestrator bench train --workers N`: the same CNN, data, global batch,
 optimizer and threads per rank as the C# workers, timed over the same steps. Rank 0 prints one JSON line."""
-import argparse, json, os, time
+import argparse, datetime, json, os, shutil, tempfile, time
 
 import torch
 import torch.distributed as dist
@@ -12,9 +12,11 @@ import numpy as np
 
 
 def worker(rank, a):
-    os.environ["MASTER_ADDR"] = "127.0.0.1"
-    os.environ["MASTER_PORT"] = str(a.port)
-    dist.init_process_group("gloo", rank=rank, world_size=a.workers)
+    # Rendezvous through a file (no fixed port another process may hold), gloo on loopback only, and a bounded wait:
+    # a rank that never joins is an error with a message, not a hang.
+    os.environ["GLOO_SOCKET_IFNAME"] = "lo"
+    dist.init_process_group("gloo", init_method=f"file://{a.rendezvous}", rank=rank, world_size=a.workers,
+                            timeout=datetime.timedelta(seconds=a.timeout))
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
     images = read_idx(os.path.join(a.root, "train-images-idx3-ubyte.gz"))
@@ -59,9 +61,14 @@ def main():
     p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--steps", type=int, default=30)
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--port", type=int, default=29517)
+    p.add_argument("--timeout", type=int, default=120, help="seconds a collective (and the rendezvous) may wait")
     a = p.parse_args()
-    mp.spawn(worker, args=(a,), nprocs=a.workers, join=True)
+    directory = tempfile.mkdtemp(prefix="ddp-throughput-")
+    a.rendezvous = os.path.join(directory, "rendezvous")
+    try:
+        mp.spawn(worker, args=(a,), nprocs=a.workers, join=True)
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 if __name__ == "__main__":
