@@ -28,7 +28,7 @@ public interface ICalibrationSource
 /// <summary>Calibration inputs and what their source reports about them.</summary>
 /// <param name="Images">[count, C, H, W] float32 on the CPU, in the model's input space (normalized like training data).</param>
 /// <param name="Report">Source-specific details for the quantize report (e.g. how close synthetic inputs brought each
-/// BN layer's batch statistics to its running statistics, the path of a picture of them); null when there are none.</param>
+/// BN layer's batch statistics to its running statistics, the file name of a picture of them in the report directory); null when there are none.</param>
 public sealed record CalibrationInputs(Tensor Images, JsonObject? Report) : IDisposable
 {
     /// <inheritdoc/>

@@ -102,13 +102,15 @@ public sealed class SyntheticCalibration : ICalibrationSource
                 }
             }
 
+            // The report names the picture relative to its own directory: quantize writes into a temporary directory
+            // and renames it, so an absolute path would point at a directory that no longer exists.
             string? picture = null;
             int shown = Math.Min(o.GridImages, count);
             if (shown > 0)
             {
-                picture = Path.Combine(reportDirectory, PictureFile);
+                picture = PictureFile;
                 using var first = images.narrow(0, 0, shown);
-                ImageGrid.WritePng(picture, first, o.PixelStats);
+                ImageGrid.WritePng(Path.Combine(reportDirectory, PictureFile), first, o.PixelStats);
             }
             var report = Report(probe.Layers, count, sizes, seed, before, after, clock.Elapsed.TotalSeconds, picture, shown);
             if (convolutionNotice is not null) report["convolution_notice"] = convolutionNotice;

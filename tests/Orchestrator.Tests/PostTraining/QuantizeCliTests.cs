@@ -113,7 +113,7 @@ public sealed class QuantizeCliTests(TrainedCnnFixture trained) : IClassFixture<
         Assert.Equal(4, root.GetProperty("layers").GetArrayLength());
         var calibration = root.GetProperty("calibration_report");
         Assert.True(calibration.GetProperty("loss_after").GetDouble() < calibration.GetProperty("loss_before").GetDouble(), calibration.ToString());
-        Assert.True(File.Exists(Path.Combine(output, "synthetic-calibration.png")), string.Join(", ", Directory.EnumerateFiles(output).Select(Path.GetFileName)));
+        Assert.True(File.Exists(Path.Combine(output, calibration.GetProperty("picture").GetString()!)), string.Join(", ", Directory.EnumerateFiles(output).Select(Path.GetFileName)));
     }
 
     [Fact]

@@ -235,8 +235,8 @@ public sealed class SyntheticCalibrationTests(ITestOutputHelper output)
         using var dir = new TempDirectory();
         using var model = Model(ModelKind.Cnn, NormKind.Batch);
         using var inputs = Source(steps: 5, grid: 10).Create(model, 12, seed: 1, dir.Path, null);
-        var path = inputs.Report!["picture"]!.GetValue<string>();
-        Assert.Equal(Path.Combine(dir.Path, SyntheticCalibration.PictureFile), path);
+        Assert.Equal(SyntheticCalibration.PictureFile, inputs.Report!["picture"]!.GetValue<string>()); // relative to the report
+        var path = Path.Combine(dir.Path, SyntheticCalibration.PictureFile);
         Assert.Equal(10, inputs.Report["picture_images"]!.GetValue<int>());
         using var png = SKBitmap.Decode(path);
         Assert.NotNull(png);
