@@ -45,21 +45,11 @@ public sealed record GradientTransform(GradientSparsitySpec? Sparsity, int? Bits
 
     /// <summary>
     /// The quantized gradient, or null when it is not finite (a diverging step): it then passes unquantized, as the forward's
-    /// values do. This runs in a backward that libtorch calls back into, where the quantizer's exception would end the process
-    /// instead of reaching the trainer's rule for non-finite steps (skip, announce, stop); the quantizer's own range check
-    /// decides, so no second pass over the gradient is made.
+    /// values do. This runs in a backward that libtorch calls back into, where an exception would end the process instead of
+    /// reaching the trainer's rule for non-finite steps (skip, announce, stop).
     /// </summary>
-    private Tensor? Quantized(Tensor pruned, int bits, ulong seed)
-    {
-        try
-        {
-            return RangeQuantizer.QuantizePerTensor(pruned, bits, Stochastic ? new CounterUniform(NoiseSeed(seed)) : null);
-        }
-        catch (ArgumentException)
-        {
-            return null;
-        }
-    }
+    private Tensor? Quantized(Tensor pruned, int bits, ulong seed) =>
+        RangeQuantizer.TryQuantizePerTensor(pruned, bits, Stochastic ? new CounterUniform(NoiseSeed(seed)) : null);
 
     /// <summary>A seed for the rounding noise apart from the pruning's.</summary>
     private static ulong NoiseSeed(ulong seed) => (seed ^ 0x5851F42D4C957F2DUL) >> 1;

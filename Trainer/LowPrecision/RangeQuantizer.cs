@@ -28,9 +28,26 @@ public static class RangeQuantizer
     /// <exception cref="ArgumentException">A range bound is NaN or infinite (the values were not finite), or bits outside 1..24.</exception>
     public static Tensor Quantize(Tensor x, Tensor min, Tensor max, int bits, CounterUniform? noise)
     {
+        if (!RangeIsFinite(min, max))
+            throw new ArgumentException("cannot quantize non-finite values: the range (min, max) holds a NaN or an infinity");
+        return QuantizeFinite(x, min, max, bits, noise);
+    }
+
+    /// <summary>
+    /// <see cref="QuantizePerTensor"/>, or null when <paramref name="x"/> holds a NaN or an infinity: for callers where an
+    /// exception cannot be thrown (a backward that libtorch calls back into) and non-finite values pass as they are.
+    /// </summary>
+    public static Tensor? TryQuantizePerTensor(Tensor x, int bits, CounterUniform? noise)
+    {
+        using var scope = NewDisposeScope();
+        var (min, max) = (x.min(), x.max());
+        return RangeIsFinite(min, max) ? QuantizeFinite(x, min, max, bits, noise).MoveToOuterDisposeScope() : null;
+    }
+
+    private static Tensor QuantizeFinite(Tensor x, Tensor min, Tensor max, int bits, CounterUniform? noise)
+    {
         if (bits is < 1 or > 24) throw new ArgumentOutOfRangeException(nameof(bits), bits, "1..24 bits (fp32 holds 24 exactly)");
         using var scope = NewDisposeScope();
-        CheckFinite(min, max);
         double levels = MaxLevel(bits);
         var scale = max.sub(min).div(levels);
         var positive = scale.gt(0);
@@ -70,10 +87,10 @@ public static class RangeQuantizer
         return (rows.amin([1]).mean().MoveToOuterDisposeScope(), rows.amax([1]).mean().MoveToOuterDisposeScope());
     }
 
-    private static void CheckFinite(Tensor min, Tensor max)
+    // NaN and infinity propagate into the min and max of the values they came from, so the bounds tell.
+    private static bool RangeIsFinite(Tensor min, Tensor max)
     {
-        // One host sync for both bounds: NaN and infinity propagate into the min and max of the values they came from.
-        if (!min.isfinite().all().item<bool>() || !max.isfinite().all().item<bool>())
-            throw new ArgumentException("cannot quantize non-finite values: the range (min, max) holds a NaN or an infinity");
+        using var scope = NewDisposeScope();
+        return min.isfinite().all().item<bool>() && max.isfinite().all().item<bool>();
     }
 }
