@@ -7,7 +7,9 @@ namespace Orchestrator.Spec;
 /// <param name="N">Values kept per block.</param>
 /// <param name="M">Block length, along the reduction dimension of the weight-gradient GEMM.</param>
 /// <param name="Pruner"><c>mvue</c> (unbiased, minimum variance) or <c>greedy</c> (top-N, the biased baseline).</param>
-public sealed record GradientSparsitySpec(int N, int M, PrunerKind Pruner)
+/// <param name="DenseFirstLast">Leave the output gradients of the model's first and last conv/linear layers (the stem and,
+/// usually, the classifier) dense, the convention of the low-precision papers' experiments; every layer is pruned otherwise.</param>
+public sealed record GradientSparsitySpec(int N, int M, PrunerKind Pruner, bool DenseFirstLast = false)
 {
     /// <summary>1:2 MVUE, the paper's main setting.</summary>
     public static GradientSparsitySpec Default { get; } = new(1, 2, PrunerKind.Mvue);
@@ -15,6 +17,6 @@ public sealed record GradientSparsitySpec(int N, int M, PrunerKind Pruner)
     /// <summary>The N:M pattern.</summary>
     public NmPattern Nm => new(N, M);
 
-    /// <summary>As summaries show it, e.g. <c>1:2 mvue</c>.</summary>
-    public string Label => $"{Nm} {Pruner.SpecName()}";
+    /// <summary>As summaries show it, e.g. <c>1:2 mvue</c> or <c>1:2 mvue, first and last dense</c>.</summary>
+    public string Label => $"{Nm} {Pruner.SpecName()}" + (DenseFirstLast ? ", first and last dense" : "");
 }

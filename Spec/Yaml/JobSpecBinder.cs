@@ -100,7 +100,8 @@ internal static class JobSpecBinder
         return new GradientSparsitySpec(
             N: r.Int("n", d.N),
             M: r.Int("m", d.M),
-            Pruner: r.Choice("pruner", SpecNames.SpecName, d.Pruner));
+            Pruner: r.Choice("pruner", SpecNames.SpecName, d.Pruner),
+            DenseFirstLast: r.Bool("dense_first_last", d.DenseFirstLast));
     }
 
     private static DataSpec BindData(MappingReader r)

@@ -144,6 +144,7 @@ public static partial class JobSpecYaml
             w.Field(2, "n", Int(sparsity.N));
             w.Field(2, "m", Int(sparsity.M));
             w.Field(2, "pruner", Text(sparsity.Pruner.SpecName()));
+            w.Field(2, "dense_first_last", Bool(sparsity.DenseFirstLast));
         }
 
         w.Section(0, "checkpoint");

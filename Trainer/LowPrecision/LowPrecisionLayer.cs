@@ -106,7 +106,7 @@ public abstract class LowPrecisionLayer : nn.Module<Tensor, Tensor>
         using var scope = NewDisposeScope();
         var w = EffectiveWeight();
         var x = lowPrecision.Quantize?.Activations is { } bits ? QuantizeInput(input, bits) : input;
-        var transform = lowPrecision.Transform;
+        var transform = lowPrecision.TransformOf(Index);
         Tensor y;
         if (transform.Active && training && is_grad_enabled())
         {

@@ -16,6 +16,7 @@ public sealed class LowPrecisionTraining
     private readonly List<LowPrecisionLayer> layers = [];
     private readonly long seed;
     private readonly int rank;
+    private readonly GradientTransform edgeTransform;
     private long step;
     private long draws;
     private double maskSeconds;
@@ -37,6 +38,7 @@ public sealed class LowPrecisionTraining
         this.seed = seed;
         this.rank = rank;
         Transform = new GradientTransform(gradientSparsity, Quantize?.Gradients, Quantize?.Stochastic ?? true, Quantize?.Bifurcation ?? true);
+        edgeTransform = gradientSparsity is { DenseFirstLast: true } ? Transform with { Sparsity = null } : Transform;
     }
 
     /// <summary>The low-precision training <paramref name="spec"/> asks for, or null when it asks for none (plain fp32 layers).</summary>
@@ -56,8 +58,15 @@ public sealed class LowPrecisionTraining
     /// <summary>Weight masks; null when off.</summary>
     public WeightSparsitySpec? Masks { get; }
 
-    /// <summary>What backward does to each layer's output gradient.</summary>
+    /// <summary>What backward does to each layer's output gradient (but see <see cref="TransformOf"/>).</summary>
     public GradientTransform Transform { get; }
+
+    /// <summary>
+    /// What backward does to the output gradient of layer <paramref name="index"/>: <see cref="Transform"/>, without the
+    /// pruning for the first and last layers when <c>dense_first_last</c> asks for it. Asked in forward, once the model
+    /// is built, so the last layer is known.
+    /// </summary>
+    public GradientTransform TransformOf(int index) => index == 0 || index == layers.Count - 1 ? edgeTransform : Transform;
 
     /// <summary>Counts of the pruned gradients.</summary>
     public GradientStatistics Gradients { get; } = new();
@@ -99,6 +108,9 @@ public sealed class LowPrecisionTraining
             string field = GradientSparsity is not null ? "training.gradient_sparsity" : Quantize is not null ? "training.quantize" : "model.weight_sparsity";
             throw new UserFacingException($"{field}: model {kind} has no conv or linear layer to act on");
         }
+        if (GradientSparsity is { DenseFirstLast: true } && layers.Count <= 2)
+            throw new UserFacingException(
+                $"training.gradient_sparsity.dense_first_last: model {kind} has {layers.Count} conv or linear layer(s), all first or last: no gradient would be pruned");
         if (Masks is { } masks && !layers.Any(l => l.Mask is not null))
             throw new UserFacingException(
                 $"model.weight_sparsity: no conv or linear weight of model {kind} (width {model.Width}) has a shape the {masks.Label} pattern tiles " +

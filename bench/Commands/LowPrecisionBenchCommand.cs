@@ -63,10 +63,14 @@ public static class LowPrecisionBenchCommand
         var norm = new Option<string>("--norm") { Description = "model.norm of every row", DefaultValueFactory = _ => NormKind.Batch.SpecName() };
         var root = new Option<string>("--root") { DefaultValueFactory = _ => MnistIdxDataset.FashionMnistDefaultRoot };
         var record = new Option<string?>("--record") { Description = "Also write the table as Markdown to this file" };
+        var denseFirstLast = new Option<bool>("--dense-first-last")
+        {
+            Description = "Rows with neural-gradient pruning leave the first and last layers' gradients dense (training.gradient_sparsity.dense_first_last)",
+        };
         var command = new Command("low-precision", "Fashion-MNIST accuracy of 8-bit training, pruned neural gradients and N:M weight masks")
-            { models, seeds, epochs, subset, rows, norm, root, record };
+            { models, seeds, epochs, subset, rows, norm, root, record, denseFirstLast };
         command.SetAction(parse => CommandGuard.Run(() => Run(parse.GetValue(models)!, parse.GetValue(seeds), parse.GetValue(epochs), parse.GetValue(subset),
-            parse.GetValue(rows), parse.GetValue(norm)!, parse.GetValue(root)!, parse.GetValue(record),
+            parse.GetValue(rows), parse.GetValue(norm)!, parse.GetValue(root)!, parse.GetValue(record), parse.GetValue(denseFirstLast),
             string.Join(" ", parse.Tokens.Where(t => t.Type != System.CommandLine.Parsing.TokenType.Command).Select(t => t.Value)))));
         return command;
     }
@@ -78,7 +82,8 @@ public static class LowPrecisionBenchCommand
                 Regime: new RegimeSpec(LrScalingKind.None, 128, false, 0, 0, [new RegimePhase(0, Lr: 0.02, Schedule: ScheduleKind.Cosine)])),
             new CheckpointSpec(0, 1));
 
-    private static int Run(string modelList, int seeds, int epochs, int subset, string? rowList, string normName, string root, string? record, string args)
+    private static int Run(string modelList, int seeds, int epochs, int subset, string? rowList, string normName, string root, string? record, bool denseFirstLast,
+        string args)
     {
         var kinds = modelList.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
             .Select(m => SpecChoice.ParseUserInput<ModelKind>("--models", m, SpecNames.SpecName)).ToList();
@@ -103,6 +108,8 @@ public static class LowPrecisionBenchCommand
                     for (long seed = 1; seed <= seeds; seed++)
                     {
                         var spec = row.Apply(Spec(kind, norm, seed, epochs, subset, root)) with { Workers = row.Workers };
+                        if (denseFirstLast && spec.Training.GradientSparsity is { } pruning)
+                            spec = spec with { Training = spec.Training with { GradientSparsity = pruning with { DenseFirstLast = true } } };
                         var summary = MpiJobRunner.Train(spec, Path.Combine(scratch, $"{kind.SpecName()}-{number}-{seed}"), TimeSpan.FromMinutes(60));
                         accuracies.Add(summary.GetProperty("test_accuracy").GetDouble());
                         wall += summary.GetProperty("wall_seconds").GetDouble() / seeds;
@@ -123,7 +130,7 @@ public static class LowPrecisionBenchCommand
         }
         AccuracyRecord.Show(table.ToString(), record, "Low-precision and sparse training: accuracy", $"low-precision {args}",
             $"Fashion-MNIST, {(subset > 0 ? subset.ToString("N0", CultureInfo.InvariantCulture) : "60,000")} training samples, full test set, "
-            + $"model.norm {norm.SpecName()}, global batch 128, SGD momentum 0.9, wd 5e-4, lr 0.02 cosine to 0, {epochs} epochs, seeds 1..{seeds}, "
+            + $"model.norm {norm.SpecName()}, {(denseFirstLast ? "neural-gradient rows with first and last layers dense, " : "")}global batch 128, SGD momentum 0.9, wd 5e-4, lr 0.02 cosine to 0, {epochs} epochs, seeds 1..{seeds}, "
             + $"CPU; {DateTime.UtcNow:yyyy-MM-dd}. Quantization is simulated (quantize-dequantize around fp32 GEMMs): wall times are the "
             + "simulation's, not a low-precision speed-up.");
         return 0;

@@ -94,4 +94,40 @@ public sealed class LayerGradientTests
         single.BeginStep(0);
         Assert.False(Gradients(plain, input, upstream).Weight.allclose(dense, 1e-3, 1e-4), "without bifurcation the weight gradient is quantized too");
     }
+
+    [Fact]
+    public void Dense_first_last_leaves_the_first_and_last_layers_output_gradients_unpruned_and_prunes_the_others()
+    {
+        var lowPrecision = new LowPrecisionTraining(null, new GradientSparsitySpec(1, 2, PrunerKind.Mvue, DenseFirstLast: true), null, 1, 0);
+        torch.random.manual_seed(5);
+        var layers = new[] { lowPrecision.LayerFactory.Linear(6, 8), lowPrecision.LayerFactory.Linear(8, 8), lowPrecision.LayerFactory.Linear(8, 3) }
+            .Cast<LowPrecisionLayer>().ToArray();
+        Assert.Equal([null, lowPrecision.Transform.Sparsity, null], Enumerable.Range(0, 3).Select(i => lowPrecision.TransformOf(i).Sparsity));
+        lowPrecision.BeginStep(0);
+        using var generator = new Generator(9);
+        var input = randn([16, 6], generator: generator);
+        var upstream = randn([16, 3], generator: generator);
+        var h1 = layers[0].call(input);
+        var h2 = layers[1].call(h1);
+        var output = layers[2].call(h2);
+        var weights = layers.Select(l => (Tensor)l.Weight).ToArray();
+        var grads = autograd.grad([output.mul(upstream).sum()], [.. weights, h1, h2]);
+        var (g1, g2) = (grads[3], grads[4]);
+        // dW = g^T x with the output gradient as it arrived (not pruned) for the last and the first layer...
+        Assert.True(grads[2].allclose(upstream.t().matmul(h2.detach()), 1e-5, 1e-6), "last layer's output gradient was pruned");
+        Assert.True(grads[0].allclose(g1.t().matmul(input), 1e-5, 1e-6), "first layer's output gradient was pruned");
+        // ...and from a pruned one (half the values dropped) for the middle layer.
+        Assert.False(grads[1].allclose(g2.t().matmul(h1.detach()), 1e-3, 1e-4));
+        Assert.Equal(0.5, lowPrecision.Gradients.TakeSparsity(), 6); // only the middle layer counted
+    }
+
+    [Fact]
+    public void Dense_first_last_on_a_model_with_two_layers_is_a_user_error_naming_the_field()
+    {
+        var lowPrecision = new LowPrecisionTraining(null, new GradientSparsitySpec(1, 2, PrunerKind.Mvue, DenseFirstLast: true), null, 1, 0);
+        _ = lowPrecision.LayerFactory.Linear(6, 8);
+        _ = lowPrecision.LayerFactory.Linear(8, 3);
+        var error = Assert.Throws<UserFacingException>(() => lowPrecision.CheckModel(JobSpecDefaults.Model));
+        Assert.StartsWith("training.gradient_sparsity.dense_first_last: model ", error.Message);
+    }
 }

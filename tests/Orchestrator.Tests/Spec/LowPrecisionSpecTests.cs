@@ -17,6 +17,10 @@ public sealed class LowPrecisionSpecTests
         Assert.Equal(new QuantizeSpec(8, null, 6, Stochastic: true, Bifurcation: true), spec.Training.Quantize);
         Assert.Equal("w8 g6 stochastic bifurcation", spec.Training.Quantize!.Label);
         Assert.Equal(new GradientSparsitySpec(1, 2, PrunerKind.Greedy), spec.Training.GradientSparsity);
+        Assert.False(spec.Training.GradientSparsity!.DenseFirstLast);
+        var edges = Parse("name: demo\ntraining: { gradient_sparsity: { dense_first_last: true } }").Training.GradientSparsity!;
+        Assert.Equal(new GradientSparsitySpec(1, 2, PrunerKind.Mvue, DenseFirstLast: true), edges);
+        Assert.Equal("1:2 mvue, first and last dense", edges.Label);
         Assert.Equal(new WeightSparsitySpec(2, 4, true, MaskMethod.Greedy, 40), spec.Model.WeightSparsity);
         // Absent sections stay null: fp32, dense.
         var plain = Parse("name: demo");
@@ -29,6 +33,7 @@ public sealed class LowPrecisionSpecTests
     {
         Parse("name: demo\ntraining: { quantize: { weights: 8, activations: 8, gradients: 8, stochastic: false, bifurcation: false } }"),
         Parse("name: demo\ntraining: { quantize: { activations: 4 }, gradient_sparsity: { n: 2, m: 4, pruner: mvue } }"),
+        Parse("name: demo\ntraining: { gradient_sparsity: { n: 1, m: 2, dense_first_last: true } }"),
         Parse("name: demo\nmodel: { weight_sparsity: { n: 4, m: 8, transposable: false, method: optimal, recompute_every: 1 } }"),
         Parse("name: demo\ntraining: { quantize: {} }"),
     };
