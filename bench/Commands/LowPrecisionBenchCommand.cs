@@ -51,6 +51,12 @@ public static class LowPrecisionBenchCommand
                 Training = s.Training with { Quantize = EightBit },
                 Compression = CompressionSpec.Default with { Codec = CodecKind.NmInt8, N = 2, M = 4, Algorithm = AllreduceKind.Ring },
             }),
+        // Beyond the rows: at 8 bits the weight gradient's extra rounding noise is small next to SGD's own, so
+        // bifurcation's effect is also probed where the output gradient is coarse enough for it to show.
+        new("w8 a8, 4-bit gradients (stochastic, bifurcation)", "Banner et al.: bifurcation is what lets gradients go below 8 bits", 1,
+            s => s with { Training = s.Training with { Quantize = EightBit with { Gradients = 4 } } }),
+        new("w8 a8, 4-bit gradients without bifurcation", "Banner et al.: expected clearly worse", 1,
+            s => s with { Training = s.Training with { Quantize = EightBit with { Gradients = 4, Bifurcation = false } } }),
     ];
 
     public static Command Create()
