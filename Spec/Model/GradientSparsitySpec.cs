@@ -9,7 +9,9 @@ namespace Orchestrator.Spec;
 /// <param name="Pruner"><c>mvue</c> (unbiased, minimum variance) or <c>greedy</c> (top-N, the biased baseline).</param>
 /// <param name="DenseFirstLast">Leave the output gradients of the model's first and last conv/linear layers (the stem and,
 /// usually, the classifier) dense, the convention of the low-precision papers' experiments; every layer is pruned otherwise.</param>
-public sealed record GradientSparsitySpec(int N, int M, PrunerKind Pruner, bool DenseFirstLast = false)
+/// <param name="Gemms">Which backward GEMMs take the pruned gradient: <c>both</c>, or <c>weight_gradient</c> only (the
+/// update phase Chmiel et al. accelerate; the input gradient then propagates dense).</param>
+public sealed record GradientSparsitySpec(int N, int M, PrunerKind Pruner, bool DenseFirstLast = false, GradientGemms Gemms = GradientGemms.Both)
 {
     /// <summary>1:2 MVUE, the paper's main setting.</summary>
     public static GradientSparsitySpec Default { get; } = new(1, 2, PrunerKind.Mvue);
@@ -17,6 +19,9 @@ public sealed record GradientSparsitySpec(int N, int M, PrunerKind Pruner, bool 
     /// <summary>The N:M pattern.</summary>
     public NmPattern Nm => new(N, M);
 
-    /// <summary>As summaries show it, e.g. <c>1:2 mvue</c> or <c>1:2 mvue, first and last dense</c>.</summary>
-    public string Label => $"{Nm} {Pruner.SpecName()}" + (DenseFirstLast ? ", first and last dense" : "");
+    /// <summary>Whether the input-gradient GEMM takes the pruned gradient too.</summary>
+    public bool PrunesInputGradient => Gemms == GradientGemms.Both;
+
+    /// <summary>As summaries show it, e.g. <c>1:2 mvue</c> or <c>1:2 mvue, weight_gradient, first and last dense</c>.</summary>
+    public string Label => $"{Nm} {Pruner.SpecName()}" + (PrunesInputGradient ? "" : $", {Gemms.SpecName()}") + (DenseFirstLast ? ", first and last dense" : "");
 }

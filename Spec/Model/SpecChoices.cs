@@ -12,6 +12,13 @@ public enum CodecKind { None, Int8, Nm, NmInt8, PowerSgd }
 /// <summary><c>compression.pruner</c>: unbiased MVUE, or greedy top-N (the biased baseline).</summary>
 public enum PrunerKind { Mvue, Greedy }
 
+/// <summary>
+/// <c>training.gradient_sparsity.gemms</c>: which backward GEMMs take the pruned neural gradient: both (the input-gradient
+/// GEMM too, so pruning noise propagates to earlier layers), or only the weight-gradient GEMM (the update phase; the
+/// input gradient propagates dense).
+/// </summary>
+public enum GradientGemms { Both, WeightGradient }
+
 /// <summary><c>compression.algorithm</c>: compressed ring or allgather, or plain fp32 MPI_Allreduce.</summary>
 public enum AllreduceKind { Ring, Allgather, Mpi }
 

@@ -29,6 +29,12 @@ public static class SpecNames
         PrunerKind.Greedy => "greedy",
     };
 
+    public static string SpecName(this GradientGemms value) => value switch
+    {
+        GradientGemms.Both => "both",
+        GradientGemms.WeightGradient => "weight_gradient",
+    };
+
     public static string SpecName(this AllreduceKind value) => value switch
     {
         AllreduceKind.Ring => "ring",

@@ -21,6 +21,7 @@ internal static class LowPrecisionRules
             const string at = "training.gradient_sparsity";
             Nm(gradients.N, gradients.M, at, written, check);
             JobSpecValidator.Defined(check, gradients.Pruner, SpecNames.SpecName, $"{at}.pruner");
+            JobSpecValidator.Defined(check, gradients.Gemms, SpecNames.SpecName, $"{at}.gemms");
         }
         if (spec.Model.WeightSparsity is { } masks)
         {

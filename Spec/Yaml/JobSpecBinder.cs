@@ -101,7 +101,8 @@ internal static class JobSpecBinder
             N: r.Int("n", d.N),
             M: r.Int("m", d.M),
             Pruner: r.Choice("pruner", SpecNames.SpecName, d.Pruner),
-            DenseFirstLast: r.Bool("dense_first_last", d.DenseFirstLast));
+            DenseFirstLast: r.Bool("dense_first_last", d.DenseFirstLast),
+            Gemms: r.Choice("gemms", SpecNames.SpecName, d.Gemms));
     }
 
     private static DataSpec BindData(MappingReader r)

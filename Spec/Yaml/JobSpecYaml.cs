@@ -145,6 +145,7 @@ public static partial class JobSpecYaml
             w.Field(2, "m", Int(sparsity.M));
             w.Field(2, "pruner", Text(sparsity.Pruner.SpecName()));
             w.Field(2, "dense_first_last", Bool(sparsity.DenseFirstLast));
+            w.Field(2, "gemms", Text(sparsity.Gemms.SpecName()));
         }
 
         w.Section(0, "checkpoint");

@@ -17,8 +17,9 @@ namespace Orchestrator.Trainer.LowPrecision;
 /// <param name="Bifurcation">The weight-gradient GEMM takes the gradient before quantization.</param>
 public sealed record GradientTransform(GradientSparsitySpec? Sparsity, int? Bits, bool Stochastic, bool Bifurcation)
 {
-    /// <summary>Whether the two GEMMs of backward take different gradients (quantized with bifurcation).</summary>
-    public bool Bifurcates => Bits is not null && Bifurcation;
+    /// <summary>Whether the two GEMMs of backward take different gradients (quantized with bifurcation, or pruned for the
+    /// weight-gradient GEMM only).</summary>
+    public bool Bifurcates => (Bits is not null && Bifurcation) || Sparsity is { PrunesInputGradient: false };
 
     /// <summary>Whether the transform changes anything.</summary>
     public bool Active => Sparsity is not null || Bits is not null;
@@ -33,14 +34,28 @@ public sealed record GradientTransform(GradientSparsitySpec? Sparsity, int? Bits
         using var scope = NewDisposeScope();
         var pruned = Sparsity is { } s ? NeuralGradientPruning.Prune(gradient, s.N, s.M, s.Pruner, seed) : gradient;
         long nonZeros = Sparsity is null ? -1 : pruned.count_nonzero().item<long>();
-        if (Bits is not { } bits || Quantized(pruned, bits, seed) is not { } quantized)
+        bool inputPruned = Sparsity is not { PrunesInputGradient: false };
+        var forInput = inputPruned ? pruned : gradient;
+        var forWeight = pruned;
+        if (Bits is { } bits && QuantizedKept(forInput, inputPruned && Sparsity is not null, bits, NoiseSeed(seed)) is { } quantized)
         {
-            var same = pruned.MoveToOuterDisposeScope();
-            return (same, same, nonZeros);
+            forWeight = Bifurcation ? pruned
+                : inputPruned ? quantized
+                : QuantizedKept(pruned, sparse: true, bits, NoiseSeed(~seed)) ?? pruned;
+            forInput = quantized;
         }
-        if (Sparsity is not null) quantized = where(pruned.eq(0), zeros_like(quantized), quantized);
-        var forWeight = Bifurcation ? pruned : quantized;
-        return (quantized.MoveToOuterDisposeScope(), forWeight.MoveToOuterDisposeScope(), nonZeros);
+        forInput = forInput.MoveToOuterDisposeScope();
+        return (forInput, ReferenceEquals(forWeight, forInput) ? forInput : forWeight.MoveToOuterDisposeScope(), nonZeros);
+    }
+
+    /// <summary>
+    /// <paramref name="values"/> quantized to <paramref name="bits"/> bits; when <paramref name="sparse"/>, its zeros stay
+    /// exact (only the kept values are quantized, as a sparse format stores only what it keeps). Null when not finite.
+    /// </summary>
+    private Tensor? QuantizedKept(Tensor values, bool sparse, int bits, ulong noiseSeed)
+    {
+        if (Quantized(values, bits, noiseSeed) is not { } quantized) return null;
+        return sparse ? where(values.eq(0), zeros_like(quantized), quantized) : quantized;
     }
 
     /// <summary>
@@ -48,8 +63,8 @@ public sealed record GradientTransform(GradientSparsitySpec? Sparsity, int? Bits
     /// values do. This runs in a backward that libtorch calls back into, where an exception would end the process instead of
     /// reaching the trainer's rule for non-finite steps (skip, announce, stop).
     /// </summary>
-    private Tensor? Quantized(Tensor pruned, int bits, ulong seed) =>
-        RangeQuantizer.TryQuantizePerTensor(pruned, bits, Stochastic ? new CounterUniform(NoiseSeed(seed)) : null);
+    private Tensor? Quantized(Tensor values, int bits, ulong noiseSeed) =>
+        RangeQuantizer.TryQuantizePerTensor(values, bits, Stochastic ? new CounterUniform(noiseSeed) : null);
 
     /// <summary>A seed for the rounding noise apart from the pruning's.</summary>
     private static ulong NoiseSeed(ulong seed) => (seed ^ 0x5851F42D4C957F2DUL) >> 1;

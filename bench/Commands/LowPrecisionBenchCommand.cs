@@ -57,6 +57,12 @@ public static class LowPrecisionBenchCommand
             s => s with { Training = s.Training with { Quantize = EightBit with { Gradients = 4 } } }),
         new("w8 a8, 4-bit gradients without bifurcation", "Banner et al.: expected clearly worse", 1,
             s => s with { Training = s.Training with { Quantize = EightBit with { Gradients = 4, Bifurcation = false } } }),
+        // Rows 4-6 feed the pruned gradient to both backward GEMMs, so each layer's pruning noise reaches every earlier
+        // layer; Chmiel et al. prune for the update (weight-gradient) GEMM, the input gradient propagating dense.
+        new("neural gradients 1:2 MVUE, weight-gradient GEMM only", "Chmiel et al.: 1:2 suffices in most cases (~fp32)", 1,
+            s => s with { Training = s.Training with { GradientSparsity = new GradientSparsitySpec(1, 2, PrunerKind.Mvue, Gemms: GradientGemms.WeightGradient) } }),
+        new("neural gradients 1:2 greedy, weight-gradient GEMM only", "Chmiel et al.: fails or degrades clearly", 1,
+            s => s with { Training = s.Training with { GradientSparsity = new GradientSparsitySpec(1, 2, PrunerKind.Greedy, Gemms: GradientGemms.WeightGradient) } }),
     ];
 
     public static Command Create()

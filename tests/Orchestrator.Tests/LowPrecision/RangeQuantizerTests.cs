@@ -124,4 +124,36 @@ public sealed class RangeQuantizerTests
         Assert.False(forInput.isfinite().all().item<bool>());
         Assert.False(forWeight.isfinite().all().item<bool>());
     }
+
+    [Theory]
+    [InlineData(null, true)]
+    [InlineData(8, true)]
+    [InlineData(8, false)]
+    public void With_weight_gradient_gemms_only_the_weight_gradient_GEMM_takes_the_pruned_gradient(int? bits, bool bifurcation)
+    {
+        using var scope = NewDisposeScope();
+        var sparsity = new Orchestrator.Spec.GradientSparsitySpec(1, 2, Orchestrator.Spec.PrunerKind.Mvue, Gemms: Orchestrator.Spec.GradientGemms.WeightGradient);
+        var transform = new GradientTransform(sparsity, bits, true, bifurcation);
+        Assert.True(transform.Bifurcates);
+        using var generator = new Generator(3);
+        var gradient = randn([4, 6, 3, 3], generator: generator);
+        var (forInput, forWeight, nonZeros) = transform.Apply(gradient, 11);
+        // The weight-gradient GEMM's gradient: 1:2 along (sample, position) of each channel, so exactly half is zero.
+        Assert.Equal(gradient.numel() / 2, nonZeros);
+        Assert.Equal(gradient.numel() / 2, forWeight.count_nonzero().item<long>());
+        // The input-gradient GEMM's: every value kept, exact without quantization, within one quantization step with it.
+        if (bits is null) Assert.True(forInput.eq(gradient).all().item<bool>());
+        else
+        {
+            Assert.Equal(gradient.numel(), forInput.count_nonzero().item<long>());
+            double step = (gradient.max().item<float>() - gradient.min().item<float>()) / 255.0;
+            Assert.True(forInput.sub(gradient).abs().max().item<float>() <= step * 1.0001, "stochastic rounding moves a value by less than one step");
+        }
+        // With bifurcation the weight GEMM takes the pruned fp32 values (each +-(|a|+|b|) of its pair); without, those
+        // values quantized, the zeros kept exact.
+        var pairs = gradient.transpose(0, 1).reshape(6, -1, 2).abs().sum(-1);
+        var kept = forWeight.transpose(0, 1).reshape(6, -1, 2).abs().sum(-1);
+        if (bits is null || bifurcation) Assert.True(kept.allclose(pairs, 1e-5, 1e-6));
+        else Assert.False(kept.allclose(pairs, 1e-6, 1e-7));
+    }
 }

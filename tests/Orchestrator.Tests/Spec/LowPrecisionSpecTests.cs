@@ -21,6 +21,9 @@ public sealed class LowPrecisionSpecTests
         var edges = Parse("name: demo\ntraining: { gradient_sparsity: { dense_first_last: true } }").Training.GradientSparsity!;
         Assert.Equal(new GradientSparsitySpec(1, 2, PrunerKind.Mvue, DenseFirstLast: true), edges);
         Assert.Equal("1:2 mvue, first and last dense", edges.Label);
+        Assert.Equal(GradientGemms.Both, edges.Gemms);
+        var update = Parse("name: demo\ntraining: { gradient_sparsity: { gemms: weight_gradient, dense_first_last: true } }").Training.GradientSparsity!;
+        Assert.Equal("1:2 mvue, weight_gradient, first and last dense", update.Label);
         Assert.Equal(new WeightSparsitySpec(2, 4, true, MaskMethod.Greedy, 40), spec.Model.WeightSparsity);
         // Absent sections stay null: fp32, dense.
         var plain = Parse("name: demo");
@@ -34,6 +37,7 @@ public sealed class LowPrecisionSpecTests
         Parse("name: demo\ntraining: { quantize: { weights: 8, activations: 8, gradients: 8, stochastic: false, bifurcation: false } }"),
         Parse("name: demo\ntraining: { quantize: { activations: 4 }, gradient_sparsity: { n: 2, m: 4, pruner: mvue } }"),
         Parse("name: demo\ntraining: { gradient_sparsity: { n: 1, m: 2, dense_first_last: true } }"),
+        Parse("name: demo\ntraining: { quantize: { gradients: 8 }, gradient_sparsity: { gemms: weight_gradient } }"),
         Parse("name: demo\nmodel: { weight_sparsity: { n: 4, m: 8, transposable: false, method: optimal, recompute_every: 1 } }"),
         Parse("name: demo\ntraining: { quantize: {} }"),
     };
@@ -68,5 +72,6 @@ public sealed class LowPrecisionSpecTests
     {
         Assert.Contains("model.weight_sparsity.method", FailsOnce("name: demo\nmodel: { weight_sparsity: { method: exact } }").ToString());
         Assert.Contains("greedy", FailsOnce("name: demo\ntraining: { gradient_sparsity: { pruner: topn } }").ToString());
+        Assert.Contains("weight_gradient", FailsOnce("name: demo\ntraining: { gradient_sparsity: { gemms: update } }").ToString());
     }
 }
