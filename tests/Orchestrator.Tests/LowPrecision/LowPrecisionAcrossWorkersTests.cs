@@ -13,12 +13,14 @@ public sealed class LowPrecisionAcrossWorkersTests
 {
     private static readonly TimeSpan Limit = TimeSpan.FromMinutes(3);
 
-    [Fact]
-    public void Two_workers_train_with_masks_8_bit_and_gradient_pruning_bit_identically_and_resume_exactly()
+    [Theory]
+    [InlineData("{ n: 1, m: 2, pruner: mvue }")]
+    [InlineData("{ n: 1, m: 2, pruner: mvue, gemms: weight_gradient, dense_first_last: true }")]
+    public void Two_workers_train_with_masks_8_bit_and_gradient_pruning_bit_identically_and_resume_exactly(string gradientSparsity)
     {
         using var dir = new TempDirectory();
         var spec = dir.File("spec.yaml");
-        File.WriteAllText(spec, """
+        File.WriteAllText(spec, $$"""
             name: lowprec-mpi
             model: { kind: cnn, width: 4, weight_sparsity: { n: 2, m: 4, transposable: true, method: optimal, recompute_every: 4 } }
             data: { dataset: synthetic, train_subset: 1024, test_subset: 256, augment: { crop_padding: 2, flip: true } }
@@ -28,7 +30,7 @@ public sealed class LowPrecisionAcrossWorkersTests
               threads: 1
               seed: 3
               quantize: { weights: 8, activations: 8, gradients: 8 }
-              gradient_sparsity: { n: 1, m: 2, pruner: mvue }
+              gradient_sparsity: {{gradientSparsity}}
             checkpoint: { every_steps: 5, keep: 3 }
             compression: { codec: nm+int8, algorithm: ring, min_compress_elements: 256 }
             """);

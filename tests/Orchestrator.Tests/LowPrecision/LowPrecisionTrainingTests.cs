@@ -32,8 +32,8 @@ public sealed class LowPrecisionTrainingTests
         };
     }
 
-    private static JobSpec Everything(int epochs = 2) =>
-        Spec(Transposable24, new QuantizeSpec(8, 8, 8), new GradientSparsitySpec(1, 2, PrunerKind.Mvue), epochs);
+    private static JobSpec Everything(int epochs = 2, GradientGemms gemms = GradientGemms.Both, bool denseFirstLast = false) =>
+        Spec(Transposable24, new QuantizeSpec(8, 8, 8), new GradientSparsitySpec(1, 2, PrunerKind.Mvue, denseFirstLast, gemms), epochs);
 
     private static RunSummary Train(JobSpec spec, string directory, RecordingObserver observer, long? stopAfter = null)
     {
@@ -43,10 +43,12 @@ public sealed class LowPrecisionTrainingTests
         return run.Run();
     }
 
-    [Fact]
-    public void Resume_with_masks_quantization_and_gradient_pruning_reproduces_the_uninterrupted_run_bit_for_bit()
+    [Theory]
+    [InlineData(GradientGemms.Both, false)]
+    [InlineData(GradientGemms.WeightGradient, true)]
+    public void Resume_with_masks_quantization_and_gradient_pruning_reproduces_the_uninterrupted_run_bit_for_bit(GradientGemms gemms, bool denseFirstLast)
     {
-        var spec = Everything();
+        var spec = Everything(gemms: gemms, denseFirstLast: denseFirstLast);
         using var full = new TempDirectory();
         using var interrupted = new TempDirectory();
         var reference = new RecordingObserver();
