@@ -104,8 +104,14 @@ public static class YamlLimits
                     }
                     break;
                 case AnchorAlias alias:
+                    // An alias to a collection it is inside: the loader would build a cycle (endless to walk).
+                    if (open.Any(f => !f.Anchor.IsEmpty && f.Anchor.Value == alias.Value.Value))
+                    {
+                        problem = $"the alias *{alias.Value.Value} refers to a mapping or list that contains it (a cycle)";
+                        ok = false;
+                    }
                     // An undefined alias is the loader's error to report.
-                    if (anchors.TryGetValue(alias.Value.Value, out var target))
+                    else if (anchors.TryGetValue(alias.Value.Value, out var target))
                         ok = Add(target.Nodes, target.Nodes, target.Height, AnchorName.Empty, alias: true);
                     break;
                 case MappingStart or SequenceStart:

@@ -110,6 +110,16 @@ public class YamlLimitsTests
         Assert.StartsWith("an alias nests its anchor deeper than the limit of 64", error.Message);
     }
 
+    [Theory]
+    [InlineData("name: demo\nx: &a { y: 1, <<: *a }\n")]
+    [InlineData("name: demo\nx: &a [1, [2, *a]]\n")]
+    public void An_alias_to_a_collection_that_contains_it_is_an_error_not_an_endless_walk(string yaml)
+    {
+        // Found by the property test with an override "momentum.flip=&a # c\n1024workers<<: *a": the loader builds a cycle.
+        Assert.StartsWith("the alias *a refers to a mapping or list that contains it (a cycle)", Fails(yaml).Errors[0].Message);
+        Assert.Contains("a cycle", Fails("name: demo", "training.momentum=&a { b: *a }").Errors[0].Message);
+    }
+
     [Fact]
     public void Long_values_are_shortened_in_type_and_choice_errors()
     {
