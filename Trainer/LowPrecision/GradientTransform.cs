@@ -34,14 +34,15 @@ public sealed record GradientTransform(GradientSparsitySpec? Sparsity, int? Bits
         using var scope = NewDisposeScope();
         var pruned = Sparsity is { } s ? NeuralGradientPruning.Prune(gradient, s.N, s.M, s.Pruner, seed) : gradient;
         long nonZeros = Sparsity is null ? -1 : pruned.count_nonzero().item<long>();
-        bool inputPruned = Sparsity is not { PrunesInputGradient: false };
-        var forInput = inputPruned ? pruned : gradient;
+        // Pruning for the weight-gradient GEMM only: the input-gradient GEMM takes the dense gradient.
+        bool weightOnly = Sparsity is { PrunesInputGradient: false };
+        var forInput = weightOnly ? gradient : pruned;
         var forWeight = pruned;
-        if (Bits is { } bits && QuantizedKept(forInput, inputPruned && Sparsity is not null, bits, NoiseSeed(seed)) is { } quantized)
+        if (Bits is { } bits && QuantizedKept(forInput, sparse: Sparsity is not null && !weightOnly, bits, NoiseSeed(seed)) is { } quantized)
         {
             forWeight = Bifurcation ? pruned
-                : inputPruned ? quantized
-                : QuantizedKept(pruned, sparse: true, bits, NoiseSeed(~seed)) ?? pruned;
+                : weightOnly ? QuantizedKept(pruned, sparse: true, bits, NoiseSeed(~seed)) ?? pruned
+                : quantized;
             forInput = quantized;
         }
         forInput = forInput.MoveToOuterDisposeScope();

@@ -72,7 +72,9 @@ public sealed class LayerGradientTests
         var x = input.detach().requires_grad_(true);
         var plain = nn.functional.conv2d(x, layer.Weight.detach(), layer.Bias!.detach(), padding: [1, 1]);
         var denseInput = autograd.grad([plain.mul(upstream).sum()], [x])[0];
-        Assert.Equal(gemms == GradientGemms.WeightGradient, inputGradient.allclose(denseInput, 1e-5, 1e-6));
+        // Up to float summation order (the two convolutions may take different kernels and thread splits); a pruned draw
+        // is off by the size of the values themselves.
+        Assert.Equal(gemms == GradientGemms.WeightGradient, inputGradient.allclose(denseInput, 1e-4, 1e-4));
 
         // The greedy baseline's weight gradient misses the dense one by far more than MVUE's sampling error.
         var greedy = new LowPrecisionTraining(null, new GradientSparsitySpec(n, m, PrunerKind.Greedy), null, 1, 0);
