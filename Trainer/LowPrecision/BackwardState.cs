@@ -12,8 +12,8 @@ internal sealed record BackwardState(Func<Tensor, Tensor, Tensor?, Tensor> Gemm,
     /// <summary>The transformed gradients, counted.</summary>
     public (Tensor ForInput, Tensor ForWeight) Apply(Tensor gradient)
     {
-        var (forInput, forWeight, nonZeros) = Transform.Apply(gradient, Seed);
-        if (nonZeros >= 0) Statistics.Add(gradient.numel(), nonZeros);
+        var (forInput, forWeight, pruned, nonZeros) = Transform.Apply(gradient, Seed);
+        if (pruned > 0) Statistics.Add(pruned, nonZeros);
         return (forInput, forWeight);
     }
 }

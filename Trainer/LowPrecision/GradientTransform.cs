@@ -8,8 +8,10 @@ namespace Orchestrator.Trainer.LowPrecision;
 /// <summary>
 /// What backward does to the gradient with respect to a conv or linear layer's output: N:M pruning (ALGORITHMS.md section
 /// 7, <see cref="NeuralGradientPruning"/>), then quantization to <see cref="Bits"/> bits with one range per tensor
-/// (section 5, <see cref="RangeQuantizer"/>), stochastic or to nearest. After pruning only the kept values are
-/// quantized: the zeros stay exact, as a sparse format stores only what it keeps.
+/// (section 5, <see cref="RangeQuantizer"/>), stochastic or to nearest. Pruning blocks run along the reduction dimension
+/// of the GEMM that takes the result, so when both GEMMs take a pruned gradient each gets its own independent draw (both
+/// unbiased with MVUE). After pruning only the kept values are quantized: the zeros stay exact, as a sparse format
+/// stores only what it keeps.
 /// </summary>
 /// <param name="Sparsity">N:M pruning; null = none.</param>
 /// <param name="Bits">Bits of the quantized gradient; null = fp32.</param>
@@ -17,36 +19,39 @@ namespace Orchestrator.Trainer.LowPrecision;
 /// <param name="Bifurcation">The weight-gradient GEMM takes the gradient before quantization.</param>
 public sealed record GradientTransform(GradientSparsitySpec? Sparsity, int? Bits, bool Stochastic, bool Bifurcation)
 {
-    /// <summary>Whether the two GEMMs of backward take different gradients (quantized with bifurcation, or pruned for the
-    /// weight-gradient GEMM only).</summary>
-    public bool Bifurcates => (Bits is not null && Bifurcation) || Sparsity is { PrunesInputGradient: false };
+    /// <summary>Whether the two GEMMs of backward take different gradients (quantized with bifurcation, or pruned at all:
+    /// each GEMM's blocks run along its own reduction dimension, and with <c>weight_gradient</c> the input GEMM's is dense).</summary>
+    public bool Bifurcates => (Bits is not null && Bifurcation) || Sparsity is not null;
 
     /// <summary>Whether the transform changes anything.</summary>
     public bool Active => Sparsity is not null || Bits is not null;
 
     /// <summary>
     /// The gradient for the input-gradient GEMM and the one for the weight-gradient GEMM (the same tensor unless
-    /// <see cref="Bifurcates"/>), and the non-zeros of the pruned gradient (-1 when nothing is pruned).
-    /// Randomness is a pure function of <paramref name="seed"/>.
+    /// <see cref="Bifurcates"/>), and what pruning measured: the values of the pruned tensors and their non-zeros (both 0
+    /// when nothing is pruned). Randomness is a pure function of <paramref name="seed"/>.
     /// </summary>
-    public (Tensor ForInput, Tensor ForWeight, long NonZeros) Apply(Tensor gradient, ulong seed)
+    public (Tensor ForInput, Tensor ForWeight, long Pruned, long NonZeros) Apply(Tensor gradient, ulong seed)
     {
         using var scope = NewDisposeScope();
-        var pruned = Sparsity is { } s ? NeuralGradientPruning.Prune(gradient, s.N, s.M, s.Pruner, seed) : gradient;
-        long nonZeros = Sparsity is null ? -1 : pruned.count_nonzero().item<long>();
-        // Pruning for the weight-gradient GEMM only: the input-gradient GEMM takes the dense gradient.
-        bool weightOnly = Sparsity is { PrunesInputGradient: false };
-        var forInput = weightOnly ? gradient : pruned;
-        var forWeight = pruned;
-        if (Bits is { } bits && QuantizedKept(forInput, sparse: Sparsity is not null && !weightOnly, bits, NoiseSeed(seed)) is { } quantized)
+        var forWeight = Sparsity is { } s ? NeuralGradientPruning.Prune(gradient, s.N, s.M, s.Pruner, seed, BackwardGemm.WeightGradient) : gradient;
+        bool prunedInput = Sparsity is { PrunesInputGradient: true };
+        var forInput = prunedInput ? NeuralGradientPruning.Prune(gradient, Sparsity!.N, Sparsity.M, Sparsity.Pruner, InputSeed(seed), BackwardGemm.InputGradient)
+            : gradient;
+        long pruned = 0, nonZeros = 0;
+        if (Sparsity is not null)
         {
-            forWeight = Bifurcation ? pruned
-                : weightOnly ? QuantizedKept(pruned, sparse: true, bits, NoiseSeed(~seed)) ?? pruned
-                : quantized;
+            (pruned, nonZeros) = (gradient.numel(), forWeight.count_nonzero().item<long>());
+            if (prunedInput) (pruned, nonZeros) = (2 * pruned, nonZeros + forInput.count_nonzero().item<long>());
+        }
+        if (Bits is { } bits && QuantizedKept(forInput, prunedInput, bits, NoiseSeed(seed)) is { } quantized)
+        {
+            if (ReferenceEquals(forWeight, forInput)) forWeight = Bifurcation ? forWeight : quantized;
+            else if (!Bifurcation) forWeight = QuantizedKept(forWeight, sparse: Sparsity is not null, bits, NoiseSeed(~seed)) ?? forWeight;
             forInput = quantized;
         }
         forInput = forInput.MoveToOuterDisposeScope();
-        return (forInput, ReferenceEquals(forWeight, forInput) ? forInput : forWeight.MoveToOuterDisposeScope(), nonZeros);
+        return (forInput, ReferenceEquals(forWeight, forInput) ? forInput : forWeight.MoveToOuterDisposeScope(), pruned, nonZeros);
     }
 
     /// <summary>
@@ -69,4 +74,7 @@ public sealed record GradientTransform(GradientSparsitySpec? Sparsity, int? Bits
 
     /// <summary>A seed for the rounding noise apart from the pruning's.</summary>
     private static ulong NoiseSeed(ulong seed) => (seed ^ 0x5851F42D4C957F2DUL) >> 1;
+
+    /// <summary>A seed for the input-gradient GEMM's pruning, independent of the weight-gradient GEMM's.</summary>
+    private static ulong InputSeed(ulong seed) => seed * 0x9E3779B97F4A7C15UL + 0x632BE59BD9B4E019UL;
 }

@@ -10,9 +10,10 @@ namespace Orchestrator.Trainer.LowPrecision;
 /// <summary>
 /// N:M pruning of a neural gradient (dL/d layer output, [batch, channels, ...]; ALGORITHMS.md section 7) with the
 /// allreduce codecs' pruners, so both features share one implementation of the MVUE law and of the greedy baseline.
-/// Blocks are M consecutive values of one output channel over (sample, position): the reduction dimension of the
-/// weight-gradient GEMM dW = g^T x, the GEMM that transposable weight masks (section 8) leave dense. The same pruned
-/// tensor then feeds both GEMMs. A channel's values that do not fill whole blocks end in a zero-padded block.
+/// Blocks run along the reduction dimension of the backward GEMM that takes the result (<see cref="BackwardGemm"/>): for
+/// the weight-gradient GEMM dW = g^T x (the one transposable weight masks, section 8, leave dense) M consecutive values of
+/// one output channel over (sample, position); for the input-gradient GEMM M consecutive output channels of one sample
+/// at one position. Values that do not fill a whole block at the end of a row end in a zero-padded block.
 /// </summary>
 public static class NeuralGradientPruning
 {
@@ -25,19 +26,25 @@ public static class NeuralGradientPruning
     /// <paramref name="seed"/>. A block holding a NaN or an infinity comes back as NaNs (the codecs' non-finite rule),
     /// so a diverged step still shows as a non-finite gradient.
     /// </summary>
-    public static Tensor Prune(Tensor gradient, int n, int m, PrunerKind pruner, ulong seed) => Prune(gradient, n, m, pruner, seed, fusedOnCpu: true);
+    public static Tensor Prune(Tensor gradient, int n, int m, PrunerKind pruner, ulong seed, BackwardGemm blocksFor = BackwardGemm.WeightGradient) =>
+        Prune(gradient, n, m, pruner, seed, blocksFor, fusedOnCpu: true);
 
-    /// <summary>As <see cref="Prune(Tensor, int, int, PrunerKind, ulong)"/>; <paramref name="fusedOnCpu"/> = false takes the torch-op
-    /// pruning (the path of other devices) on the CPU too, so tests can check both.</summary>
-    internal static Tensor Prune(Tensor gradient, int n, int m, PrunerKind pruner, ulong seed, bool fusedOnCpu)
+    /// <summary>As <see cref="Prune(Tensor, int, int, PrunerKind, ulong, BackwardGemm)"/>; <paramref name="fusedOnCpu"/> = false
+    /// takes the torch-op pruning (the path of other devices) on the CPU too, so tests can check both.</summary>
+    internal static Tensor Prune(Tensor gradient, int n, int m, PrunerKind pruner, ulong seed, BackwardGemm blocksFor, bool fusedOnCpu)
     {
         NmPattern.Check(n, m);
         if (gradient.dim() < 2) throw new ArgumentException($"a neural gradient is [batch, channels, ...]; got {gradient.dim()} dims", nameof(gradient));
         using var scope = NewDisposeScope();
         long channels = gradient.shape[1];
-        // [channels, batch x positions]: each row is one channel's values along the weight-gradient reduction.
-        var moved = gradient.transpose(0, 1);
-        var rows = moved.reshape(channels, -1);
+        // Each row runs along the GEMM's reduction: [channels, batch x positions] for dW, [batch x positions, channels] for dX.
+        bool alongChannels = blocksFor == BackwardGemm.InputGradient;
+        long dims = gradient.dim();
+        // [batch, positions..., channels] for dX, and the permutation back.
+        long[] channelsLast = [0, .. Enumerable.Range(2, (int)dims - 2).Select(d => (long)d), 1];
+        long[] channelsSecond = [0, dims - 1, .. Enumerable.Range(1, (int)dims - 2).Select(d => (long)d)];
+        var moved = alongChannels ? gradient.permute(channelsLast) : gradient.transpose(0, 1);
+        var rows = alongChannels ? moved.reshape(-1, channels) : moved.reshape(channels, -1);
         long length = rows.shape[1];
         long padded = (length + m - 1) / m * m;
         var blocks = padded == length ? rows.contiguous() : nn.functional.pad(rows, [0, padded - length]);
@@ -45,7 +52,8 @@ public static class NeuralGradientPruning
             ? PruneFused(blocks, n, m, pruner, seed)
             : PruneTorch(blocks, n, m, pruner, seed);
         if (padded != length) pruned = pruned.narrow(1, 0, length);
-        return pruned.reshape(moved.shape).transpose(0, 1).contiguous().MoveToOuterDisposeScope();
+        var restored = pruned.reshape(moved.shape);
+        return (alongChannels ? restored.permute(channelsSecond) : restored.transpose(0, 1)).contiguous().MoveToOuterDisposeScope();
     }
 
     /// <summary>The fused CPU pruners of the codecs (<see cref="MvuePruner"/>, <see cref="GreedyPruner"/>) and their scatter.</summary>

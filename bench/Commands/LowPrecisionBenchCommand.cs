@@ -57,8 +57,8 @@ public static class LowPrecisionBenchCommand
             s => s with { Training = s.Training with { Quantize = EightBit with { Gradients = 4 } } }),
         new("w8 a8, 4-bit gradients without bifurcation", "Banner et al.: expected clearly worse", 1,
             s => s with { Training = s.Training with { Quantize = EightBit with { Gradients = 4, Bifurcation = false } } }),
-        // Rows 4-6 feed the pruned gradient to both backward GEMMs, so each layer's pruning noise reaches every earlier
-        // layer; Chmiel et al. prune for the update (weight-gradient) GEMM, the input gradient propagating dense.
+        // Rows 4-6 prune for both backward GEMMs, so each layer's pruning noise reaches every earlier layer; Chmiel et
+        // al. prune for the update (weight-gradient) GEMM, the input gradient propagating dense.
         new("neural gradients 1:2 MVUE, weight-gradient GEMM only", "Chmiel et al.: 1:2 suffices in most cases (~fp32)", 1,
             s => s with { Training = s.Training with { GradientSparsity = new GradientSparsitySpec(1, 2, PrunerKind.Mvue, Gemms: GradientGemms.WeightGradient) } }),
         new("neural gradients 1:2 greedy, weight-gradient GEMM only", "Chmiel et al.: fails or degrades clearly", 1,
@@ -69,6 +69,7 @@ public static class LowPrecisionBenchCommand
     {
         var models = new Option<string>("--models") { Description = "Comma-separated model kinds", DefaultValueFactory = _ => "cnn,resnet20" };
         var seeds = new Option<int>("--seeds") { DefaultValueFactory = _ => 2 }.AtLeast(1);
+        var firstSeed = new Option<int>("--first-seed") { Description = "Seed of each row's first run (more seeds of a row already run)", DefaultValueFactory = _ => 1 }.AtLeast(1);
         var epochs = new Option<int>("--epochs") { DefaultValueFactory = _ => 3 }.AtLeast(1);
         var subset = new Option<int>("--train-subset") { Description = "Training samples (0 = all 60,000)", DefaultValueFactory = _ => 20_000 }.AtLeast(0);
         var rows = new Option<string?>("--rows") { Description = "Comma-separated row numbers (1-based) to run; all when left out" };
@@ -80,8 +81,8 @@ public static class LowPrecisionBenchCommand
             Description = "Rows with neural-gradient pruning leave the first and last layers' gradients dense (training.gradient_sparsity.dense_first_last)",
         };
         var command = new Command("low-precision", "Fashion-MNIST accuracy of 8-bit training, pruned neural gradients and N:M weight masks")
-            { models, seeds, epochs, subset, rows, norm, root, record, denseFirstLast };
-        command.SetAction(parse => CommandGuard.Run(() => Run(parse.GetValue(models)!, parse.GetValue(seeds), parse.GetValue(epochs), parse.GetValue(subset),
+            { models, seeds, firstSeed, epochs, subset, rows, norm, root, record, denseFirstLast };
+        command.SetAction(parse => CommandGuard.Run(() => Run(parse.GetValue(models)!, parse.GetValue(seeds), parse.GetValue(firstSeed), parse.GetValue(epochs), parse.GetValue(subset),
             parse.GetValue(rows), parse.GetValue(norm)!, parse.GetValue(root)!, parse.GetValue(record), parse.GetValue(denseFirstLast),
             string.Join(" ", parse.Tokens.Where(t => t.Type != System.CommandLine.Parsing.TokenType.Command).Select(t => t.Value)))));
         return command;
@@ -94,7 +95,7 @@ public static class LowPrecisionBenchCommand
                 Regime: new RegimeSpec(LrScalingKind.None, 128, false, 0, 0, [new RegimePhase(0, Lr: 0.02, Schedule: ScheduleKind.Cosine)])),
             new CheckpointSpec(0, 1));
 
-    private static int Run(string modelList, int seeds, int epochs, int subset, string? rowList, string normName, string root, string? record, bool denseFirstLast,
+    private static int Run(string modelList, int seeds, int firstSeed, int epochs, int subset, string? rowList, string normName, string root, string? record, bool denseFirstLast,
         string args)
     {
         var kinds = modelList.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
@@ -117,7 +118,7 @@ public static class LowPrecisionBenchCommand
                     var row = Rows[number - 1];
                     var accuracies = new List<double>();
                     double wall = 0;
-                    for (long seed = 1; seed <= seeds; seed++)
+                    for (long seed = firstSeed; seed < firstSeed + seeds; seed++)
                     {
                         var spec = row.Apply(Spec(kind, norm, seed, epochs, subset, root)) with { Workers = row.Workers };
                         if (denseFirstLast && spec.Training.GradientSparsity is { } pruning)
@@ -142,7 +143,7 @@ public static class LowPrecisionBenchCommand
         }
         AccuracyRecord.Show(table.ToString(), record, "Low-precision and sparse training: accuracy", $"low-precision {args}",
             $"Fashion-MNIST, {(subset > 0 ? subset.ToString("N0", CultureInfo.InvariantCulture) : "60,000")} training samples, full test set, "
-            + $"model.norm {norm.SpecName()}, {(denseFirstLast ? "neural-gradient rows with first and last layers dense, " : "")}global batch 128, SGD momentum 0.9, wd 5e-4, lr 0.02 cosine to 0, {epochs} epochs, seeds 1..{seeds}, "
+            + $"model.norm {norm.SpecName()}, {(denseFirstLast ? "neural-gradient rows with first and last layers dense, " : "")}global batch 128, SGD momentum 0.9, wd 5e-4, lr 0.02 cosine to 0, {epochs} epochs, seeds {firstSeed}..{firstSeed + seeds - 1}, "
             + $"CPU; {DateTime.UtcNow:yyyy-MM-dd}. Quantization is simulated (quantize-dequantize around fp32 GEMMs): wall times are the "
             + "simulation's, not a low-precision speed-up.");
         return 0;

@@ -30,28 +30,35 @@ public sealed class NeuralGradientPruningTests
         return autograd.grad([loss], [h])[0].detach();
     }
 
-    /// <summary>A gradient [B, C, ...] in the pruning layout: rows of M values of one channel along (sample, position).</summary>
-    private static Tensor Blocks(Tensor g, int m) => g.transpose(0, 1).reshape(g.shape[1], -1).reshape(-1, m);
+    /// <summary>A gradient [B, C, ...] in the pruning layout of <paramref name="gemm"/>: rows of M values of one channel
+    /// along (sample, position) for the weight-gradient GEMM, of M consecutive channels at one (sample, position) for the
+    /// input-gradient GEMM (the captured gradient's 8 channels fill whole blocks).</summary>
+    private static Tensor Blocks(Tensor g, int m, BackwardGemm gemm = BackwardGemm.WeightGradient) => gemm == BackwardGemm.WeightGradient
+        ? g.transpose(0, 1).reshape(g.shape[1], -1).reshape(-1, m)
+        : g.permute(0, 2, 3, 1).reshape(-1, m);
 
     [Theory]
-    [InlineData(1, 2, true)]
-    [InlineData(2, 4, true)]
-    [InlineData(3, 8, true)]
-    [InlineData(1, 2, false)]
-    [InlineData(2, 4, false)]
-    public void Mvue_is_unbiased_and_keeps_at_most_N_per_block_on_a_captured_gradient_while_greedy_is_biased(int n, int m, bool fused)
+    [InlineData(1, 2, true, BackwardGemm.WeightGradient)]
+    [InlineData(2, 4, true, BackwardGemm.WeightGradient)]
+    [InlineData(3, 8, true, BackwardGemm.WeightGradient)]
+    [InlineData(1, 2, false, BackwardGemm.WeightGradient)]
+    [InlineData(2, 4, false, BackwardGemm.WeightGradient)]
+    [InlineData(1, 2, true, BackwardGemm.InputGradient)]
+    [InlineData(2, 4, true, BackwardGemm.InputGradient)]
+    [InlineData(2, 4, false, BackwardGemm.InputGradient)]
+    public void Mvue_is_unbiased_and_keeps_at_most_N_per_block_on_a_captured_gradient_while_greedy_is_biased(int n, int m, bool fused, BackwardGemm gemm)
     {
         var g = CapturedGradient();
         Assert.True(g.count_nonzero().item<long>() > g.numel() / 2, "the captured gradient is mostly non-zero");
-        var x = Blocks(g, m).to(ScalarType.Float64);
+        var x = Blocks(g, m, gemm).to(ScalarType.Float64);
         var sum = zeros_like(x);
         var squares = zeros_like(x);
         for (int k = 0; k < Draws; k++)
         {
             using var scope = NewDisposeScope();
-            var pruned = NeuralGradientPruning.Prune(g, n, m, PrunerKind.Mvue, (ulong)k + 1, fused);
+            var pruned = NeuralGradientPruning.Prune(g, n, m, PrunerKind.Mvue, (ulong)k + 1, gemm, fused);
             Assert.Equal(g.shape, pruned.shape);
-            var blocks = Blocks(pruned, m).to(ScalarType.Float64);
+            var blocks = Blocks(pruned, m, gemm).to(ScalarType.Float64);
             Assert.True(blocks.ne(0).sum([1]).le(n).all().item<bool>(), "a block kept more than N");
             sum.add_(blocks);
             squares.add_(blocks.square());
@@ -71,7 +78,7 @@ public sealed class NeuralGradientPruningTests
         // Greedy on the same tensor is deterministic, so its mean is itself. It loses magnitude: the signed loss
         // sum sign(x) (estimate - x) is 0 in expectation for MVUE, with standard deviation sqrt(sum Var / K) for the mean
         // of K draws; greedy's is minus everything it drops, far beyond that.
-        var greedy = Blocks(NeuralGradientPruning.Prune(g, n, m, PrunerKind.Greedy, 1, fused), m).to(ScalarType.Float64);
+        var greedy = Blocks(NeuralGradientPruning.Prune(g, n, m, PrunerKind.Greedy, 1, gemm, fused), m, gemm).to(ScalarType.Float64);
         Assert.True(greedy.ne(0).sum([1]).le(n).all().item<bool>());
         double sigma = Math.Sqrt(formula / Draws);
         double mvueLoss = x.sign().mul(mean.sub(x)).sum().item<double>();
@@ -92,5 +99,21 @@ public sealed class NeuralGradientPruningTests
         // Each channel keeps at most 2 per block: at most 8 of its 15 values.
         Assert.True(pruned[.., 1].count_nonzero().item<long>() <= 8);
         Assert.True(pruned[.., 1].count_nonzero().item<long>() > 0);
+    }
+
+    [Fact]
+    public void Blocks_for_the_input_gradient_run_along_channels_and_a_channel_count_that_does_not_fill_whole_blocks_is_padded()
+    {
+        // 5 channels at each of 2 x 3 (sample, position): one whole block of 4 channels and one padded block of 1.
+        using var generator = new Generator(6);
+        var g = randn([2, 5, 3], generator: generator);
+        g[0, .., 1] = zeros(5); // sample 0, position 1: an all-zero row of channels stays zero
+        var pruned = NeuralGradientPruning.Prune(g, 2, 4, PrunerKind.Mvue, 4, BackwardGemm.InputGradient);
+        Assert.True(pruned[0, .., 1].eq(0).all().item<bool>());
+        var rows = pruned.permute(0, 2, 1).reshape(-1, 5);
+        // The first 4 channels keep 2; the fifth, alone in its block, is kept exactly.
+        Assert.True(rows[.., ..4].ne(0).sum(-1).le(2).all().item<bool>());
+        Assert.True(rows[.., 4].eq(g.permute(0, 2, 1).reshape(-1, 5)[.., 4]).all().item<bool>());
+        Assert.Equal(5 * 2, rows[.., ..4].count_nonzero().item<long>()); // 5 rows that are not all zero, 2 each
     }
 }

@@ -120,7 +120,7 @@ public sealed class RangeQuantizerTests
         var transform = new GradientTransform(new Orchestrator.Spec.GradientSparsitySpec(1, 2, Orchestrator.Spec.PrunerKind.Mvue), 8, true, true);
         var gradient = randn(4, 3, 2, 2);
         gradient.view(-1)[5].fill_(float.NaN);
-        var (forInput, forWeight, _) = transform.Apply(gradient, 7);
+        var (forInput, forWeight, _, _) = transform.Apply(gradient, 7);
         Assert.False(forInput.isfinite().all().item<bool>());
         Assert.False(forWeight.isfinite().all().item<bool>());
     }
@@ -137,9 +137,9 @@ public sealed class RangeQuantizerTests
         Assert.True(transform.Bifurcates);
         using var generator = new Generator(3);
         var gradient = randn([4, 6, 3, 3], generator: generator);
-        var (forInput, forWeight, nonZeros) = transform.Apply(gradient, 11);
+        var (forInput, forWeight, pruned, nonZeros) = transform.Apply(gradient, 11);
         // The weight-gradient GEMM's gradient: 1:2 along (sample, position) of each channel, so exactly half is zero.
-        Assert.Equal(gradient.numel() / 2, nonZeros);
+        Assert.Equal((gradient.numel(), gradient.numel() / 2), (pruned, nonZeros));
         Assert.Equal(gradient.numel() / 2, forWeight.count_nonzero().item<long>());
         // The input-gradient GEMM's: every value kept, exact without quantization, within one quantization step with it.
         if (bits is null) Assert.True(forInput.eq(gradient).all().item<bool>());
@@ -153,6 +153,36 @@ public sealed class RangeQuantizerTests
         // values quantized, the zeros kept exact.
         var pairs = gradient.transpose(0, 1).reshape(6, -1, 2).abs().sum(-1);
         var kept = forWeight.transpose(0, 1).reshape(6, -1, 2).abs().sum(-1);
+        if (bits is null || bifurcation) Assert.True(kept.allclose(pairs, 1e-5, 1e-6));
+        else Assert.False(kept.allclose(pairs, 1e-6, 1e-7));
+    }
+
+    [Theory]
+    [InlineData(null, true)]
+    [InlineData(8, true)]
+    [InlineData(8, false)]
+    public void With_both_gemms_each_takes_its_own_draw_blocked_along_its_reduction_dimension(int? bits, bool bifurcation)
+    {
+        using var scope = NewDisposeScope();
+        var transform = new GradientTransform(new Orchestrator.Spec.GradientSparsitySpec(1, 2, Orchestrator.Spec.PrunerKind.Mvue), bits, true, bifurcation);
+        Assert.True(transform.Bifurcates);
+        using var generator = new Generator(5);
+        var gradient = randn([4, 6, 3, 3], generator: generator);
+        var (forInput, forWeight, pruned, nonZeros) = transform.Apply(gradient, 13);
+        // Two pruned tensors, each exactly half zeros (no zero pairs in a Gaussian draw).
+        Assert.Equal((2 * gradient.numel(), gradient.numel()), (pruned, nonZeros));
+        // The weight GEMM's: one non-zero in each pair along (sample, position) of a channel, each +-(|a|+|b|) at fp32.
+        var weightPairs = forWeight.transpose(0, 1).reshape(6, -1, 2);
+        Assert.True(weightPairs.ne(0).sum(-1).eq(1).all().item<bool>());
+        // The input GEMM's: one non-zero in each pair of consecutive channels at every (sample, position): its own
+        // reduction dimension, so a different tensor from the weight GEMM's.
+        var inputPairs = forInput.permute(0, 2, 3, 1).reshape(-1, 3, 2);
+        Assert.True(inputPairs.ne(0).sum(-1).eq(1).all().item<bool>());
+        Assert.False(forInput.ne(0).eq(forWeight.ne(0)).all().item<bool>());
+        var channelPairs = gradient.permute(0, 2, 3, 1).reshape(-1, 3, 2).abs().sum(-1);
+        if (bits is null) Assert.True(inputPairs.abs().sum(-1).allclose(channelPairs, 1e-5, 1e-6));
+        var kept = weightPairs.abs().sum(-1);
+        var pairs = gradient.transpose(0, 1).reshape(6, -1, 2).abs().sum(-1);
         if (bits is null || bifurcation) Assert.True(kept.allclose(pairs, 1e-5, 1e-6));
         else Assert.False(kept.allclose(pairs, 1e-6, 1e-7));
     }
