@@ -34,16 +34,11 @@ public sealed record GradientTransform(GradientSparsitySpec? Sparsity, int? Bits
     public (Tensor ForInput, Tensor ForWeight, long Pruned, long NonZeros) Apply(Tensor gradient, ulong seed)
     {
         using var scope = NewDisposeScope();
-        var forWeight = Sparsity is { } s ? NeuralGradientPruning.Prune(gradient, s.N, s.M, s.Pruner, seed, BackwardGemm.WeightGradient) : gradient;
+        var forWeight = Sparsity is { } s ? Prune(gradient, s, seed, BackwardGemm.WeightGradient) : gradient;
         bool prunedInput = Sparsity is { PrunesInputGradient: true };
-        var forInput = prunedInput ? NeuralGradientPruning.Prune(gradient, Sparsity!.N, Sparsity.M, Sparsity.Pruner, InputSeed(seed), BackwardGemm.InputGradient)
-            : gradient;
-        long pruned = 0, nonZeros = 0;
-        if (Sparsity is not null)
-        {
-            (pruned, nonZeros) = (gradient.numel(), forWeight.count_nonzero().item<long>());
-            if (prunedInput) (pruned, nonZeros) = (2 * pruned, nonZeros + forInput.count_nonzero().item<long>());
-        }
+        var forInput = prunedInput ? Prune(gradient, Sparsity!, InputSeed(seed), BackwardGemm.InputGradient) : gradient;
+        long pruned = Sparsity is null ? 0 : gradient.numel() * (prunedInput ? 2 : 1);
+        long nonZeros = Sparsity is null ? 0 : NonZeros(forWeight) + (prunedInput ? NonZeros(forInput) : 0);
         if (Bits is { } bits && QuantizedKept(forInput, prunedInput, bits, NoiseSeed(seed)) is { } quantized)
         {
             if (ReferenceEquals(forWeight, forInput)) forWeight = Bifurcation ? forWeight : quantized;
@@ -71,6 +66,11 @@ public sealed record GradientTransform(GradientSparsitySpec? Sparsity, int? Bits
     /// </summary>
     private Tensor? Quantized(Tensor values, int bits, ulong noiseSeed) =>
         RangeQuantizer.TryQuantizePerTensor(values, bits, Stochastic ? new CounterUniform(noiseSeed) : null);
+
+    private static Tensor Prune(Tensor gradient, GradientSparsitySpec sparsity, ulong seed, BackwardGemm blocksFor) =>
+        NeuralGradientPruning.Prune(gradient, sparsity.N, sparsity.M, sparsity.Pruner, seed, blocksFor);
+
+    private static long NonZeros(Tensor t) => t.count_nonzero().item<long>();
 
     /// <summary>A seed for the rounding noise apart from the pruning's.</summary>
     private static ulong NoiseSeed(ulong seed) => (seed ^ 0x5851F42D4C957F2DUL) >> 1;

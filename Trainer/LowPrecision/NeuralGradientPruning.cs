@@ -37,13 +37,11 @@ public static class NeuralGradientPruning
         if (gradient.dim() < 2) throw new ArgumentException($"a neural gradient is [batch, channels, ...]; got {gradient.dim()} dims", nameof(gradient));
         using var scope = NewDisposeScope();
         long channels = gradient.shape[1];
-        // Each row runs along the GEMM's reduction: [channels, batch x positions] for dW, [batch x positions, channels] for dX.
+        // [batch, channels, positions]; each row then runs along the GEMM's reduction: [channels, batch x positions] for
+        // dW, [batch x positions, channels] for dX.
+        var grouped = gradient.reshape(gradient.shape[0], channels, -1);
         bool alongChannels = blocksFor == BackwardGemm.InputGradient;
-        long dims = gradient.dim();
-        // [batch, positions..., channels] for dX, and the permutation back.
-        long[] channelsLast = [0, .. Enumerable.Range(2, (int)dims - 2).Select(d => (long)d), 1];
-        long[] channelsSecond = [0, dims - 1, .. Enumerable.Range(1, (int)dims - 2).Select(d => (long)d)];
-        var moved = alongChannels ? gradient.permute(channelsLast) : gradient.transpose(0, 1);
+        var moved = alongChannels ? grouped.transpose(1, 2) : grouped.transpose(0, 1);
         var rows = alongChannels ? moved.reshape(-1, channels) : moved.reshape(channels, -1);
         long length = rows.shape[1];
         long padded = (length + m - 1) / m * m;
@@ -53,7 +51,8 @@ public static class NeuralGradientPruning
             : PruneTorch(blocks, n, m, pruner, seed);
         if (padded != length) pruned = pruned.narrow(1, 0, length);
         var restored = pruned.reshape(moved.shape);
-        return (alongChannels ? restored.permute(channelsSecond) : restored.transpose(0, 1)).contiguous().MoveToOuterDisposeScope();
+        var back = alongChannels ? restored.transpose(1, 2) : restored.transpose(0, 1);
+        return back.contiguous().reshape(gradient.shape).MoveToOuterDisposeScope();
     }
 
     /// <summary>The fused CPU pruners of the codecs (<see cref="MvuePruner"/>, <see cref="GreedyPruner"/>) and their scatter.</summary>
