@@ -28,6 +28,7 @@ public sealed class ChannelsLastConv2dTests
     [Theory]
     [InlineData(16, 32, 1, true)]
     [InlineData(32, 16, 2, false)]
+    [InlineData(1, 16, 1, false)]
     public void It_computes_what_torch_conv2d_computes_with_a_channels_last_output(long inChannels, long outChannels, long stride, bool bias)
     {
         using var scope = NewDisposeScope();
@@ -44,7 +45,7 @@ public sealed class ChannelsLastConv2dTests
 
         var expected = reference.call(xa);
         var actual = conv.call(xb);
-        Assert.True(ChannelsLast.Is(actual) && !actual.is_contiguous(), "a CPU convolution of several channels returns channels-last");
+        Assert.True(ChannelsLast.Is(actual) && !actual.is_contiguous(), "a CPU convolution returns channels-last");
         (expected * upstream).sum().backward();
         (actual * upstream).sum().backward();
 
@@ -59,12 +60,14 @@ public sealed class ChannelsLastConv2dTests
     }
 
     [Fact]
-    public void A_single_channel_input_keeps_nchw()
+    public void A_single_channel_input_is_convolved_with_the_nchw_weight_and_its_output_reordered_to_channels_last()
     {
         using var conv = new ChannelsLastConv2d(1, 8, 3, padding: 1);
-        using var y = conv.call(randn(2, 1, 6, 6));
-        Assert.True(y.is_contiguous());
-        Assert.False(conv.UsesChannelsLast(randn(2, 1, 6, 6)));
+        using var x = randn(2, 1, 6, 6);
+        using var y = conv.call(x);
+        Assert.False(conv.UsesChannelsLast(x)); // oneDNN's NHWC kernel with one input channel is not trusted (remarks)
+        Assert.True(ChannelsLastConv2d.ReturnsChannelsLast(x));
+        Assert.True(ChannelsLast.Is(y) && !y.is_contiguous());
     }
 
     [Fact]
