@@ -101,6 +101,6 @@ public sealed class GhostBatchNorm : nn.Module<Tensor, Tensor>
             using var _ = no_grad();
             num_batches_tracked.add_(GhostBatchNormFunction.ChunkSizes(input.shape[0], GhostBatch).Length);
         }
-        return GhostBatchNormFunction.Forward(input, running_mean, running_var, weight, bias, training, GhostBatch, Momentum, Eps, FusedCpu);
+        return GhostBatchNormFunction.Forward(input, running_mean, running_var, weight, bias, training, GhostBatch, Momentum, Eps, FusedCpu, get_num_threads());
     }
 }

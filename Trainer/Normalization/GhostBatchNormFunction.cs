@@ -10,10 +10,11 @@ namespace Orchestrator.Trainer.Normalization;
 /// in place as if BatchNorm had seen the chunks one after the other.
 /// </summary>
 /// <remarks>
-/// Kept apart from the module so the math is testable without a module's state. Contiguous float32 CPU
-/// activations (the trainer's case on the CPU) go through <see cref="GhostBatchNormCpuFunction"/>, fused
-/// loops that read the chunks where they lie and cost about what BatchNorm costs; anything else (other
-/// devices or dtypes) folds the chunks into channels for the framework's own batch-norm kernel.
+/// Kept apart from the module so the math is testable without a module's state. Float32 CPU activations (the
+/// trainer's case on the CPU) go through <see cref="GhostBatchNormCpuFunction"/>, fused loops that read the chunks
+/// where they lie and cost about what BatchNorm costs, except channels-last ones computed with several threads, which
+/// <see cref="ChunkwiseBatchNorm"/> hands to the framework's batch norm one ghost batch at a time; anything else
+/// (other devices or dtypes) folds the chunks into channels for the framework's own batch-norm kernel.
 /// </remarks>
 public static class GhostBatchNormFunction
 {
@@ -57,12 +58,14 @@ public static class GhostBatchNormFunction
     /// <returns>The normalized activations, same shape as the input; differentiable in input, weight and bias.</returns>
     public static Tensor Forward(Tensor input, Tensor? runningMean, Tensor? runningVar, Tensor? weight, Tensor? bias,
         bool training, long ghostBatch, double momentum = DefaultMomentum, double eps = DefaultEps) =>
-        Forward(input, runningMean, runningVar, weight, bias, training, ghostBatch, momentum, eps, fusedCpu: true);
+        Forward(input, runningMean, runningVar, weight, bias, training, ghostBatch, momentum, eps, fusedCpu: true, get_num_threads());
 
     /// <inheritdoc cref="Forward(Tensor, Tensor?, Tensor?, Tensor?, Tensor?, bool, long, double, double)"/>
-    /// <param name="fusedCpu">False keeps contiguous float32 CPU input on the generic path too (to compare the two).</param>
+    /// <param name="fusedCpu">False keeps CPU input on the generic path too (to compare the paths).</param>
+    /// <param name="threads">libtorch's intra-op thread count, which picks the CPU path for channels-last input
+    /// (<see cref="ChunkwiseBatchNorm"/> says why).</param>
     internal static Tensor Forward(Tensor input, Tensor? runningMean, Tensor? runningVar, Tensor? weight, Tensor? bias,
-        bool training, long ghostBatch, double momentum, double eps, bool fusedCpu)
+        bool training, long ghostBatch, double momentum, double eps, bool fusedCpu, int threads)
     {
         if (input.dim() < 2) throw new ArgumentException($"ghost batch norm needs [N, C, ...] input, got {input.dim()} dims", nameof(input));
         if ((runningMean is null) != (runningVar is null)) throw new ArgumentException("give both running statistics or neither");
@@ -79,9 +82,11 @@ public static class GhostBatchNormFunction
         if (sizes.Length == 1 && runningMean is not null && runningVar is not null)
             return nn.functional.batch_norm(input, runningMean, runningVar, weight, bias, true, momentum, eps);
 
+        if (fusedCpu && ChunkwiseBatchNorm.Suits(input, threads))
+            return ChunkwiseBatchNorm.Forward(input, sizes, runningMean, runningVar, weight, bias, momentum, eps);
         if (fusedCpu && GhostBatchNormCpuFunction.Supports(input, weight, bias))
         {
-            var (output, chunkMean, chunkVar) = GhostBatchNormCpuFunction.Apply(input, weight, bias, sizes, eps, get_num_threads());
+            var (output, chunkMean, chunkVar) = GhostBatchNormCpuFunction.Apply(input, weight, bias, sizes, eps, threads);
             if (runningMean is not null && runningVar is not null)
             {
                 using var _ = no_grad();
