@@ -7,7 +7,8 @@ namespace Orchestrator.Silos.Emulation;
 /// Machines emulated on this one with network namespaces: one namespace per node (<c>PREFIX-n1</c>, ...), each joined by a
 /// veth pair to a Linux bridge that lives in a namespace of its own (<c>PREFIX-sw</c>), on a private /24 with no route
 /// anywhere else; the root namespace's interfaces and routes are never touched. Every node link is shaped with <c>tc tbf</c>
-/// in both directions. The bridge itself has an address too (<see cref="SwitchAddress"/>), for services every node reaches
+/// in both directions, with a burst of about a millisecond of the rate (<see cref="LinkRate"/>), so it behaves like a wire.
+/// The bridge itself has an address too (<see cref="SwitchAddress"/>), for services every node reaches
 /// (the emulated cluster's Redis). Needs root. Creating first removes leftovers of an earlier run with the same prefix;
 /// disposing removes the namespaces, and with them every link.
 /// </summary>
@@ -54,6 +55,8 @@ public sealed class NetworkFabric : IDisposable
     {
         if (!Environment.IsPrivilegedProcess)
             throw new UserFacingException("emulating machines creates network namespaces and needs root (run it as root, as CI does)");
+        if (!LinkRate.TryParse(rate, out var linkRate))
+            throw new UserFacingException($"link rate: expected a rate like 100mbit, 1gbit or 10gbit, got '{rate}'");
         RemoveLeftovers(prefix);
         var fabric = new NetworkFabric(prefix, subnet, nodes, rate);
         try
@@ -76,8 +79,8 @@ public sealed class NetworkFabric : IDisposable
                 Ip("-n", ns, "link", "set", NodeInterface, "up");
                 Ip("-n", sw, "link", "set", port, "master", "br0");
                 Ip("-n", sw, "link", "set", port, "up");
-                Shape(ns, NodeInterface, rate);
-                Shape(sw, port, rate);
+                Shape(ns, NodeInterface, linkRate);
+                Shape(sw, port, linkRate);
             }
             return fabric;
         }
@@ -120,8 +123,10 @@ public sealed class NetworkFabric : IDisposable
     /// <summary>Removes the namespaces (their links go with them).</summary>
     public void Dispose() => RemoveLeftovers(Prefix);
 
-    private static void Shape(string ns, string device, string rate) =>
-        SystemCommand.Run("ip", "netns", "exec", ns, "tc", "qdisc", "replace", "dev", device, "root", "tbf", "rate", rate, "burst", "256kb", "latency", "50ms");
+    // The burst is what makes tbf a wire rather than a bucket (see LinkRate); tc reads a bare size as bytes.
+    private static void Shape(string ns, string device, LinkRate rate) =>
+        SystemCommand.Run("ip", "netns", "exec", ns, "tc", "qdisc", "replace", "dev", device, "root", "tbf", "rate", rate.Text,
+            "burst", rate.BurstBytes.ToString(CultureInfo.InvariantCulture), "latency", "50ms");
 
     private static void Ip(params string[] arguments) => SystemCommand.Run(["ip", .. arguments]);
 }
