@@ -7,6 +7,7 @@ using Orchestrator.Silos.Terminal;
 using Orchestrator.Spec;
 using Orchestrator.Trainer.Data;
 using Orchestrator.Trainer.Devices;
+using Orchestrator.Trainer.Telemetry;
 using Spectre.Console;
 
 namespace Orchestrator.Bench.Commands;
@@ -52,7 +53,8 @@ public static class LargeBatchThroughputBenchCommand
                 RunSingle(ParseModels("--models", parse.GetValue(models)!, [ModelKind.Cnn, ModelKind.ResNet20], "the PyTorch peer mirrors cnn and resnet20 only"), ParseSizes("--batches", parse.GetValue(batches)!), ParseSizes("--micro", parse.GetValue(micro)!),
                     parse.GetValue(runs), parse.GetValue(samples), parse.GetValue(threads), parse.GetValue(python)!, dataRoot, layouts);
             if (chosen.Contains("link") && parse.GetValue(link) is { } rate && rate != "none")
-                RunLink(rate, ParseModels("--link-models", parse.GetValue(linkModels)!, [ModelKind.Mlp, ModelKind.Cnn], "mlp and cnn only"), parse.GetValue(linkSteps), dataRoot);
+                RunLink(rate, ParseModels("--link-models", parse.GetValue(linkModels)!, [ModelKind.Mlp, ModelKind.Cnn], "mlp and cnn only"), parse.GetValue(linkSteps),
+                    parse.GetValue(runs), dataRoot);
             return 0;
         }));
         return command;
@@ -118,16 +120,17 @@ public static class LargeBatchThroughputBenchCommand
     /// <summary>
     /// Two workers (one rank per emulated node, 1 thread each) across a link shaped to <paramref name="rate"/>, per model
     /// (the MLP of 5.8M parameters where communication matters, the example CNN) and codec: step time next to its compute
-    /// and synchronization parts, with overlap off and on.
+    /// and synchronization parts, with overlap off and on; with several <paramref name="runs"/> the two alternate and the
+    /// medians are over all runs' steps pooled.
     /// </summary>
-    private static void RunLink(string rate, IReadOnlyList<ModelKind> models, int steps, string root)
+    private static void RunLink(string rate, IReadOnlyList<ModelKind> models, int steps, int runs, string root)
     {
         var scratch = Directory.CreateTempSubdirectory("orchestrator-link-bench-");
         try
         {
             using var pair = ShapedLinkPair.Create(rate, scratch.FullName);
             foreach (var model in models)
-                MeasureLink(pair, model, steps, root, scratch.FullName);
+                MeasureLink(pair, model, steps, runs, root, scratch.FullName);
         }
         finally
         {
@@ -135,7 +138,7 @@ public static class LargeBatchThroughputBenchCommand
         }
     }
 
-    private static void MeasureLink(ShapedLinkPair pair, ModelKind model, int steps, string root, string scratch)
+    private static void MeasureLink(ShapedLinkPair pair, ModelKind model, int steps, int runs, string root, string scratch)
     {
         var limit = TimeSpan.FromMinutes(15);
         var (width, label) = model == ModelKind.Mlp ? (256, "mlp w256 (5.8M parameters)") : (32, "cnn w32 (0.42M parameters)");
@@ -153,7 +156,7 @@ public static class LargeBatchThroughputBenchCommand
         // models gets its own bucket and the last layers' buckets can go while the first layers' backward runs. The same
         // buckets with and without overlap.
         const string Buckets = "compression.bucket_mb=1";
-        AnsiConsole.MarkupLineInterpolated($"2 workers x 1 thread across a {pair.Rate} link (network namespaces), {label}, global batch 128, 1 MB buckets, {steps} steps, medians of steps 4..{steps}");
+        AnsiConsole.MarkupLineInterpolated($"2 workers x 1 thread across a {pair.Rate} link (network namespaces), {label}, global batch 128, 1 MB buckets, {steps} steps, medians of steps 4..{steps}{(runs > 1 ? $" of {runs} alternating runs pooled" : "")}");
         var table = new Table().Title($"{model.SpecName()}, 2 workers, {pair.Rate} link").AddColumn("gradients").AddColumn("overlap").AddColumn("step (ms)").AddColumn("compute (ms)")
             .AddColumn("encode + allreduce (ms)").AddColumn("of it hidden (ms)").AddColumn("sent per step (MB)").AddColumn("sent at line rate (ms)")
             .AddColumn("step / max(compute, comm.)");
@@ -163,9 +166,15 @@ public static class LargeBatchThroughputBenchCommand
         foreach (var (codec, settings) in codecs)
         {
             string Folder(string overlap) => Path.Combine(scratch, $"{model.SpecName()}-{codec}-{overlap}".Replace(' ', '-').Replace(':', '-').Replace('+', '-'));
-            // Without overlap the step's parts are compute and communication alone; overlap is judged against them.
-            var alone = LinkedWorkersStep.Measure(pair, spec, Folder("off"), [.. settings, Buckets, "compression.overlap=false"], limit);
-            var overlapped = LinkedWorkersStep.Measure(pair, spec, Folder("on"), [.. settings, Buckets, "compression.overlap=true"], limit);
+            // Without overlap the step's parts are compute and communication alone; overlap is judged against them. Runs
+            // alternate which goes first, so a slow spell of the shared VM does not land on one side only.
+            List<StepRecord> offSteps = [], onSteps = [];
+            for (int run = 0; run < runs; run++)
+                foreach (bool overlap in run % 2 == 0 ? new[] { false, true } : [true, false])
+                    (overlap ? onSteps : offSteps).AddRange(LinkedWorkersStep.Run(pair, spec, Folder(overlap ? "on" : "off"),
+                        [.. settings, Buckets, $"compression.overlap={(overlap ? "true" : "false")}"], limit));
+            var alone = LinkedWorkersStep.Summarize(offSteps);
+            var overlapped = LinkedWorkersStep.Summarize(onSteps);
             double bound = Math.Max(alone.ComputeSeconds, alone.SyncSeconds);
             table.AddRow(codec, "off", $"{alone.StepSeconds * 1e3:F0}", $"{alone.ComputeSeconds * 1e3:F0}", $"{alone.SyncSeconds * 1e3:F0}", "0",
                 $"{alone.BytesPerStep / 1e6:F1}", LineTime(alone), $"{alone.StepSeconds / bound:F2}");

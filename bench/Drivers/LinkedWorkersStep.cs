@@ -14,14 +14,17 @@ public sealed record LinkedStepFigures(double StepSeconds, double ComputeSeconds
 /// <summary>
 /// Trains a job on the two nodes of a <see cref="ShapedLinkPair"/> (one rank each, TCP over the shaped link) with
 /// <c>orchestrator train</c>, as a user's mpiexec would, and reads the per-step figures rank 0 wrote to
-/// <c>metrics.jsonl</c>, skipping the first steps (start-up, allocator warm-up).
+/// <c>metrics.jsonl</c>, skipping the first steps (start-up, allocator warm-up); medians over one run's steps or several
+/// runs' steps pooled.
 /// </summary>
 public static class LinkedWorkersStep
 {
     private const int SkippedSteps = 3;
 
-    public static LinkedStepFigures Measure(ShapedLinkPair link, JobSpec spec, string directory, IReadOnlyList<string> settings, TimeSpan limit)
+    /// <summary>Runs the job once and returns rank 0's measured steps (the first <see cref="SkippedSteps"/> left out).</summary>
+    public static IReadOnlyList<StepRecord> Run(ShapedLinkPair link, JobSpec spec, string directory, IReadOnlyList<string> settings, TimeSpan limit)
     {
+        if (Directory.Exists(directory)) Directory.Delete(directory, recursive: true);
         Directory.CreateDirectory(directory);
         var specPath = Path.Combine(directory, "job.yaml");
         File.WriteAllText(specPath, JobSpecYaml.ToYaml(spec));
@@ -36,11 +39,14 @@ public static class LinkedWorkersStep
         var steps = MetricsLog.Read(RunLayout.Metrics(run)).Steps.Skip(SkippedSteps).ToList();
         if (steps.Count == 0)
             throw new UserFacingException($"job {spec.Name}: fewer than {SkippedSteps + 1} steps to measure");
-        return new LinkedStepFigures(
-            Median(steps.Select(s => s.Seconds)), Median(steps.Select(s => s.ComputeSeconds)),
-            Median(steps.Select(s => s.CompressionSeconds + s.CommunicationSeconds)), Median(steps.Select(s => (double)s.BytesSent)),
-            Median(steps.Select(s => s.HiddenSeconds)));
+        return steps;
     }
+
+    /// <summary>Medians over <paramref name="steps"/> (the steps of one run or of several runs pooled).</summary>
+    public static LinkedStepFigures Summarize(IReadOnlyCollection<StepRecord> steps) => new(
+        Median(steps.Select(s => s.Seconds)), Median(steps.Select(s => s.ComputeSeconds)),
+        Median(steps.Select(s => s.CompressionSeconds + s.CommunicationSeconds)), Median(steps.Select(s => (double)s.BytesSent)),
+        Median(steps.Select(s => s.HiddenSeconds)));
 
     private static double Median(IEnumerable<double> values) => Commands.BenchCommand.Median(values.ToList());
 }
