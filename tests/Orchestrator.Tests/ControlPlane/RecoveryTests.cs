@@ -25,7 +25,9 @@ public sealed class RecoveryTests
         var result = CliRunner.Run(dir.Path, ["run", spec, "--workers", "2", "--out", output, "--worker-args", "--die-at 5:1"], Limit);
 
         Assert.True(result.ExitCode == 0, result.ToString());
-        Assert.Contains("worker was killed by SIGKILL (exit code 137)", result.Output);
+        // Hydra reports the first rank it sees end: usually the SIGKILLed one, but on a loaded machine the survivor can
+        // fail on the broken connection first (seen once in a full suite run: no SIGKILL line). Either way one restart.
+        Assert.Matches(@"worker (was killed by SIGKILL \(exit code 137\)|exited with code [0-9]+)", result.Output);
         Assert.Contains("succeeded", result.Output);
         Assert.Matches(@"│ restarts\s+│ 1 of 3", result.Output);
         var log = File.ReadAllText(Path.Combine(output, "logs", "launcher.log"));
