@@ -79,7 +79,7 @@ public static partial class EmulatedCluster
     {
         ArgumentNullException.ThrowIfNull(options);
         if (options.Nodes is < 1 or > MaxNodes) return $"--nodes: must be 1..{MaxNodes}, got {options.Nodes}";
-        if (!LinkRate.TryParse(options.Bandwidth, out _)) return $"--bandwidth: expected a rate like 100mbit, 1gbit or 10gbit, got '{options.Bandwidth}'";
+        if (!LinkRate.TryParse(options.Bandwidth, out _)) return $"--bandwidth: expected {LinkRate.Expected}, got '{options.Bandwidth}'";
         if (options.SlotsPerNode is < 1 or > 256) return $"--slots: must be 1..256, got {options.SlotsPerNode}";
         foreach (var (name, value) in options.WorkerEnvironment ?? new Dictionary<string, string>())
             if (!VariablePattern().IsMatch(name) || value.Contains('"') || value.Contains('\\') || value.Any(char.IsControl))

@@ -17,6 +17,9 @@ namespace Orchestrator.Silos.Emulation;
 /// </remarks>
 public readonly partial record struct LinkRate
 {
+    /// <summary>What a rate looks like, for error messages.</summary>
+    public const string Expected = "a rate like 100mbit, 1gbit or 10gbit";
+
     /// <summary>The smallest burst, in bytes: about 21 full Ethernet frames.</summary>
     public const long MinimumBurstBytes = 32 * 1024;
 

@@ -14,11 +14,11 @@ namespace Orchestrator.Silos.Emulation;
 /// </summary>
 public sealed class NetworkFabric : IDisposable
 {
-    private NetworkFabric(string prefix, string subnet, int nodes, string rate)
+    private NetworkFabric(string prefix, string subnet, int nodes, LinkRate rate)
     {
         Prefix = prefix;
         Subnet = subnet;
-        Rate = rate;
+        LinkRate = rate;
         Addresses = [.. Enumerable.Range(1, nodes).Select(i => $"{subnet}.{i.ToString(CultureInfo.InvariantCulture)}")];
     }
 
@@ -32,7 +32,10 @@ public sealed class NetworkFabric : IDisposable
     public string Subnet { get; }
 
     /// <summary>The shaped rate of each node link (tc syntax, e.g. <c>1gbit</c>).</summary>
-    public string Rate { get; }
+    public string Rate => LinkRate.Text;
+
+    /// <summary>The shaped rate of each node link, parsed.</summary>
+    public LinkRate LinkRate { get; }
 
     /// <summary>The nodes' addresses, node 1 first.</summary>
     public IReadOnlyList<string> Addresses { get; }
@@ -56,9 +59,9 @@ public sealed class NetworkFabric : IDisposable
         if (!Environment.IsPrivilegedProcess)
             throw new UserFacingException("emulating machines creates network namespaces and needs root (run it as root, as CI does)");
         if (!LinkRate.TryParse(rate, out var linkRate))
-            throw new UserFacingException($"link rate: expected a rate like 100mbit, 1gbit or 10gbit, got '{rate}'");
+            throw new UserFacingException($"link rate: expected {LinkRate.Expected}, got '{rate}'");
         RemoveLeftovers(prefix);
-        var fabric = new NetworkFabric(prefix, subnet, nodes, rate);
+        var fabric = new NetworkFabric(prefix, subnet, nodes, linkRate);
         try
         {
             var sw = fabric.SwitchNamespace;

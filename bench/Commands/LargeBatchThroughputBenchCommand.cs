@@ -161,8 +161,7 @@ public static class LargeBatchThroughputBenchCommand
             .AddColumn("encode + allreduce (ms)").AddColumn("of it hidden (ms)").AddColumn("sent per step (MB)").AddColumn("sent at line rate (ms)")
             .AddColumn("step / max(compute, comm.)");
         // What the wire needs for the payload alone (no frame or TCP headers): no synchronization can be shorter.
-        LinkRate.TryParse(pair.Rate, out var wire);
-        string LineTime(LinkedStepFigures figures) => $"{wire.SecondsFor(figures.BytesPerStep) * 1e3:F0}";
+        string LineTime(LinkedStepFigures figures) => $"{pair.LinkRate.SecondsFor(figures.BytesPerStep) * 1e3:F0}";
         foreach (var (codec, settings) in codecs)
         {
             string Folder(string overlap) => Path.Combine(scratch, $"{model.SpecName()}-{codec}-{overlap}".Replace(' ', '-').Replace(':', '-').Replace('+', '-'));

@@ -26,6 +26,9 @@ public sealed class ShapedLinkPair : IDisposable
     /// <summary>The shaped rate of each node link (tc syntax, e.g. <c>1gbit</c>).</summary>
     public string Rate => fabric.Rate;
 
+    /// <summary>The shaped rate of each node link, parsed.</summary>
+    public LinkRate LinkRate => fabric.LinkRate;
+
     /// <summary>The nodes' addresses, as Hydra's <c>-hosts</c> takes them.</summary>
     public IReadOnlyList<string> Addresses => fabric.Addresses;
 
