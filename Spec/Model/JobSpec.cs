@@ -108,6 +108,10 @@ public sealed record MetricsSpec(int Port, string Host)
 /// <param name="MinCompressElements">Tensors smaller than this (biases, norm parameters) travel uncompressed.</param>
 /// <param name="Overlap">Average each gradient bucket as soon as the last micro-batch's backward has made its gradients
 /// final, on a communication thread, while the backward goes on (same results, bit for bit, as averaging after it).</param>
+/// <param name="OverlapForward">With <paramref name="Overlap"/>: also overlap the next step's forward with the buckets
+/// still in flight. Big buckets travel in pieces of <paramref name="BucketMb"/>, the pieces the next forward needs first go
+/// first, and each bucket's update is applied when that forward first needs it (the same parameters, bit for bit, at 2
+/// workers; see the README). Not with gradient clipping (it needs every gradient before any update) or powersgd.</param>
 /// <param name="Rank">PowerSGD's approximation rank r (each compressed gradient matrix travels as an n x r and an m x r
 /// factor); used, and checked (1..<see cref="SpecVocabulary.MaxPowerSgdRank"/>), only for codec powersgd.</param>
 public sealed record CompressionSpec(
@@ -121,7 +125,8 @@ public sealed record CompressionSpec(
     bool ErrorFeedback,
     int MinCompressElements = 1024,
     bool Overlap = true,
-    int Rank = 2)
+    int Rank = 2,
+    bool OverlapForward = false)
 {
     /// <summary>Plain fp32 through MPICH's MPI_Allreduce (the algorithm codec none defaults to).</summary>
     public static CompressionSpec Default { get; } = new(CodecKind.None, 2, 4, PrunerKind.Mvue, AllreduceKind.Mpi, 25, 0, false);

@@ -91,7 +91,17 @@ public static class JobSpecValidator
         Check(checkpoint.Keep >= 1, "checkpoint.keep", "must be >= 1");
 
         if (spec.Compression is { } compression)
+        {
             CheckCompression(compression, path => locate(path) is not null, Check);
+            if (compression.OverlapForward)
+            {
+                Check(compression.Overlap, "compression.overlap_forward", "requires compression.overlap: true (the backward's overlap comes first)");
+                Check(training.Regime is not { GradClipNorm: > 0 }, "compression.overlap_forward",
+                    "cannot be used with training.regime.grad_clip_norm: clipping needs the norm of every averaged gradient before any update");
+                Check(!compression.Codec.Factorizes(), "compression.overlap_forward",
+                    $"cannot be used with codec {CodecKind.PowerSgd.SpecName()}: its low-rank factors need a bucket whole, not in pieces");
+            }
+        }
         LowPrecisionRules.Check(spec, path => locate(path) is not null, Check);
         if (spec.Metrics is { } metrics)
         {

@@ -56,7 +56,8 @@ internal static class JobSpecBinder
             ErrorFeedback: r.Bool("error_feedback", JobSpecDefaults.ErrorFeedback(codec)),
             MinCompressElements: r.Int("min_compress_elements", d.MinCompressElements),
             Overlap: r.Bool("overlap", d.Overlap),
-            Rank: r.Int("rank", d.Rank));
+            Rank: r.Int("rank", d.Rank),
+            OverlapForward: r.Bool("overlap_forward", d.OverlapForward));
     }
 
     private static ModelSpec BindModel(MappingReader r)

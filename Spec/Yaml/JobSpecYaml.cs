@@ -31,6 +31,7 @@ public static partial class JobSpecYaml
             w.Field(1, "error_feedback", Bool(compression.ErrorFeedback));
             w.Field(1, "min_compress_elements", Int(compression.MinCompressElements));
             w.Field(1, "overlap", Bool(compression.Overlap));
+            w.Field(1, "overlap_forward", Bool(compression.OverlapForward));
             w.Field(1, "rank", Int(compression.Rank));
         }
         if (spec.Metrics is { } metrics)

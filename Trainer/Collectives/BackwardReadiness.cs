@@ -79,7 +79,7 @@ internal sealed class BackwardReadiness : IDisposable
         {
             if (modules[m].Module is not nn.Module<Tensor, Tensor> hookable) continue; // other signatures: covered by a parent's call, or at the end
             int module = m;
-            readiness.hooks.Add(new HookRegistration(hookable.register_forward_pre_hook((_, input) => readiness.Before(module, input))));
+            readiness.hooks.Add(new PreHookRegistration(hookable.register_forward_pre_hook((_, input) => readiness.Before(module, input))));
         }
         return readiness;
     }
@@ -170,12 +170,6 @@ internal sealed class BackwardReadiness : IDisposable
     private sealed record MarkerToken(BackwardReadiness Owner, int Marker)
     {
         public void Fire() => Owner.Fired(Marker);
-    }
-
-    /// <summary>Removes a pre-hook (TorchSharp's remover is not disposable).</summary>
-    private sealed class HookRegistration(nn.HookableModule<Func<nn.Module<Tensor, Tensor>, Tensor, Tensor>, Func<nn.Module<Tensor, Tensor>, Tensor, Tensor, Tensor>>.HookRemover remover) : IDisposable
-    {
-        public void Dispose() => remover.remove();
     }
 
     /// <summary>

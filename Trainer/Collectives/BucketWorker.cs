@@ -18,6 +18,8 @@ internal sealed class BucketWorker : IDisposable
     private readonly Thread thread;
     private bool busy;
     private bool stopping;
+    private long posted; // jobs posted so far: the ticket of the last one
+    private long finished; // jobs run so far (they run in ticket order)
     private Exception? failure;
 
     public BucketWorker(string name)
@@ -26,14 +28,33 @@ internal sealed class BucketWorker : IDisposable
         thread.Start();
     }
 
-    /// <summary>Queues <paramref name="job"/> behind the jobs posted before it.</summary>
-    public void Post(Action job)
+    /// <summary>Queues <paramref name="job"/> behind the jobs posted before it; returns its ticket for <see cref="WaitFor"/>.</summary>
+    public long Post(Action job)
     {
         lock (gate)
         {
             ObjectDisposedException.ThrowIf(stopping, this);
             queue.Enqueue(job);
             Monitor.PulseAll(gate);
+            return ++posted;
+        }
+    }
+
+    /// <summary>
+    /// Waits until the job with <paramref name="ticket"/> (and so every job posted before it) has run; rethrows a job
+    /// failure as <see cref="Drain"/> does. The jobs after it may still be running.
+    /// </summary>
+    public void WaitFor(long ticket)
+    {
+        lock (gate)
+        {
+            while (finished < ticket && failure is null) Monitor.Wait(gate);
+            if (failure is { } failed)
+            {
+                failure = null;
+                while (busy) Monitor.Wait(gate); // the queue is cleared: nothing else will run
+                throw new InvalidOperationException($"the gradient synchronization thread failed: {failed.Message}", failed);
+            }
         }
     }
 
@@ -86,9 +107,11 @@ internal sealed class BucketWorker : IDisposable
             lock (gate)
             {
                 ran.Add((start, end));
+                finished++;
                 if (error is not null)
                 {
                     failure ??= error;
+                    finished += queue.Count; // dropped: no one may wait for them
                     queue.Clear(); // a bucket after a failed one would start a collective the others may never join
                 }
                 busy = false;

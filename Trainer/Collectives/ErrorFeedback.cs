@@ -89,8 +89,19 @@ public sealed class ErrorFeedback : IDisposable
     {
         if (lengths[bucket] != values.Length)
             throw new ArgumentException($"bucket {bucket} has {lengths[bucket]} residual values, the gradient {values.Length}", nameof(values));
-        BucketMath.Add(values, HostValues(residuals[bucket]));
-        return HostValues(Target(bucket));
+        return Compensate(bucket, 0, values);
+    }
+
+    /// <summary>
+    /// <see cref="Compensate(int, Span{float})"/> for a piece of bucket <paramref name="bucket"/> that begins at value
+    /// <paramref name="start"/> (<c>compression.overlap_forward</c> sends big buckets in pieces): the residual's same
+    /// slice is added, and the slice of the residual memory is returned. Every piece of a bucket is compensated each step.
+    /// </summary>
+    public Span<float> Compensate(int bucket, int start, Span<float> values)
+    {
+        CheckPiece(bucket, start, values.Length);
+        BucketMath.Add(values, HostValues(residuals[bucket]).Slice(start, values.Length));
+        return HostValues(Target(bucket)).Slice(start, values.Length);
     }
 
     /// <summary>
@@ -103,6 +114,20 @@ public sealed class ErrorFeedback : IDisposable
             throw new ArgumentException($"bucket {bucket} has {lengths[bucket]} residual values, the gradient {values.shape[0]}", nameof(values));
         values.add_(residuals[bucket]);
         return Target(bucket);
+    }
+
+    /// <summary>The tensor form of <see cref="Compensate(int, int, Span{float})"/>: a view of the residual memory's slice.</summary>
+    public Tensor Compensate(int bucket, int start, Tensor values)
+    {
+        CheckPiece(bucket, start, values.shape[0]);
+        using (var current = residuals[bucket].narrow(0, start, values.shape[0])) values.add_(current);
+        return Target(bucket).narrow(0, start, values.shape[0]);
+    }
+
+    private void CheckPiece(int bucket, long start, long length)
+    {
+        if (start < 0 || start + length > lengths[bucket])
+            throw new ArgumentException($"values {start}..{start + length} are outside bucket {bucket}'s {lengths[bucket]} residual values");
     }
 
     /// <summary>Where this step's new residual of <paramref name="bucket"/> goes: the current memory, or staged beside it.</summary>

@@ -35,6 +35,33 @@ public interface IGradientSynchronizer : IDisposable
     /// </summary>
     bool Synchronize(long step);
 
+    /// <summary>
+    /// Whether updates are deferred (<c>compression.overlap_forward</c>): the training loop then calls
+    /// <see cref="SynchronizeDeferred"/> instead of <see cref="Synchronize"/> and applies each bucket's update when the next
+    /// forward first needs it (<see cref="AwaitBucket"/>), then <see cref="CompleteDeferred"/>.
+    /// </summary>
+    bool DefersUpdates { get; }
+
+    /// <summary>Per gradient bucket, the names (as <c>named_parameters</c> gives them) of the parameters whose gradients it holds.</summary>
+    IReadOnlyList<IReadOnlyList<string>> BucketParameterNames { get; }
+
+    /// <summary>
+    /// Deferred updates: starts averaging what the backward has not started yet, sums <paramref name="controls"/> (loss,
+    /// counts, requests) over all workers in place in the same traffic, and returns once that sum is known, while the
+    /// buckets may still be in flight: true when every worker's gradients were finite (the step is applied). Until
+    /// <see cref="CompleteDeferred"/> the caller makes no other call of this synchronizer but <see cref="AwaitBucket"/>
+    /// and <see cref="BeginOverlap"/>.
+    /// </summary>
+    bool SynchronizeDeferred(long step, Span<double> controls);
+
+    /// <summary>Waits until bucket <paramref name="bucket"/> of the deferred step is averaged; false when its average is
+    /// not finite (a codec could not carry a value: every worker sees the same bits and skips the same bucket).</summary>
+    bool AwaitBucket(int bucket);
+
+    /// <summary>Waits for every bucket of the deferred step and settles it (error-feedback residuals kept or dropped);
+    /// false when it was skipped in whole or in part. Nothing to do (true) when no step is deferred.</summary>
+    bool CompleteDeferred();
+
     /// <summary>Sums small control values (loss, counts) over all workers, in place.</summary>
     void SumAcrossWorkers(Span<double> values);
 

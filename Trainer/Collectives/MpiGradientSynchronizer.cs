@@ -43,7 +43,9 @@ public sealed class MpiGradientSynchronizer : IGradientSynchronizer
     private readonly IAllreduceAlgorithm fp32;
     private readonly AllreduceStats traffic = new();
     private readonly bool overlap;
+    private readonly bool overlapForward;
     private GradientBuckets? buckets;
+    private PieceSchedule? pieces;
     private ErrorFeedback? feedback;
     private PowerSgdAllreduce? lowRank;
     private BackwardReadiness? readiness;
@@ -53,6 +55,13 @@ public sealed class MpiGradientSynchronizer : IGradientSynchronizer
     // Written by the communication thread while a step is in flight, read by the training thread after the drain.
     private bool locallyFinite;
     private int startedEarly;
+    // overlap_forward: per bucket, the ticket of its last piece posted this step; the step whose updates wait to be
+    // applied (SynchronizeDeferred returned, CompleteDeferred not yet called) and its verdict; a step armed meanwhile.
+    private long[] lastPiece = [];
+    private long? deferred;
+    private bool deferredApplied;
+    private long deferredBlocked; // Stopwatch ticks the training thread waited for the deferred step's traffic
+    private long? armedAfterDeferred;
 
     /// <param name="implementation">Forces the codec implementation (tests); null lets
     /// <see cref="CodecImplementations.Select"/> choose by where the values are encoded.</param>
@@ -75,6 +84,8 @@ public sealed class MpiGradientSynchronizer : IGradientSynchronizer
         fp32 = spec.Codec.Compresses() ? AllreduceAlgorithms.Create(AllreduceKind.Mpi, communicator) : algorithm;
         // One worker has nothing to send: nothing to overlap.
         overlap = spec.Overlap && communicator.Size > 1;
+        // The spec is validated: overlap_forward comes with overlap and without powersgd.
+        overlapForward = overlap && spec.OverlapForward;
         if (overlap && !communicator.SerializedCallsFromAnyThread)
             throw new InvalidOperationException("compression.overlap calls MPI from a communication thread, which needs MPI_THREAD_SERIALIZED; this MPI library does not provide it (set compression.overlap: false)");
         // The communication thread waits while the backward computes on the same cores: it must not spin.
@@ -88,6 +99,13 @@ public sealed class MpiGradientSynchronizer : IGradientSynchronizer
 
     /// <summary>Whether buckets are averaged on the communication thread while the backward runs.</summary>
     public bool Overlaps => overlap;
+
+    /// <inheritdoc/>
+    public bool DefersUpdates => overlapForward;
+
+    /// <inheritdoc/>
+    public IReadOnlyList<IReadOnlyList<string>> BucketParameterNames =>
+        buckets?.Buckets.Select(b => b.ParameterNames).ToList() ?? throw new InvalidOperationException("Attach the model first");
 
     public void Attach(nn.Module model)
     {
@@ -114,22 +132,118 @@ public sealed class MpiGradientSynchronizer : IGradientSynchronizer
             readiness = BackwardReadiness.Attach(model, buckets.Buckets.Select(b => b.ParameterNames).ToList(), StartEarly);
             worker = new BucketWorker($"gradient sync (rank {Rank})");
         }
+        // bucket_mb caps every allreduce: a bucket made bigger by one big parameter goes in pieces (not with powersgd,
+        // whose factors need the parameter's whole matrix).
+        if (lowRank is null)
+        {
+            var position = model.named_parameters().Select((p, i) => (p.name, i)).ToDictionary(p => p.name, p => p.i, StringComparer.Ordinal);
+            pieces = new PieceSchedule(buckets.Buckets.Select(b => b.Elements).ToList(), (long)(spec.BucketMb * 1024 * 1024 / sizeof(float)),
+                buckets.Buckets.Select(b => b.ParameterNames.Count == 0 ? int.MaxValue : b.ParameterNames.Min(n => position[n])).ToList());
+        }
+        if (overlapForward) lastPiece = new long[buckets.Buckets.Count];
     }
 
     /// <inheritdoc/>
     public void BeginOverlap(long step)
     {
         if (readiness is null) return;
-        if (inFlight is not null) throw new InvalidOperationException($"step {inFlight}'s buckets are still in flight: Synchronize it before the next step");
-        Prepare(step);
+        // With overlap_forward the forward that follows completes the deferred step first (its updates are applied
+        // module by module): this step's buckets are prepared once that is done, before its backward starts any.
+        if (deferred is not null) armedAfterDeferred = step;
+        else if (inFlight is not null) throw new InvalidOperationException($"step {inFlight}'s buckets are still in flight: Synchronize it before the next step");
+        else Prepare(step);
         readiness.Arm();
     }
 
     public bool Synchronize(long step)
     {
         var attached = buckets ?? throw new InvalidOperationException("Attach the model before synchronizing");
+        if (deferred is not null) throw new InvalidOperationException($"step {deferred}'s updates are deferred: complete them first");
+        if (overlapForward)
+        {
+            // overlap_forward without a caller that defers (a test, a fault step): the same pieces, completed at once.
+            bool agreed = SynchronizeDeferred(step, []);
+            return CompleteDeferred() && agreed;
+        }
         Stats.Steps++;
         return readiness is null ? SynchronizeAfterBackward(attached, step) : SynchronizeOverlapped(attached, step);
+    }
+
+    /// <inheritdoc/>
+    public bool SynchronizeDeferred(long step, Span<double> controls)
+    {
+        var attached = buckets ?? throw new InvalidOperationException("Attach the model before synchronizing");
+        if (!overlapForward || pieces is null) throw new InvalidOperationException("only compression.overlap_forward defers updates");
+        if (deferred is not null) throw new InvalidOperationException($"step {deferred}'s updates are deferred: complete them first");
+        Stats.Steps++;
+        deferredBlocked = 0;
+        if (inFlight is null) Prepare(step); // no armed backward this step (e.g. a test fault rewrote the gradients): all pieces go now
+        else if (inFlight != step) throw new InvalidOperationException($"BeginOverlap was called for step {inFlight}, Synchronize for step {step}");
+        foreach (int b in readiness!.Finish()) PostPiece(b, 0);
+
+        // The control values travel right after every bucket's first piece: the workers' count of non-finite local
+        // gradients (the comm thread checked each first piece before sending it; the rest are checked here, before they
+        // are posted) and the caller's values, summed. The other pieces follow in the order the next forward needs them.
+        bool restFinite = pieces.Rest.All(r => AllFinite(attached.Buckets[r.Bucket], pieces.PiecesOf(r.Bucket)[r.Piece].Start, pieces.PiecesOf(r.Bucket)[r.Piece].Length));
+        var exchanged = new double[controls.Length + 1];
+        controls.CopyTo(exchanged.AsSpan(1));
+        long agreed = worker!.Post(() =>
+        {
+            exchanged[0] = locallyFinite && restFinite ? 0 : 1;
+            communicator.Allreduce(exchanged.AsSpan(), ReduceOp.Sum);
+        });
+        foreach (var (b, piece) in pieces.Rest) PostPiece(b, piece);
+        Blocked(() => worker.WaitFor(agreed));
+        exchanged.AsSpan(1).CopyTo(controls);
+        deferred = step;
+        deferredApplied = exchanged[0] == 0;
+        return deferredApplied;
+    }
+
+    /// <inheritdoc/>
+    public bool AwaitBucket(int bucket)
+    {
+        if (deferred is null) throw new InvalidOperationException("no step's updates are deferred");
+        Blocked(() => worker!.WaitFor(lastPiece[bucket]));
+        return AllFinite(buckets!.Buckets[bucket]);
+    }
+
+    private void Blocked(Action wait)
+    {
+        long from = Stopwatch.GetTimestamp();
+        wait();
+        deferredBlocked += Stopwatch.GetTimestamp() - from;
+    }
+
+    /// <inheritdoc/>
+    public bool CompleteDeferred()
+    {
+        if (deferred is null) return true;
+        var attached = buckets!;
+        long from = Stopwatch.GetTimestamp();
+        double busy = worker!.Drain(long.MaxValue); // every job's time
+        deferredBlocked += Stopwatch.GetTimestamp() - from;
+        // Hidden: what the traffic took beyond what the training thread waited for it (in the backward and the next forward).
+        double hidden = Math.Max(0, busy - (double)deferredBlocked / Stopwatch.Frequency);
+        deferred = null;
+        inFlight = null;
+        AddTraffic();
+        Stats.HiddenSeconds += hidden;
+        if (startedEarly > 0) Stats.OverlappedSteps++;
+        bool complete;
+        if (!deferredApplied)
+        {
+            Stats.SkippedSteps++;
+            feedback?.Discard(); // as if the buckets had never been averaged: the residuals stay as they were
+            complete = false;
+        }
+        else complete = AppliedAfterAverage(attached);
+        if (armedAfterDeferred is { } next)
+        {
+            armedAfterDeferred = null;
+            Prepare(next);
+        }
+        return complete;
     }
 
     /// <summary>Without overlap: agree on finiteness first, then average the buckets in index order.</summary>
@@ -145,7 +259,8 @@ public sealed class MpiGradientSynchronizer : IGradientSynchronizer
 
         traffic.Reset();
         for (int b = 0; b < attached.Buckets.Count; b++)
-            AverageBucket(attached, b, step);
+            for (int piece = 0; piece < PieceCount(b); piece++)
+                AverageBucket(attached, b, step, piece);
         AddTraffic();
         return AppliedAfterAverage(attached);
     }
@@ -160,7 +275,7 @@ public sealed class MpiGradientSynchronizer : IGradientSynchronizer
         if (inFlight is null) Prepare(step); // no armed backward this step (e.g. a test fault rewrote the gradients): all buckets go now
         else if (inFlight != step) throw new InvalidOperationException($"BeginOverlap was called for step {inFlight}, Synchronize for step {step}");
         foreach (int b in readiness!.Finish())
-            worker!.Post(() => AverageChecked(attached, b, step));
+            PostBucket(b);
         double hidden = worker!.Drain(waitFrom);
         inFlight = null;
         AddTraffic();
@@ -190,21 +305,42 @@ public sealed class MpiGradientSynchronizer : IGradientSynchronizer
     /// <summary>Called on the backward's thread when bucket <paramref name="b"/> may start.</summary>
     private void StartEarly(int b)
     {
+        startedEarly++;
+        // overlap_forward sends a bucket's other pieces after the step's control values (SynchronizeDeferred).
+        if (overlapForward) PostPiece(b, 0);
+        else PostBucket(b);
+    }
+
+    /// <summary>Queues every piece of bucket <paramref name="b"/> of the step in flight.</summary>
+    private void PostBucket(int b)
+    {
+        for (int piece = 0; piece < PieceCount(b); piece++) PostPiece(b, piece);
+    }
+
+    private int PieceCount(int b) => pieces?.PiecesOf(b).Count ?? 1;
+
+    /// <summary>overlap_forward: queues piece <paramref name="piece"/> of bucket <paramref name="b"/> of the step in flight.</summary>
+    private void PostPiece(int b, int piece)
+    {
         var attached = buckets!;
         long step = inFlight!.Value;
-        startedEarly++;
-        worker!.Post(() => AverageChecked(attached, b, step));
+        long ticket = worker!.Post(() => AverageChecked(attached, b, step, piece));
+        if (lastPiece.Length > 0) lastPiece[b] = ticket;
     }
 
-    /// <summary>On the communication thread: notes whether the bucket's local gradients are finite, then averages it.</summary>
-    private void AverageChecked(GradientBuckets attached, int b, long step)
+    /// <summary>On the communication thread: notes whether the bucket's (piece's) local gradients are finite, then averages it.</summary>
+    private void AverageChecked(GradientBuckets attached, int b, long step, int piece = 0)
     {
-        var bucket = attached.Buckets[b];
-        if (!AllFinite(bucket)) locallyFinite = false;
-        AverageBucket(attached, b, step);
+        var (start, length) = Piece(attached, b, piece);
+        if (!AllFinite(attached.Buckets[b], start, length)) locallyFinite = false;
+        AverageBucket(attached, b, step, piece);
     }
 
-    private void AverageBucket(GradientBuckets attached, int b, long step)
+    /// <summary>The values of piece <paramref name="piece"/> of bucket <paramref name="b"/>: the whole bucket without pieces.</summary>
+    private (int Start, int Length) Piece(GradientBuckets attached, int b, int piece) =>
+        pieces is null ? (0, attached.Buckets[b].Elements) : pieces.PiecesOf(b)[piece];
+
+    private void AverageBucket(GradientBuckets attached, int b, long step, int piece = 0)
     {
         var bucket = attached.Buckets[b];
         bool compressing = step >= spec.WarmupSteps && spec.Codec.Compresses();
@@ -216,10 +352,13 @@ public sealed class MpiGradientSynchronizer : IGradientSynchronizer
             return;
         }
         bool compress = compressing && bucket.Compressed;
-        if (deviceCodec is not null) AverageWhereItLives(bucket, b, compress, step);
-        else WithHostSpan(bucket, values => Average(values, b, compress, step));
-        Stats.UncompressedBytes += 4L * bucket.Elements;
-        Stats.EncodedBytes += (compress ? codec : plain).EncodedBytes(bucket.Elements);
+        var (start, length) = Piece(attached, b, piece);
+        // A piece after a bucket's first draws its own random numbers; the first (or only) one keeps the bucket's seed.
+        ulong seed = BucketSeed(step, b) ^ ((ulong)piece << 40);
+        if (deviceCodec is not null) AverageWhereItLives(bucket, b, start, length, compress, seed);
+        else WithHostSpan(bucket, start, length, values => Average(values, b, start, compress, seed));
+        Stats.UncompressedBytes += 4L * length;
+        Stats.EncodedBytes += (compress ? codec : plain).EncodedBytes(length);
     }
 
     private void AddTraffic()
@@ -247,16 +386,19 @@ public sealed class MpiGradientSynchronizer : IGradientSynchronizer
         return true;
     }
 
-    /// <summary>Whether every value of <paramref name="bucket"/> is finite (the max magnitude is NaN or infinite otherwise).</summary>
-    private static bool AllFinite(GradientBucket bucket)
+    /// <summary>Whether every value of <paramref name="bucket"/> (of its values <paramref name="start"/> on, <paramref name="length"/>
+    /// of them) is finite (the max magnitude is NaN or infinite otherwise).</summary>
+    private static bool AllFinite(GradientBucket bucket, int start = 0, int length = -1)
     {
-        if (bucket.Elements == 0) return true;
+        if (length < 0) length = bucket.Elements - start;
+        if (length == 0) return true;
         if (bucket.Flat.device_type != DeviceType.CPU)
         {
-            using var finite = isfinite(bucket.Flat).all();
+            using var values = bucket.Flat.narrow(0, start, length);
+            using var finite = isfinite(values).all();
             return finite.item<bool>();
         }
-        return float.IsFinite(System.Numerics.Tensors.TensorPrimitives.MaxMagnitude<float>(bucket.Span));
+        return float.IsFinite(System.Numerics.Tensors.TensorPrimitives.MaxMagnitude<float>(bucket.Span.Slice(start, length)));
     }
 
     public void SumAcrossWorkers(Span<double> values) => communicator.Allreduce(values, ReduceOp.Sum);
@@ -308,19 +450,24 @@ public sealed class MpiGradientSynchronizer : IGradientSynchronizer
 
     /// <summary>A host bucket through the fused codecs. Error feedback: g' = g + e is sent; the algorithm overwrites e with
     /// g' minus what it actually sent of this rank's contribution (the same encoding, not a second draw), ready for the next step.</summary>
-    private void Average(Span<float> values, int bucketIndex, bool compress, long step)
+    private void Average(Span<float> values, int bucketIndex, int start, bool compress, ulong seed)
     {
-        var residual = compress && feedback is not null ? feedback.Compensate(bucketIndex, values) : default;
+        var residual = compress && feedback is not null ? feedback.Compensate(bucketIndex, start, values) : default;
         var host = new HostBucketValues(values, compress ? codec : plain, residual);
-        (compress ? algorithm : fp32).Allreduce(ref host, BucketSeed(step, bucketIndex), traffic);
+        (compress ? algorithm : fp32).Allreduce(ref host, seed, traffic);
     }
 
-    /// <summary>The same for a bucket averaged where it lives, by the torch-op codecs (only encodings cross to the host).</summary>
-    private void AverageWhereItLives(GradientBucket bucket, int bucketIndex, bool compress, long step)
+    /// <summary>The same for a bucket (or a piece of it) averaged where it lives, by the torch-op codecs (only encodings
+    /// cross to the host).</summary>
+    private void AverageWhereItLives(GradientBucket bucket, int bucketIndex, int start, int length, bool compress, ulong seed)
     {
-        var residual = compress && feedback is not null ? feedback.Compensate(bucketIndex, bucket.Flat) : null;
-        var values = new DeviceBucketValues(bucket.Flat, compress ? deviceCodec! : devicePlain, residual);
-        (compress ? algorithm : fp32).Allreduce(ref values, BucketSeed(step, bucketIndex), traffic);
+        bool whole = start == 0 && length == bucket.Elements;
+        using var piece = whole ? null : bucket.Flat.narrow(0, start, length);
+        var flat = piece ?? bucket.Flat;
+        using var sliced = compress && feedback is not null && !whole ? feedback.Compensate(bucketIndex, start, flat) : null;
+        var residual = sliced ?? (compress && feedback is not null ? feedback.Compensate(bucketIndex, flat) : null);
+        var values = new DeviceBucketValues(flat, compress ? deviceCodec! : devicePlain, residual);
+        (compress ? algorithm : fp32).Allreduce(ref values, seed, traffic);
         Stats.HostTransferBytes += values.HostBytes;
     }
 
@@ -384,16 +531,20 @@ public sealed class MpiGradientSynchronizer : IGradientSynchronizer
     }
 
     /// <summary>Runs <paramref name="body"/> on the bucket's values in host memory (GPU buckets are staged through the host).</summary>
-    private static void WithHostSpan(GradientBucket bucket, SpanAction body)
+    private static void WithHostSpan(GradientBucket bucket, SpanAction body) => WithHostSpan(bucket, 0, bucket.Elements, body);
+
+    /// <summary>The same for <paramref name="length"/> of the bucket's values from <paramref name="start"/> on.</summary>
+    private static void WithHostSpan(GradientBucket bucket, int start, int length, SpanAction body)
     {
         if (bucket.Flat.device_type == DeviceType.CPU)
         {
-            body(bucket.Span);
+            body(bucket.Span.Slice(start, length));
             return;
         }
-        using var host = bucket.Flat.cpu();
+        using var piece = bucket.Flat.narrow(0, start, length);
+        using var host = piece.cpu();
         body(MemoryMarshal.Cast<byte, float>(host.bytes));
-        bucket.Flat.copy_(host);
+        piece.copy_(host);
     }
 
     private delegate void SpanAction(Span<float> values);

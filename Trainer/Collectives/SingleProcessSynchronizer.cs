@@ -19,6 +19,11 @@ public sealed class SingleProcessSynchronizer : IGradientSynchronizer
         return true;
     }
 
+    public bool DefersUpdates => false; // nothing to wait for
+    public IReadOnlyList<IReadOnlyList<string>> BucketParameterNames => [];
+    public bool SynchronizeDeferred(long step, Span<double> controls) => throw new NotSupportedException("a single process defers no update");
+    public bool AwaitBucket(int bucket) => throw new NotSupportedException("a single process defers no update");
+    public bool CompleteDeferred() => true;
     public void SumAcrossWorkers(Span<double> values) { }
     public void SyncBuffers(nn.Module model) { }
     public void VerifyIdentical(nn.Module model, long step) { }

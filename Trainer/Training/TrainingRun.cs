@@ -40,6 +40,7 @@ public sealed class TrainingRun : IDisposable
     private readonly bool ownsData;
     private readonly int minimumRows;
     private readonly LowPrecisionTraining? lowPrecision;
+    private readonly DeferredUpdates? deferred;
     private bool stopRequested;
 
     public TrainingRun(JobSpec spec, DatasetSplits data, TrainingOptions options)
@@ -63,6 +64,7 @@ public sealed class TrainingRun : IDisposable
         options.Synchronizer.Attach(model);
         parameters = model.parameters().ToList();
         optimizer = OptimizerFactory.Create(spec.Training.Optimizer, parameters);
+        deferred = options.Synchronizer.DefersUpdates ? new DeferredUpdates(model, options.Synchronizer, optimizer) : null;
 
         var training = spec.Training;
         sampler = new ShardedSampler(train.Count, training.GlobalBatch, training.Seed, options.Synchronizer.Rank, options.Synchronizer.WorldSize);
@@ -128,6 +130,7 @@ public sealed class TrainingRun : IDisposable
                 sync.HiddenSeconds, lowPrecision?.TakeStepRecord());
             metrics?.Write(record);
             options.Observer.OnStep(record);
+            if (!double.IsFinite(loss)) CompletePendingUpdate(); // the watch then looks at the parameters
             if (nonFinite.AfterStep(position.Step, trainedEpoch, loss, settings.Lr, applied, parameters) is { } stepNotice)
                 options.Observer.OnNotice(stepNotice);
 
@@ -142,8 +145,15 @@ public sealed class TrainingRun : IDisposable
             }
 
             if (options.VerifyEverySteps > 0 && position.Step % options.VerifyEverySteps == 0)
+            {
+                CompletePendingUpdate();
                 options.Synchronizer.VerifyIdentical(model, position.Step);
-            if (position.Step == options.StopAfterStep) return Summary(position, last, best, stepSamples, stepSeconds, wall, resumedFrom);
+            }
+            if (position.Step == options.StopAfterStep)
+            {
+                CompletePendingUpdate();
+                return Summary(position, last, best, stepSamples, stepSeconds, wall, resumedFrom);
+            }
             if (stopAgreed) { stoppedEarly = true; break; }
             bool finished = position.Epoch >= regime.TotalEpochs;
             if (finished || directive == TrainerDirective.Checkpoint || (spec.Checkpoint.EverySteps > 0 && position.Step % spec.Checkpoint.EverySteps == 0))
@@ -152,6 +162,7 @@ public sealed class TrainingRun : IDisposable
         if (stoppedEarly) SaveCheckpoint(position);
         StoppedEarly = stoppedEarly;
 
+        CompletePendingUpdate();
         options.Synchronizer.VerifyIdentical(model, position.Step);
         last ??= EvaluateNow(position);
         var summary = Summary(position, last, Math.Max(best, last.TestAccuracy), stepSamples, stepSeconds, wall, resumedFrom);
@@ -169,6 +180,8 @@ public sealed class TrainingRun : IDisposable
     public StepOutcome TrainStep(TrainingPosition position, OptimizerSettings settings)
     {
         using var scope = NewDisposeScope();
+        // Masks are computed from the weights: the deferred update must be in them first.
+        if (lowPrecision?.Masks is { } masks && position.Step % masks.RecomputeEvery == 0) CompletePendingUpdate();
         lowPrecision?.BeginStep(position.Step);
         var planned = planner.StepAt(position.Epoch, position.Offset);
         var indices = sampler.LocalBatch(position.Epoch, position.Offset, planned.Count);
@@ -180,27 +193,40 @@ public sealed class TrainingRun : IDisposable
         using (var generator = new Generator((ulong)StepSeed.For(spec.Training.Seed, position.Step, options.Synchronizer.Rank)))
             x = augmenter.Apply(x, generator);
 
-        OptimizerFactory.Apply(optimizer, settings);
-        optimizer.zero_grad();
+        if (deferred is null)
+        {
+            OptimizerFactory.Apply(optimizer, settings);
+            optimizer.zero_grad();
+        } // else the deferred update clears each bucket's gradients once it applied them, during the forward
         // A test fault that rewrites this worker's gradients after the backward must come before any bucket leaves: no
         // overlap on that step (the synchronization's messages are the same either way).
         bool rewritesGradients = options.Faults is { NonFiniteStep: { } nanStep } faults && nanStep == position.Step
             && faults.NonFiniteRank == options.Synchronizer.Rank;
         var (lossSum, correct) = ForwardBackward(x, y, indices.Length, planned.Duplicates, rewritesGradients ? null : position.Step);
         options.Faults?.Apply(position.Step, options.Synchronizer.Rank, parameters);
-        bool applied = options.Synchronizer.Synchronize(position.Step);
-        if (applied)
-        {
-            if (regime.GradClipNorm > 0)
-                nn.utils.clip_grad_norm_(parameters, regime.GradClipNorm);
-            optimizer.step();
-        }
         // Loss and accuracy of the whole global batch, not just this worker's shard.
         // The same reduction carries the stop request and rank 0's control-plane directive (0 on the other
         // ranks), so every worker stops or checkpoints after the same step.
         var directive = isLeader && options.Directives is { } take ? take() : TrainerDirective.None;
         Span<double> totals = [lossSum, correct, y.shape[0], stopRequested ? 1 : 0, (int)directive];
-        options.Synchronizer.SumAcrossWorkers(totals);
+        bool applied;
+        if (deferred is not null)
+        {
+            // overlap_forward: the totals travel with the gradients; the update waits for the next forward.
+            applied = options.Synchronizer.SynchronizeDeferred(position.Step, totals);
+            deferred.Defer(settings, applied);
+        }
+        else
+        {
+            applied = options.Synchronizer.Synchronize(position.Step);
+            if (applied)
+            {
+                if (regime.GradClipNorm > 0)
+                    nn.utils.clip_grad_norm_(parameters, regime.GradClipNorm);
+                optimizer.step();
+            }
+            options.Synchronizer.SumAcrossWorkers(totals);
+        }
         var agreed = (TrainerDirective)(int)totals[4];
         return new StepOutcome(totals[0] / Math.Max(1, totals[2]), totals[1] / Math.Max(1, totals[2]), planned.Count, applied,
             totals[3] > 0 || agreed == TrainerDirective.Stop, agreed);
@@ -226,13 +252,26 @@ public sealed class TrainingRun : IDisposable
             if (overlapStep is { } step && pass == passes[^1]) options.Synchronizer.BeginOverlap(step);
             long length = (long)pass.Count * copies;
             var (xs, ys) = passes.Count == 1 ? (x, y) : (x.narrow(0, (long)pass.Start * copies, length), y.narrow(0, (long)pass.Start * copies, length));
+            if (pass == passes[0]) deferred?.BeforeForward();
             var logits = model.forward(xs);
+            if (pass == passes[0]) CompletePendingUpdate(); // what the forward did not need, before any backward
             var loss = nn.functional.cross_entropy(logits, ys);
             (passes.Count == 1 ? loss : loss * ((double)length / rows)).backward();
             lossSum += loss.item<float>() * length;
             correct += logits.argmax(1).eq(ys).sum().item<long>();
         }
         return (lossSum, correct);
+    }
+
+    /// <summary>
+    /// With <c>compression.overlap_forward</c> the last step's update is applied by the next forward; this applies
+    /// whatever of it is still deferred (before anything looks at the parameters or talks to the other workers).
+    /// Does nothing otherwise. Call it after <see cref="TrainStep(TrainingPosition)"/> before reading the parameters.
+    /// </summary>
+    public void CompletePendingUpdate()
+    {
+        if (deferred is null || deferred.Complete()) return;
+        options.Observer.OnNotice("a deferred update was skipped in whole or in part (a gradient or an average was not finite)");
     }
 
     /// <summary>The step at <paramref name="position"/> with the regime's settings for it.</summary>
@@ -260,6 +299,7 @@ public sealed class TrainingRun : IDisposable
 
     private EvalRecord EvaluateNow(TrainingPosition position)
     {
+        CompletePendingUpdate();
         options.Observer.OnActivity(TrainingActivity.Evaluating);
         try
         {
@@ -327,6 +367,7 @@ public sealed class TrainingRun : IDisposable
 
     private void WriteCheckpoint(CheckpointStore store, TrainingPosition position)
     {
+        CompletePendingUpdate();
         options.Synchronizer.SyncBuffers(model); // collective: every worker, before rank 0 writes
         var synchronizerState = options.Synchronizer.CollectState(); // collective too: every worker's residuals reach rank 0
         if (!isLeader) return;
@@ -362,6 +403,7 @@ public sealed class TrainingRun : IDisposable
 
     public void Dispose()
     {
+        deferred?.Dispose();
         optimizer.Dispose();
         model.Dispose();
         if (ownsData)

@@ -138,6 +138,15 @@ public static class LargeBatchThroughputBenchCommand
         }
     }
 
+    /// <summary>The overlap modes of the link part: none (compute and communication alone), the backward's, and the
+    /// backward's plus the next forward's (<c>compression.overlap_forward</c>).</summary>
+    private static readonly (string Label, string[] Settings)[] LinkModes =
+    [
+        ("off", ["compression.overlap=false"]),
+        ("on", ["compression.overlap=true"]),
+        ("on + next forward", ["compression.overlap=true", "compression.overlap_forward=true"]),
+    ];
+
     private static void MeasureLink(ShapedLinkPair pair, ModelKind model, int steps, int runs, string root, string scratch)
     {
         var limit = TimeSpan.FromMinutes(15);
@@ -166,19 +175,23 @@ public static class LargeBatchThroughputBenchCommand
         {
             string Folder(string overlap) => Path.Combine(scratch, $"{model.SpecName()}-{codec}-{overlap}".Replace(' ', '-').Replace(':', '-').Replace('+', '-'));
             // Without overlap the step's parts are compute and communication alone; overlap is judged against them. Runs
-            // alternate which goes first, so a slow spell of the shared VM does not land on one side only.
-            List<StepRecord> offSteps = [], onSteps = [];
+            // rotate which mode goes first, so a slow spell of the shared VM does not land on one side only.
+            var measured = LinkModes.ToDictionary(m => m.Label, _ => new List<StepRecord>());
             for (int run = 0; run < runs; run++)
-                foreach (bool overlap in run % 2 == 0 ? new[] { false, true } : [true, false])
-                    (overlap ? onSteps : offSteps).AddRange(LinkedWorkersStep.Run(pair, spec, Folder(overlap ? "on" : "off"),
-                        [.. settings, Buckets, $"compression.overlap={(overlap ? "true" : "false")}"], limit));
-            var alone = LinkedWorkersStep.Summarize(offSteps);
-            var overlapped = LinkedWorkersStep.Summarize(onSteps);
+                for (int m = 0; m < LinkModes.Length; m++)
+                {
+                    var (mode, modeSettings) = LinkModes[(m + run) % LinkModes.Length];
+                    measured[mode].AddRange(LinkedWorkersStep.Run(pair, spec, Folder(mode.Replace(' ', '-')), [.. settings, Buckets, .. modeSettings], limit));
+                }
+            var alone = LinkedWorkersStep.Summarize(measured[LinkModes[0].Label]);
             double bound = Math.Max(alone.ComputeSeconds, alone.SyncSeconds);
-            table.AddRow(codec, "off", $"{alone.StepSeconds * 1e3:F0}", $"{alone.ComputeSeconds * 1e3:F0}", $"{alone.SyncSeconds * 1e3:F0}", "0",
-                $"{alone.BytesPerStep / 1e6:F1}", LineTime(alone), $"{alone.StepSeconds / bound:F2}");
-            table.AddRow(codec, "on", $"{overlapped.StepSeconds * 1e3:F0}", $"{overlapped.ComputeSeconds * 1e3:F0}", $"{overlapped.SyncSeconds * 1e3:F0}",
-                $"{overlapped.HiddenSeconds * 1e3:F0}", $"{overlapped.BytesPerStep / 1e6:F1}", LineTime(overlapped), $"[bold]{overlapped.StepSeconds / bound:F2}[/]");
+            foreach (var (mode, _) in LinkModes)
+            {
+                var figures = LinkedWorkersStep.Summarize(measured[mode]);
+                string ratio = $"{figures.StepSeconds / bound:F2}";
+                table.AddRow(codec, mode, $"{figures.StepSeconds * 1e3:F0}", $"{figures.ComputeSeconds * 1e3:F0}", $"{figures.SyncSeconds * 1e3:F0}",
+                    $"{figures.HiddenSeconds * 1e3:F0}", $"{figures.BytesPerStep / 1e6:F1}", LineTime(figures), mode == "off" ? ratio : $"[bold]{ratio}[/]");
+            }
         }
         AnsiConsole.Write(table);
     }

@@ -183,6 +183,14 @@ public class DistributedSpecTests
     [InlineData("compression: { bucket_mb: 1024.5 }", "compression.bucket_mb: must be > 0 and <= 1024 (line 2)")]
     [InlineData("compression: { warmup_steps: -1 }", "compression.warmup_steps: must be >= 0 (line 2)")]
     [InlineData("compression: { min_compress_elements: -1 }", "compression.min_compress_elements: must be >= 0 (line 2)")]
+    // The next forward's overlap builds on the backward's and applies updates bucket by bucket.
+    [InlineData("compression: { overlap: false, overlap_forward: true }",
+        "compression.overlap_forward: requires compression.overlap: true (the backward's overlap comes first) (line 2)")]
+    [InlineData("training: { regime: { grad_clip_norm: 1 } }\ncompression: { overlap_forward: true }",
+        "compression.overlap_forward: cannot be used with training.regime.grad_clip_norm: clipping needs the norm of every averaged gradient before any update (line 3)")]
+    [InlineData("compression: { codec: powersgd, overlap_forward: true }",
+        "compression.overlap_forward: cannot be used with codec powersgd: its low-rank factors need a bucket whole, not in pieces (line 2)")]
+    [InlineData("compression: { overlap_forward: 1 }", "compression.overlap_forward: expected true or false, got '1' (line 2)")]
     public void Rule_is_reported_with_path_and_line(string body, params string[] expected)
     {
         var ex = Fails("name: demo\n" + body);
@@ -312,6 +320,7 @@ public class DistributedSpecTests
               error_feedback: true
               min_compress_elements: 4096
               overlap: false
+              overlap_forward: false
               rank: 2
             model:
             """.ReplaceLineEndings("\n"), yaml);
