@@ -24,6 +24,12 @@ namespace Orchestrator.Trainer.Collectives;
 /// that a gradient was not finite: after the buckets instead of before, in the same small allreduce; a skipped step then
 /// keeps the error-feedback residuals as they were (they are staged until the step is applied), as without overlap.
 /// <para>
+/// With <c>compression.overlap_forward</c> the training loop defers the update (<see cref="SynchronizeDeferred"/>): the
+/// control values travel right after every bucket's first piece, the other pieces follow in the next forward's order
+/// (<see cref="PieceSchedule"/>), and the loop waits for each bucket only when the next forward needs it
+/// (<see cref="AwaitBucket"/>); <see cref="CompleteDeferred"/> settles the residuals once all are in.
+/// </para>
+/// <para>
 /// Codec powersgd is no byte codec: its compressed buckets go through <see cref="PowerSgdAllreduce"/> (two fp32 sums per
 /// bucket, MPICH's MPI_Allreduce) on the same paths; its warm-start factors are staged and committed like the residuals.
 /// </para>

@@ -1,13 +1,14 @@
 namespace Orchestrator.Trainer.Collectives;
 
 /// <summary>
-/// How <c>compression.overlap_forward</c> sends a step's gradients (pure logic). Each bucket travels in pieces of at most
-/// <c>bucket_mb</c> (a bucket is larger only when one parameter is: a big classifier weight), each piece its own
-/// allreduce. The first piece of every bucket goes as the backward makes the bucket final, in the backward's fixed order
-/// (<see cref="BucketReadiness"/>); the other pieces go after the step's control values, in the order the next forward
-/// needs their buckets. So a big bucket that is final early (the classifier, whose gradient the backward makes first)
-/// starts at once but does not hold back the small buckets of the first layers, which the backward finishes last and
-/// the next forward needs first (ByteScheduler's priorities, with a static order every rank shares).
+/// How a step's gradients travel (pure logic). <c>bucket_mb</c> caps every allreduce: a bucket larger than that (one
+/// parameter bigger than the cap: a big classifier weight) goes in pieces, each its own allreduce, in every mode, so a
+/// spec averages the same bits with and without overlap. With <c>compression.overlap_forward</c> the order changes: the
+/// first piece of every bucket goes as the backward makes the bucket final, in the backward's fixed order
+/// (<see cref="BucketReadiness"/>), and the other pieces (<see cref="Rest"/>) go after the step's control values, in the
+/// order the next forward needs their buckets. So a big bucket that is final early (the classifier, whose gradient the
+/// backward makes first) starts at once but does not hold back the small buckets of the first layers, which the backward
+/// finishes last and the next forward needs first (ByteScheduler's priorities, as a static order every rank shares).
 /// </summary>
 public sealed class PieceSchedule
 {
