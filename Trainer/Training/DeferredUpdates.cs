@@ -30,6 +30,7 @@ internal sealed class DeferredUpdates : IDisposable
     private readonly int[] upfront;
     private readonly List<IDisposable> hooks = [];
     private readonly bool[] applied;
+    private readonly List<Parameter>[]?[] groupSubsets;
     private OptimizerSettings? settings; // of the deferred step; null while none is
     private bool stepApplied;
 
@@ -40,6 +41,7 @@ internal sealed class DeferredUpdates : IDisposable
         var byName = model.named_parameters().ToDictionary(p => p.name, p => p.parameter, StringComparer.Ordinal);
         parametersOf = synchronizer.BucketParameterNames.Select(names => names.Select(n => byName[n]).ToList()).ToArray();
         applied = new bool[parametersOf.Length];
+        groupSubsets = new List<Parameter>[parametersOf.Length][];
         var bucketOf = new Dictionary<Parameter, int>(ReferenceEqualityComparer.Instance);
         for (int b = 0; b < parametersOf.Length; b++)
             foreach (var p in parametersOf[b]) bucketOf[p] = b;
@@ -100,7 +102,7 @@ internal sealed class DeferredUpdates : IDisposable
         if (stepApplied && finite)
         {
             OptimizerFactory.Apply(optimizer, stepSettings);
-            StepOver(parametersOf[bucket]);
+            StepOver(bucket);
         }
         using (no_grad())
         {
@@ -112,21 +114,28 @@ internal sealed class DeferredUpdates : IDisposable
         }
     }
 
-    /// <summary>The optimizer's step restricted to <paramref name="subset"/>: every group sees only its members of it.</summary>
-    private void StepOver(List<Parameter> subset)
+    /// <summary>The optimizer's step restricted to bucket <paramref name="bucket"/>'s parameters: every group sees only its
+    /// members among them (the groups' membership never changes, so each bucket's lists are made once).</summary>
+    private void StepOver(int bucket)
     {
-        var members = new HashSet<Parameter>(subset, ReferenceEqualityComparer.Instance);
-        var groups = optimizer.ParamGroups.Cast<ParamGroup>().ToList();
-        var all = groups.Select(g => g.Parameters).ToList();
+        var groups = optimizer.ParamGroups.Cast<ParamGroup>().ToArray();
+        var all = groups.Select(g => g.Parameters).ToArray();
+        var subsets = groupSubsets[bucket] ??= SubsetsOf(groups, parametersOf[bucket]);
         try
         {
-            foreach (var group in groups) group.Parameters = group.Parameters.Where(members.Contains).ToList();
+            for (int g = 0; g < groups.Length; g++) groups[g].Parameters = subsets[g];
             optimizer.step();
         }
         finally
         {
-            for (int g = 0; g < groups.Count; g++) groups[g].Parameters = all[g];
+            for (int g = 0; g < groups.Length; g++) groups[g].Parameters = all[g];
         }
+    }
+
+    private static List<Parameter>[] SubsetsOf(ParamGroup[] groups, List<Parameter> bucket)
+    {
+        var members = new HashSet<Parameter>(bucket, ReferenceEqualityComparer.Instance);
+        return groups.Select(g => g.Parameters.Where(members.Contains).ToList()).ToArray();
     }
 
     /// <summary>Whether a forward of the root runs <paramref name="name"/>'s hooks: it is a direct child of a <c>Sequential</c>
