@@ -1,6 +1,4 @@
 using System.Globalization;
-using System.Text.Json;
-using Orchestrator.Trainer.Checkpointing;
 using Orchestrator.Trainer.Telemetry;
 using Orchestrator.Spec;
 
@@ -57,13 +55,9 @@ public sealed class ForwardOverlapAcrossWorkersTests
             Assert.Equal(reference.Select(s => (s.Step, s.Loss, s.Accuracy, s.Skipped)), overlapped.Select(s => (s.Step, s.Loss, s.Accuracy, s.Skipped)));
             Assert.Equal([5L], overlapped.Where(s => s.Skipped).Select(s => s.Step - 1)); // records count steps from 1
             Assert.True(double.IsFinite(Assert.Single(evaluations).TestLoss), Codecs[c]);
-            Assert.True(OverlappedSteps(deferred) >= overlapped.Count(s => !s.Skipped), $"{Codecs[c]}: no bucket started before the backward ended");
+            Assert.True(RunOutputs.OverlappedSteps(deferred) >= overlapped.Count(s => !s.Skipped), $"{Codecs[c]}: no bucket started before the backward ended");
 
-            var expected = Final(after);
-            var actual = Final(deferred);
-            Assert.True(expected.ModelState.AsSpan().SequenceEqual(actual.ModelState), $"{Codecs[c]}: parameters differ");
-            Assert.True(expected.OptimizerState.AsSpan().SequenceEqual(actual.OptimizerState), $"{Codecs[c]}: momentum differs");
-            Assert.True(expected.SynchronizerState.AsSpan().SequenceEqual(actual.SynchronizerState), $"{Codecs[c]}: error-feedback residuals differ");
+            RunOutputs.AssertSameFinalState(after, deferred, Codecs[c]);
         }
     }
 
@@ -89,13 +83,6 @@ public sealed class ForwardOverlapAcrossWorkersTests
         var (overlapped, _) = MetricsLog.Read(Path.Combine(run, "1", "metrics.jsonl"));
         Assert.Equal(4, overlapped.Count);
         Assert.Equal(reference.Select(s => s.Loss), overlapped.Select(s => s.Loss));
-        Assert.True(Final(Path.Combine(run, "0")).ModelState.AsSpan().SequenceEqual(Final(Path.Combine(run, "1")).ModelState), "parameters differ");
+        Assert.True(RunOutputs.Final(Path.Combine(run, "0")).ModelState.AsSpan().SequenceEqual(RunOutputs.Final(Path.Combine(run, "1")).ModelState), "parameters differ");
     }
-
-    private static long OverlappedSteps(string run) =>
-        JsonDocument.Parse(File.ReadAllText(Path.Combine(run, "summary.json"))).RootElement.GetProperty("overlapped_steps").GetInt64();
-
-    private static Checkpoint Final(string run) =>
-        new CheckpointStore(RunLayout.Checkpoints(run), 3).LoadNewestValid(_ => { })
-        ?? throw new Xunit.Sdk.XunitException($"{run} has no checkpoint");
 }

@@ -1,6 +1,4 @@
 using System.Globalization;
-using System.Text.Json;
-using Orchestrator.Trainer.Checkpointing;
 using Orchestrator.Trainer.Telemetry;
 using Orchestrator.Spec;
 
@@ -60,21 +58,10 @@ public sealed class OverlapAcrossWorkersTests
             Assert.All(reference, s => Assert.Equal(0, s.HiddenSeconds));
             // Whether a bucket's averaging finished inside the backward depends on the scheduler (CI's 2 cores may run the
             // communication thread only after it), so the deterministic fact is asserted: buckets were started during it.
-            Assert.Equal(0, OverlappedSteps(after));
-            Assert.True(OverlappedSteps(during) >= overlapped.Count(s => !s.Skipped), $"{Codecs[c]}: no bucket started before the backward ended");
+            Assert.Equal(0, RunOutputs.OverlappedSteps(after));
+            Assert.True(RunOutputs.OverlappedSteps(during) >= overlapped.Count(s => !s.Skipped), $"{Codecs[c]}: no bucket started before the backward ended");
 
-            var expected = Final(after);
-            var actual = Final(during);
-            Assert.True(expected.ModelState.AsSpan().SequenceEqual(actual.ModelState), $"{Codecs[c]}: parameters differ");
-            Assert.True(expected.OptimizerState.AsSpan().SequenceEqual(actual.OptimizerState), $"{Codecs[c]}: momentum differs");
-            Assert.True(expected.SynchronizerState.AsSpan().SequenceEqual(actual.SynchronizerState), $"{Codecs[c]}: error-feedback residuals differ");
+            RunOutputs.AssertSameFinalState(after, during, Codecs[c]);
         }
     }
-
-    private static long OverlappedSteps(string run) =>
-        JsonDocument.Parse(File.ReadAllText(Path.Combine(run, "summary.json"))).RootElement.GetProperty("overlapped_steps").GetInt64();
-
-    private static Checkpoint Final(string run) =>
-        new CheckpointStore(RunLayout.Checkpoints(run), 3).LoadNewestValid(_ => { })
-        ?? throw new Xunit.Sdk.XunitException($"{run} has no checkpoint");
 }
