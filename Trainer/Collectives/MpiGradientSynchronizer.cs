@@ -61,7 +61,7 @@ public sealed class MpiGradientSynchronizer : IGradientSynchronizer
     // Written by the communication thread while a step is in flight, read by the training thread after the drain.
     private bool locallyFinite;
     private int startedEarly;
-    // overlap_forward: per bucket, the ticket of its last piece posted this step; the step whose updates wait to be
+    // Per bucket, the ticket of its last piece posted this step (overlap_forward waits for it); the step whose updates wait to be
     // applied (SynchronizeDeferred returned, CompleteDeferred not yet called) and its verdict; a step armed meanwhile.
     private long[] lastPiece = [];
     private long? deferred;
@@ -146,7 +146,7 @@ public sealed class MpiGradientSynchronizer : IGradientSynchronizer
             pieces = new PieceSchedule(buckets.Buckets.Select(b => b.Elements).ToList(), (long)(spec.BucketMb * 1024 * 1024 / sizeof(float)),
                 buckets.Buckets.Select(b => b.ParameterNames.Count == 0 ? int.MaxValue : b.ParameterNames.Min(n => position[n])).ToList());
         }
-        if (overlapForward) lastPiece = new long[buckets.Buckets.Count];
+        lastPiece = new long[buckets.Buckets.Count];
     }
 
     /// <inheritdoc/>
@@ -190,7 +190,7 @@ public sealed class MpiGradientSynchronizer : IGradientSynchronizer
         // The control values travel right after every bucket's first piece: the workers' count of non-finite local
         // gradients (the comm thread checked each first piece before sending it; the rest are checked here, before they
         // are posted) and the caller's values, summed. The other pieces follow in the order the next forward needs them.
-        bool restFinite = pieces.Rest.All(r => AllFinite(attached.Buckets[r.Bucket], pieces.PiecesOf(r.Bucket)[r.Piece].Start, pieces.PiecesOf(r.Bucket)[r.Piece].Length));
+        bool restFinite = pieces.Rest.All(r => PieceFinite(attached, r.Bucket, r.Piece));
         var exchanged = new double[controls.Length + 1];
         controls.CopyTo(exchanged.AsSpan(1));
         long agreed = worker!.Post(() =>
@@ -325,21 +325,25 @@ public sealed class MpiGradientSynchronizer : IGradientSynchronizer
 
     private int PieceCount(int b) => pieces?.PiecesOf(b).Count ?? 1;
 
-    /// <summary>overlap_forward: queues piece <paramref name="piece"/> of bucket <paramref name="b"/> of the step in flight.</summary>
+    /// <summary>Queues piece <paramref name="piece"/> of bucket <paramref name="b"/> of the step in flight.</summary>
     private void PostPiece(int b, int piece)
     {
         var attached = buckets!;
         long step = inFlight!.Value;
-        long ticket = worker!.Post(() => AverageChecked(attached, b, step, piece));
-        if (lastPiece.Length > 0) lastPiece[b] = ticket;
+        lastPiece[b] = worker!.Post(() => AverageChecked(attached, b, step, piece));
     }
 
     /// <summary>On the communication thread: notes whether the bucket's (piece's) local gradients are finite, then averages it.</summary>
     private void AverageChecked(GradientBuckets attached, int b, long step, int piece = 0)
     {
-        var (start, length) = Piece(attached, b, piece);
-        if (!AllFinite(attached.Buckets[b], start, length)) locallyFinite = false;
+        if (!PieceFinite(attached, b, piece)) locallyFinite = false;
         AverageBucket(attached, b, step, piece);
+    }
+
+    private bool PieceFinite(GradientBuckets attached, int b, int piece)
+    {
+        var (start, length) = Piece(attached, b, piece);
+        return AllFinite(attached.Buckets[b], start, length);
     }
 
     /// <summary>The values of piece <paramref name="piece"/> of bucket <paramref name="b"/>: the whole bucket without pieces.</summary>
@@ -467,12 +471,9 @@ public sealed class MpiGradientSynchronizer : IGradientSynchronizer
     /// cross to the host).</summary>
     private void AverageWhereItLives(GradientBucket bucket, int bucketIndex, int start, int length, bool compress, ulong seed)
     {
-        bool whole = start == 0 && length == bucket.Elements;
-        using var piece = whole ? null : bucket.Flat.narrow(0, start, length);
-        var flat = piece ?? bucket.Flat;
-        using var sliced = compress && feedback is not null && !whole ? feedback.Compensate(bucketIndex, start, flat) : null;
-        var residual = sliced ?? (compress && feedback is not null ? feedback.Compensate(bucketIndex, flat) : null);
-        var values = new DeviceBucketValues(flat, compress ? deviceCodec! : devicePlain, residual);
+        using var piece = bucket.Flat.narrow(0, start, length); // a view: the average lands in the bucket
+        using var residual = compress && feedback is not null ? feedback.Compensate(bucketIndex, start, piece) : null;
+        var values = new DeviceBucketValues(piece, compress ? deviceCodec! : devicePlain, residual);
         (compress ? algorithm : fp32).Allreduce(ref values, seed, traffic);
         Stats.HostTransferBytes += values.HostBytes;
     }

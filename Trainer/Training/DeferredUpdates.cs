@@ -46,20 +46,24 @@ internal sealed class DeferredUpdates : IDisposable
         for (int b = 0; b < parametersOf.Length; b++)
             foreach (var p in parametersOf[b]) bucketOf[p] = b;
 
-        var covered = new HashSet<int>();
-        foreach (var (name, module) in model.named_modules())
+        // A bucket may hold parameters of a hooked module and of one no hook covers (the small bucket: a stem's and a
+        // directly called classifier's biases): only a bucket whose every parameter is covered may wait for a hook.
+        var covered = new HashSet<Parameter>(ReferenceEqualityComparer.Instance);
+        var modules = model.named_modules().ToDictionary(m => m.name, m => m.module, StringComparer.Ordinal);
+        foreach (var (name, module) in modules)
         {
-            if (!CalledThroughHooks(model, name) || module is not nn.Module<Tensor, Tensor> hookable) continue;
-            var needed = module.parameters().Where(bucketOf.ContainsKey).Select(p => bucketOf[p]).Distinct().Order().ToArray();
+            if (!CalledThroughHooks(model, modules, name) || module is not nn.Module<Tensor, Tensor> hookable) continue;
+            var inside = module.parameters().Where(bucketOf.ContainsKey).ToList();
+            covered.UnionWith(inside);
+            var needed = inside.Select(p => bucketOf[p]).Distinct().Order().ToArray();
             if (needed.Length == 0) continue;
-            covered.UnionWith(needed);
             hooks.Add(new PreHookRegistration(hookable.register_forward_pre_hook((_, input) =>
             {
                 foreach (int b in needed) Apply(b);
                 return input;
             })));
         }
-        upfront = Enumerable.Range(0, parametersOf.Length).Where(b => !covered.Contains(b)).ToArray();
+        upfront = Enumerable.Range(0, parametersOf.Length).Where(b => !parametersOf[b].All(covered.Contains)).ToArray();
     }
 
     /// <summary>Whether a step's update waits to be applied.</summary>
@@ -84,14 +88,15 @@ internal sealed class DeferredUpdates : IDisposable
 
     /// <summary>
     /// Applies whatever is still deferred and settles the step with the synchronizer; afterwards the parameters are the
-    /// step's result and the synchronizer is free for other calls. Returns false when any part of the update was skipped.
+    /// step's result and the synchronizer is free for other calls. Returns false when the step was applied but some bucket
+    /// was not (its average was not finite); a step every worker skipped is reported with its record, not here.
     /// </summary>
     public bool Complete()
     {
         if (!Pending) return true;
         for (int b = 0; b < parametersOf.Length; b++) Apply(b);
         settings = null;
-        return synchronizer.CompleteDeferred() && stepApplied;
+        return synchronizer.CompleteDeferred() || !stepApplied;
     }
 
     private void Apply(int bucket)
@@ -140,12 +145,11 @@ internal sealed class DeferredUpdates : IDisposable
 
     /// <summary>Whether a forward of the root runs <paramref name="name"/>'s hooks: it is a direct child of a <c>Sequential</c>
     /// whose own calls run hooks, or the root is a <c>Sequential</c> and it is its child.</summary>
-    private static bool CalledThroughHooks(nn.Module model, string name)
+    private static bool CalledThroughHooks(nn.Module model, Dictionary<string, nn.Module> modules, string name)
     {
         if (name.Length == 0) return false;
         int dot = name.LastIndexOf('.');
-        var parent = dot < 0 ? model : model.named_modules().FirstOrDefault(m => m.name == name[..dot]).module;
-        return parent is Sequential;
+        return (dot < 0 ? model : modules.GetValueOrDefault(name[..dot])) is Sequential;
     }
 
     public void Dispose()

@@ -271,7 +271,7 @@ public sealed class TrainingRun : IDisposable
     public void CompletePendingUpdate()
     {
         if (deferred is null || deferred.Complete()) return;
-        options.Observer.OnNotice("a deferred update was skipped in whole or in part (a gradient or an average was not finite)");
+        options.Observer.OnNotice("an averaged gradient bucket was not finite (a codec could not carry it): every worker skipped that bucket's update");
     }
 
     /// <summary>The step at <paramref name="position"/> with the regime's settings for it.</summary>
