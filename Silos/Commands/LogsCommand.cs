@@ -32,7 +32,7 @@ public static class LogsCommand
     private static async Task<int> RunAsync(string job, int? rank, int tail, ClusterTarget target)
     {
         await using var connection = await ClusterConnection.ConnectAsync(target);
-        var log = await connection.CallAsync(c => c.GetGrain<IJobGrain>(job).GetLogAsync(rank, tail), job);
+        var log = await connection.ReadAsync(c => c.GetGrain<IJobGrain>(job).GetLogAsync(rank, tail), job);
         if (!log.Exists)
         {
             ConsoleSetup.Error.MarkupLineInterpolated($"job {job} has no log yet ({log.Path})");

@@ -44,7 +44,7 @@ public static class StatusCommand
                 await PrintAllAsync(connection);
             else
             {
-                shown = await connection.CallAsync(c => c.GetGrain<IJobGrain>(job).GetStatusAsync(), job);
+                shown = await connection.ReadAsync(c => c.GetGrain<IJobGrain>(job).GetStatusAsync(), job);
                 JobStatusView.Print(shown, DateTimeOffset.UtcNow);
             }
             if (!watch) return 0;
@@ -57,16 +57,16 @@ public static class StatusCommand
 
     private static async Task PrintAllAsync(ClusterConnection connection)
     {
-        var names = await connection.CallAsync(c => c.GetGrain<IJobRegistryGrain>(IJobRegistryGrain.DefaultKey).ListAsync());
+        var names = await connection.ReadAsync(c => c.GetGrain<IJobRegistryGrain>(IJobRegistryGrain.DefaultKey).ListAsync());
         var jobs = new List<JobStatus>(names.Length);
         var unreadable = new List<(string Name, string Why)>();
         foreach (var name in names)
         {
             // One job whose state is gone (e.g. Redis lost keys) must not hide the others: it gets a row with the reason.
-            try { jobs.Add(await connection.CallAsync(c => c.GetGrain<IJobGrain>(name).GetStatusAsync(), name)); }
+            try { jobs.Add(await connection.ReadAsync(c => c.GetGrain<IJobGrain>(name).GetStatusAsync(), name)); }
             catch (UserFacingException e) { unreadable.Add((name, e.Message)); }
         }
-        var scheduler = await connection.CallAsync(c => c.GetGrain<ISchedulerGrain>(ISchedulerGrain.DefaultKey).GetSnapshotAsync());
+        var scheduler = await connection.ReadAsync(c => c.GetGrain<ISchedulerGrain>(ISchedulerGrain.DefaultKey).GetSnapshotAsync());
         NodeStatusView.Print(AnsiConsole.Console, scheduler);
         if (jobs.Count == 0 && unreadable.Count == 0)
             AnsiConsole.MarkupLine("no jobs submitted yet");

@@ -43,7 +43,7 @@ public static class SubmitCommand
     private static async Task<int> SubmitAsync(JobSpec job, string? runDirectory, ClusterTarget target)
     {
         await using var connection = await ClusterConnection.ConnectAsync(target);
-        var scheduler = await connection.CallAsync(c => c.GetGrain<ISchedulerGrain>(ISchedulerGrain.DefaultKey).GetSnapshotAsync());
+        var scheduler = await connection.ReadAsync(c => c.GetGrain<ISchedulerGrain>(ISchedulerGrain.DefaultKey).GetSnapshotAsync());
         GangCapacity.EnsureFits(job, scheduler);
         var submission = JobSubmission.ForSpec(job, JobSpecYaml.ToYaml(job)) with { OutputDirectory = runDirectory };
         var status = await connection.CallAsync(c => c.GetGrain<IJobGrain>(job.Name).SubmitAsync(submission));

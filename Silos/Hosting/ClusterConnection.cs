@@ -37,6 +37,7 @@ public sealed partial class ClusterConnection : IAsyncDisposable
 
     private readonly IHost host;
     private readonly ClusterTarget target;
+    private readonly UndeliveredCallRetry reads = new(UndeliveredCallRetry.DefaultRideOut);
 
     private ClusterConnection(IHost host, ClusterTarget target)
     {
@@ -100,12 +101,30 @@ public sealed partial class ClusterConnection : IAsyncDisposable
     /// </summary>
     /// <param name="call">The call.</param>
     /// <param name="jobId">The job the call is about, named in messages that do not name it themselves.</param>
-    public async Task<T> CallAsync<T>(Func<IClusterClient, Task<T>> call, string? jobId = null)
+    public Task<T> CallAsync<T>(Func<IClusterClient, Task<T>> call, string? jobId = null)
     {
         ArgumentNullException.ThrowIfNull(call);
+        return InterpretAsync(() => call(Client).WaitAsync(CallTimeout + TimeSpan.FromSeconds(1)), jobId);
+    }
+
+    /// <summary>
+    /// Like <see cref="CallAsync{T}"/> for a call that only reads: while the silo hosting its grain is lost and not yet
+    /// evicted, the call is retried (<see cref="UndeliveredCallRetry"/>), so <c>status --watch</c> and <c>logs</c> ride
+    /// out a node loss instead of failing on it.
+    /// </summary>
+    /// <param name="read">The call; it must change nothing.</param>
+    /// <param name="jobId">The job the call is about, named in messages that do not name it themselves.</param>
+    public Task<T> ReadAsync<T>(Func<IClusterClient, Task<T>> read, string? jobId = null)
+    {
+        ArgumentNullException.ThrowIfNull(read);
+        return InterpretAsync(() => reads.RunAsync(() => read(Client).WaitAsync(CallTimeout + TimeSpan.FromSeconds(1))), jobId);
+    }
+
+    private async Task<T> InterpretAsync<T>(Func<Task<T>> call, string? jobId)
+    {
         try
         {
-            return await call(Client).WaitAsync(CallTimeout + TimeSpan.FromSeconds(1));
+            return await call();
         }
         catch (Exception e) when (e is ArgumentException or InvalidOperationException)
         {
