@@ -114,6 +114,8 @@ public static class TrainCommand
         using var metrics = TrainerEndpoint.Start(job, world);
         if (world.Size > 1) // where each rank runs: its host, and the ranks it shares the node (and memory) with
             Console.WriteLine($"rank {world.Rank} of {world.Size} on host {Environment.MachineName} (local rank {world.LocalRank} of {world.LocalSize})");
+        if (leader && world.LocalSize < world.Size && MpiCommunicator.EagerThreshold is { } eager) // ranks on other nodes
+            Console.WriteLine($"UCX can only use TCP between nodes here: every message is sent eagerly ({UcxRendezvousPolicy.Variable}={eager}; set it to keep UCX's own)");
         using var ctrlC = CtrlC.Listen(); // per run: a variant sweep's later runs must not see a finished run's press
         // Every rank of an orchestrated job heartbeats the control plane (the worker link); rank 0 takes its directives.
         var link = WorkerLink.FromEnvironment(world.Rank);

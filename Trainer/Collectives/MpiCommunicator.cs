@@ -32,6 +32,12 @@ public sealed unsafe class MpiCommunicator : ICommunicator
         Size = size;
     }
 
+    /// <summary>
+    /// The <c>UCX_RNDV_THRESH</c> this process set before MPI started (<see cref="UcxRendezvousPolicy"/>: eager sends where
+    /// UCX can only use TCP between nodes), or null when it left UCX's choice.
+    /// </summary>
+    public static string? EagerThreshold { get; private set; }
+
     /// <inheritdoc/>
     public int Rank { get; }
     /// <inheritdoc/>
@@ -53,6 +59,7 @@ public sealed unsafe class MpiCommunicator : ICommunicator
         {
             if (created) throw new InvalidOperationException("MPI is initialised once per process: reuse the existing MpiCommunicator");
             MpichResolver.Register();
+            EagerThreshold = UcxEnvironment.ApplyRendezvousPolicy();
             string[]? args = null;
             // null: MPI_Init must not see (or rewrite) the application's own command line. Serialized (MPI.NET's default,
             // spelled out): the gradient synchronization may call MPI from its communication thread, never concurrently.
