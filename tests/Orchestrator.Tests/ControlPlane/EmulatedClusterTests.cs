@@ -53,6 +53,7 @@ public sealed class EmulatedClusterTests
                     $"node{node + 1} sent {afterTwo[node] - before[node]} bytes, idle node{idle + 1} {afterTwo[idle] - before[idle]}");
             Assert.Contains("# placement: ", two);
             Assert.Contains("node-exec, no ssh", two);
+            Assert.Contains("every message is sent eagerly (UCX_RNDV_THRESH=inf", two); // the nodes' worker_env says UCX_TLS=tcp,self
 
             var three = RunJob(scratch.Path, spec, "span-three", "workers=3", "placement.policy=spread");
             Assert.Equal(["node1", "node2", "node3"], HostsOfRanks(three).Order());
