@@ -83,7 +83,7 @@ public static class LargeBatchThroughputBenchCommand
         int resolved = ThreadBudget.Apply(threads);
         var bench = new LargeBatchThroughput(root, resolved, samples, python);
         var data = DatasetRegistry.Load(new DataSpec(DatasetKind.FashionMnist, root, 0, 0, new AugmentSpec(0, false, 0)), 1);
-        AnsiConsole.MarkupLineInterpolated($"one process x {resolved} thread(s), batch norm, >= {samples} timed samples after one untimed step, {runs} alternating run(s) each");
+        AnsiConsole.MarkupLineInterpolated($"one process x {resolved} thread(s), batch norm, >= {samples} timed samples and >= {LargeBatchThroughput.MinimumSteps} timed steps after one untimed step, {runs} alternating run(s) each");
         foreach (var model in models)
         {
             var cases = batches.SelectMany(b => micros.Where(m => m < b).Select(m => new ThroughputCase(model, b, m)).Prepend(new ThroughputCase(model, b, 0))).ToList();

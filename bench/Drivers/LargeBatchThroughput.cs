@@ -35,15 +35,21 @@ public sealed record ThroughputCase(ModelKind Model, int Batch, int MicroBatch, 
 }
 
 /// <summary>
-/// Samples/s of one process training a <see cref="ThroughputCase"/> for at least a given number of samples after one
-/// untimed step: ours in this process, the PyTorch peer (<c>bench/pytorch/large_batch_throughput.py</c>) as a child.
+/// Samples/s of one process training a <see cref="ThroughputCase"/> for at least a given number of samples (and
+/// <see cref="LargeBatchThroughput.MinimumSteps"/> steps) after one untimed step: ours in this process, the PyTorch peer (<c>bench/pytorch/large_batch_throughput.py</c>) as a child.
 /// </summary>
 public sealed class LargeBatchThroughput(string root, int threads, int samples, string python)
 {
     private static readonly TimeSpan Limit = TimeSpan.FromMinutes(20);
 
-    /// <summary>Timed steps for <paramref name="c"/>: enough to cover the sample count, at least one.</summary>
-    public int Steps(ThroughputCase c) => Math.Max(1, (samples + c.Batch - 1) / c.Batch);
+    /// <summary>
+    /// The fewest timed steps of any case: one step of a large batch is no measurement (resnet20 at 4096 whole swung
+    /// between 483 and 863 samples/s from one run to the next with a single timed step).
+    /// </summary>
+    public const int MinimumSteps = 3;
+
+    /// <summary>Timed steps for <paramref name="c"/>: enough to cover the sample count, at least <see cref="MinimumSteps"/>.</summary>
+    public int Steps(ThroughputCase c) => Math.Max(MinimumSteps, (samples + c.Batch - 1) / c.Batch);
 
     /// <summary>Our trainer's samples/s on <paramref name="c"/>, with <paramref name="data"/> loaded once by the caller.</summary>
     public double MeasureOurs(ThroughputCase c, DatasetSplits data)
