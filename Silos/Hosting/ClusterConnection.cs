@@ -104,7 +104,7 @@ public sealed partial class ClusterConnection : IAsyncDisposable
     public Task<T> CallAsync<T>(Func<IClusterClient, Task<T>> call, string? jobId = null)
     {
         ArgumentNullException.ThrowIfNull(call);
-        return InterpretAsync(() => call(Client).WaitAsync(CallTimeout + TimeSpan.FromSeconds(1)), jobId);
+        return InterpretAsync(() => Bounded(call), jobId);
     }
 
     /// <summary>
@@ -117,8 +117,10 @@ public sealed partial class ClusterConnection : IAsyncDisposable
     public Task<T> ReadAsync<T>(Func<IClusterClient, Task<T>> read, string? jobId = null)
     {
         ArgumentNullException.ThrowIfNull(read);
-        return InterpretAsync(() => reads.RunAsync(() => read(Client).WaitAsync(CallTimeout + TimeSpan.FromSeconds(1))), jobId);
+        return InterpretAsync(() => reads.RunAsync(() => Bounded(read)), jobId);
     }
+
+    private Task<T> Bounded<T>(Func<IClusterClient, Task<T>> call) => call(Client).WaitAsync(CallTimeout + TimeSpan.FromSeconds(1));
 
     private async Task<T> InterpretAsync<T>(Func<Task<T>> call, string? jobId)
     {
