@@ -25,12 +25,9 @@ namespace Orchestrator.Trainer.Models;
 /// project's 2-core VM). Why not a channels-last weight there: with one input channel the permuted weight is already
 /// "contiguous", and forcing channels-last strides onto it ran oneDNN's NHWC kernel with C_in = 1, which corrupted
 /// the heap in 3 of 4 test runs with libtorch 2.10 (see <see cref="ConvolutionSelfCheck"/> for its kin).
-/// A 1x1 convolution with a stride (a residual block's projection) whose channel counts are not multiples of 16 (the
-/// AVX-512 float width) is computed as the 1x1 stride-1 convolution of the input's every stride-th row and column, the
-/// same products and sums: the backward of oneDNN's strided 1x1 NHWC kernel writes outside its buffers with libtorch
-/// 2.10 on this project's AVX-512 VMs at such widths (a 4->8 projection of a [3, 4, 28, 28] input corrupted the heap in
-/// every run; no value check sees it, so ConvolutionSelfCheck cannot). 16->32 and 32->64 were clean and keep oneDNN's
-/// kernel, which is faster (a [256, 16, 32, 32] projection's forward and backward 9-13 ms against 17-18 subsampled).
+/// A strided 1x1 convolution at small widths goes through <see cref="StridedPointwiseConvolution"/> (a oneDNN heap
+/// corruption). A 1x1 weight has the same strides in both orders, so libtorch lays such an output out as the input:
+/// an NCHW input to a 1x1 convolution is reordered first.
 /// Other devices keep NCHW (cuDNN's choice of layout is left to cuDNN).
 /// </remarks>
 public sealed class ChannelsLastConv2d : Convolution
@@ -39,16 +36,12 @@ public sealed class ChannelsLastConv2d : Convolution
     public ChannelsLastConv2d(long inChannels, long outChannels, long kernel, long stride = 1, long padding = 0, bool bias = true)
         : base("Conv2d", inChannels, outChannels, [kernel, kernel], [stride, stride], [padding, padding], null, [1, 1], false, [0, 0], 1, bias, PaddingModes.Zeros)
     {
-        IsPointwise = kernel == 1;
-        SubsamplesInput = IsPointwise && stride > 1 && padding == 0 && (inChannels % SimdFloats != 0 || outChannels % SimdFloats != 0);
+        shape = ConvolutionShape.From(this);
     }
 
-    private const long SimdFloats = 16;
+    private readonly ConvolutionShape shape;
 
-    private bool IsPointwise { get; }
-
-    /// <summary>A strided 1x1 kernel at widths oneDNN's own strided kernel mishandles: computed on the subsampled input (see remarks).</summary>
-    private bool SubsamplesInput { get; }
+    private bool IsPointwise => shape.Kernel.All(k => k == 1);
 
     /// <summary>Whether <see cref="forward"/> would hand the kernel a channels-last weight for <paramref name="input"/>.</summary>
     public bool UsesChannelsLast(Tensor input) => ReturnsChannelsLast(input) && in_channels > 1;
@@ -69,16 +62,9 @@ public sealed class ChannelsLastConv2d : Convolution
             return ChannelsLast.Of(nchw);
         }
         using var nhwc = ChannelsLast.Of(weight!);
-        if (SubsamplesInput)
-        {
-            using var picked = input[TensorIndex.Colon, TensorIndex.Colon, TensorIndex.Slice(step: stride![0]), TensorIndex.Slice(step: stride[1])];
-            using var dense = ChannelsLast.Of(picked);
-            return nn.functional.conv2d(dense, nhwc, bias, [1, 1], [0, 0], dilation, groups);
-        }
         if (!IsPointwise || ChannelsLast.Is(input))
-            return nn.functional.conv2d(input, nhwc, bias, stride, padding, dilation, groups);
-        // A 1x1 weight has the same strides in both orders, so libtorch lays the output out as the input: reorder that.
+            return StridedPointwiseConvolution.Conv2d(input, nhwc, bias, shape);
         using var reordered = ChannelsLast.Of(input);
-        return nn.functional.conv2d(reordered, nhwc, bias, stride, padding, dilation, groups);
+        return StridedPointwiseConvolution.Conv2d(reordered, nhwc, bias, shape);
     }
 }

@@ -45,7 +45,7 @@ public sealed class QuantizableLayer
 
     /// <summary>The layer's output for <paramref name="input"/> with <paramref name="weight"/> and <paramref name="bias"/> in place of its own.</summary>
     public Tensor Compute(Tensor input, Tensor weight, Tensor? bias) => convolution is { } c
-        ? nn.functional.conv2d(input, weight, bias, c.Stride, c.Padding, c.Dilation, c.Groups)
+        ? StridedPointwiseConvolution.Conv2d(input, weight, bias, c)
         : nn.functional.linear(input, weight, bias);
 
     /// <summary>
