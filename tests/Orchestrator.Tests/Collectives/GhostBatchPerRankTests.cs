@@ -15,6 +15,7 @@ namespace Orchestrator.Tests.Collectives;
 /// normalized with statistics of that rank's rows only (no statistic crosses ranks), and the workers' parameters
 /// stay bit-identical (<c>--verify-every 1</c>).
 /// </summary>
+[Collection(SeededConstructionCollection.Name)]
 public sealed class GhostBatchPerRankTests
 {
     private const int GlobalBatch = 64;

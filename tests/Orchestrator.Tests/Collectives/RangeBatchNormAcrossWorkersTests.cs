@@ -17,6 +17,7 @@ namespace Orchestrator.Tests.Collectives;
 /// Range batch norm with several workers: each rank's statistics come from its own local batch (or from ghost batches of
 /// it) under <c>mpirun.mpich -np 2</c>, parameters stay bit-identical, and the running statistics are averaged like BatchNorm's.
 /// </summary>
+[Collection(SeededConstructionCollection.Name)]
 public sealed class RangeBatchNormAcrossWorkersTests
 {
     private const int GlobalBatch = 64;

@@ -9,6 +9,7 @@ using TorchSharp;
 namespace Orchestrator.Tests.LargeBatch;
 
 /// <summary>The large-batch options inside the real training loop, checked from its records.</summary>
+[Collection(SeededConstructionCollection.Name)]
 public sealed class LargeBatchTrainingTests
 {
     private static (RunSummary Summary, RecordingObserver Observer, TrainingRun Run) Train(JobSpec spec, long? stopAfter = null)

@@ -15,6 +15,7 @@ namespace Orchestrator.Tests.LargeBatch;
 /// Mix &amp; Match trains at other sizes than it evaluates at, so the training-time running statistics do
 /// not describe the evaluation size: the loop re-estimates them at the native size before every evaluation.
 /// </summary>
+[Collection(SeededConstructionCollection.Name)]
 public sealed class MixedSizeEvaluationTests
 {
     private const int Batch = 64;

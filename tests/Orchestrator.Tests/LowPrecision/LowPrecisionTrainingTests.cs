@@ -17,6 +17,7 @@ namespace Orchestrator.Tests.LowPrecision;
 /// Low-precision and sparse training in the real step loop (issue 15 items 1, 3, 4, 5): masks valid while training and
 /// checkable from a checkpoint, a bit-exact resume with every feature on, mask mismatches refused, figures reported.
 /// </summary>
+[Collection(SeededConstructionCollection.Name)]
 public sealed class LowPrecisionTrainingTests
 {
     private static readonly WeightSparsitySpec Transposable24 = new(2, 4, true, MaskMethod.Greedy, 3);

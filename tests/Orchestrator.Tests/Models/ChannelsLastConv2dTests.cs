@@ -9,6 +9,7 @@ namespace Orchestrator.Tests.Models;
 /// The models' convolution: the same layer as TorchSharp's Conv2d (initialization, state-dict names, values and
 /// gradients) that computes channels-last on the CPU while its parameters stay plain contiguous tensors.
 /// </summary>
+[Collection(SeededConstructionCollection.Name)]
 public sealed class ChannelsLastConv2dTests
 {
     [Fact]

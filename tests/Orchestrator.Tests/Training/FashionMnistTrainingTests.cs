@@ -7,6 +7,7 @@ using TorchSharp;
 namespace Orchestrator.Tests.Training;
 
 /// <summary>A short training on the real Fashion-MNIST files (Debian package dataset-fashion-mnist).</summary>
+[Collection(SeededConstructionCollection.Name)]
 public sealed class FashionMnistTrainingTests
 {
     [Fact]

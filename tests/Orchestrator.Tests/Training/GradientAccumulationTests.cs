@@ -13,6 +13,7 @@ namespace Orchestrator.Tests.Training;
 /// equals the step in one pass where the method promises it (ghost batch norm with micro-batches of whole ghost batches,
 /// models without batch statistics) up to float summation order, with the regime untouched.
 /// </summary>
+[Collection(SeededConstructionCollection.Name)]
 public sealed class GradientAccumulationTests
 {
     [Theory]

@@ -8,6 +8,7 @@ using TorchSharp;
 namespace Orchestrator.Tests.Training;
 
 /// <summary>Range batch norm's running statistics travel in checkpoints: a resumed run is the uninterrupted one, bit for bit.</summary>
+[Collection(SeededConstructionCollection.Name)]
 public sealed class RangeBatchNormResumeTests
 {
     private static RunSummary Train(JobSpec spec, string directory, RecordingObserver observer, long? stopAfter = null)

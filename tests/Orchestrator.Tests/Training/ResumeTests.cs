@@ -8,6 +8,7 @@ using TorchSharp;
 namespace Orchestrator.Tests.Training;
 
 /// <summary>Checkpoint/resume gives exactly the run that was never interrupted.</summary>
+[Collection(SeededConstructionCollection.Name)]
 public sealed class ResumeTests
 {
     private static RunSummary Train(JobSpec spec, string directory, RecordingObserver observer, long? stopAfter = null)

@@ -15,6 +15,7 @@ namespace Orchestrator.Tests.Training;
 /// made BatchNorm's running variance NaN and the run died writing the evaluation. And a diverging run stops
 /// with a message, not a stack trace.
 /// </summary>
+[Collection(SeededConstructionCollection.Name)]
 public sealed class SmallLastBatchTrainingTests
 {
     private static JobSpec Spec(string norm, int trainSamples = 257, int ghost = 0)
