@@ -69,7 +69,8 @@ public static class ConvolutionSelfCheck
     {
         var input = (channelsLast ? ChannelsLast.Of(x) : x.clone()).detach().requires_grad_();
         var weight = w.detach().clone().requires_grad_();
-        var y = nn.functional.conv2d(input, channelsLast ? ChannelsLast.Of(weight) : weight, null, shape.Stride, shape.Padding, shape.Dilation, shape.Groups);
+        // The call the models make, so a shape is checked as it will run (and never through a kernel they avoid).
+        var y = StridedPointwiseConvolution.Conv2d(input, channelsLast ? ChannelsLast.Of(weight) : weight, null, shape);
         y.backward([upstream]);
         return (y.detach(), input.grad!, weight.grad!);
     }

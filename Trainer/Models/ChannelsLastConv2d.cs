@@ -62,9 +62,7 @@ public sealed class ChannelsLastConv2d : Convolution
             return ChannelsLast.Of(nchw);
         }
         using var nhwc = ChannelsLast.Of(weight!);
-        if (!IsPointwise || ChannelsLast.Is(input))
-            return StridedPointwiseConvolution.Conv2d(input, nhwc, bias, shape);
-        using var reordered = ChannelsLast.Of(input);
-        return StridedPointwiseConvolution.Conv2d(reordered, nhwc, bias, shape);
+        using var reordered = IsPointwise && !ChannelsLast.Is(input) ? ChannelsLast.Of(input) : null; // see remarks
+        return StridedPointwiseConvolution.Conv2d(reordered ?? input, nhwc, bias, shape);
     }
 }
