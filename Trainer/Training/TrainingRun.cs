@@ -41,6 +41,7 @@ public sealed class TrainingRun : IDisposable
     private readonly int minimumRows;
     private readonly LowPrecisionTraining? lowPrecision;
     private readonly DeferredUpdates? deferred;
+    private readonly FinalizerDrain drain = new();
     private bool stopRequested;
 
     public TrainingRun(JobSpec spec, DatasetSplits data, TrainingOptions options)
@@ -177,7 +178,13 @@ public sealed class TrainingRun : IDisposable
     /// augmentation), augment, then forward and backward per micro-batch (gradients summed), synchronize once,
     /// clip, update.
     /// </summary>
-    public StepOutcome TrainStep(TrainingPosition position, OptimizerSettings settings)
+    public StepOutcome TrainStep(TrainingPosition position, OptimizerSettings settings) =>
+        drain.Around(() => StepOnce(position, settings));
+
+    /// <summary>What <see cref="FinalizerDrain"/> frees after the steps (settable only to measure it).</summary>
+    internal FinalizerDrain Drain => drain;
+
+    private StepOutcome StepOnce(TrainingPosition position, OptimizerSettings settings)
     {
         using var scope = NewDisposeScope();
         // Masks are computed from the weights: the deferred update must be in them first.
@@ -307,6 +314,7 @@ public sealed class TrainingRun : IDisposable
         }
         finally
         {
+            drain.Now(); // an evaluation's forwards leave their scalars too
             options.Observer.OnActivity(TrainingActivity.Training);
         }
     }

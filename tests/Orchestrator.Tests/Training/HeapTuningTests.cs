@@ -55,26 +55,64 @@ public sealed class HeapTuningTests
                 return int(flag != 0)
             print(mapped(8 << 20), mapped(40 << 20))
             """;
-        var start = new ProcessStartInfo("python3") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        start.ArgumentList.Add("-c");
-        start.ArgumentList.Add(Script);
-        foreach (var (name, value) in environment) start.Environment[name] = value;
-        using var process = Process.Start(start)!;
-        string output = process.StandardOutput.ReadToEnd();
-        string error = process.StandardError.ReadToEnd();
-        Assert.True(process.WaitForExit(TimeSpan.FromSeconds(30)), "python3 did not end");
-        Assert.True(process.ExitCode == 0, error);
-        var flags = output.Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var flags = RunPython(Script, environment).Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         return (flags[0] == "1", flags[1] == "1");
+    }
+
+    [Fact]
+    public void The_heap_keeps_more_than_two_gibibytes_freed_at_its_top()
+    {
+        // Control: the old threshold (2 GiB - 1, mallopt's largest positive value) gave a freed 2.5 GB top back to the
+        // kernel, and a large batch's next step faulted it in again. The block is never touched: it costs no memory.
+        var old = HeapTuning.Environment.ToDictionary(e => e.Key, e => e.Value);
+        old["MALLOC_TRIM_THRESHOLD_"] = int.MaxValue.ToString();
+        Assert.True(TrimsInFreshProcess(old));
+        Assert.False(TrimsInFreshProcess(HeapTuning.Environment));
+    }
+
+    /// <summary>Whether freeing a 2.5 GB heap block (mmap off, as in every environment here) shrinks the heap of a new
+    /// Python process (ctypes malloc) with <paramref name="environment"/>.</summary>
+    private static bool TrimsInFreshProcess(IReadOnlyDictionary<string, string?> environment)
+    {
+        const string Script = """
+            import ctypes
+            libc = ctypes.CDLL("libc.so.6")
+            libc.malloc.restype = ctypes.c_void_p
+            libc.malloc.argtypes = [ctypes.c_size_t]
+            libc.free.argtypes = [ctypes.c_void_p]
+            libc.sbrk.restype = ctypes.c_void_p
+            libc.sbrk.argtypes = [ctypes.c_long]
+            p = libc.malloc(5 << 29)
+            assert ctypes.c_size_t.from_address(p - 8).value & 2 == 0, "the block was mapped, not in the heap"
+            before = libc.sbrk(0)
+            libc.free(p)
+            print(int(libc.sbrk(0) < before))
+            """;
+        return RunPython(Script, environment).Trim() == "1";
     }
 
     [Fact]
     public void The_environment_for_peers_states_the_same_values()
     {
         Assert.Equal(HeapTuning.MmapThresholdBytes.ToString(), HeapTuning.Environment["MALLOC_MMAP_THRESHOLD_"]);
-        Assert.Equal(HeapTuning.TrimThresholdBytes.ToString(), HeapTuning.Environment["MALLOC_TRIM_THRESHOLD_"]);
+        Assert.Equal(ulong.MaxValue.ToString(), HeapTuning.Environment["MALLOC_TRIM_THRESHOLD_"]); // "never", as mallopt's -1
         Assert.Equal(HeapTuning.TopPadBytes.ToString(), HeapTuning.Environment["MALLOC_TOP_PAD_"]);
         Assert.Equal("0", HeapTuning.Environment["MALLOC_MMAP_MAX_"]);
+    }
+
+    /// <summary>The standard output of <paramref name="script"/> run by a new python3 with <paramref name="environment"/>.</summary>
+    private static string RunPython(string script, IReadOnlyDictionary<string, string?> environment)
+    {
+        var start = new ProcessStartInfo("python3") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        start.ArgumentList.Add("-c");
+        start.ArgumentList.Add(script);
+        foreach (var (name, value) in environment) start.Environment[name] = value;
+        using var process = Process.Start(start)!;
+        string output = process.StandardOutput.ReadToEnd();
+        string error = process.StandardError.ReadToEnd();
+        Assert.True(process.WaitForExit(TimeSpan.FromSeconds(30)), "python3 did not end");
+        Assert.True(process.ExitCode == 0, error);
+        return output;
     }
 
     private static bool IsMapped(int bytes)
