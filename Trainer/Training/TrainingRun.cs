@@ -181,7 +181,7 @@ public sealed class TrainingRun : IDisposable
     public StepOutcome TrainStep(TrainingPosition position, OptimizerSettings settings) =>
         drain.Around(() => StepOnce(position, settings));
 
-    /// <summary>What <see cref="FinalizerDrain"/> frees after the steps (settable only to measure it).</summary>
+    /// <summary>The drain after the steps (switched off only to measure what it changes).</summary>
     internal FinalizerDrain Drain => drain;
 
     private StepOutcome StepOnce(TrainingPosition position, OptimizerSettings settings)
