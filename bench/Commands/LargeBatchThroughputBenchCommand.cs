@@ -26,6 +26,7 @@ public static class LargeBatchThroughputBenchCommand
         var micro = new Option<string>("--micro") { Description = "Micro-batch sizes tried below each batch (the whole batch always runs too)", DefaultValueFactory = _ => "64,256" };
         var runs = new Option<int>("--runs") { Description = "Runs of each configuration and system, alternating", DefaultValueFactory = _ => 1 }.AtLeast(1);
         var samples = new Option<int>("--samples") { Description = "Timed samples per run (whole steps, at least one)", DefaultValueFactory = _ => 4096 }.AtLeast(1);
+        var warmup = new Option<int>("--warmup") { Description = "Untimed steps before the timed ones, the same for both systems (a large batch's first steps grow the heap to its working size, once per run)", DefaultValueFactory = _ => 3 }.Between(1, 100);
         var threads = new Option<int>("--threads") { Description = "Torch threads, the same for both (0 = all cores)", DefaultValueFactory = _ => 0 }.AtLeast(0);
         var python = new Option<string>("--python") { Description = "Python with PyTorch (Debian python3-torch)", DefaultValueFactory = _ => "/usr/bin/python3" };
         var root = new Option<string>("--root") { Description = "Fashion-MNIST directory", DefaultValueFactory = _ => MnistIdxDataset.FashionMnistDefaultRoot };
@@ -39,7 +40,7 @@ public static class LargeBatchThroughputBenchCommand
             DefaultValueFactory = _ => $"nchw,{ChannelsLast}",
         };
         var command = new Command("large-batch-throughput", "Samples/s at large batches, whole vs micro-batches, ours vs PyTorch")
-            { models, batches, micro, runs, samples, threads, python, root, link, linkModels, linkSteps, parts, peerLayouts };
+            { models, batches, micro, runs, samples, warmup, threads, python, root, link, linkModels, linkSteps, parts, peerLayouts };
         command.SetAction(parse => CommandGuard.Run(() =>
         {
             var chosen = Items(parse.GetValue(parts)!);
@@ -51,7 +52,7 @@ public static class LargeBatchThroughputBenchCommand
                 throw new UserFacingException($"--peer-layouts: '{string.Join(",", layouts)}' is not a list of nchw, {ChannelsLast}");
             if (chosen.Contains("single"))
                 RunSingle(ParseModels("--models", parse.GetValue(models)!, [ModelKind.Cnn, ModelKind.ResNet20], "the PyTorch peer mirrors cnn and resnet20 only"), ParseSizes("--batches", parse.GetValue(batches)!), ParseSizes("--micro", parse.GetValue(micro)!),
-                    parse.GetValue(runs), parse.GetValue(samples), parse.GetValue(threads), parse.GetValue(python)!, dataRoot, layouts);
+                    parse.GetValue(runs), parse.GetValue(samples), parse.GetValue(warmup), parse.GetValue(threads), parse.GetValue(python)!, dataRoot, layouts);
             if (chosen.Contains("link") && parse.GetValue(link) is { } rate && rate != "none")
                 RunLink(rate, ParseModels("--link-models", parse.GetValue(linkModels)!, [ModelKind.Mlp, ModelKind.Cnn], "mlp and cnn only"), parse.GetValue(linkSteps),
                     parse.GetValue(runs), dataRoot);
@@ -77,13 +78,13 @@ public static class LargeBatchThroughputBenchCommand
 
     private const string ChannelsLast = "channels-last";
 
-    private static void RunSingle(List<ModelKind> models, List<int> batches, List<int> micros, int runs, int samples, int threads, string python, string root,
+    private static void RunSingle(List<ModelKind> models, List<int> batches, List<int> micros, int runs, int samples, int warmup, int threads, string python, string root,
         IReadOnlyList<string> peerLayouts)
     {
         int resolved = ThreadBudget.Apply(threads);
-        var bench = new LargeBatchThroughput(root, resolved, samples, python);
+        var bench = new LargeBatchThroughput(root, resolved, samples, python, warmup);
         var data = DatasetRegistry.Load(new DataSpec(DatasetKind.FashionMnist, root, 0, 0, new AugmentSpec(0, false, 0)), 1);
-        AnsiConsole.MarkupLineInterpolated($"one process x {resolved} thread(s), batch norm, >= {samples} timed samples and >= {LargeBatchThroughput.MinimumSteps} timed steps after one untimed step, {runs} alternating run(s) each");
+        AnsiConsole.MarkupLineInterpolated($"one process x {resolved} thread(s), batch norm, >= {samples} timed samples and >= {LargeBatchThroughput.MinimumSteps} timed steps after {warmup} untimed step(s), {runs} alternating run(s) each");
         foreach (var model in models)
         {
             var cases = batches.SelectMany(b => micros.Where(m => m < b).Select(m => new ThroughputCase(model, b, m)).Prepend(new ThroughputCase(model, b, 0))).ToList();

@@ -36,9 +36,9 @@ public sealed record ThroughputCase(ModelKind Model, int Batch, int MicroBatch, 
 
 /// <summary>
 /// Samples/s of one process training a <see cref="ThroughputCase"/> for at least a given number of samples (and
-/// <see cref="LargeBatchThroughput.MinimumSteps"/> steps) after one untimed step: ours in this process, the PyTorch peer (<c>bench/pytorch/large_batch_throughput.py</c>) as a child.
+/// <see cref="LargeBatchThroughput.MinimumSteps"/> steps) after <c>warmup</c> untimed steps, the same for both systems: ours in this process, the PyTorch peer (<c>bench/pytorch/large_batch_throughput.py</c>) as a child.
 /// </summary>
-public sealed class LargeBatchThroughput(string root, int threads, int samples, string python)
+public sealed class LargeBatchThroughput(string root, int threads, int samples, string python, int warmup)
 {
     private static readonly TimeSpan Limit = TimeSpan.FromMinutes(20);
 
@@ -58,7 +58,7 @@ public sealed class LargeBatchThroughput(string root, int threads, int samples, 
         using var run = new TrainingRun(spec, data, new TrainingOptions(CPU, null, new SingleProcessSynchronizer(), NullTrainingObserver.Instance,
             Resume: false, VerifyEverySteps: 0));
         var position = TrainingPosition.Start;
-        position = run.Next(position, run.TrainStep(position).Applied);
+        for (int i = 0; i < warmup; i++) position = run.Next(position, run.TrainStep(position).Applied);
         int steps = Steps(c);
         var clock = Stopwatch.StartNew();
         for (int i = 0; i < steps; i++) position = run.Next(position, run.TrainStep(position).Applied);
@@ -69,6 +69,6 @@ public sealed class LargeBatchThroughput(string root, int threads, int samples, 
     /// with model and inputs in its default NCHW layout or, when <paramref name="channelsLast"/>, in <c>torch.channels_last</c>.</summary>
     public double MeasurePeer(ThroughputCase c, bool channelsLast) => TrainThroughputBenchmark.MeasureProcess(python,
         [Path.Combine(AppContext.BaseDirectory, "bench", "pytorch", "large_batch_throughput.py"), "--root", root, "--model", c.PeerModel,
-         "--threads", $"{threads}", "--batch", $"{c.Batch}", "--micro", $"{c.MicroBatch}", "--warmup", "1", "--steps", $"{Steps(c)}",
+         "--threads", $"{threads}", "--batch", $"{c.Batch}", "--micro", $"{c.MicroBatch}", "--warmup", $"{warmup}", "--steps", $"{Steps(c)}",
          .. channelsLast ? ["--channels-last"] : Array.Empty<string>()], Limit);
 }
