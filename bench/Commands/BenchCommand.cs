@@ -29,6 +29,7 @@ public static class BenchCommand
         command.Subcommands.Add(ClusterBenchCommand.Create());
         command.Subcommands.Add(InferenceBenchCommand.Create());
         command.Subcommands.Add(LowPrecisionBenchCommand.Create());
+        command.Subcommands.Add(GradientBiasBenchCommand.Create());
         command.Subcommands.Add(SyntheticCalibrationBenchCommand.Create());
         return command;
     }
