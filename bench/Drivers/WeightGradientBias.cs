@@ -83,8 +83,12 @@ public static class WeightGradientBias
             }
         try
         {
+            // A scope of its own, so what the hooks keep always moves to another scope: TorchSharp 0.107's move of a tensor
+            // to the scope that already owns it drops it from that scope's list but leaves the scope as its owner, and
+            // the tensor's finalizer then throws on the disposed scope (a test-host crash).
+            using var forward = NewDisposeScope();
             model.train();
-            using var loss = nn.functional.cross_entropy(model.call(images), labels);
+            var loss = nn.functional.cross_entropy(model.call(images), labels);
             loss.backward();
         }
         finally

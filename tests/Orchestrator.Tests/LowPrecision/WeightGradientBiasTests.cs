@@ -22,6 +22,10 @@ public sealed class WeightGradientBiasTests(ITestOutputHelper output)
         var data = DatasetRegistry.Load(spec.Data, spec.Training.Seed);
 
         var figures = WeightGradientBias.Measure(spec, data, steps: 3, n: 1, m: 2, draws: 400);
+        // Every tensor the measurement kept must have been disposed with its scope: a finalizer that meets a disposed
+        // scope throws and ends the test host.
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
         foreach (var f in figures)
             output.WriteLine($"{f.Layer}: greedy |dW| ratio {f.GreedyNormRatio:F3}, cos {f.GreedyCosine:F4}; one MVUE draw {f.OneDrawCosine:F4}; mean {f.MeanCosine:F5}");
 
