@@ -2,8 +2,8 @@ using System.CommandLine;
 using System.Globalization;
 using Orchestrator.Bench.Drivers;
 using Orchestrator.Silos.Commands;
-using Orchestrator.Spec;
 using Orchestrator.Silos.Terminal;
+using Orchestrator.Spec;
 using Orchestrator.Trainer.Data;
 using Orchestrator.Trainer.Devices;
 using Spectre.Console;
@@ -32,9 +32,9 @@ public static class GradientBiasBenchCommand
             { models, norm, steps, batch, n, m, draws, threads, root };
         command.SetAction(parse => CommandGuard.Run(() =>
         {
-            int nValue = parse.GetValue(n), mValue = parse.GetValue(m);
-            if (nValue < 1 || mValue < 2 || mValue > 16 || nValue >= mValue)
-                throw new UserFacingException($"--n/--m: {nValue}:{mValue} is not an N:M pattern with 1 <= N < M <= 16");
+            var pattern = new NmPattern(parse.GetValue(n), parse.GetValue(m));
+            if (!pattern.IsValid) throw new UserFacingException($"--n / --m: N:M pruning needs {NmPattern.Rule}; got {pattern}");
+            int nValue = pattern.N, mValue = pattern.M;
             var kinds = parse.GetValue(models)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
                 .Select(t => SpecChoice.ParseUserInput<ModelKind>("--models", t, SpecNames.SpecName)).ToList();
             if (kinds.Count == 0 || kinds.Any(k => k is not (ModelKind.Cnn or ModelKind.ResNet20)))
