@@ -19,7 +19,8 @@ public interface INodeAgentGrain : IGrainWithStringKey
     [Alias("StartProxy")]
     Task<int> StartProxyAsync(string jobId, int launch, ImmutableArray<string> words);
 
-    /// <summary>The proxy's exit code when it ends within <paramref name="timeout"/>; null while it runs.</summary>
+    /// <summary>The proxy's exit code when it ends within <paramref name="timeout"/>; null while it runs. Changes nothing, so a
+    /// caller that lost the answer may ask again (an ended proxy's code is given again).</summary>
     [Alias("WaitProxy")]
     Task<int?> WaitProxyAsync(int processId, TimeSpan timeout);
 

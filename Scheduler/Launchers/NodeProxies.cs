@@ -19,6 +19,10 @@ public sealed class NodeProxies(string nodeName, IReadOnlyDictionary<string, str
 
     private readonly ConcurrentDictionary<int, Entry> proxies = new();
 
+    // Exit codes of proxies that ended, kept so that a wait repeated after its answer was lost (the waiting node-exec's
+    // gateway died on the way back) gets the same code instead of "no such proxy". One int per proxy ever started.
+    private readonly ConcurrentDictionary<int, int> exitCodes = new();
+
     /// <summary>This node's name.</summary>
     public string NodeName { get; } = nodeName;
 
@@ -58,21 +62,27 @@ public sealed class NodeProxies(string nodeName, IReadOnlyDictionary<string, str
             throw new LaunchException($"node {NodeName} could not start {argv[0]}: {e.Message} (is mpich installed there? apt-get install -y mpich)", e);
         }
         var group = new LoggedProcessGroup(process, log, setsid, $"[{NodeName}] ");
+        exitCodes.TryRemove(group.ProcessId, out _); // a reused process id
         proxies[group.ProcessId] = new Entry(jobId, launch, group);
         return group.ProcessId;
     }
 
-    /// <summary>The proxy's exit code once it ends within <paramref name="timeout"/>; null while it runs.</summary>
+    /// <summary>
+    /// The proxy's exit code once it ends within <paramref name="timeout"/>; null while it runs. Only reads: waiting again
+    /// for a proxy that ended gives its code again, so a caller may retry a wait whose answer it did not get.
+    /// </summary>
     /// <exception cref="KeyNotFoundException">No proxy with that id was started here.</exception>
     public async Task<int?> WaitAsync(int processId, TimeSpan timeout)
     {
+        if (exitCodes.TryGetValue(processId, out var known)) return known;
         if (!proxies.TryGetValue(processId, out var entry))
             throw new KeyNotFoundException($"node {NodeName} runs no proxy with process id {processId}");
         var done = await Task.WhenAny(entry.Group.Exited, Task.Delay(timeout)).ConfigureAwait(false);
         if (done != entry.Group.Exited) return null;
-        proxies.TryRemove(processId, out _);
-        entry.Group.Dispose();
-        return await entry.Group.Exited.ConfigureAwait(false);
+        var code = await entry.Group.Exited.ConfigureAwait(false);
+        exitCodes[processId] = code;
+        if (proxies.TryRemove(processId, out _)) entry.Group.Dispose();
+        return code;
     }
 
     /// <summary>Kills every proxy of <paramref name="jobId"/> (with its ranks); returns how many ran.</summary>

@@ -76,7 +76,9 @@ public static class NodeExecCommand
                 await connection.CallAsync(_ => agent.KillJobAsync(job), job);
                 return 143;
             }
-            var code = await connection.CallAsync(_ => agent.WaitProxyAsync(pid, WaitSlice), job);
+            // A read: ridden out while a gateway dies (the launching node's silo may be the one this client talks through;
+            // its gang lives on and is adopted, so this proxy must not end with it).
+            var code = await connection.ReadAsync(_ => agent.WaitProxyAsync(pid, WaitSlice), job);
             if (code is int exit) return exit;
         }
     }
