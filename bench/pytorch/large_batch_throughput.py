@@ -25,9 +25,11 @@ class ResidualBlock(nn.Module):
             self.projection = nn.Sequential(nn.Conv2d(cin, cout, 1, stride=stride, bias=False), nn.BatchNorm2d(cout))
 
     def forward(self, x):
-        y = F.relu(self.norm1(self.conv1(x)))
+        # In place on the norms' outputs, as ours and torchvision's BasicBlock do.
+        y = F.relu(self.norm1(self.conv1(x)), inplace=True)
         y = self.norm2(self.conv2(y))
-        return F.relu(y + (x if self.projection is None else self.projection(x)))
+        y += x if self.projection is None else self.projection(x)
+        return F.relu(y, inplace=True)
 
 
 class ResNet(nn.Module):
@@ -35,7 +37,7 @@ class ResNet(nn.Module):
     def __init__(self, depth=20, width=16, channels=1, classes=10):
         super().__init__()
         n = (depth - 2) // 6
-        layers = [nn.Conv2d(channels, width, 3, padding=1, bias=False), nn.BatchNorm2d(width), nn.ReLU()]
+        layers = [nn.Conv2d(channels, width, 3, padding=1, bias=False), nn.BatchNorm2d(width), nn.ReLU(inplace=True)]
         cin = width
         for stage in range(3):
             cout = width << stage
