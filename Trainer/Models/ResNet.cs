@@ -26,7 +26,7 @@ public sealed class ResNet : nn.Module<Tensor, Tensor>
         {
             ("stem", layers.Conv2d(input.Channels, width, 3, padding: 1, bias: !norms.Normalizes)),
             ("stem_norm", norms.Norm2d(width)),
-            ("stem_relu", nn.ReLU(inplace: norms.Normalizes)), // in place on the norm's fresh output, as in ResidualBlock
+            ("stem_relu", nn.ReLU()), // not in place: with compression.overlap a module's input is a view (BackwardReadiness)
         };
         long channels = width;
         for (int stage = 0; stage < 3; stage++)

@@ -40,6 +40,8 @@ public sealed class ResidualBlock : nn.Module<Tensor, Tensor>
     }
 
     // A normalization's output is a fresh tensor that no backward reads (batch norm keeps its input), so ReLU and the
-    // shortcut's add may overwrite it, as torchvision's blocks do: two fewer activation-sized tensors a block.
+    // shortcut's add may overwrite it, as torchvision's blocks do: two fewer activation-sized tensors a block. Only
+    // tensors made inside this forward: a module's input may be an alias made by a custom autograd function
+    // (BackwardReadiness' marker), which libtorch forbids to modify in place.
     private Tensor Activate(Tensor t) => inPlace ? t.relu_() : nn.functional.relu(t);
 }

@@ -37,7 +37,7 @@ class ResNet(nn.Module):
     def __init__(self, depth=20, width=16, channels=1, classes=10):
         super().__init__()
         n = (depth - 2) // 6
-        layers = [nn.Conv2d(channels, width, 3, padding=1, bias=False), nn.BatchNorm2d(width), nn.ReLU(inplace=True)]
+        layers = [nn.Conv2d(channels, width, 3, padding=1, bias=False), nn.BatchNorm2d(width), nn.ReLU()]
         cin = width
         for stage in range(3):
             cout = width << stage
