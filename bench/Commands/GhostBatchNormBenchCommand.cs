@@ -36,7 +36,14 @@ public static class GhostBatchNormBenchCommand
             var ghostList = List(parse.GetValue(ghosts)!, "--ghosts", t => Positive("--ghosts", t));
             var choices = ghostList.Select(g => new NormChoice(g)).ToList();
             if (parse.GetValue(generic)) choices.AddRange(ghostList.Select(g => new NormChoice(g, Generic: true)));
-            List<NormChoice> Below(int batch) => choices.Where(c => c.Ghost < batch).ToList();
+            List<NormChoice> Below(int batch)
+            {
+                // A ghost batch as large as the batch is plain batch norm: say so instead of dropping it unseen.
+                var skipped = ghostList.Where(g => g >= batch).Distinct().ToList();
+                if (skipped.Count > 0)
+                    AnsiConsole.MarkupLineInterpolated($"  ghost {string.Join(", ", skipped)} not below batch {batch}: skipped (one chunk is plain batch norm)");
+                return choices.Where(c => c.Ghost < batch).ToList();
+            }
             int resolved = ThreadBudget.Apply(parse.GetValue(threads));
             var bench = new NormStepBenchmark(parse.GetValue(warmup), parse.GetValue(rounds), parse.GetValue(steps));
             bench.RoundFinished += (round, partial) => AnsiConsole.MarkupLineInterpolated(
